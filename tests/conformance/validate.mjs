@@ -760,10 +760,20 @@ export function createChecker(options = {}) {
     // "urn:uuid:..."' on every Bundle-internal reference; those we resolved and type-checked above.
     const own = ctx.issues;
     ctx.issues = structural.filter(
-      (i) => !(i.severity === 'warning' && /^Invalid reference: got "urn:/.test(i.message) && ctx.bundleUrnRefs.has(i.location.slice(prefix.length))),
+      (i) => !(i.severity === 'warning' && /^Invalid reference: got "urn:/.test(i.message) && isResolvedUrnRef(i.location.slice(prefix.length))),
     );
     ctx.issues.push(...own);
     return { issues: ctx.issues, resources: ctx.resources };
+
+    // medplum names a choice element by its [x] form ("source[x]"); ours is the concrete name
+    // ("sourceReference").
+    function isResolvedUrnRef(loc) {
+      if (ctx.bundleUrnRefs.has(loc)) return true;
+      if (!loc.endsWith('[x]')) return false;
+      const stem = loc.slice(0, -3);
+      for (const l of ctx.bundleUrnRefs) if (l.startsWith(stem) && /^[A-Z]/.test(l.slice(stem.length))) return true;
+      return false;
+    }
   }
 
   /**

@@ -1,0 +1,19 @@
+#pragma once
+// The `liaison` command line. Each command returns the process exit code.
+
+#include <ostream>
+#include <span>
+#include <string_view>
+
+namespace liaison::app {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // invalid NIR, quarantined input
+inline constexpr int kExitUsage = 2;
+
+int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int runIngest(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int runErrors(std::ostream& out);
+void printUsage(std::ostream& out);
+
+}  // namespace liaison::app

@@ -1,0 +1,61 @@
+#pragma once
+// The mapping engine: a mapping file (mappings/*.json, data) compiled once against a source
+// schema, then run per input to write a FHIR R4 transaction Bundle.
+//
+// Mapping file format (see mappings/README.md for the full reference):
+//   { "name": ..., "source": ..., "bundleType": "transaction",
+//     "tables": { "<table>": { "<code>": <any JSON> } },
+//     "resources": [ { "key": "patient", "when": "<condition>", "forEach": [ {vars} ],
+//                      "request": { "method": "POST", "url": "Patient", "ifNoneExist": "..." },
+//                      "resource": { <FHIR JSON template> } } ] }
+// In templates, "{{expr}}" is a typed value, "text {{expr}}" interpolates, "${var}" is a forEach
+// variable (substituted when compiling); {"$when": cond, ...} makes an object conditional and
+// {"$each": expr, "$value": template} inside an array repeats per value ("it").
+// Absent values drop the property; objects and arrays left without dynamic content are dropped.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error/result.hpp"
+#include "map/value.hpp"
+
+namespace liaison::map {
+
+struct EmittedResource {
+  std::string key;
+  std::string resource_type;
+  std::string full_url;  // urn:uuid:…
+};
+
+struct BundleOutput {
+  std::string json;  // the Bundle, compact
+  std::vector<EmittedResource> resources;
+};
+
+class Mapping {
+ public:
+  static Result<Mapping> compile(std::string_view mapping_json, const SourceSchema& schema);
+
+  // Deterministic: the same source and seed give the same Bundle (ids derive from the seed).
+  BundleOutput run(const Source& source, std::uint64_t seed) const;
+
+  const std::string& name() const;
+  const std::string& sourceName() const;  // e.g. the Questionnaire canonical this mapping reads
+
+  Mapping(Mapping&&) noexcept;
+  Mapping& operator=(Mapping&&) noexcept;
+  ~Mapping();
+
+ private:
+  struct Compiled;
+  explicit Mapping(std::unique_ptr<Compiled> c);
+  std::unique_ptr<Compiled> c_;
+};
+
+// A version-4 UUID text derived from (seed, key), stable across runs.
+std::string deriveUuid(std::uint64_t seed, std::string_view key);
+
+}  // namespace liaison::map

@@ -1,0 +1,78 @@
+#pragma once
+// What a mapping reads: named, typed values offered by a source (a form, later a CDA document).
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "core/form/answer.hpp"
+
+namespace liaison::map {
+
+struct Value {
+  enum class Kind : std::uint8_t { Absent, Bool, Integer, Decimal, String, Coding, RawJson };
+  Kind kind = Kind::Absent;
+  bool boolean = false;
+  std::int64_t integer = 0;
+  double decimal = 0;
+  std::string_view string;               // String; RawJson (serialised JSON value)
+  const form::Coding* coding = nullptr;  // Coding
+
+  static Value ofBool(bool b) {
+    Value v;
+    v.kind = Kind::Bool;
+    v.boolean = b;
+    return v;
+  }
+  static Value ofInteger(std::int64_t i) {
+    Value v;
+    v.kind = Kind::Integer;
+    v.integer = i;
+    return v;
+  }
+  static Value ofDecimal(double d) {
+    Value v;
+    v.kind = Kind::Decimal;
+    v.decimal = d;
+    return v;
+  }
+  static Value ofString(std::string_view s) {
+    Value v;
+    if (!s.empty()) {
+      v.kind = Kind::String;
+      v.string = s;
+    }  // FHIR has no empty strings
+    return v;
+  }
+  static Value ofCoding(const form::Coding& c) {
+    Value v;
+    v.kind = Kind::Coding;
+    v.coding = &c;
+    return v;
+  }
+  static Value ofRawJson(std::string_view json) {
+    Value v;
+    v.kind = Kind::RawJson;
+    v.string = json;
+    return v;
+  }
+  bool present() const { return kind != Kind::Absent; }
+};
+
+// Resolves the names a mapping file uses ("answer.patient-nom", "ins.value"…) once, when the
+// mapping is compiled, to dense binding numbers.
+class SourceSchema {
+ public:
+  virtual ~SourceSchema() = default;
+  virtual std::optional<int> bind(std::string_view name) const = 0;
+};
+
+// The values of one input, by binding number. Views stay valid while the source lives.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::span<const Value> values(int binding) const = 0;
+};
+
+}  // namespace liaison::map

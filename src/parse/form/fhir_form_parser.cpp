@@ -1,0 +1,338 @@
+// Questionnaire and QuestionnaireResponse (FHIR R4 JSON) → form model.
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "core/form/answer.hpp"
+#include "parse/form/form_parser.hpp"
+#include "parse/form/value_parser.hpp"
+#include "parse/json/json_util.hpp"
+
+namespace liaison::parse {
+namespace {
+
+using form::AnswerValue;
+using form::Coding;
+using form::Item;
+using form::ItemType;
+using rapidjson::Value;
+
+std::optional<Coding> readCoding(const Value& v) {
+  if (!v.IsObject()) return std::nullopt;
+  Coding c;
+  if (auto s = json::getString(v, "system")) c.system = *s;
+  if (auto s = json::getString(v, "code")) c.code = *s;
+  if (auto s = json::getString(v, "display")) c.display = *s;
+  if (c.code.empty()) return std::nullopt;
+  return c;
+}
+
+// value[x] of answerOption / initial / enableWhen.answer[x] / QuestionnaireResponse answers.
+std::optional<AnswerValue> readValueX(const Value& obj, std::string_view prefix) {
+  if (!obj.IsObject()) return std::nullopt;
+  for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m) {
+    std::string_view key = json::view(m->name);
+    if (key.substr(0, prefix.size()) != prefix) continue;
+    std::string_view type = key.substr(prefix.size());
+    const Value& v = m->value;
+    if (type == "Boolean" && v.IsBool()) return AnswerValue{v.GetBool()};
+    if (type == "Integer" && v.IsInt64()) return AnswerValue{v.GetInt64()};
+    if (type == "Decimal" && v.IsNumber()) return AnswerValue{form::Decimal{v.GetDouble()}};
+    if ((type == "String" || type == "Uri") && v.IsString())
+      return AnswerValue{std::string(json::view(v))};
+    if ((type == "Date" || type == "DateTime") && v.IsString()) {
+      if (auto d = parseFhirDate(json::view(v))) return AnswerValue{*d};
+      return std::nullopt;
+    }
+    if (type == "Coding") {
+      if (auto c = readCoding(v)) return AnswerValue{*c};
+    }
+  }
+  return std::nullopt;
+}
+
+Error profileError(std::string detail) {
+  return makeError(Errc::ProfileInvalid, std::move(detail));
+}
+
+std::optional<Error> readItems(const Value& array, std::optional<std::size_t> parent,
+                               form::Questionnaire& q) {
+  for (const Value& jitem : array.GetArray()) {
+    Item item;
+    auto link_id = json::getString(jitem, "linkId");
+    auto type = json::getString(jitem, "type");
+    if (!link_id || !type) return profileError("item without linkId or type");
+    item.link_id = *link_id;
+    auto parsed_type = form::itemTypeFromString(*type);
+    if (!parsed_type) return profileError("item " + item.link_id + ": unsupported type");
+    item.type = *parsed_type;
+    if (auto t = json::getString(jitem, "text")) item.text = *t;
+    if (auto* r = json::getMember(jitem, "required"); r != nullptr && r->IsBool())
+      item.required = r->GetBool();
+    if (auto* r = json::getMember(jitem, "repeats"); r != nullptr && r->IsBool())
+      item.repeats = r->GetBool();
+    if (auto b = json::getString(jitem, "enableBehavior")) item.enable_when_all = (*b == "all");
+    if (const Value* opts = json::getArray(jitem, "answerOption")) {
+      for (const Value& o : opts->GetArray()) {
+        auto c = json::getMember(o, "valueCoding");
+        auto coding = c != nullptr ? readCoding(*c) : std::nullopt;
+        if (!coding)
+          return profileError("item " + item.link_id + ": answerOption without valueCoding");
+        item.options.push_back(std::move(*coding));
+      }
+    }
+    if (const Value* init = json::getArray(jitem, "initial"); init != nullptr && !init->Empty()) {
+      item.initial = readValueX((*init)[0], "value");
+    }
+    if (const Value* conds = json::getArray(jitem, "enableWhen")) {
+      for (const Value& c : conds->GetArray()) {
+        form::EnableWhen ew;
+        auto question = json::getString(c, "question");
+        auto op = json::getString(c, "operator");
+        if (!question || !op) return profileError("item " + item.link_id + ": bad enableWhen");
+        ew.question = *question;
+        if (*op == "exists") {
+          ew.op = form::EnableOperator::Exists;
+        } else if (*op == "=") {
+          ew.op = form::EnableOperator::Equal;
+        } else if (*op == "!=") {
+          ew.op = form::EnableOperator::NotEqual;
+        } else {
+          return profileError("item " + item.link_id + ": enableWhen operator not supported");
+        }
+        auto answer = readValueX(c, "answer");
+        if (!answer) return profileError("item " + item.link_id + ": enableWhen without answer");
+        ew.answer = std::move(*answer);
+        item.enable_when.push_back(std::move(ew));
+      }
+    }
+    if (const Value* exts = json::getArray(jitem, "extension")) {
+      for (const Value& e : exts->GetArray()) {
+        auto url = json::getString(e, "url");
+        if (!url || url->substr(0, form::kExtensionBase.size()) != form::kExtensionBase) continue;
+        std::string_view name = url->substr(form::kExtensionBase.size());
+        if (name == form::kExtLabelAlias) {
+          if (auto s = json::getString(e, "valueString")) item.aliases.emplace_back(*s);
+        } else if (name == form::kExtRequiredTrue) {
+          auto code = json::getString(e, "valueCode");
+          bool found = false;
+          for (const ErrcInfo& row : catalogue()) {
+            if (code && row.code == *code) {
+              item.required_true = row.errc;
+              found = true;
+            }
+          }
+          if (!found) return profileError("item " + item.link_id + ": unknown issue code");
+        } else if (name == form::kExtRequiredOneOf) {
+          auto s = json::getString(e, "valueString");
+          if (!s) return profileError("item " + item.link_id + ": required-one-of without value");
+          std::size_t pos = 0;
+          while (pos < s->size()) {
+            std::size_t end = s->find(' ', pos);
+            if (end == std::string_view::npos) end = s->size();
+            if (end > pos) item.required_one_of.emplace_back(s->substr(pos, end - pos));
+            pos = end + 1;
+          }
+        }
+      }
+    }
+    item.parent = parent;
+    const Value* children = json::getArray(jitem, "item");
+    std::size_t index = q.addItem(std::move(item));
+    if (parent) {
+      q.addChild(*parent, index);
+    } else {
+      q.addRoot(index);
+    }
+    if (children != nullptr) {
+      if (auto err = readItems(*children, index, q)) return err;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string typeName(const AnswerValue& v) {
+  switch (v.index()) {
+    case 0:
+      return "booléen";
+    case 1:
+      return "entier";
+    case 2:
+      return "nombre";
+    case 3:
+      return "texte";
+    case 4:
+      return "date";
+    default:
+      return "code";
+  }
+}
+
+// Converts an answer value to what the item expects; nullopt when it cannot.
+std::optional<AnswerValue> conform(const Item& item, AnswerValue v) {
+  switch (item.type) {
+    case ItemType::Boolean:
+      if (std::holds_alternative<bool>(v)) return v;
+      return std::nullopt;
+    case ItemType::Integer:
+      if (std::holds_alternative<std::int64_t>(v)) return v;
+      return std::nullopt;
+    case ItemType::Decimal:
+      if (auto* d = std::get_if<form::Decimal>(&v)) return AnswerValue{*d};
+      if (auto* i = std::get_if<std::int64_t>(&v))
+        return AnswerValue{form::Decimal{static_cast<double>(*i)}};
+      return std::nullopt;
+    case ItemType::Date:
+    case ItemType::DateTime:
+      if (std::holds_alternative<form::Date>(v)) return v;
+      return std::nullopt;
+    case ItemType::String:
+    case ItemType::Text:
+      if (std::holds_alternative<std::string>(v)) return v;
+      return std::nullopt;
+    case ItemType::Choice:
+    case ItemType::OpenChoice:
+      if (auto* c = std::get_if<Coding>(&v)) {
+        for (const Coding& opt : item.options) {
+          if (opt.code == c->code && (c->system.empty() || opt.system == c->system))
+            return AnswerValue{opt};
+        }
+        return std::nullopt;
+      }
+      if (auto* s = std::get_if<std::string>(&v)) {
+        if (auto opt = matchOption(item, *s)) return AnswerValue{*opt};
+        if (item.type == ItemType::OpenChoice) return v;
+      }
+      return std::nullopt;
+    case ItemType::Group:
+    case ItemType::Display:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Forms nest a few levels; hostile input may nest thousands: stop well before the stack does.
+constexpr int kMaxItemDepth = 16;
+
+void readResponseItems(const Value& array, const std::string& path, ParsedForm& out,
+                       int depth = 0) {
+  if (depth > kMaxItemDepth) {
+    out.issues.add(Errc::FhirStructure, "Éléments imbriqués trop profondément : ignorés.", path);
+    return;
+  }
+  const form::Questionnaire& q = out.response.questionnaire();
+  std::size_t i = 0;
+  for (const Value& jitem : array.GetArray()) {
+    std::string here = path + ".item[" + std::to_string(i++) + "]";
+    auto link_id = json::getString(jitem, "linkId");
+    if (!link_id) {
+      out.issues.add(Errc::FhirStructure, "Élément de réponse sans linkId.", here);
+      continue;
+    }
+    const Item* item = q.find(*link_id);
+    if (item == nullptr) {
+      out.issues.add(Errc::FormUnknownItem,
+                     "Question inconnue du formulaire « " + std::string(*link_id) + " » : ignorée.",
+                     here, std::string(*link_id));
+    } else if (const Value* answers = json::getArray(jitem, "answer")) {
+      std::size_t j = 0;
+      for (const Value& ja : answers->GetArray()) {
+        std::string at = here + ".answer[" + std::to_string(j++) + "]";
+        auto raw = readValueX(ja, "value");
+        std::optional<AnswerValue> value;
+        if (raw) value = conform(*item, *raw);
+        if (!value) {
+          out.issues.add(Errc::FormAnswerInvalid,
+                         "Réponse invalide à « " + item->text + " »" +
+                             (raw ? " (" + typeName(*raw) + " non accepté)" : "") + ".",
+                         at, item->link_id);
+        } else if (!item->repeats && out.response.answered(item->index)) {
+          out.issues.add(
+              Errc::FormAnswerRepeated,
+              "Plusieurs réponses à « " + item->text + " » : seule la première est gardée.", at,
+              item->link_id);
+        } else {
+          out.response.add(item->index, form::Answer{std::move(*value), at});
+          ++out.recognised;
+        }
+        if (const Value* nested = json::getArray(ja, "item"))
+          readResponseItems(*nested, at, out, depth + 1);
+      }
+    }
+    if (const Value* nested = json::getArray(jitem, "item"))
+      readResponseItems(*nested, here, out, depth + 1);
+  }
+}
+
+}  // namespace
+
+Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return profileError(std::string("Questionnaire JSON: ") +
+                        rapidjson::GetParseError_En(doc.GetParseError()) + " at " +
+                        json::positionOf(text, doc.GetErrorOffset()));
+  }
+  if (json::getString(doc, "resourceType") != std::optional<std::string_view>("Questionnaire")) {
+    return profileError("not a Questionnaire");
+  }
+  form::Questionnaire q;
+  if (auto s = json::getString(doc, "url")) q.url = *s;
+  if (auto s = json::getString(doc, "version")) q.version = *s;
+  if (auto s = json::getString(doc, "name")) q.name = *s;
+  if (auto s = json::getString(doc, "title")) q.title = *s;
+  if (q.url.empty()) return profileError("Questionnaire without url");
+  const Value* items = json::getArray(doc, "item");
+  if (items == nullptr) return profileError("Questionnaire without items");
+  if (auto err = readItems(*items, std::nullopt, q)) return *err;
+  q.index();
+  for (const Item& item : q.items()) {
+    if (q.find(item.link_id)->index != item.index)
+      return profileError("duplicate linkId " + item.link_id);
+    for (const auto& ew : item.enable_when) {
+      if (q.find(ew.question) == nullptr)
+        return profileError("enableWhen on unknown " + ew.question);
+    }
+    for (const auto& id : item.required_one_of) {
+      if (q.find(id) == nullptr) return profileError("required-one-of names unknown " + id);
+    }
+  }
+  return q;
+}
+
+Result<ParsedForm> parseQuestionnaireResponse(std::string_view text,
+                                              const form::Questionnaire& questionnaire) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return makeError(Errc::JsonMalformed, std::string("JSON invalide : ") +
+                                              rapidjson::GetParseError_En(doc.GetParseError()) +
+                                              " (" + json::positionOf(text, doc.GetErrorOffset()) +
+                                              ")");
+  }
+  auto type = json::getString(doc, "resourceType");
+  if (!type)
+    return makeError(Errc::FhirStructure, "JSON sans resourceType : pas une ressource FHIR.");
+  if (*type != "QuestionnaireResponse") {
+    return makeError(Errc::FhirResourceUnsupported,
+                     "Ressource FHIR " + std::string(*type) + " non prise en charge ici.");
+  }
+  auto canonical = json::getString(doc, "questionnaire");
+  std::string_view url =
+      canonical ? canonical->substr(0, canonical->find('|')) : std::string_view{};
+  if (url != questionnaire.url) {
+    return makeError(Errc::QuestionnaireMismatch,
+                     "QuestionnaireResponse.questionnaire ne désigne pas le formulaire attendu (" +
+                         questionnaire.url + ").");
+  }
+  ParsedForm out{form::FormResponse(questionnaire), {}, 0};
+  if (auto s = json::getString(doc, "authored")) out.response.authored = std::string(*s);
+  if (auto s = json::getString(doc, "id")) out.response.id = *s;
+  if (const Value* items = json::getArray(doc, "item")) {
+    readResponseItems(*items, "QuestionnaireResponse", out);
+  }
+  return out;
+}
+
+}  // namespace liaison::parse

@@ -1,0 +1,233 @@
+#include "parse/form/value_parser.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+
+namespace liaison::parse {
+namespace {
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::optional<int> digits(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  int v = 0;
+  for (char c : s) {
+    if (!isDigit(c)) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Latin-1 supplement (U+00C0..U+00FF) folded to lower-case ASCII.
+constexpr std::array<const char*, 64> kLatin1Fold = {
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",   // C0-CF
+    "d", "n", "o", "o", "o", "o", "o",  " ", "o", "u", "u", "u", "u", "y", "th", "ss",  // D0-DF
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",   // E0-EF
+    "d", "n", "o", "o", "o", "o", "o",  " ", "o", "u", "u", "u", "u", "y", "th", "y",   // F0-FF
+};
+
+}  // namespace
+
+bool isValidDate(int year, int month, int day) {
+  if (year < 1800 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int max = kDays[month - 1];
+  if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) max = 29;
+  return day <= max;
+}
+
+std::optional<form::Date> parseFhirDate(std::string_view s) {
+  if (s.size() < 4) return std::nullopt;
+  auto year = digits(s.substr(0, 4));
+  if (!year) return std::nullopt;
+  if (s.size() == 4) return form::Date{*year, 0, 0};
+  if (s.size() < 7 || s[4] != '-') return std::nullopt;
+  auto month = digits(s.substr(5, 2));
+  if (!month || *month < 1 || *month > 12) return std::nullopt;
+  if (s.size() == 7) return form::Date{*year, *month, 0};
+  if (s.size() < 10 || s[7] != '-') return std::nullopt;
+  auto day = digits(s.substr(8, 2));
+  if (!day || !isValidDate(*year, *month, *day)) return std::nullopt;
+  if (s.size() > 10 && s[10] != 'T') return std::nullopt;
+  return form::Date{*year, *month, *day};
+}
+
+std::optional<form::Date> parseHumanDate(std::string_view s) {
+  s = trim(s);
+  if (s.size() == 10 && s[4] == '-' && s[7] == '-') return parseFhirDate(s);
+  // d/m/yyyy with '/', '-', '.' or ' ' as separator, day and month on 1 or 2 digits.
+  std::array<std::string_view, 3> parts;
+  std::size_t n = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '/' || s[i] == '-' || s[i] == '.' || s[i] == ' ') {
+      if (n == 3) return std::nullopt;
+      parts[n++] = s.substr(start, i - start);
+      start = i + 1;
+    }
+  }
+  if (n != 3 || parts[0].size() > 2 || parts[1].size() > 2 || parts[2].size() != 4)
+    return std::nullopt;
+  auto day = digits(parts[0]);
+  auto month = digits(parts[1]);
+  auto year = digits(parts[2]);
+  if (!day || !month || !year || !isValidDate(*year, *month, *day)) return std::nullopt;
+  return form::Date{*year, *month, *day};
+}
+
+std::optional<double> parseHumanDecimal(std::string_view s, std::string* unit) {
+  s = trim(s);
+  std::string number;
+  std::size_t i = 0;
+  bool seen_digit = false;
+  bool seen_sep = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (isDigit(c)) {
+      number += c;
+      seen_digit = true;
+    } else if ((c == ',' || c == '.') && !seen_sep && seen_digit) {
+      number += '.';
+      seen_sep = true;
+    } else {
+      break;
+    }
+  }
+  if (!seen_digit) return std::nullopt;
+  std::string_view rest = trim(s.substr(i));
+  for (char c : rest) {
+    if (isDigit(c)) return std::nullopt;  // "72 à 75": not one number
+  }
+  if (unit != nullptr) *unit = normalizeLabel(rest);
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+  if (ec != std::errc() || ptr != number.data() + number.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<long long> parseHumanInteger(std::string_view s) {
+  s = trim(s);
+  std::size_t i = 0;
+  long long v = 0;
+  for (; i < s.size() && isDigit(s[i]); ++i) {
+    if (v > 1'000'000'000'000LL) return std::nullopt;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  for (char c : s.substr(i)) {
+    if (isDigit(c)) return std::nullopt;
+  }
+  return v;
+}
+
+std::string normalizeLabel(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool pending_space = false;
+  auto put = [&](std::string_view piece) {
+    for (char c : piece) {
+      if (c == ' ') {
+        pending_space = !out.empty();
+      } else {
+        if (pending_space) out += ' ';
+        pending_space = false;
+        out += c;
+      }
+    }
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c >= 'A' && c <= 'Z') {
+        char lower = static_cast<char>(c - 'A' + 'a');
+        put(std::string_view(&lower, 1));
+      } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        put(std::string_view(&s[i], 1));
+      } else {
+        put(" ");
+      }
+    } else if (c == 0xC3 && i + 1 < s.size()) {
+      auto next = static_cast<unsigned char>(s[i + 1]);
+      if (next >= 0x80 && next <= 0xBF) put(kLatin1Fold[(next - 0x80) % 64]);
+      ++i;
+    } else if (c == 0xC5 && i + 1 < s.size() && (s[i + 1] == '\x92' || s[i + 1] == '\x93')) {
+      put("oe");
+      ++i;
+    } else {
+      // Other non-ASCII characters (quotes, degree sign, no-break spaces…) separate words.
+      std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      i += len - 1;
+      put(" ");
+    }
+  }
+  return out;
+}
+
+std::optional<bool> parseHumanBoolean(std::string_view s) {
+  std::string n = normalizeLabel(s);
+  static constexpr std::array<std::string_view, 11> kTrue = {
+      "oui", "o", "yes", "y", "x", "vrai", "true", "1", "fourni", "fournie", "joint"};
+  static constexpr std::array<std::string_view, 11> kFalse = {
+      "non",        "n",           "no",     "faux",  "false",    "0",
+      "non fourni", "non fournie", "absent", "aucun", "non joint"};
+  for (auto t : kTrue) {
+    if (n == t) return true;
+  }
+  for (auto f : kFalse) {
+    if (n == f) return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
+  std::string n = normalizeLabel(text);
+  if (n.empty()) return std::nullopt;
+  for (const form::Coding& opt : item.options) {
+    if (normalizeLabel(opt.display) == n || normalizeLabel(opt.code) == n) return opt;
+  }
+  // Yes / no / unknown answers written in the usual shorthand.
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kSynonyms = {{
+      {"o", "Y"},
+      {"oui", "Y"},
+      {"yes", "Y"},
+      {"x", "Y"},
+      {"n", "N"},
+      {"non", "N"},
+      {"no", "N"},
+      {"nsp", "asked-unknown"},
+      {"ne sait pas", "asked-unknown"},
+      {"inconnue", "asked-unknown"},
+      {"non connu", "asked-unknown"},
+      {"ns", "asked-unknown"},
+      {"?", "asked-unknown"},
+      {"je ne sais pas", "asked-unknown"},
+  }};
+  for (const auto& [word, code] : kSynonyms) {
+    if (n == word) {
+      if (const form::Coding* opt = form::findOption(item, code)) return *opt;
+    }
+  }
+  // Masculin / féminin shorthand for administrative gender.
+  if (n == "m" || n == "homme" || n == "h") {
+    if (const form::Coding* opt = form::findOption(item, "male")) return *opt;
+  }
+  if (n == "f" || n == "femme") {
+    if (const form::Coding* opt = form::findOption(item, "female")) return *opt;
+  }
+  // A display that starts with the text ("Type 2" for "Type 2 (non insulinodépendant)") is not
+  // accepted: a short prefix would silently pick the wrong option.
+  return std::nullopt;
+}
+
+}  // namespace liaison::parse

@@ -1,0 +1,92 @@
+#include "pipeline/ess_profile.hpp"
+
+#include <rapidjson/document.h>
+
+#include "pipeline/form_source.hpp"
+
+namespace liaison::pipeline {
+namespace {
+
+Error configError(const std::string& why) {
+  return makeError(Errc::ConfigInvalid, "ESS configuration: " + why);
+}
+
+std::string stringAt(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject() || !obj.HasMember(key) || !obj[key].IsString()) return {};
+  return obj[key].GetString();
+}
+
+Result<rapidjson::Document> parseConfig(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return configError("not a JSON object");
+  if (!doc.HasMember("form") || !doc["form"].IsObject()) return configError("\"form\" is required");
+  return doc;
+}
+
+}  // namespace
+
+Result<EssFiles> essFiles(std::string_view json) {
+  auto doc = parseConfig(json);
+  if (!doc) return doc.error();
+  EssFiles files{stringAt((*doc)["form"], "questionnaire"), stringAt((*doc)["form"], "mapping")};
+  if (files.questionnaire.empty() || files.mapping.empty()) {
+    return configError("form.questionnaire and form.mapping name the form's files");
+  }
+  return files;
+}
+
+Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_json,
+                                                           std::string_view questionnaire_json,
+                                                           std::string_view mapping_json) {
+  auto doc = parseConfig(ess_json);
+  if (!doc) return doc.error();
+  auto profile = std::make_shared<EssProfile>();
+  profile->id = stringAt(*doc, "id");
+  profile->name = stringAt(*doc, "name");
+  if (profile->id.empty() || profile->name.empty())
+    return configError("\"id\" and \"name\" are required");
+  if (doc->HasMember("organization")) {
+    const auto& org = (*doc)["organization"];
+    profile->organization.name = stringAt(org, "name");
+    profile->organization.mailbox = stringAt(org, "mailbox");
+    if (org.IsObject() && org.HasMember("identifier")) {
+      profile->organization.identifier_system = stringAt(org["identifier"], "system");
+      profile->organization.identifier_value = stringAt(org["identifier"], "value");
+    }
+  }
+  const auto& identity = (*doc)["form"]["identity"];
+  profile->identity = {stringAt(identity, "nir"), stringAt(identity, "sex"),
+                       stringAt(identity, "birthDate"), stringAt(identity, "birthPlace"),
+                       stringAt(identity, "postalCode")};
+
+  auto q = parse::parseQuestionnaire(questionnaire_json);
+  if (!q) return q.error();
+  profile->questionnaire = std::move(*q);
+  for (const std::string* id :
+       {&profile->identity.nir, &profile->identity.sex, &profile->identity.birth_date,
+        &profile->identity.birth_place, &profile->identity.postal_code}) {
+    if (!id->empty() && profile->questionnaire.find(*id) == nullptr) {
+      return configError("form.identity names " + *id + ", which the Questionnaire does not have");
+    }
+  }
+  if (profile->identity.nir.empty()) return configError("form.identity.nir is required");
+
+  FormSchema schema(profile->questionnaire);
+  auto mapping = map::Mapping::compile(mapping_json, schema);
+  if (!mapping) return mapping.error();
+  if (!mapping->sourceName().empty() && mapping->sourceName() != profile->questionnaire.url) {
+    return configError("the mapping reads " + mapping->sourceName() +
+                       ", not this ESS's Questionnaire");
+  }
+  profile->mapping_ = std::make_unique<map::Mapping>(std::move(*mapping));
+
+  auto rules = validate::EligibilityRules::parse(ess_json, profile->questionnaire);
+  if (!rules) return rules.error();
+  profile->eligibility_ = std::make_unique<validate::EligibilityRules>(std::move(*rules));
+  // The reader keeps a pointer to the Questionnaire: the profile is not moved after this.
+  profile->text_reader_ = std::make_unique<parse::FormTextReader>(profile->questionnaire);
+  return std::shared_ptr<const EssProfile>(std::move(profile));
+}
+
+}  // namespace liaison::pipeline

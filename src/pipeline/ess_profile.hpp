@@ -1,0 +1,63 @@
+#pragma once
+// Everything intake needs to know about one ESS: who it is, its form (Questionnaire), how the
+// form maps to FHIR (mapping file), which items carry the patient's identity, and its
+// eligibility rules. All of it is data (profiles/, mappings/); this is the loaded form.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error/result.hpp"
+#include "core/form/questionnaire.hpp"
+#include "map/mapping.hpp"
+#include "parse/form/form_parser.hpp"
+#include "validate/eligibility.hpp"
+
+namespace liaison::pipeline {
+
+// linkIds of the form items holding the patient's identity traits.
+struct IdentityItems {
+  std::string nir;
+  std::string sex;
+  std::string birth_date;
+  std::string birth_place;  // postal or INSEE code of the birth place
+  std::string postal_code;  // of the residence (territory)
+};
+
+struct EssOrganization {
+  std::string name;
+  std::string identifier_system;
+  std::string identifier_value;
+  std::string mailbox;  // MSSanté address of the ESS
+};
+
+// The file names an ESS configuration refers to (relative to the configuration file).
+struct EssFiles {
+  std::string questionnaire;
+  std::string mapping;
+};
+Result<EssFiles> essFiles(std::string_view ess_config_json);
+
+class EssProfile {
+ public:
+  static Result<std::shared_ptr<const EssProfile>> load(std::string_view ess_config_json,
+                                                        std::string_view questionnaire_json,
+                                                        std::string_view mapping_json);
+
+  std::string id;
+  std::string name;
+  EssOrganization organization;
+  IdentityItems identity;
+  form::Questionnaire questionnaire;
+
+  const map::Mapping& mapping() const { return *mapping_; }
+  const validate::EligibilityRules& eligibility() const { return *eligibility_; }
+  const parse::FormTextReader& textReader() const { return *text_reader_; }
+
+ private:
+  std::unique_ptr<map::Mapping> mapping_;
+  std::unique_ptr<validate::EligibilityRules> eligibility_;
+  std::unique_ptr<parse::FormTextReader> text_reader_;
+};
+
+}  // namespace liaison::pipeline

@@ -1,0 +1,382 @@
+#include "pipeline/form_intake.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "core/nir/nir.hpp"
+#include "map/questionnaire_response.hpp"
+#include "parse/form/form_parser.hpp"
+#include "pipeline/form_source.hpp"
+#include "validate/form_validation.hpp"
+
+namespace liaison::pipeline {
+namespace {
+
+using namespace std::chrono;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr std::string_view kIssueCodeSystem =
+    "https://liaison.example.org/fhir/CodeSystem/liaison-issue";
+// FR Core 2.1.0 identity reliability codes: a NIR typed into a form did not come from INSi.
+constexpr std::string_view kIdentityProvisional = "PROV";
+constexpr std::size_t kMinRecognisedLines = 3;
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string fhirDateTime(system_clock::time_point t) {
+  auto day = floor<days>(t);
+  year_month_day ymd{day};
+  hh_mm_ss hms{floor<seconds>(t - day)};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+std::optional<int> ageInYears(const form::Date& birth, system_clock::time_point now) {
+  if (birth.month == 0 || birth.day == 0) return std::nullopt;
+  year_month_day today{floor<days>(now)};
+  int age = static_cast<int>(today.year()) - birth.year;
+  unsigned m = static_cast<unsigned>(today.month());
+  unsigned d = static_cast<unsigned>(today.day());
+  if (m < static_cast<unsigned>(birth.month) ||
+      (m == static_cast<unsigned>(birth.month) && d < static_cast<unsigned>(birth.day))) {
+    --age;
+  }
+  if (age < 0) return std::nullopt;
+  return age;
+}
+
+bool looksLikeJson(std::string_view bytes) {
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  for (char c : bytes) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{' || c == '[';
+  }
+  return false;
+}
+
+const std::string* textAnswer(const form::FormResponse& r, const std::string& link_id) {
+  if (link_id.empty()) return nullptr;
+  const auto* v = r.first(link_id);
+  return v == nullptr ? nullptr : std::get_if<std::string>(v);
+}
+
+const form::Item* itemOf(const form::Questionnaire& q, const std::string& link_id) {
+  return link_id.empty() ? nullptr : q.find(link_id);
+}
+
+IngestResult quarantined(Error error) {
+  IngestResult r;
+  r.status = IngestStatus::Quarantined;
+  r.issues.add(error.code, error.detail);
+  r.quarantine = std::move(error);
+  return r;
+}
+
+struct IdentityCheck {
+  bool nir_valid = false;
+  std::string normalized;
+  bool birth_place_is_insee = false;
+};
+
+// NIR structure, key and consistency with sex, birth date and birth place of the form.
+IdentityCheck checkIdentity(const EssProfile& ess, const form::FormResponse& r, IssueList& issues) {
+  IdentityCheck out;
+  const form::Questionnaire& q = ess.questionnaire;
+  const std::string* nir_text = textAnswer(r, ess.identity.nir);
+  if (nir_text == nullptr) return out;  // a missing NIR is a mandatory-field issue already
+
+  nir::Traits traits;
+  if (const auto* sex = r.first(ess.identity.sex)) {
+    if (const auto* c = std::get_if<form::Coding>(sex)) {
+      if (c->code == "male") traits.sex = 'M';
+      if (c->code == "female") traits.sex = 'F';
+    }
+  }
+  if (const auto* birth = r.first(ess.identity.birth_date)) {
+    if (const auto* d = std::get_if<form::Date>(birth)) {
+      traits.birth_year = d->year;
+      if (d->month != 0) traits.birth_month = d->month;
+    }
+  }
+  const std::string* place = textAnswer(r, ess.identity.birth_place);
+  std::string place_code;
+  if (place != nullptr) {
+    for (char c : *place) {
+      if (c != ' ') place_code += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    }
+  }
+  auto normalized = nir::normalize(*nir_text);
+  auto parts = normalized ? nir::decode(*normalized) : std::nullopt;
+  if (place_code.size() == 5) {
+    // A postal code and an INSEE code look alike: the code is the INSEE one when it is the
+    // NIR's own, or when it can only be INSEE (Corsican letters, "99" for abroad).
+    bool insee = (parts && parts->birth_place == place_code) ||
+                 place_code.find_first_of("AB") != std::string::npos ||
+                 place_code.substr(0, 2) == "99";
+    out.birth_place_is_insee = insee;
+    if (insee) {
+      traits.birth_place_insee = place_code;
+    } else if (auto dept = nir::departmentOfPostalCode(place_code)) {
+      traits.birth_department = *dept;
+    }
+  }
+  const form::Item* nir_item = itemOf(q, ess.identity.nir);
+  std::string expression = form::itemExpression(q, nir_item->index);
+  nir::CheckResult check = nir::check(*nir_text, traits, ess.identity.nir);
+  for (Issue issue : check.issues.items()) {
+    issue.expression = expression;
+    issues.add(std::move(issue));
+  }
+  out.nir_valid = check.valid();
+  out.normalized = std::move(check.normalized);
+  return out;
+}
+
+void checkBmi(const EssProfile& ess, const form::FormResponse& r, IssueList& issues) {
+  const form::Questionnaire& q = ess.questionnaire;
+  const form::Item* weight = q.find("patient-poids");
+  const form::Item* height = q.find("patient-taille");
+  if (weight == nullptr || height == nullptr || !r.answered(weight->index) ||
+      !r.answered(height->index))
+    return;
+  const auto* w = std::get_if<form::Decimal>(&r.answers(weight->index).front().value);
+  const auto* h = std::get_if<form::Decimal>(&r.answers(height->index).front().value);
+  if (w == nullptr || h == nullptr || h->value <= 0) return;
+  double bmi = w->value / std::pow(h->value / 100.0, 2);
+  if (bmi < 10 || bmi > 80) {
+    issues.add(Errc::FormBmiOutOfRange,
+               "Poids et taille donnent un IMC invraisemblable : vérifier les unités (kg, cm).",
+               form::itemExpression(q, height->index), height->link_id);
+  }
+}
+
+void writeString(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+}  // namespace
+
+std::string_view toString(IngestStatus s) {
+  switch (s) {
+    case IngestStatus::Accepted:
+      return "accepted";
+    case IngestStatus::Incomplete:
+      return "incomplete";
+    case IngestStatus::Quarantined:
+      return "quarantined";
+  }
+  return "quarantined";
+}
+
+FormIntake::FormIntake(std::shared_ptr<const EssProfile> ess, const Clock& clock,
+                       IntakeLimits limits)
+    : ess_(std::move(ess)), clock_(&clock), limits_(limits) {}
+
+IngestResult FormIntake::ingest(std::string_view bytes) const {
+  const EssProfile& ess = *ess_;
+  if (bytes.size() > limits_.max_form_bytes) {
+    return quarantined(
+        makeError(Errc::InputTooLarge, "Le formulaire dépasse la taille maximale acceptée."));
+  }
+  if (bytes.substr(0, 8192).find('\0') != std::string_view::npos) {
+    return quarantined(makeError(Errc::InputUnrecognised,
+                                 "Contenu binaire : ni fiche de demande ni ressource FHIR."));
+  }
+  std::optional<parse::ParsedForm> parsed;
+  if (looksLikeJson(bytes)) {
+    auto qr = parse::parseQuestionnaireResponse(bytes, ess.questionnaire);
+    if (!qr) return quarantined(qr.error());
+    parsed.emplace(std::move(*qr));
+  } else {
+    parsed.emplace(ess.textReader().read(bytes));
+    if (parsed->recognised < kMinRecognisedLines) {
+      return quarantined(
+          makeError(Errc::InputUnrecognised,
+                    "Contenu non reconnu comme une fiche de demande " + ess.name + "."));
+    }
+  }
+  const form::FormResponse& response = parsed->response;
+  const system_clock::time_point now = clock_->now();
+
+  IngestResult result;
+  result.issues = std::move(parsed->issues);
+  result.issues.append(validate::validateMandatoryFields(response));
+  IdentityCheck identity = checkIdentity(ess, response, result.issues);
+  checkBmi(ess, response, result.issues);
+  result.status = result.issues.hasErrors() ? IngestStatus::Incomplete : IngestStatus::Accepted;
+
+  validate::EligibilityFacts facts;
+  facts.nir_valid = identity.nir_valid;
+  if (const auto* birth = response.first(ess.identity.birth_date)) {
+    if (const auto* d = std::get_if<form::Date>(birth)) facts.age_years = ageInYears(*d, now);
+  }
+  if (const std::string* cp = textAnswer(response, ess.identity.postal_code)) {
+    facts.department = nir::departmentOfPostalCode(*cp);
+  }
+  result.eligibility = ess.eligibility().evaluate(response, facts);
+
+  FormSource source(response);
+  std::string items = map::writeResponseItems(response);
+  if (items != "[]") source.setRawJson(Fact::ResponseItems, std::move(items));
+  if (identity.nir_valid) {
+    const auto& system = nir::identifierSystem(nir::IdentifierKind::InsNir);
+    source.set(Fact::InsValue, identity.normalized);
+    source.set(Fact::InsSystem, std::string(system.uri));
+    source.set(Fact::InsType, std::string(system.fr_core_type));
+    source.set(Fact::InsUse, std::string(system.use));
+    source.set(Fact::IdentityStatus, std::string(kIdentityProvisional));
+  }
+  if (const std::string* place = textAnswer(response, ess.identity.birth_place)) {
+    source.set(identity.birth_place_is_insee ? Fact::BirthPlaceInsee : Fact::BirthPlacePostalCode,
+               *place);
+  }
+  source.set(Fact::RequestStatus, result.status == IngestStatus::Accepted ? "active" : "draft");
+  std::string now_text = fhirDateTime(now);
+  source.set(Fact::RequestAuthored, response.authored.value_or(now_text));
+  source.set(Fact::Now, now_text);
+  source.set(Fact::EssId, ess.id);
+  source.set(Fact::EssName, ess.name);
+  source.set(Fact::EssOrganizationName, ess.organization.name);
+  source.set(Fact::EssIdentifierSystem, ess.organization.identifier_system);
+  source.set(Fact::EssIdentifierValue, ess.organization.identifier_value);
+  source.set(Fact::EssMailbox, ess.organization.mailbox);
+
+  map::BundleOutput bundle = ess.mapping().run(source, fnv1a(bytes));
+  result.bundle_json = std::move(bundle.json);
+  result.resources = std::move(bundle.resources);
+  return result;
+}
+
+std::string operationOutcomeJson(const IngestResult& result) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("OperationOutcome");
+  w.Key("issue");
+  w.StartArray();
+  for (const Issue& issue : result.issues.items()) {
+    const ErrcInfo& row = info(issue.code);
+    w.StartObject();
+    w.Key("severity");
+    writeString(w, toString(issue.severity));
+    w.Key("code");
+    writeString(w, row.issue_type);
+    w.Key("details");
+    w.StartObject();
+    w.Key("coding");
+    w.StartArray();
+    w.StartObject();
+    w.Key("system");
+    writeString(w, kIssueCodeSystem);
+    w.Key("code");
+    writeString(w, row.code);
+    w.EndObject();
+    w.EndArray();
+    if (!issue.message.empty()) {
+      w.Key("text");
+      writeString(w, issue.message);
+    }
+    w.EndObject();
+    if (!issue.location.empty()) {
+      w.Key("location");
+      w.StartArray();
+      writeString(w, issue.location);
+      w.EndArray();
+    }
+    if (!issue.expression.empty()) {
+      w.Key("expression");
+      w.StartArray();
+      writeString(w, issue.expression);
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  if (result.issues.empty()) {
+    w.StartObject();
+    w.Key("severity");
+    w.String("information");
+    w.Key("code");
+    w.String("informational");
+    w.Key("details");
+    w.StartObject();
+    w.Key("text");
+    w.String("Demande complète : aucun problème relevé.");
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string reportLine(std::string_view input, const IngestResult& result) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("input");
+  writeString(w, input);
+  w.Key("status");
+  writeString(w, toString(result.status));
+  if (result.quarantine) {
+    w.Key("quarantine");
+    w.StartObject();
+    w.Key("code");
+    writeString(w, info(result.quarantine->code).code);
+    w.Key("reason");
+    writeString(w, result.quarantine->detail);
+    w.EndObject();
+  }
+  if (!result.bundle_json.empty()) {
+    w.Key("bundle");
+    w.RawValue(result.bundle_json.data(), result.bundle_json.size(), rapidjson::kObjectType);
+  }
+  std::string outcome = operationOutcomeJson(result);
+  w.Key("outcome");
+  w.RawValue(outcome.data(), outcome.size(), rapidjson::kObjectType);
+  if (result.eligibility) {
+    w.Key("eligibility");
+    w.StartObject();
+    w.Key("status");
+    writeString(w, validate::toString(result.eligibility->status));
+    w.Key("reasons");
+    w.StartArray();
+    for (const auto& reason : result.eligibility->reasons) {
+      w.StartObject();
+      w.Key("code");
+      writeString(w, reason.code);
+      w.Key("kind");
+      writeString(w, reason.kind);
+      w.Key("text");
+      writeString(w, reason.text);
+      w.Key("met");
+      if (reason.value == validate::Tri::Unknown) {
+        w.String("unknown");
+      } else {
+        w.Bool(reason.value == validate::Tri::True);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace liaison::pipeline

@@ -1,0 +1,185 @@
+// The `liaison` command line as users run it: exit codes, one JSON object per line.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/test_support.hpp"
+
+namespace liaison {
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+  std::vector<rapidjson::Document> lines;
+};
+
+CliRun liaison(const std::string& args, const std::string& env = "", bool json_lines = true) {
+  std::string command = env + " " + LIAISON_BINARY + " " + args + " 2>/dev/null";
+  CliRun r{-1, {}, {}};
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[65536];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    r.out.append(buf, n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::size_t pos = 0;
+  while (json_lines && pos < r.out.size()) {
+    std::size_t end = r.out.find('\n', pos);
+    if (end == std::string::npos) end = r.out.size();
+    r.lines.emplace_back();
+    r.lines.back().Parse(r.out.data() + pos, end - pos);
+    EXPECT_FALSE(r.lines.back().HasParseError()) << r.out.substr(pos, end - pos);
+    pos = end + 1;
+  }
+  return r;
+}
+
+std::string repo(const char* path) {
+  return "'" + test::repoPath(path) + "'";
+}
+
+void dumpBundles(const CliRun& r, const std::string& name) {
+  int i = 0;
+  for (const auto& line : r.lines) {
+    if (!line.IsObject() || !line.HasMember("bundle")) continue;
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    line["bundle"].Accept(w);
+    test::dumpBundle(name + "-" + std::to_string(i++), buf.GetString());
+  }
+}
+
+TEST(CliNir, ValidNirWithConsistentTraits) {
+  CliRun r =
+      liaison("nir '2 79 03 51 215 189 89' --sex F --birth-date 1979-03-02 --birth-place 51215");
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_TRUE(r.lines[0]["valid"].GetBool());
+  EXPECT_STREQ(r.lines[0]["normalized"].GetString(), "279035121518989");
+  EXPECT_EQ(r.lines[0]["issues"].Size(), 0u);
+}
+
+TEST(CliNir, InvalidKeyAndTraitMismatchExitOne) {
+  CliRun key = liaison("nir 279035121518988");
+  EXPECT_EQ(key.exit_code, 1);
+  EXPECT_FALSE(key.lines[0]["valid"].GetBool());
+  EXPECT_STREQ(key.lines[0]["issues"][0]["code"].GetString(), "nir-key-mismatch");
+  EXPECT_STREQ(key.lines[0]["issues"][0]["severity"].GetString(), "error");
+
+  CliRun traits = liaison("nir 279035121518989 --sex M --birth-place 2A004");
+  EXPECT_EQ(traits.exit_code, 1);
+  std::vector<std::string> codes;
+  for (const auto& i : traits.lines[0]["issues"].GetArray())
+    codes.emplace_back(i["code"].GetString());
+  EXPECT_EQ(codes, (std::vector<std::string>{"nir-traits-sex-mismatch",
+                                             "nir-traits-birth-place-mismatch"}));
+}
+
+TEST(CliNir, UsageErrorsExitTwo) {
+  for (const char* args :
+       {"nir", "nir 1 2", "nir 279035121518989 --sex X", "nir 279035121518989 --birth-date 1979",
+        "nir 279035121518989 --bogus", "", "frobnicate"}) {
+    SCOPED_TRACE(args);
+    EXPECT_EQ(liaison(args, "", false).exit_code, 2);
+  }
+  CliRun help = liaison("--help", "", false);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("liaison ingest PATH"), std::string::npos);
+}
+
+TEST(CliIngest, SamplesOneLinePerInput) {
+  CliRun r = liaison("ingest " + repo("samples/fiches"));
+  dumpBundles(r, "cli-samples");
+  EXPECT_EQ(r.exit_code, 1) << "not-a-form.txt is quarantined";
+  ASSERT_EQ(r.lines.size(), 4u);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& l : r.lines) {
+    std::string input = l["input"].GetString();
+    got.emplace_back(input.substr(input.rfind('/') + 1), l["status"].GetString());
+    EXPECT_TRUE(l.HasMember("outcome"));
+    EXPECT_STREQ(l["outcome"]["resourceType"].GetString(), "OperationOutcome");
+  }
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                     {"fiche-complete.txt", "accepted"},
+                     {"fiche-incomplete.txt", "incomplete"},
+                     {"not-a-form.txt", "quarantined"},
+                     {"questionnaire-response.json", "accepted"}}));
+  EXPECT_STREQ(r.lines[0]["eligibility"]["status"].GetString(), "eligible");
+  EXPECT_STREQ(r.lines[2]["quarantine"]["code"].GetString(), "input-unrecognised");
+  EXPECT_FALSE(r.lines[2].HasMember("bundle"));
+}
+
+TEST(CliIngest, ExitZeroWhenNothingIsQuarantined) {
+  CliRun r = liaison("ingest " + repo("samples/fiches/fiche-complete.txt") + " " +
+                     repo("samples/fiches/fiche-incomplete.txt"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.lines.size(), 2u);
+}
+
+TEST(CliIngest, UnreadableFileIsQuarantinedNotFatal) {
+  CliRun r = liaison("ingest /nonexistent/fiche.txt " + repo("samples/fiches/fiche-complete.txt"));
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_STREQ(r.lines[0]["status"].GetString(), "quarantined");
+  EXPECT_STREQ(r.lines[0]["quarantine"]["code"].GetString(), "input-unreadable");
+  EXPECT_STREQ(r.lines[1]["status"].GetString(), "accepted");
+}
+
+TEST(CliIngest, ConfigurationProblemsAreUsageErrors) {
+  EXPECT_EQ(liaison("ingest").exit_code, 2);
+  EXPECT_EQ(liaison("ingest --ess /nonexistent.json " + repo("samples/fiches")).exit_code, 2);
+  EXPECT_EQ(liaison("ingest --ess " + repo("samples/fiches/fiche-complete.txt") + " x").exit_code,
+            2);
+  EXPECT_EQ(liaison("ingest --frobnicate x").exit_code, 2);
+}
+
+// A new ESS is a Questionnaire, a mapping file and a configuration: no C++ change.
+TEST(CliIngest, AnotherEssFromDataAlone) {
+  CliRun r = liaison("ingest --ess " + repo("tests/data/ess-dermato/ess.json") + " " +
+                     repo("tests/data/ess-dermato/fiche.txt"));
+  dumpBundles(r, "cli-dermato");
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_STREQ(r.lines[0]["status"].GetString(), "accepted");
+  EXPECT_STREQ(r.lines[0]["eligibility"]["status"].GetString(), "eligible");
+  const auto& entries = r.lines[0]["bundle"]["entry"];
+  ASSERT_EQ(entries.Size(), 4u);
+  EXPECT_STREQ(entries[2]["resource"]["reasonCode"][0]["coding"][0]["code"].GetString(),
+               "95324001");
+  // The same form against Cardio+ is not a Cardio+ form.
+  CliRun cardio = liaison("ingest " + repo("tests/data/ess-dermato/fiche.txt"));
+  EXPECT_STREQ(cardio.lines[0]["status"].GetString(), "incomplete");
+  // $LIAISON_ESS selects the ESS when --ess is absent.
+  CliRun env = liaison(repo("tests/data/ess-dermato/fiche.txt").insert(0, "ingest "),
+                       "LIAISON_ESS=" + repo("tests/data/ess-dermato/ess.json"));
+  EXPECT_STREQ(env.lines[0]["status"].GetString(), "accepted");
+}
+
+TEST(CliErrors, PrintsTheCatalogue) {
+  std::string out;
+  std::string command = std::string(LIAISON_BINARY) + " errors";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    out.append(buf, n);
+  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0);
+  EXPECT_NE(out.find("nir-key-mismatch\t422\tvalue\terror"), std::string::npos);
+  EXPECT_NE(out.find("input-unrecognised\t415"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace liaison

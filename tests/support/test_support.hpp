@@ -1,0 +1,39 @@
+#pragma once
+// Shared helpers for liaison's tests: repository files, the Cardio+ profile, a fixed clock, and
+// the dump of every produced Bundle for the independent conformance check.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/ports/clock.hpp"
+#include "pipeline/ess_profile.hpp"
+#include "pipeline/form_intake.hpp"
+
+namespace liaison::test {
+
+std::string readRepoFile(std::string_view relative_path);  // fails the test when unreadable
+std::string repoPath(std::string_view relative_path);
+
+// profiles/cardio-plus as shipped (loaded once).
+std::shared_ptr<const pipeline::EssProfile> cardioPlus();
+
+// 2026-11-23T10:00:00Z: every test sees the same "today".
+const Clock& testClock();
+std::chrono::system_clock::time_point testNow();
+
+// A NIR (15 chars) from its first 13 characters, with the key computed from the rule.
+std::string withKey(std::string_view first13);
+
+// Writes the Bundle to $LIAISON_CONFORMANCE_DIR/<name>.json when that variable is set.
+void dumpBundle(std::string_view name, std::string_view bundle_json);
+
+// Ingests with the Cardio+ profile and the test clock, dumping any Bundle under `name`.
+pipeline::IngestResult ingestCardioPlus(std::string_view bytes, std::string_view name);
+
+// Replaces the value of the first "Label : …" line (exact label) in a text form.
+std::string replaceLine(std::string text, std::string_view label, std::string_view new_value);
+std::string removeLine(std::string text, std::string_view label);
+
+}  // namespace liaison::test
