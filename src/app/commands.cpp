@@ -53,7 +53,9 @@ void printUsage(std::ostream& out) {
   out << "liaison — HL7 FHIR / MSSanté gateway for ESS (équipes de soins spécialisés)\n\n"
          "Usage:\n"
          "  liaison nir VALUE [--sex M|F] [--birth-date YYYY-MM-DD] [--birth-place INSEE]\n"
-         "      Check a NIR / matricule INS: structure, key, consistency with the traits.\n"
+         "              [--system OID]\n"
+         "      Check a NIR / matricule INS: structure, key, consistency with the traits;\n"
+         "      with --system, which INS it is (NIR .8, NIA .9, test .10, demo .11).\n"
          "      Prints {\"valid\", \"normalized\", \"issues\"}; exit 0 valid, 1 invalid, 2 usage.\n"
          "  liaison ingest PATH... [--ess CONFIG]\n"
          "      Read ESS request forms (QuestionnaireResponse JSON or plain text; directories are\n"
@@ -68,6 +70,7 @@ void printUsage(std::ostream& out) {
 
 int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   std::optional<std::string_view> value;
+  std::optional<std::string_view> system;
   nir::Traits traits;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
@@ -103,6 +106,12 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
       std::transform(code.begin(), code.end(), code.begin(),
                      [](unsigned char c) { return std::toupper(c); });
       traits.birth_place_insee = code;
+    } else if (a == "--system") {
+      system = next();
+      if (!system) {
+        err << "liaison nir: --system takes an OID or urn:oid: URI\n";
+        return kExitUsage;
+      }
     } else if (a.substr(0, 2) == "--") {
       err << "liaison nir: unknown option " << a << "\n";
       return kExitUsage;
@@ -118,6 +127,8 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
     return kExitUsage;
   }
   nir::CheckResult r = nir::check(*value, traits);
+  std::optional<nir::IdentifierKind> kind;
+  if (system) kind = nir::checkSystem(*system, r.issues);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -125,6 +136,10 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
   w.Bool(r.valid());
   w.Key("normalized");
   writeString(w, r.normalized);
+  if (kind && *kind != nir::IdentifierKind::Unknown) {
+    w.Key("type");  // FR Core identifier type: INS-NIR, INS-NIA, INS-NIR-TEST, INS-NIR-DEMO
+    writeString(w, nir::identifierSystem(*kind).fr_core_type);
+  }
   w.Key("issues");
   w.StartArray();
   for (const Issue& issue : r.issues.items()) {

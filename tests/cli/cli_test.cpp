@@ -87,6 +87,24 @@ TEST(CliNir, InvalidKeyAndTraitMismatchExitOne) {
                                              "nir-traits-birth-place-mismatch"}));
 }
 
+TEST(CliNir, IdentifierSystemTellsNirNiaAndTestIns) {
+  CliRun nir = liaison("nir 279035121518989 --system urn:oid:1.2.250.1.213.1.4.8");
+  EXPECT_EQ(nir.exit_code, 0);
+  EXPECT_STREQ(nir.lines[0]["type"].GetString(), "INS-NIR");
+  CliRun nia = liaison("nir 279035121518989 --system 1.2.250.1.213.1.4.9");
+  EXPECT_EQ(nia.exit_code, 0);
+  EXPECT_STREQ(nia.lines[0]["type"].GetString(), "INS-NIA");
+  CliRun test_ins = liaison("nir 279035121518989 --system 1.2.250.1.213.1.4.10");
+  EXPECT_EQ(test_ins.exit_code, 0) << "a warning, not an error";
+  EXPECT_STREQ(test_ins.lines[0]["type"].GetString(), "INS-NIR-TEST");
+  EXPECT_STREQ(test_ins.lines[0]["issues"][0]["code"].GetString(), "ins-test-system");
+  EXPECT_STREQ(test_ins.lines[0]["issues"][0]["severity"].GetString(), "warning");
+  CliRun other = liaison("nir 279035121518989 --system 1.2.250.1.71.4.2.1");
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_FALSE(other.lines[0].HasMember("type"));
+  EXPECT_STREQ(other.lines[0]["issues"][0]["code"].GetString(), "ins-system-unknown");
+}
+
 TEST(CliNir, UsageErrorsExitTwo) {
   for (const char* args :
        {"nir", "nir 1 2", "nir 279035121518989 --sex X", "nir 279035121518989 --birth-date 1979",

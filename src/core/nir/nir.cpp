@@ -381,6 +381,21 @@ const IdentifierSystem& identifierSystem(IdentifierKind kind) {
   return kSystems[index < kSystems.size() ? index : kSystems.size() - 1];
 }
 
+IdentifierKind checkSystem(std::string_view system, IssueList& out, std::string_view location) {
+  const IdentifierKind kind = kindOfSystem(system);
+  if (kind == IdentifierKind::Unknown) {
+    out.add(Errc::InsSystemUnknown,
+            "Le système d'identifiant n'est pas celui d'un matricule INS (NIR, NIA, test ou "
+            "démonstration).",
+            {}, std::string(location));
+  } else if (kind == IdentifierKind::InsNirTest || kind == IdentifierKind::InsNirDemo) {
+    out.add(Errc::InsTestSystem,
+            "INS de test ou de démonstration : à refuser pour un patient réel en production.", {},
+            std::string(location));
+  }
+  return kind;
+}
+
 std::optional<std::string> normalize(std::string_view input) {
   std::string out(input.size() + 1, '\0');  // normalisation never lengthens the text
   const Normalized n = normalizeInto(input, out.data(), input.size());

@@ -34,6 +34,10 @@ struct IdentifierSystem {
 IdentifierKind kindOfSystem(std::string_view system);
 const IdentifierSystem& identifierSystem(IdentifierKind kind);  // kind != Unknown
 
+// The identifier system of a matricule: unknown systems are an error (ins-system-unknown),
+// test and demo INS a warning (ins-test-system: never accepted as a real patient's INS).
+IdentifierKind checkSystem(std::string_view system, IssueList& out, std::string_view location = {});
+
 // The fields of a normalised 15-character NIR (views into the normalised text).
 struct Parts {
   char sex;                     // '1'..'8'
