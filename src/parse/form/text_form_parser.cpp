@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
@@ -18,12 +19,31 @@ using form::AnswerValue;
 using form::Item;
 using form::ItemType;
 
+// Also strips the no-break spaces (U+00A0, U+202F) that mail clients leave around values.
 std::string_view trim(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; };
-  while (!s.empty() && space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && space(s.back()))
-    s.remove_suffix(1);
+  for (;;) {
+    if (!s.empty() && space(s.front())) {
+      s.remove_prefix(1);
+    } else if (s.starts_with("\xC2\xA0")) {
+      s.remove_prefix(2);
+    } else if (s.starts_with("\xE2\x80\xAF")) {
+      s.remove_prefix(3);
+    } else {
+      break;
+    }
+  }
+  for (;;) {
+    if (!s.empty() && space(s.back())) {
+      s.remove_suffix(1);
+    } else if (s.ends_with("\xC2\xA0")) {
+      s.remove_suffix(2);
+    } else if (s.ends_with("\xE2\x80\xAF")) {
+      s.remove_suffix(3);
+    } else {
+      break;
+    }
+  }
   return s;
 }
 
@@ -77,11 +97,17 @@ enum class Mark : std::uint8_t { None, Checked, Unchecked };
 
 // Recognises a checkbox mark at the start of `s`; sets `len` to its byte length.
 Mark markAt(std::string_view s, std::size_t& len) {
-  static constexpr std::array<std::pair<std::string_view, Mark>, 20> kMarks = {{
+  // Every mark starts with '[', '(' or a UTF-8 symbol (0xE2 …): most characters are not one.
+  if (s.empty() || (s[0] != '[' && s[0] != '(' && s[0] != '\xE2')) return Mark::None;
+  static constexpr std::array<std::pair<std::string_view, Mark>, 24> kMarks = {{
       {"[x]", Mark::Checked},
       {"[X]", Mark::Checked},
       {"[ x ]", Mark::Checked},
       {"[ X ]", Mark::Checked},
+      {"[x ]", Mark::Checked},
+      {"[ x]", Mark::Checked},
+      {"[X ]", Mark::Checked},
+      {"[ X]", Mark::Checked},
       {"(x)", Mark::Checked},
       {"(X)", Mark::Checked},
       {"[\xE2\x9C\x93]", Mark::Checked},  // [✓]
@@ -307,9 +333,22 @@ struct FormTextReader::Impl {
         }
         if (auto b = parseHumanBoolean(value)) {
           values.emplace_back(*b);
-        } else {
-          invalid("Oui ou Non attendu");
+          return values;
         }
+        // "Oui, ci-jointes": the answer, then a remark kept as a warning rather than lost.
+        std::string n = normalizeLabel(value);
+        for (auto [word, answer] : {std::pair{std::string_view("oui"), true},
+                                    std::pair{std::string_view("non"), false}}) {
+          if (n.size() > word.size() && n.compare(0, word.size(), word) == 0 &&
+              n[word.size()] == ' ') {
+            values.emplace_back(answer);
+            out.issues.add(Errc::FormLineUnrecognised,
+                           "Texte non interprété après la réponse à « " + item.text + " ».",
+                           form::itemExpression(*q, item.index), where);
+            return values;
+          }
+        }
+        invalid("Oui ou Non attendu");
         return values;
       }
       case ItemType::Choice:
@@ -364,9 +403,10 @@ struct FormTextReader::Impl {
           return values;
         }
         // Heights are asked in cm but often written in metres ("1,72 m").
-        if ((unit == "m" || (unit.empty() && *v < 3.0)) &&
-            item.text.find("(cm)") != std::string::npos)
-          *v *= 100.0;
+        // Rounded so that 1,10 m gives 110, not 110.00000000000001.
+        const bool metres = unit == "m" || unit == "metre" || unit == "metres";
+        if ((metres || (unit.empty() && *v < 3.0)) && item.text.find("(cm)") != std::string::npos)
+          *v = std::round(*v * 1e8) / 1e6;
         values.emplace_back(form::Decimal{*v});
         return values;
       }
@@ -508,7 +548,12 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
           const Item& c = x.q->at(child);
           if (c.type == ItemType::Choice && c.repeats) item = child;
         }
-        if (!item) continue;
+        if (!item) {  // "Patient : DURAND": the text after the heading is not read
+          out.issues.add(Errc::FormLineUnrecognised,
+                         "Texte après le titre « " + x.q->at(*group).text + " » non interprété.",
+                         {}, lineLocation(line_no));
+          continue;
+        }
       } else {
         ++out.recognised;
         continue;
@@ -525,7 +570,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
         continue;
       }
       x.store(it, x.readValue(it, value, line_no, out), line_no, out);
-      if (it.type == ItemType::Text || it.type == ItemType::String) last_text = item;
+      if (it.type == ItemType::Text) last_text = item;  // "string" items are one line
       if (it.repeats) list = item;
       continue;
     }

@@ -192,12 +192,13 @@ std::optional<bool> parseHumanBoolean(std::string_view s) {
 
 std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
   std::string n = normalizeLabel(text);
+  if (n.empty() && trim(text) == "?") n.push_back('?');  // no letters: the "unknown" synonym
   if (n.empty()) return std::nullopt;
   for (const form::Coding& opt : item.options) {
     if (normalizeLabel(opt.display) == n || normalizeLabel(opt.code) == n) return opt;
   }
   // Yes / no / unknown answers written in the usual shorthand.
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kSynonyms = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kSynonyms = {{
       {"o", "Y"},
       {"oui", "Y"},
       {"yes", "Y"},
@@ -212,6 +213,10 @@ std::optional<form::Coding> matchOption(const form::Item& item, std::string_view
       {"ns", "asked-unknown"},
       {"?", "asked-unknown"},
       {"je ne sais pas", "asked-unknown"},
+      {"non renseigne", "asked-unknown"},
+      {"non precise", "asked-unknown"},
+      {"nc", "asked-unknown"},
+      {"non evalue", "asked-unknown"},
   }};
   for (const auto& [word, code] : kSynonyms) {
     if (n == word) {
@@ -224,6 +229,23 @@ std::optional<form::Coding> matchOption(const form::Item& item, std::string_view
   }
   if (n == "f" || n == "femme") {
     if (const form::Coding* opt = form::findOption(item, "female")) return *opt;
+  }
+  // Inclusive job titles: "Infirmier(e)" also answers "Infirmier" and "Infirmière",
+  // "Pharmacien(ne)" also "Pharmacien" and "Pharmacienne".
+  for (const form::Coding& opt : item.options) {
+    std::string d = normalizeLabel(opt.display);
+    for (std::string_view suffix : {" e", " ne"}) {
+      std::size_t at = d.find(suffix);
+      while (at != std::string::npos) {
+        std::size_t end = at + suffix.size();
+        if (end == d.size() || d[end] == ' ') {
+          std::string masculine = d.substr(0, at) + d.substr(end);
+          std::string feminine = d.substr(0, at) + std::string(suffix.substr(1)) + d.substr(end);
+          if (n == masculine || n == feminine) return opt;
+        }
+        at = d.find(suffix, at + 1);
+      }
+    }
   }
   // A display that starts with the text ("Type 2" for "Type 2 (non insulinodépendant)") is not
   // accepted: a short prefix would silently pick the wrong option.
