@@ -302,15 +302,16 @@ std::string serialise(const rapidjson::Value& v) {
 }
 
 // Replaces ${name} with forEach variables, in place. A string that is exactly "${name}" takes
-// the variable's JSON value (object, number…); inside text, its string form.
+// the variable's JSON value (object, number…); inside text, its string form. Member names take
+// the string form too.
 void substitute(rapidjson::Value& v, const rapidjson::Value& vars,
-                rapidjson::Document::AllocatorType& a) {
+                rapidjson::Document::AllocatorType& a, bool text_only = false) {
   if (v.IsString()) {
     std::string s(v.GetString(), v.GetStringLength());
     if (s.find("${") == std::string::npos) return;
     for (auto m = vars.MemberBegin(); m != vars.MemberEnd(); ++m) {
       std::string token = "${" + std::string(m->name.GetString()) + "}";
-      if (s == token) {
+      if (s == token && !text_only) {
         v.CopyFrom(m->value, a);
         return;
       }
@@ -322,8 +323,10 @@ void substitute(rapidjson::Value& v, const rapidjson::Value& vars,
     }
     v.SetString(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
   } else if (v.IsObject()) {
-    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m)
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      substitute(m->name, vars, a, true);
       substitute(m->value, vars, a);
+    }
   } else if (v.IsArray()) {
     for (auto& e : v.GetArray())
       substitute(e, vars, a);
@@ -333,6 +336,10 @@ void substitute(rapidjson::Value& v, const rapidjson::Value& vars,
 std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext& ctx, Node& out);
 
 std::optional<Error> compileString(std::string_view s, const CompileContext& ctx, Node& out) {
+  if (s.find("${") != std::string_view::npos) {
+    return makeError(Errc::MappingInvalid,
+                     ctx.where + ": unbound variable in \"" + std::string(s) + "\"");
+  }
   std::size_t open = s.find("{{");
   if (open == std::string_view::npos) {
     out.kind = Node::Kind::Literal;
@@ -340,10 +347,6 @@ std::optional<Error> compileString(std::string_view s, const CompileContext& ctx
     out.literal = serialise(tmp);
     out.literal_type = rapidjson::kStringType;
     return std::nullopt;
-  }
-  if (s.find("${") != std::string_view::npos) {
-    return makeError(Errc::MappingInvalid,
-                     ctx.where + ": unbound variable in \"" + std::string(s) + "\"");
   }
   out.dynamic = true;
   if (open == 0 && s.size() >= 4 && s.substr(s.size() - 2) == "}}" &&
@@ -405,10 +408,19 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
         out.dynamic = true;
         continue;
       }
+      if (name.find("${") != std::string::npos) {
+        return makeError(Errc::MappingInvalid,
+                         ctx.where + ": unbound variable in key \"" + name + "\"");
+      }
       CompileContext inner = ctx;
       inner.where += "." + name;
       Node child;
       if (auto err = compileNode(m->value, inner, child)) return err;
+      if (child.kind == Node::Kind::Each) {
+        return makeError(Errc::MappingInvalid,
+                         inner.where + ": $each must be an element of an array");
+      }
+      if (child.kind == Node::Kind::Nothing) continue;  // [] and {} are never written
       out.dynamic = out.dynamic || child.dynamic;
       out.members.emplace_back(std::move(name), std::move(child));
     }
@@ -416,8 +428,16 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       out.kind = Node::Kind::Nothing;
       out.dynamic = true;
     } else if (!out.dynamic) {
+      // Every member is a literal: written as one (without the empty members left out above).
       out.kind = Node::Kind::Literal;
-      out.literal = serialise(v);
+      out.literal = "{";
+      for (const auto& [name, child] : out.members) {
+        if (out.literal.size() > 1) out.literal += ',';
+        out.literal += serialise(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
+        out.literal += ':';
+        out.literal += child.literal;
+      }
+      out.literal += '}';
       out.literal_type = rapidjson::kObjectType;
       out.members.clear();
     }
@@ -431,6 +451,7 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       inner.where += "[" + std::to_string(i++) + "]";
       Node child;
       if (auto err = compileNode(e, inner, child)) return err;
+      if (child.kind == Node::Kind::Nothing) continue;  // [] and {} are never written
       out.dynamic = out.dynamic || child.dynamic;
       out.elements.push_back(std::move(child));
     }
@@ -439,7 +460,12 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       out.dynamic = true;
     } else if (!out.dynamic) {
       out.kind = Node::Kind::Literal;
-      out.literal = serialise(v);
+      out.literal = "[";
+      for (const Node& child : out.elements) {
+        if (out.literal.size() > 1) out.literal += ',';
+        out.literal += child.literal;
+      }
+      out.literal += ']';
       out.literal_type = rapidjson::kArrayType;
       out.elements.clear();
     }
@@ -473,12 +499,24 @@ std::string uuidFromHash(std::uint64_t seed, std::uint64_t key_hash) {
   std::uint64_t lo = splitmix(state);
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
+  // 8-4-4-4-12 hex digits; written by hand because snprintf showed up in intake profiles.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  std::size_t pos = 0;
+  auto put = [&](std::uint64_t v, int digits) {
+    for (int d = digits - 1; d >= 0; --d)
+      out[pos++] = kHex[(v >> (4 * d)) & 0xF];
+  };
+  put(hi >> 32, 8);
+  ++pos;
+  put(hi >> 16, 4);
+  ++pos;
+  put(hi, 4);
+  ++pos;
+  put(lo >> 48, 4);
+  ++pos;
+  put(lo, 12);
+  return out;
 }
 
 }  // namespace
@@ -509,8 +547,10 @@ struct Run {
     switch (e.op) {
       case Expr::Op::First:
       case Expr::Op::All: {
-        auto vs = source->values(e.binding);
-        return vs.empty() ? Value{} : vs.front();
+        for (const Value& v : source->values(e.binding)) {
+          if (v.present()) return v;
+        }
+        return {};
       }
       case Expr::Op::Ref: {
         const std::string& u = full_urls[static_cast<std::size_t>(e.resource)];
@@ -529,8 +569,9 @@ struct Run {
   template <typename F>
   void forEachValue(const Expr& e, F&& f) {
     if (e.op == Expr::Op::All) {
-      for (const Value& v : source->values(e.binding))
-        f(v);
+      for (const Value& v : source->values(e.binding)) {
+        if (v.present()) f(v);
+      }
       return;
     }
     if (e.op == Expr::Op::Call && e.fn == Fn::Refs) {
@@ -710,10 +751,14 @@ struct Run {
         return true;
       case Node::Kind::Object: {
         if (n.when && !test(*n.when)) return false;
+        bool dynamic_members = false;
         for (const auto& [name, child] : n.members) {
-          if (child.dynamic && present(child)) return true;
+          if (!child.dynamic) continue;
+          if (present(child)) return true;
+          dynamic_members = true;
         }
-        return false;
+        // Only literal members (dynamic through its $when alone): kept when the $when holds.
+        return !dynamic_members && !n.members.empty();
       }
       case Node::Kind::Array:
         for (const Node& e : n.elements) {
@@ -907,6 +952,7 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
     }
   }
 
+  if (expanded.Empty()) return makeError(Errc::MappingInvalid, "mapping: no resources");
   std::unordered_map<std::string, int> keys;
   for (const auto& r : expanded.GetArray()) {
     if (!r["key"].IsString())
@@ -937,6 +983,13 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
     if (r.HasMember("request")) {
       CompileContext rctx = ctx;
       rctx.where += ".request";
+      // A transaction entry without method or url is not FHIR: refuse it here, not at run time.
+      const auto& req = r["request"];
+      if (!req.IsObject() || !req.HasMember("method") || !req["method"].IsString() ||
+          !req.HasMember("url") || !req["url"].IsString()) {
+        return makeError(Errc::MappingInvalid,
+                         rctx.where + ": an object with \"method\" and \"url\" strings");
+      }
       if (auto err = compileNode(r["request"], rctx, res.request)) return *err;
     } else {
       rapidjson::Value req(rapidjson::kObjectType);
@@ -968,8 +1021,13 @@ BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
   w.String("Bundle");
   w.Key("type");
   w.String(c_->bundle_type.data(), static_cast<rapidjson::SizeType>(c_->bundle_type.size()));
-  w.Key("entry");
-  w.StartArray();
+  bool any = false;
+  for (const std::string& u : run.full_urls)
+    any = any || !u.empty();
+  if (any) {
+    w.Key("entry");
+    w.StartArray();  // FHIR has no empty arrays: "entry" only when there is one
+  }
   for (std::size_t i = 0; i < c_->resources.size(); ++i) {
     if (run.full_urls[i].empty()) continue;
     const Resource& r = c_->resources[i];
@@ -985,7 +1043,7 @@ BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
     w.EndObject();
     out.resources.push_back({r.key, r.resource_type, run.full_urls[i]});
   }
-  w.EndArray();
+  if (any) w.EndArray();
   w.EndObject();
   out.json.assign(buf.GetString(), buf.GetSize());
   return out;

@@ -53,8 +53,10 @@ struct Value {
   }
   static Value ofRawJson(std::string_view json) {
     Value v;
-    v.kind = Kind::RawJson;
-    v.string = json;
+    if (!json.empty()) {  // an empty text is no JSON value at all
+      v.kind = Kind::RawJson;
+      v.string = json;
+    }
     return v;
   }
   bool present() const { return kind != Kind::Absent; }
