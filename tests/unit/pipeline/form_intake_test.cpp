@@ -283,7 +283,8 @@ TEST(FormIntake, UnreadableInputIsQuarantinedWithAReason) {
 
 TEST(FormIntake, HostileInputNeverCrashes) {
   // Deep nesting, a 300 KB line, and thousands of random mutations of both sample kinds.
-  EXPECT_EQ(ingestCardioPlus(std::string(200000, '[') + std::string(200000, ']'), "intake-hostile").status,
+  EXPECT_EQ(ingestCardioPlus(std::string(200000, '[') + std::string(200000, ']'), "intake-hostile")
+                .status,
             IngestStatus::Quarantined);
   std::string deep = R"({"resourceType":"QuestionnaireResponse","questionnaire":")" +
                      test::cardioPlus()->questionnaire.url + R"(","item":)";
