@@ -1,8 +1,5 @@
 #include "app/commands.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "pipeline/form_intake.hpp"
 
@@ -43,8 +41,8 @@ fs::path dataDir() {
   return LIAISON_SOURCE_DIR;
 }
 
-void writeString(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+void writeString(json::JsonOut& w, std::string_view s) {
+  w.String(s);
 }
 
 }  // namespace
@@ -129,8 +127,8 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
   nir::CheckResult r = nir::check(*value, traits);
   std::optional<nir::IdentifierKind> kind;
   if (system) kind = nir::checkSystem(*system, r.issues);
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  std::string text;
+  json::JsonOut w(text);
   w.StartObject();
   w.Key("valid");
   w.Bool(r.valid());
@@ -154,7 +152,7 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
   }
   w.EndArray();
   w.EndObject();
-  out << buf.GetString() << "\n";
+  out << text << "\n";
   return r.valid() ? kExitOk : kExitFailure;
 }
 

@@ -1,9 +1,9 @@
 #include "map/mapping.hpp"
 
+#include "core/json/json_out.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <charconv>
 #include <cmath>
@@ -14,7 +14,9 @@
 namespace liaison::map {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::JsonOut;
+
+using JsonWriter = JsonOut;
 
 // ---------------------------------------------------------------------------------------------
 // Expressions and conditions
@@ -276,8 +278,7 @@ struct Node {
   Kind kind = Kind::Literal;
   bool dynamic = false;  // depends on the input (else always written as is)
   std::string literal;   // Literal: serialised JSON
-  rapidjson::Type literal_type = rapidjson::kNullType;
-  Expr expr;                                        // Expr; Each (the list)
+  Expr expr;             // Expr; Each (the list)
   std::vector<std::pair<bool, std::string>> parts;  // Interp: (is_expr, text) — exprs below
   std::vector<Expr> part_exprs;
   std::vector<std::pair<std::string, Node>> members;  // Object
@@ -295,10 +296,11 @@ struct Resource {
 };
 
 std::string serialise(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  std::string out;
+  JsonOut w(out);
+  json::JsonOutSax sax{w};
+  v.Accept(sax);
+  return out;
 }
 
 // Replaces ${name} with forEach variables, in place. A string that is exactly "${name}" takes
@@ -345,7 +347,6 @@ std::optional<Error> compileString(std::string_view s, const CompileContext& ctx
     out.kind = Node::Kind::Literal;
     rapidjson::Value tmp(rapidjson::StringRef(s.data(), s.size()));
     out.literal = serialise(tmp);
-    out.literal_type = rapidjson::kStringType;
     return std::nullopt;
   }
   out.dynamic = true;
@@ -422,7 +423,8 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       }
       if (child.kind == Node::Kind::Nothing) continue;  // [] and {} are never written
       out.dynamic = out.dynamic || child.dynamic;
-      out.members.emplace_back(std::move(name), std::move(child));
+      // Kept as its JSON text with the colon: written as is for every resource.
+      out.members.emplace_back(JsonOut::quoted(name) + ':', std::move(child));
     }
     if (out.members.empty() && !out.when) {
       out.kind = Node::Kind::Nothing;
@@ -433,12 +435,10 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       out.literal = "{";
       for (const auto& [name, child] : out.members) {
         if (out.literal.size() > 1) out.literal += ',';
-        out.literal += serialise(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));
-        out.literal += ':';
+        out.literal += name;  // already "\"name\":"
         out.literal += child.literal;
       }
       out.literal += '}';
-      out.literal_type = rapidjson::kObjectType;
       out.members.clear();
     }
     return std::nullopt;
@@ -466,14 +466,12 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
         out.literal += child.literal;
       }
       out.literal += ']';
-      out.literal_type = rapidjson::kArrayType;
       out.elements.clear();
     }
     return std::nullopt;
   }
   out.kind = Node::Kind::Literal;
   out.literal = serialise(v);
-  out.literal_type = v.GetType();
   return std::nullopt;
 }
 
@@ -733,52 +731,6 @@ struct Run {
     return false;
   }
 
-  bool present(const Node& n) {
-    switch (n.kind) {
-      case Node::Kind::Literal:
-        return true;
-      case Node::Kind::Nothing:
-        return false;
-      case Node::Kind::Expr: {
-        bool any = false;
-        forEachValue(n.expr, [&](const Value&) { any = true; });
-        return any;
-      }
-      case Node::Kind::Interp:
-        for (const Expr& e : n.part_exprs) {
-          if (!evalScalar(e).present()) return false;
-        }
-        return true;
-      case Node::Kind::Object: {
-        if (n.when && !test(*n.when)) return false;
-        bool dynamic_members = false;
-        for (const auto& [name, child] : n.members) {
-          if (!child.dynamic) continue;
-          if (present(child)) return true;
-          dynamic_members = true;
-        }
-        // Only literal members (dynamic through its $when alone): kept when the $when holds.
-        return !dynamic_members && !n.members.empty();
-      }
-      case Node::Kind::Array:
-        for (const Node& e : n.elements) {
-          if (present(e)) return true;
-        }
-        return false;
-      case Node::Kind::Each: {
-        bool any = false;
-        forEachValue(n.expr, [&](const Value& v) {
-          if (any) return;
-          it_stack.push_back(&v);
-          any = present(n.elements[0]);
-          it_stack.pop_back();
-        });
-        return any;
-      }
-    }
-    return false;
-  }
-
   void writeValue(const Value& v, JsonWriter& w) {
     switch (v.kind) {
       case Value::Kind::Bool:
@@ -810,7 +762,7 @@ struct Run {
         break;
       }
       case Value::Kind::RawJson:
-        w.RawValue(v.string.data(), v.string.size(), rapidjson::kObjectType);
+        w.RawValue(v.string.data(), v.string.size());
         break;
       case Value::Kind::Absent:
         w.Null();
@@ -818,62 +770,113 @@ struct Run {
     }
   }
 
-  // Writes a node known to be present.
-  void write(const Node& n, JsonWriter& w) {
+  // Writes the node when it is present and says whether it did. Each expression is evaluated
+  // once: containers are written optimistically and taken back when nothing dynamic in them was
+  // present (an object with only absent dynamic members, an array with no element left).
+  // `required` keeps a container even then (a resource, a request).
+  bool emit(const Node& n, JsonWriter& w, bool required = false) {
     switch (n.kind) {
       case Node::Kind::Literal:
-        w.RawValue(n.literal.data(), n.literal.size(), n.literal_type);
-        return;
-      case Node::Kind::Expr:
-        writeValue(evalScalar(n.expr), w);
-        return;
+        w.RawValue(n.literal.data(), n.literal.size());
+        return true;
+      case Node::Kind::Nothing:
+        return false;
+      case Node::Kind::Expr: {
+        Value v = evalScalar(n.expr);
+        if (!v.present()) return false;
+        writeValue(v, w);
+        return true;
+      }
       case Node::Kind::Interp: {
         scratch.clear();
         std::size_t k = 0;
         for (const auto& [is_expr, text] : n.parts) {
-          if (is_expr) {
-            appendText(evalScalar(n.part_exprs[k++]), scratch);
-          } else {
+          if (!is_expr) {
             scratch += text;
+            continue;
+          }
+          Value v = evalScalar(n.part_exprs[k++]);
+          if (!v.present()) return false;
+          appendText(v, scratch);
+        }
+        w.String(scratch.data(), scratch.size());
+        return true;
+      }
+      case Node::Kind::Object: {
+        if (n.when && !test(*n.when) && !required) return false;
+        const JsonOut::Checkpoint start = w.checkpoint();
+        w.StartObject();
+        bool has_dynamic = false;
+        bool wrote_dynamic = false;
+        for (const auto& [name, child] : n.members) {
+          if (!child.dynamic) {
+            w.KeyRaw(name);
+            w.RawValue(child.literal.data(), child.literal.size());
+            continue;
+          }
+          has_dynamic = true;
+          const JsonOut::Checkpoint member = w.checkpoint();
+          w.KeyRaw(name);
+          if (emit(child, w)) {
+            wrote_dynamic = true;
+          } else {
+            w.rollback(member);
           }
         }
-        w.String(scratch.data(), static_cast<rapidjson::SizeType>(scratch.size()));
-        return;
-      }
-      case Node::Kind::Object:
-        w.StartObject();
-        for (const auto& [name, child] : n.members) {
-          if (child.dynamic && !present(child)) continue;
-          w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
-          write(child, w);
-        }
         w.EndObject();
-        return;
-      case Node::Kind::Array:
+        // Only literal members (dynamic through its $when alone): kept when the $when holds.
+        bool kept = has_dynamic ? wrote_dynamic : !n.members.empty();
+        if (!kept && !required) {
+          w.rollback(start);
+          return false;
+        }
+        return true;
+      }
+      case Node::Kind::Array: {
+        const JsonOut::Checkpoint start = w.checkpoint();
         w.StartArray();
+        bool any = false;
         for (const Node& e : n.elements) {
           if (e.kind == Node::Kind::Each) {
-            writeEach(e, w);
-          } else if (!e.dynamic || present(e)) {
-            write(e, w);
+            any = emitEach(e, w) || any;
+          } else if (!e.dynamic) {
+            w.RawValue(e.literal.data(), e.literal.size());
+            any = true;
+          } else {
+            const JsonOut::Checkpoint element = w.checkpoint();
+            if (emit(e, w)) {
+              any = true;
+            } else {
+              w.rollback(element);
+            }
           }
         }
         w.EndArray();
-        return;
+        if (!any && !required) {
+          w.rollback(start);
+          return false;
+        }
+        return true;
+      }
       case Node::Kind::Each:
-        writeEach(n, w);
-        return;
-      case Node::Kind::Nothing:
-        return;  // callers test present() first
+        return emitEach(n, w);  // compile() only puts $each in arrays
     }
+    return false;
   }
 
-  void writeEach(const Node& n, JsonWriter& w) {
+  bool emitEach(const Node& n, JsonWriter& w) {
+    bool any = false;
     forEachValue(n.expr, [&](const Value& v) {
       it_stack.push_back(&v);
-      if (!n.elements[0].dynamic || present(n.elements[0])) write(n.elements[0], w);
+      const JsonOut::Checkpoint element = w.checkpoint();
+      if (emit(n.elements[0], w)) {
+        any = true;
+      } else {
+        w.rollback(element);
+      }
       it_stack.pop_back();
     });
+    return any;
   }
 };
 
@@ -1013,9 +1016,8 @@ BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
     run.full_urls[i] = "urn:uuid:" + uuidFromHash(seed, r.key_hash);
   }
   // Pass 2: write.
-  rapidjson::StringBuffer buf;
-  buf.Reserve(32 * 1024);
-  JsonWriter w(buf);
+  out.json.reserve(48 * 1024);
+  JsonWriter w(out.json);
   w.StartObject();
   w.Key("resourceType");
   w.String("Bundle");
@@ -1035,17 +1037,16 @@ BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
     w.Key("fullUrl");
     w.String(run.full_urls[i].data(), static_cast<rapidjson::SizeType>(run.full_urls[i].size()));
     w.Key("resource");
-    run.write(r.resource, w);
+    run.emit(r.resource, w, true);
     if (c_->bundle_type == "transaction" || c_->bundle_type == "batch") {
       w.Key("request");
-      run.write(r.request, w);
+      run.emit(r.request, w, true);
     }
     w.EndObject();
     out.resources.push_back({r.key, r.resource_type, run.full_urls[i]});
   }
   if (any) w.EndArray();
   w.EndObject();
-  out.json.assign(buf.GetString(), buf.GetSize());
   return out;
 }
 

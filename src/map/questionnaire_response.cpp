@@ -1,108 +1,113 @@
 #include "map/questionnaire_response.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "core/json/json_out.hpp"
 
 namespace liaison::map {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void writeString(JsonWriter& w, const std::string& s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
+using json::JsonOut;
 
 struct AnswerWriter {
-  JsonWriter& w;
+  JsonOut& w;
   void operator()(bool b) const {
-    w.Key("valueBoolean");
+    w.KeyRaw(R"("valueBoolean":)");
     w.Bool(b);
   }
   void operator()(std::int64_t i) const {
-    w.Key("valueInteger");
+    w.KeyRaw(R"("valueInteger":)");
     w.Int64(i);
   }
   void operator()(const form::Decimal& d) const {
-    w.Key("valueDecimal");
+    w.KeyRaw(R"("valueDecimal":)");
     w.Double(d.value);
   }
   void operator()(const std::string& s) const {
-    w.Key("valueString");
-    writeString(w, s);
+    w.KeyRaw(R"("valueString":)");
+    w.String(s);
   }
   void operator()(const form::Date& d) const {
-    w.Key("valueDate");
-    writeString(w, form::toString(d));
+    w.KeyRaw(R"("valueDate":)");
+    w.String(form::toString(d));
   }
   void operator()(const form::Coding& c) const {
-    w.Key("valueCoding");
+    w.KeyRaw(R"("valueCoding":)");
     w.StartObject();
     if (!c.system.empty()) {
-      w.Key("system");
-      writeString(w, c.system);
+      w.KeyRaw(R"("system":)");
+      w.String(c.system);
     }
-    w.Key("code");
-    writeString(w, c.code);
+    w.KeyRaw(R"("code":)");
+    w.String(c.code);
     if (!c.display.empty()) {
-      w.Key("display");
-      writeString(w, c.display);
+      w.KeyRaw(R"("display":)");
+      w.String(c.display);
     }
     w.EndObject();
   }
 };
 
-bool hasAnswers(const form::FormResponse& r, std::size_t index) {
-  if (r.answered(index)) return true;
-  for (std::size_t child : r.questionnaire().at(index).children) {
-    if (hasAnswers(r, child)) return true;
-  }
-  return false;
-}
+struct Writing {
+  const form::FormResponse& r;
+  const std::vector<std::string>& members;
+  std::vector<char> has_answers;  // per item: itself or a descendant answered
+  JsonOut& w;
 
-void writeItem(const form::FormResponse& r, std::size_t index, JsonWriter& w) {
-  const form::Item& item = r.questionnaire().at(index);
-  w.StartObject();
-  w.Key("linkId");
-  writeString(w, item.link_id);
-  if (!item.text.empty()) {
-    w.Key("text");
-    writeString(w, item.text);
-  }
-  if (r.answered(index)) {
-    w.Key("answer");
-    w.StartArray();
-    for (const form::Answer& a : r.answers(index)) {
-      w.StartObject();
-      std::visit(AnswerWriter{w}, a.value);
-      w.EndObject();
+  void item(std::size_t index) {
+    const form::Item& item = r.questionnaire().at(index);
+    w.StartObjectWith(members[index]);
+    if (r.answered(index)) {
+      w.KeyRaw(R"("answer":)");
+      w.StartArray();
+      for (const form::Answer& a : r.answers(index)) {
+        w.StartObject();
+        std::visit(AnswerWriter{w}, a.value);
+        w.EndObject();
+      }
+      w.EndArray();
     }
-    w.EndArray();
-  }
-  bool children = false;
-  for (std::size_t child : item.children)
-    children = children || hasAnswers(r, child);
-  if (children) {
-    w.Key("item");
-    w.StartArray();
-    for (std::size_t child : item.children) {
-      if (hasAnswers(r, child)) writeItem(r, child, w);
+    bool children = false;
+    for (std::size_t child : item.children)
+      children = children || has_answers[child] != 0;
+    if (children) {
+      w.KeyRaw(R"("item":)");
+      w.StartArray();
+      for (std::size_t child : item.children) {
+        if (has_answers[child] != 0) this->item(child);
+      }
+      w.EndArray();
     }
-    w.EndArray();
+    w.EndObject();
   }
-  w.EndObject();
-}
+};
 
 }  // namespace
 
-std::string writeResponseItems(const form::FormResponse& response) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+ResponseItemsWriter::ResponseItemsWriter(const form::Questionnaire& questionnaire)
+    : questionnaire_(&questionnaire) {
+  for (const form::Item& item : questionnaire.items()) {
+    std::string m = R"("linkId":)" + JsonOut::quoted(item.link_id);
+    if (!item.text.empty()) m += R"(,"text":)" + JsonOut::quoted(item.text);
+    members_.push_back(std::move(m));
+  }
+}
+
+std::string ResponseItemsWriter::write(const form::FormResponse& response) const {
+  const auto& items = questionnaire_->items();
+  std::string out;
+  out.reserve(16 * 1024);
+  JsonOut w(out);
+  Writing writing{response, members_, std::vector<char>(items.size(), 0), w};
+  // Children come after their parent in the item list: one backwards pass marks the groups.
+  for (std::size_t i = items.size(); i-- > 0;) {
+    if (response.answered(i)) writing.has_answers[i] = 1;
+    if (writing.has_answers[i] != 0 && items[i].parent) writing.has_answers[*items[i].parent] = 1;
+  }
   w.StartArray();
-  for (std::size_t root : response.questionnaire().roots()) {
-    if (hasAnswers(response, root)) writeItem(response, root, w);
+  for (std::size_t root : questionnaire_->roots()) {
+    if (writing.has_answers[root] != 0) writing.item(root);
   }
   w.EndArray();
-  return std::string(buf.GetString(), buf.GetSize());
+  return out;
 }
 
 }  // namespace liaison::map

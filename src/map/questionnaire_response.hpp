@@ -3,11 +3,26 @@
 // Questionnaire; only answered items and the groups that hold them).
 
 #include <string>
+#include <vector>
 
 #include "core/form/form_response.hpp"
 
 namespace liaison::map {
 
-std::string writeResponseItems(const form::FormResponse& response);  // a JSON array
+// Built once per Questionnaire: the JSON of each item's linkId and text is made here, so that
+// writing a response only writes its answers.
+class ResponseItemsWriter {
+ public:
+  explicit ResponseItemsWriter(const form::Questionnaire& questionnaire);
+  std::string write(const form::FormResponse& response) const;  // a JSON array, "[]" when empty
+
+ private:
+  const form::Questionnaire* questionnaire_;
+  std::vector<std::string> members_;  // per item: "\"linkId\":\"…\",\"text\":\"…\""
+};
+
+inline std::string writeResponseItems(const form::FormResponse& response) {
+  return ResponseItemsWriter(response.questionnaire()).write(response);
+}
 
 }  // namespace liaison::map

@@ -84,8 +84,10 @@ Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_
   auto rules = validate::EligibilityRules::parse(ess_json, profile->questionnaire);
   if (!rules) return rules.error();
   profile->eligibility_ = std::make_unique<validate::EligibilityRules>(std::move(*rules));
-  // The reader keeps a pointer to the Questionnaire: the profile is not moved after this.
+  // The reader and the writer keep a pointer to the Questionnaire: the profile is not moved after
+  // this.
   profile->text_reader_ = std::make_unique<parse::FormTextReader>(profile->questionnaire);
+  profile->response_writer_ = std::make_unique<map::ResponseItemsWriter>(profile->questionnaire);
   return std::shared_ptr<const EssProfile>(std::move(profile));
 }
 

@@ -10,6 +10,7 @@
 #include "core/error/result.hpp"
 #include "core/form/questionnaire.hpp"
 #include "map/mapping.hpp"
+#include "map/questionnaire_response.hpp"
 #include "parse/form/form_parser.hpp"
 #include "validate/eligibility.hpp"
 
@@ -53,11 +54,13 @@ class EssProfile {
   const map::Mapping& mapping() const { return *mapping_; }
   const validate::EligibilityRules& eligibility() const { return *eligibility_; }
   const parse::FormTextReader& textReader() const { return *text_reader_; }
+  const map::ResponseItemsWriter& responseWriter() const { return *response_writer_; }
 
  private:
   std::unique_ptr<map::Mapping> mapping_;
   std::unique_ptr<validate::EligibilityRules> eligibility_;
   std::unique_ptr<parse::FormTextReader> text_reader_;
+  std::unique_ptr<map::ResponseItemsWriter> response_writer_;
 };
 
 }  // namespace liaison::pipeline

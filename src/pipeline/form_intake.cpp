@@ -1,12 +1,10 @@
 #include "pipeline/form_intake.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
+#include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/questionnaire_response.hpp"
 #include "parse/form/form_parser.hpp"
@@ -17,7 +15,7 @@ namespace liaison::pipeline {
 namespace {
 
 using namespace std::chrono;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using JsonWriter = json::JsonOut;
 
 constexpr std::string_view kIssueCodeSystem =
     "https://liaison.example.org/fhir/CodeSystem/liaison-issue";
@@ -175,7 +173,7 @@ void checkBmi(const EssProfile& ess, const form::FormResponse& r, IssueList& iss
 }
 
 void writeString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  w.String(s);
 }
 
 }  // namespace
@@ -240,7 +238,7 @@ IngestResult FormIntake::ingest(std::string_view bytes) const {
   result.eligibility = ess.eligibility().evaluate(response, facts);
 
   FormSource source(response);
-  std::string items = map::writeResponseItems(response);
+  std::string items = ess.responseWriter().write(response);
   if (items != "[]") source.setRawJson(Fact::ResponseItems, std::move(items));
   if (identity.nir_valid) {
     const auto& system = nir::identifierSystem(nir::IdentifierKind::InsNir);
@@ -272,8 +270,8 @@ IngestResult FormIntake::ingest(std::string_view bytes) const {
 }
 
 std::string operationOutcomeJson(const IngestResult& result) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  std::string out;
+  JsonWriter w(out);
   w.StartObject();
   w.Key("resourceType");
   w.String("OperationOutcome");
@@ -331,12 +329,12 @@ std::string operationOutcomeJson(const IngestResult& result) {
   }
   w.EndArray();
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return out;
 }
 
 std::string reportLine(std::string_view input, const IngestResult& result) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  std::string out;
+  JsonWriter w(out);
   w.StartObject();
   w.Key("input");
   writeString(w, input);
@@ -353,11 +351,11 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
   }
   if (!result.bundle_json.empty()) {
     w.Key("bundle");
-    w.RawValue(result.bundle_json.data(), result.bundle_json.size(), rapidjson::kObjectType);
+    w.RawValue(result.bundle_json.data(), result.bundle_json.size());
   }
   std::string outcome = operationOutcomeJson(result);
   w.Key("outcome");
-  w.RawValue(outcome.data(), outcome.size(), rapidjson::kObjectType);
+  w.RawValue(outcome.data(), outcome.size());
   if (result.eligibility) {
     w.Key("eligibility");
     w.StartObject();
@@ -385,7 +383,7 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
     w.EndObject();
   }
   w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return out;
 }
 
 }  // namespace liaison::pipeline

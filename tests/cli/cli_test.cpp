@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json/json_out.hpp"
 #include "support/test_support.hpp"
 
 namespace liaison {
@@ -54,10 +53,11 @@ void dumpBundles(const CliRun& r, const std::string& name) {
   int i = 0;
   for (const auto& line : r.lines) {
     if (!line.IsObject() || !line.HasMember("bundle")) continue;
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    line["bundle"].Accept(w);
-    test::dumpBundle(name + "-" + std::to_string(i++), buf.GetString());
+    std::string bundle;
+    json::JsonOut w(bundle);
+    json::JsonOutSax sax{w};
+    line["bundle"].Accept(sax);
+    test::dumpBundle(name + "-" + std::to_string(i++), bundle);
   }
 }
 

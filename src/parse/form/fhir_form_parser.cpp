@@ -7,6 +7,7 @@
 #include "parse/form/form_parser.hpp"
 #include "parse/form/value_parser.hpp"
 #include "parse/json/json_util.hpp"
+#include "parse/text/encoding.hpp"
 
 namespace liaison::parse {
 namespace {
@@ -214,30 +215,39 @@ std::optional<AnswerValue> conform(const Item& item, AnswerValue v) {
 // Forms nest a few levels; hostile input may nest thousands: stop well before the stack does.
 constexpr int kMaxItemDepth = 16;
 
-void readResponseItems(const Value& array, const std::string& path, ParsedForm& out,
-                       int depth = 0) {
+// `path` is the FHIRPath of the array's parent, extended and restored in place (one string
+// for the whole walk rather than one per element).
+void readResponseItems(const Value& array, std::string& path, ParsedForm& out, int depth = 0) {
   if (depth > kMaxItemDepth) {
     out.issues.add(Errc::FhirStructure, "Éléments imbriqués trop profondément : ignorés.", path);
     return;
   }
   const form::Questionnaire& q = out.response.questionnaire();
+  const std::size_t base = path.size();
   std::size_t i = 0;
   for (const Value& jitem : array.GetArray()) {
-    std::string here = path + ".item[" + std::to_string(i++) + "]";
+    path.resize(base);
+    path += ".item[";
+    path += std::to_string(i++);
+    path += ']';
+    const std::size_t here = path.size();
     auto link_id = json::getString(jitem, "linkId");
     if (!link_id) {
-      out.issues.add(Errc::FhirStructure, "Élément de réponse sans linkId.", here);
+      out.issues.add(Errc::FhirStructure, "Élément de réponse sans linkId.", path);
       continue;
     }
     const Item* item = q.find(*link_id);
     if (item == nullptr) {
       out.issues.add(Errc::FormUnknownItem,
                      "Question inconnue du formulaire « " + std::string(*link_id) + " » : ignorée.",
-                     here, std::string(*link_id));
+                     path, std::string(*link_id));
     } else if (const Value* answers = json::getArray(jitem, "answer")) {
       std::size_t j = 0;
       for (const Value& ja : answers->GetArray()) {
-        std::string at = here + ".answer[" + std::to_string(j++) + "]";
+        path.resize(here);
+        path += ".answer[";
+        path += std::to_string(j++);
+        path += ']';
         auto raw = readValueX(ja, "value");
         std::optional<AnswerValue> value;
         if (raw) value = conform(*item, *raw);
@@ -245,30 +255,35 @@ void readResponseItems(const Value& array, const std::string& path, ParsedForm& 
           out.issues.add(Errc::FormAnswerInvalid,
                          "Réponse invalide à « " + item->text + " »" +
                              (raw ? " (" + typeName(*raw) + " non accepté)" : "") + ".",
-                         at, item->link_id);
+                         path, item->link_id);
         } else if (!item->repeats && out.response.answered(item->index)) {
           out.issues.add(
               Errc::FormAnswerRepeated,
-              "Plusieurs réponses à « " + item->text + " » : seule la première est gardée.", at,
+              "Plusieurs réponses à « " + item->text + " » : seule la première est gardée.", path,
               item->link_id);
         } else {
-          out.response.add(item->index, form::Answer{std::move(*value), at});
+          out.response.add(item->index, form::Answer{std::move(*value), path});
           ++out.recognised;
         }
-        if (const Value* nested = json::getArray(ja, "item"))
-          readResponseItems(*nested, at, out, depth + 1);
+        if (const Value* nested = json::getArray(ja, "item")) {
+          readResponseItems(*nested, path, out, depth + 1);
+        }
       }
     }
-    if (const Value* nested = json::getArray(jitem, "item"))
-      readResponseItems(*nested, here, out, depth + 1);
+    if (const Value* nested = json::getArray(jitem, "item")) {
+      path.resize(here);
+      readResponseItems(*nested, path, out, depth + 1);
+    }
   }
+  path.resize(base);
 }
 
 }  // namespace
 
 Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
+                                                                                    text.size());
   if (doc.HasParseError()) {
     return profileError(std::string("Questionnaire JSON: ") +
                         rapidjson::GetParseError_En(doc.GetParseError()) + " at " +
@@ -303,8 +318,17 @@ Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
 
 Result<ParsedForm> parseQuestionnaireResponse(std::string_view text,
                                               const form::Questionnaire& questionnaire) {
+  // JSON is UTF-8 (RFC 8259); checked here in one fast pass rather than by the parser.
+  if (!isValidUtf8(text)) {
+    return makeError(Errc::JsonMalformed, "JSON invalide : le texte n'est pas en UTF-8.");
+  }
+  if (text.find('\0') != std::string_view::npos) {  // the in-place parser would stop there
+    return makeError(Errc::JsonMalformed, "JSON invalide : caractère nul.");
+  }
+  // Parsed in place in a copy: strings then point into the buffer instead of being copied.
+  std::string buffer(text);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  doc.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer.data());
   if (doc.HasParseError()) {
     return makeError(Errc::JsonMalformed, std::string("JSON invalide : ") +
                                               rapidjson::GetParseError_En(doc.GetParseError()) +
@@ -330,7 +354,8 @@ Result<ParsedForm> parseQuestionnaireResponse(std::string_view text,
   if (auto s = json::getString(doc, "authored")) out.response.authored = std::string(*s);
   if (auto s = json::getString(doc, "id")) out.response.id = *s;
   if (const Value* items = json::getArray(doc, "item")) {
-    readResponseItems(*items, "QuestionnaireResponse", out);
+    std::string path = "QuestionnaireResponse";
+    readResponseItems(*items, path, out);
   }
   return out;
 }

@@ -1,8 +1,6 @@
 // The fiche de demande as plain text: "Libellé : valeur" lines, section headings, checkbox
 // marks ([x], ☒, X…), free-text continuation lines.
 
-#include <iconv.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,6 +9,7 @@
 
 #include "parse/form/form_parser.hpp"
 #include "parse/form/value_parser.hpp"
+#include "parse/text/encoding.hpp"
 
 namespace liaison::parse {
 namespace {
@@ -45,52 +44,6 @@ std::string_view trim(std::string_view s) {
     }
   }
   return s;
-}
-
-bool isValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
-// Mail bodies pasted from older clients arrive in windows-1252; glibc's iconv converts.
-std::string toUtf8(std::string_view text) {
-  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  if (isValidUtf8(text)) return std::string(text);
-  iconv_t cd = iconv_open("UTF-8", "WINDOWS-1252");
-  if (cd == reinterpret_cast<iconv_t>(-1)) return std::string(text);
-  std::string out(text.size() * 3 + 4, '\0');
-  char* in = const_cast<char*>(text.data());  // iconv's API is not const-correct
-  std::size_t in_left = text.size();
-  char* dst = out.data();
-  std::size_t out_left = out.size();
-  while (in_left > 0) {
-    if (iconv(cd, &in, &in_left, &dst, &out_left) == static_cast<std::size_t>(-1)) {
-      // Bytes undefined in windows-1252 (0x81, 0x8D…): keep a replacement and go on.
-      ++in;
-      --in_left;
-      if (out_left >= 3) {
-        std::memcpy(dst, "\xEF\xBF\xBD", 3);
-        dst += 3;
-        out_left -= 3;
-      }
-    }
-  }
-  iconv_close(cd);
-  out.resize(out.size() - out_left);
-  return out;
 }
 
 enum class Mark : std::uint8_t { None, Checked, Unchecked };
@@ -218,6 +171,16 @@ std::string_view stripBullet(std::string_view s) {
   }
 }
 
+// Decoration lines ("-----", "=====") have neither; non-ASCII counts as a letter.
+bool hasLetterOrDigit(std::string_view s) {
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u >= '0' && u <= '9') || ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || u >= 0xC0)
+      return true;
+  }
+  return false;
+}
+
 std::string lineLocation(std::size_t line) {
   return "line " + std::to_string(line);
 }
@@ -228,9 +191,17 @@ struct FormTextReader::Impl {
   const form::Questionnaire* q;
   // normalised label → items carrying it (text or alias); groups included.
   std::unordered_map<std::string, std::vector<std::size_t>> labels;
+  // per item: (normalised option label, option index), built once (see optionLabels()).
+  std::vector<std::vector<std::pair<std::string, std::size_t>>> option_labels;
 
   explicit Impl(const form::Questionnaire& questionnaire) : q(&questionnaire) {
+    option_labels.resize(q->items().size());
     for (const Item& item : q->items()) {
+      for (std::size_t o = 0; o < item.options.size(); ++o) {
+        for (std::string& label : optionLabels(item.options[o])) {
+          option_labels[item.index].emplace_back(std::move(label), o);
+        }
+      }
       auto add = [&](std::string_view label) {
         std::string n = normalizeLabel(label);
         if (n.empty()) return;
@@ -272,28 +243,36 @@ struct FormTextReader::Impl {
     return std::nullopt;  // ambiguous outside any section: e.g. "Nom" with no heading yet
   }
 
-  // An option of a choice item whose display starts the text ("Oui, 20 PA" → Oui).
-  static std::optional<form::Coding> matchOptionPrefix(const Item& item, std::string_view text,
-                                                       std::string& rest) {
-    if (auto exact = matchOption(item, text)) {
-      rest.clear();
-      return exact;
+  // The option a normalised text names: a label of the option, or usual shorthand.
+  std::optional<form::Coding> optionNamed(const Item& item, const std::string& n) const {
+    for (const auto& [label, option] : option_labels[item.index]) {
+      if (label == n) return item.options[option];
     }
-    std::string n = normalizeLabel(text);
+    if (auto code = shorthandCode(n)) {
+      if (const form::Coding* opt = form::findOption(item, *code)) return *opt;
+    }
+    return std::nullopt;
+  }
+
+  // An option whose label starts the normalised text ("oui 20 pa" → Oui; the rest in `rest`).
+  std::optional<form::Coding> matchOptionPrefix(const Item& item, const std::string& n,
+                                                std::string& rest) const {
+    rest.clear();
+    if (auto exact = optionNamed(item, n)) return exact;
     std::optional<form::Coding> best;
     std::size_t best_len = 0;
-    auto consider = [&](const form::Coding& c, std::string_view word) {
-      std::string w = normalizeLabel(word);
+    auto consider = [&](std::size_t option, std::string_view w) {
       if (w.empty() || w.size() <= best_len) return;
       if (n.size() > w.size() && n.compare(0, w.size(), w) == 0 && n[w.size()] == ' ') {
-        best = c;
+        best = item.options[option];
         best_len = w.size();
       }
     };
-    for (const form::Coding& opt : item.options) {
-      consider(opt, opt.display);
-      if (opt.code == "Y") consider(opt, "oui");
-      if (opt.code == "N") consider(opt, "non");
+    for (const auto& [label, option] : option_labels[item.index])
+      consider(option, label);
+    for (std::size_t o = 0; o < item.options.size(); ++o) {
+      if (item.options[o].code == "Y") consider(o, "oui");
+      if (item.options[o].code == "N") consider(o, "non");
     }
     if (best) rest = n.substr(best_len + 1);
     return best;
@@ -380,7 +359,7 @@ struct FormTextReader::Impl {
         }
         for (std::string_view p : picks) {
           std::string rest;
-          if (auto c = matchOptionPrefix(item, p, rest)) {
+          if (auto c = matchOptionPrefix(item, normalizeAnswer(p), rest)) {
             values.emplace_back(*c);
             if (!rest.empty()) {
               out.issues.add(Errc::FormLineUnrecognised,
@@ -461,12 +440,12 @@ struct FormTextReader::Impl {
   bool readCheckboxLine(Mark mark, std::string_view label, std::optional<std::size_t> list,
                         std::optional<std::size_t> section, std::size_t line,
                         ParsedForm& out) const {
-    std::string n = normalizeLabel(label);
+    std::string n = normalizeAnswer(label);
     auto try_choice = [&](std::size_t idx) -> bool {
       const Item& item = q->at(idx);
       if (item.type != ItemType::Choice && item.type != ItemType::OpenChoice) return false;
       std::string rest;
-      auto c = matchOptionPrefix(item, label, rest);
+      auto c = matchOptionPrefix(item, n, rest);
       if (!c || !rest.empty()) return false;
       if (mark == Mark::Checked) store(item, {AnswerValue{*c}}, line, out);
       return true;
@@ -510,7 +489,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
       last_text.reset();
       continue;
     }
-    if (normalizeLabel(line).empty() && splitMarks(line).empty()) continue;  // "-----", "====="
+    if (!hasLetterOrDigit(line) && splitMarks(line).empty()) continue;  // "-----", "====="
     std::size_t colon = line.find(':');
     std::string_view head = colon == std::string_view::npos ? line : line.substr(0, colon);
     std::string_view value =

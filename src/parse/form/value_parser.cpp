@@ -1,5 +1,6 @@
 #include "parse/form/value_parser.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdlib>
@@ -190,15 +191,36 @@ std::optional<bool> parseHumanBoolean(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
-  std::string n = normalizeLabel(text);
-  if (n.empty() && trim(text) == "?") n.push_back('?');  // no letters: the "unknown" synonym
-  if (n.empty()) return std::nullopt;
-  for (const form::Coding& opt : item.options) {
-    if (normalizeLabel(opt.display) == n || normalizeLabel(opt.code) == n) return opt;
+std::vector<std::string> optionLabels(const form::Coding& option) {
+  std::vector<std::string> labels;
+  auto add = [&](std::string label) {
+    if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) {
+      labels.push_back(std::move(label));
+    }
+  };
+  std::string d = normalizeLabel(option.display);
+  add(d);
+  add(normalizeLabel(option.code));
+  // Inclusive job titles: "Infirmier(e)" also answers "Infirmier" and "Infirmière",
+  // "Pharmacien(ne)" also "Pharmacien" and "Pharmacienne".
+  for (std::string_view suffix : {" e", " ne"}) {
+    for (std::size_t at = d.find(suffix); at != std::string::npos; at = d.find(suffix, at + 1)) {
+      std::size_t end = at + suffix.size();
+      if (end != d.size() && d[end] != ' ') continue;
+      // Built by append: GCC 12 reports a false -Wrestrict on chained operator+ at -O3.
+      std::string masculine(d, 0, at);
+      masculine.append(d, end, std::string::npos);
+      std::string feminine(d, 0, at);
+      feminine.append(suffix.substr(1)).append(d, end, std::string::npos);
+      add(std::move(masculine));
+      add(std::move(feminine));
+    }
   }
-  // Yes / no / unknown answers written in the usual shorthand.
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kSynonyms = {{
+  return labels;
+}
+
+std::optional<std::string_view> shorthandCode(std::string_view n) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kShorthand = {{
       {"o", "Y"},
       {"oui", "Y"},
       {"yes", "Y"},
@@ -211,41 +233,42 @@ std::optional<form::Coding> matchOption(const form::Item& item, std::string_view
       {"inconnue", "asked-unknown"},
       {"non connu", "asked-unknown"},
       {"ns", "asked-unknown"},
-      {"?", "asked-unknown"},
       {"je ne sais pas", "asked-unknown"},
       {"non renseigne", "asked-unknown"},
       {"non precise", "asked-unknown"},
       {"nc", "asked-unknown"},
       {"non evalue", "asked-unknown"},
+      {"?", "asked-unknown"},  // matchers turn a lone "?" into this before normalising
+      {"m", "male"},
+      {"homme", "male"},
+      {"h", "male"},
+      {"f", "female"},
+      {"femme", "female"},
+      {"masculin", "male"},
   }};
-  for (const auto& [word, code] : kSynonyms) {
-    if (n == word) {
-      if (const form::Coding* opt = form::findOption(item, code)) return *opt;
-    }
+  for (const auto& [word, code] : kShorthand) {
+    if (n == word) return code;
   }
-  // Masculin / féminin shorthand for administrative gender.
-  if (n == "m" || n == "homme" || n == "h") {
-    if (const form::Coding* opt = form::findOption(item, "male")) return *opt;
-  }
-  if (n == "f" || n == "femme") {
-    if (const form::Coding* opt = form::findOption(item, "female")) return *opt;
-  }
-  // Inclusive job titles: "Infirmier(e)" also answers "Infirmier" and "Infirmière",
-  // "Pharmacien(ne)" also "Pharmacien" and "Pharmacienne".
+  return std::nullopt;
+}
+
+std::string normalizeAnswer(std::string_view text) {
+  std::string n = normalizeLabel(text);
+  // "?" (or "??") means "unknown"; normalising would leave nothing of it.
+  if (n.empty() && text.find('?') != std::string_view::npos) n.push_back('?');
+  return n;
+}
+
+std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
+  std::string n = normalizeAnswer(text);
+  if (n.empty()) return std::nullopt;
   for (const form::Coding& opt : item.options) {
-    std::string d = normalizeLabel(opt.display);
-    for (std::string_view suffix : {" e", " ne"}) {
-      std::size_t at = d.find(suffix);
-      while (at != std::string::npos) {
-        std::size_t end = at + suffix.size();
-        if (end == d.size() || d[end] == ' ') {
-          std::string masculine = d.substr(0, at) + d.substr(end);
-          std::string feminine = d.substr(0, at) + std::string(suffix.substr(1)) + d.substr(end);
-          if (n == masculine || n == feminine) return opt;
-        }
-        at = d.find(suffix, at + 1);
-      }
+    for (const std::string& label : optionLabels(opt)) {
+      if (label == n) return opt;
     }
+  }
+  if (auto code = shorthandCode(n)) {
+    if (const form::Coding* opt = form::findOption(item, *code)) return *opt;
   }
   // A display that starts with the text ("Type 2" for "Type 2 (non insulinodépendant)") is not
   // accepted: a short prefix would silently pick the wrong option.

@@ -1,10 +1,10 @@
 #include "map/mapping.hpp"
 
+#include "core/json/json_out.hpp"
+
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <deque>
 #include <optional>
@@ -113,10 +113,11 @@ TestInput patientInput() {
 // Helpers
 
 std::string serialise(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  std::string out;
+  json::JsonOut w(out);
+  json::JsonOutSax sax{w};
+  v.Accept(sax);
+  return out;
 }
 
 const rapidjson::Value* get(const rapidjson::Value& root, const std::string& pointer) {

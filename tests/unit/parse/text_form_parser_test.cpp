@@ -418,6 +418,7 @@ INSTANTIATE_TEST_SUITE_P(
                 Errc::FormAnswerInvalid},
         BadCase{"NotAnOption", "Tabac : peut-être", "fdr-tabac", Errc::FormAnswerInvalid},
         BadCase{"NotAGender", "Sexe : X", "patient-sexe", Errc::FormAnswerInvalid},
+        BadCase{"DashesAreNotUnknown", "Tabac : ---", "fdr-tabac", Errc::FormAnswerInvalid},
         BadCase{"PrefixOfAnOption", "Type de diabète : Type", "fdr-diabete-type",
                 Errc::FormAnswerInvalid},
         BadCase{"NotABoolean", "Ordonnances en cours : à venir", "doc-ordonnances",
