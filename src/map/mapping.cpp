@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <unordered_map>
 
 namespace liaison::map {
@@ -24,7 +25,7 @@ using JsonWriter = JsonOut;
 enum class Fn : std::uint8_t { Code, Display, System, Lookup, Bmi, Year, Text, Refs, FirstWord };
 
 struct Expr {
-  enum class Op : std::uint8_t { First, All, Ref, It, Literal, Call };
+  enum class Op : std::uint8_t { First, All, Ref, It, ItField, Literal, Call };
   Op op = Op::Literal;
   int binding = -1;     // First / All
   int resource = -1;    // Ref
@@ -243,6 +244,11 @@ class ExprParser {
       e.op = Expr::Op::It;
       return e;
     }
+    if (name.substr(0, 3) == "it.") {  // a field of the current record (checked at run time)
+      e.op = Expr::Op::ItField;
+      e.literal = std::string(name.substr(3));
+      return e;
+    }
     if (name.substr(0, 4) == "ref.") {
       auto k = ctx_.resource_keys->find(std::string(name.substr(4)));
       if (k == ctx_.resource_keys->end())
@@ -289,6 +295,7 @@ struct Node {
 struct Resource {
   std::string key;
   std::string resource_type;
+  std::optional<Expr> each;  // one resource per value ("it"), decided at run time
   std::optional<Cond> when;
   Node resource;
   Node request;
@@ -524,6 +531,7 @@ std::string uuidFromHash(std::uint64_t seed, std::uint64_t key_hash) {
 struct Mapping::Compiled {
   std::string name;
   std::string source;
+  std::map<std::string, std::vector<std::string>> applies_to;
   std::string bundle_type = "transaction";
   std::vector<Table> tables;
   std::vector<Resource> resources;
@@ -536,7 +544,12 @@ struct Run {
   const std::vector<Resource>* resources;
   const Source* source;
   const std::vector<Table>* tables;
-  std::vector<std::string> full_urls;  // per resource; empty when not emitted
+  // Per resource, its instances: one unless "each" (then one per value, "when" held).
+  struct Instance {
+    std::string full_url;
+    Value it;  // Absent unless the resource has "each"
+  };
+  std::vector<std::vector<Instance>> instances;
   std::vector<const Value*> it_stack;  // current $each value
   std::string scratch;                 // text built by functions (bmi, year…)
   std::deque<std::string> owned;       // text made by functions; a deque never moves it
@@ -551,11 +564,15 @@ struct Run {
         return {};
       }
       case Expr::Op::Ref: {
-        const std::string& u = full_urls[static_cast<std::size_t>(e.resource)];
-        return u.empty() ? Value{} : Value::ofString(u);
+        const auto& list = instances[static_cast<std::size_t>(e.resource)];
+        return list.empty() ? Value{} : Value::ofString(list.front().full_url);
       }
       case Expr::Op::It:
         return it_stack.empty() ? Value{} : *it_stack.back();
+      case Expr::Op::ItField: {
+        if (it_stack.empty() || it_stack.back()->kind != Value::Kind::Record) return {};
+        return it_stack.back()->record->field(e.literal);
+      }
       case Expr::Op::Literal:
         return Value::ofString(e.literal);
       case Expr::Op::Call:
@@ -565,8 +582,9 @@ struct Run {
   }
 
   template <typename F>
-  void forEachValue(const Expr& e, F&& f) {
-    if (e.op == Expr::Op::All) {
+  void forEachValue(const Expr& e, F&& f, bool every_value = false) {
+    // "answers.X" is every value of X; so is any name where a list is wanted (each, $each).
+    if (e.op == Expr::Op::All || (e.op == Expr::Op::First && every_value)) {
       for (const Value& v : source->values(e.binding)) {
         if (v.present()) f(v);
       }
@@ -574,9 +592,9 @@ struct Run {
     }
     if (e.op == Expr::Op::Call && e.fn == Fn::Refs) {
       for (std::size_t i = 0; i < resources->size(); ++i) {
-        if (!full_urls[i].empty() &&
-            (*resources)[i].key.compare(0, e.literal.size(), e.literal) == 0) {
-          Value v = Value::ofString(full_urls[i]);
+        if ((*resources)[i].key.compare(0, e.literal.size(), e.literal) != 0) continue;
+        for (const Instance& instance : instances[i]) {
+          Value v = Value::ofString(instance.full_url);
           f(v);
         }
       }
@@ -615,6 +633,7 @@ struct Run {
         break;
       case Value::Kind::Absent:
       case Value::Kind::RawJson:
+      case Value::Kind::Record:
         break;
     }
   }
@@ -765,6 +784,7 @@ struct Run {
         w.RawValue(v.string.data(), v.string.size());
         break;
       case Value::Kind::Absent:
+      case Value::Kind::Record:  // emit() never writes a record as a whole
         w.Null();
         break;
     }
@@ -783,7 +803,7 @@ struct Run {
         return false;
       case Node::Kind::Expr: {
         Value v = evalScalar(n.expr);
-        if (!v.present()) return false;
+        if (!v.present() || v.kind == Value::Kind::Record) return false;  // records: it.<field>
         writeValue(v, w);
         return true;
       }
@@ -866,16 +886,19 @@ struct Run {
 
   bool emitEach(const Node& n, JsonWriter& w) {
     bool any = false;
-    forEachValue(n.expr, [&](const Value& v) {
-      it_stack.push_back(&v);
-      const JsonOut::Checkpoint element = w.checkpoint();
-      if (emit(n.elements[0], w)) {
-        any = true;
-      } else {
-        w.rollback(element);
-      }
-      it_stack.pop_back();
-    });
+    forEachValue(
+        n.expr,
+        [&](const Value& v) {
+          it_stack.push_back(&v);
+          const JsonOut::Checkpoint element = w.checkpoint();
+          if (emit(n.elements[0], w)) {
+            any = true;
+          } else {
+            w.rollback(element);
+          }
+          it_stack.pop_back();
+        },
+        true);
     return any;
   }
 };
@@ -910,6 +933,22 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
   auto c = std::make_unique<Compiled>();
   if (doc.HasMember("name") && doc["name"].IsString()) c->name = doc["name"].GetString();
   if (doc.HasMember("source") && doc["source"].IsString()) c->source = doc["source"].GetString();
+  if (doc.HasMember("appliesTo")) {
+    const auto& a = doc["appliesTo"];
+    if (!a.IsObject())
+      return makeError(Errc::MappingInvalid,
+                       "mapping: appliesTo must be an object of string arrays");
+    for (auto m = a.MemberBegin(); m != a.MemberEnd(); ++m) {
+      if (!m->value.IsArray())
+        return makeError(Errc::MappingInvalid, "mapping: appliesTo values are arrays");
+      auto& list = c->applies_to[m->name.GetString()];
+      for (const auto& v : m->value.GetArray()) {
+        if (!v.IsString())
+          return makeError(Errc::MappingInvalid, "mapping: appliesTo values are strings");
+        list.emplace_back(v.GetString());
+      }
+    }
+  }
   if (doc.HasMember("bundleType") && doc["bundleType"].IsString())
     c->bundle_type = doc["bundleType"].GetString();
 
@@ -975,6 +1014,13 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
       return makeError(Errc::MappingInvalid, res.key + ": resource.resourceType is required");
     }
     res.resource_type = body["resourceType"].GetString();
+    if (r.HasMember("each")) {
+      if (!r["each"].IsString())
+        return makeError(Errc::MappingInvalid, res.key + ": each must be a string");
+      auto each = ExprParser(r["each"].GetString(), ctx).parseWhole();
+      if (!each) return each.error();
+      res.each = std::move(*each);
+    }
     if (r.HasMember("when")) {
       if (!r["when"].IsString())
         return makeError(Errc::MappingInvalid, res.key + ": when must be a string");
@@ -1005,49 +1051,80 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
   return Mapping(std::move(c));
 }
 
-BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
+void Mapping::writeEntries(const Source& source, std::uint64_t seed, json::JsonOut& w,
+                           bool with_request, std::vector<EmittedResource>& emitted) const {
   Run run{&c_->resources, &source, &c_->tables, {}, {}, {}, {}};
-  BundleOutput out;
-  // Pass 1: which resources exist, so that references may point forwards.
-  run.full_urls.resize(c_->resources.size());
+  // Pass 1: which resources exist (and how many of each "each"), so that references may
+  // point forwards.
+  run.instances.resize(c_->resources.size());
   for (std::size_t i = 0; i < c_->resources.size(); ++i) {
     const Resource& r = c_->resources[i];
-    if (r.when && !run.test(*r.when)) continue;
-    run.full_urls[i] = "urn:uuid:" + uuidFromHash(seed, r.key_hash);
+    auto& list = run.instances[i];
+    if (!r.each) {
+      if (!r.when || run.test(*r.when))
+        list.push_back({"urn:uuid:" + uuidFromHash(seed, r.key_hash), Value{}});
+      continue;
+    }
+    std::size_t n = 0;
+    run.forEachValue(
+        *r.each,
+        [&](const Value& v) {
+          run.it_stack.push_back(&v);
+          if (!r.when || run.test(*r.when)) {
+            list.push_back(
+                {"urn:uuid:" + uuidFromHash(seed, fnv1a(r.key + "#" + std::to_string(n))), v});
+          }
+          run.it_stack.pop_back();
+          ++n;
+        },
+        /*every_value=*/true);
   }
   // Pass 2: write.
+  for (std::size_t i = 0; i < c_->resources.size(); ++i) {
+    const Resource& r = c_->resources[i];
+    std::size_t n = 0;
+    for (const Run::Instance& instance : run.instances[i]) {
+      if (r.each) run.it_stack.push_back(&instance.it);
+      w.StartObject();
+      w.Key("fullUrl");
+      w.String(instance.full_url);
+      w.Key("resource");
+      run.emit(r.resource, w, true);
+      if (with_request) {
+        w.Key("request");
+        run.emit(r.request, w, true);
+      }
+      w.EndObject();
+      if (r.each) run.it_stack.pop_back();
+      emitted.push_back(
+          {r.each ? r.key + "#" + std::to_string(n++) : r.key, r.resource_type, instance.full_url});
+    }
+  }
+}
+
+BundleOutput Mapping::run(const Source& source, std::uint64_t seed) const {
+  BundleOutput out;
   out.json.reserve(48 * 1024);
   JsonWriter w(out.json);
   w.StartObject();
   w.Key("resourceType");
   w.String("Bundle");
   w.Key("type");
-  w.String(c_->bundle_type.data(), static_cast<rapidjson::SizeType>(c_->bundle_type.size()));
-  bool any = false;
-  for (const std::string& u : run.full_urls)
-    any = any || !u.empty();
-  if (any) {
-    w.Key("entry");
-    w.StartArray();  // FHIR has no empty arrays: "entry" only when there is one
-  }
-  for (std::size_t i = 0; i < c_->resources.size(); ++i) {
-    if (run.full_urls[i].empty()) continue;
-    const Resource& r = c_->resources[i];
-    w.StartObject();
-    w.Key("fullUrl");
-    w.String(run.full_urls[i].data(), static_cast<rapidjson::SizeType>(run.full_urls[i].size()));
-    w.Key("resource");
-    run.emit(r.resource, w, true);
-    if (c_->bundle_type == "transaction" || c_->bundle_type == "batch") {
-      w.Key("request");
-      run.emit(r.request, w, true);
-    }
-    w.EndObject();
-    out.resources.push_back({r.key, r.resource_type, run.full_urls[i]});
-  }
-  if (any) w.EndArray();
+  w.String(c_->bundle_type);
+  // FHIR has no empty arrays: "entry" is taken back when no resource was written.
+  const JsonOut::Checkpoint before_entry = w.checkpoint();
+  w.Key("entry");
+  w.StartArray();
+  writeEntries(source, seed, w, c_->bundle_type == "transaction" || c_->bundle_type == "batch",
+               out.resources);
+  w.EndArray();
+  if (out.resources.empty()) w.rollback(before_entry);
   w.EndObject();
   return out;
+}
+
+const std::map<std::string, std::vector<std::string>>& Mapping::appliesTo() const {
+  return c_->applies_to;
 }
 
 std::string deriveUuid(std::uint64_t seed, std::string_view key) {

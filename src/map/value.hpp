@@ -5,19 +5,34 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/form/answer.hpp"
 
 namespace liaison::map {
 
+struct Record;
+
 struct Value {
-  enum class Kind : std::uint8_t { Absent, Bool, Integer, Decimal, String, Coding, RawJson };
+  // Record: a group of named values (a vital sign: code, value, unit, time), read as it.<name>.
+  enum class Kind : std::uint8_t {
+    Absent,
+    Bool,
+    Integer,
+    Decimal,
+    String,
+    Coding,
+    RawJson,
+    Record
+  };
   Kind kind = Kind::Absent;
   bool boolean = false;
   std::int64_t integer = 0;
   double decimal = 0;
   std::string_view string;               // String; RawJson (serialised JSON value)
   const form::Coding* coding = nullptr;  // Coding
+  const Record* record = nullptr;        // Record
 
   static Value ofBool(bool b) {
     Value v;
@@ -59,7 +74,24 @@ struct Value {
     }
     return v;
   }
+  static Value ofRecord(const Record& r) {
+    Value v;
+    v.kind = Kind::Record;
+    v.record = &r;
+    return v;
+  }
   bool present() const { return kind != Kind::Absent; }
+};
+
+struct Record {
+  std::vector<std::pair<std::string_view, Value>> fields;
+  Value field(std::string_view name) const {
+    for (const auto& [n, v] : fields) {
+      if (n == name) return v;
+    }
+    return {};
+  }
+  void set(std::string_view name, Value v) { fields.emplace_back(name, v); }
 };
 
 // Resolves the names a mapping file uses ("answer.patient-nom", "ins.value"…) once, when the

@@ -57,6 +57,20 @@ class TestInput final : public SourceSchema, public Source {
   }
   TestInput& decimal(std::string_view name, double d) { return add(name, Value::ofDecimal(d)); }
   TestInput& boolean(std::string_view name, bool b) { return add(name, Value::ofBool(b)); }
+  // A record of (field, value) pairs; text values are owned here.
+  TestInput& record(std::string_view name, std::vector<std::pair<std::string, Value>> fields) {
+    Record r;
+    for (auto& [field, value] : fields) {
+      strings_.push_back(field);
+      r.set(strings_.back(), value);
+    }
+    records_.push_back(std::move(r));
+    return add(name, Value::ofRecord(records_.back()));
+  }
+  Value keepText(std::string s) {
+    strings_.push_back(std::move(s));
+    return Value::ofString(strings_.back());
+  }
 
  private:
   std::size_t slot(std::string_view name) const {
@@ -81,10 +95,12 @@ class TestInput final : public SourceSchema, public Source {
                                                          "answer.raw",
                                                          "ins.value",
                                                          "ins.system",
-                                                         "now"};
+                                                         "now",
+                                                         "vitals"};
   std::vector<std::vector<Value>> values_ = std::vector<std::vector<Value>>(kNames.size());
   std::deque<std::string> strings_;   // a deque never moves its elements
   std::deque<form::Coding> codings_;  // idem
+  std::deque<Record> records_;        // idem
 };
 
 constexpr const char* kGender = "http://hl7.org/fhir/administrative-gender";
@@ -666,6 +682,74 @@ TEST(MappingEach, RepeatsOverAllAnswersAndOverReferences) {
 
 // ---------------------------------------------------------------------------------------------
 // Functions
+
+TEST(MappingEach, OneResourcePerRecordReadingItsFields) {
+  TestInput in = patientInput();
+  const form::Coding weight{"http://loinc.org", "29463-7", "Body weight"};
+  const form::Coding height{"http://loinc.org", "8302-2", "Body height"};
+  in.record("vitals", {{"code", Value::ofCoding(weight)},
+                       {"value", Value::ofDecimal(71.5)},
+                       {"unit", in.keepText("kg")}})
+      .record("vitals", {{"code", Value::ofCoding(height)},
+                         {"value", Value::ofDecimal(168)},
+                         {"unit", in.keepText("cm")}})
+      .record("vitals", {{"code", Value::ofCoding(weight)}, {"unit", in.keepText("kg")}});
+  const char* mapping = R"json({"resources": [
+    {"key": "patient", "resource": {"resourceType": "Patient", "name": [{"family": "{{answer.nom}}"}]}},
+    {"key": "vital", "each": "vitals", "when": "it.value",
+     "resource": {"resourceType": "Observation", "status": "final",
+                  "code": {"coding": ["{{it.code}}"]}, "subject": {"reference": "{{ref.patient}}"},
+                  "valueQuantity": {"value": "{{it.value}}", "unit": "{{it.unit}}",
+                                    "system": "http://unitsofmeasure.org", "code": "{{it.unit}}"},
+                  "note": [{"text": "{{it.missing}}"}]}},
+    {"key": "list", "resource": {"resourceType": "List", "status": "current", "mode": "snapshot",
+      "entry": [{"$each": "refs('vital')", "$value": {"item": {"reference": "{{it}}"}}}]}}]})json";
+  Out out = mapAll(mapping, in, "mapping-each-records");
+  ASSERT_EQ(out.doc["entry"].Size(), 4u) << "the record without a value is left out by its when";
+  EXPECT_EQ(at(out.doc, "/entry/1/resource/code/coding/0/code"), R"("29463-7")");
+  EXPECT_EQ(at(out.doc, "/entry/1/resource/valueQuantity/value"), "71.5");
+  EXPECT_EQ(at(out.doc, "/entry/2/resource/valueQuantity/unit"), R"("cm")");
+  EXPECT_EQ(get(out.doc, "/entry/1/resource/note"), nullptr) << "an unknown field is absent";
+  EXPECT_EQ(at(out.doc, "/entry/3/resource/entry/1/item/reference"),
+            at(out.doc, "/entry/2/fullUrl"));
+  EXPECT_NE(at(out.doc, "/entry/1/fullUrl"), at(out.doc, "/entry/2/fullUrl"));
+}
+
+TEST(MappingBundle, SeveralMappingsFillOneBundleAndAppliesToIsRead) {
+  TestInput in = patientInput();
+  auto first = compileOk(R"json({"appliesTo": {"documentCode": ["11490-0", "75496-0"]},
+    "resources": [{"key": "p", "resource": {"resourceType": "Patient"}}]})json",
+                         in);
+  auto second =
+      compileOk(R"json({"resources": [{"key": "o", "resource": {"resourceType": "Organization",
+    "name": "{{answer.nom}}"}}]})json",
+                in);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->appliesTo().at("documentCode"),
+            (std::vector<std::string>{"11490-0", "75496-0"}));
+  EXPECT_TRUE(second->appliesTo().empty());
+  std::string text;
+  json::JsonOut w(text);
+  std::vector<EmittedResource> emitted;
+  w.StartArray();
+  first->writeEntries(in, 1, w, true, emitted);
+  second->writeEntries(in, 2, w, false, emitted);
+  w.EndArray();
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  ASSERT_FALSE(d.HasParseError()) << text;
+  ASSERT_EQ(d.Size(), 2u);
+  EXPECT_TRUE(d[0].HasMember("request"));
+  EXPECT_FALSE(d[1].HasMember("request"));
+  ASSERT_EQ(emitted.size(), 2u);
+  EXPECT_EQ(emitted[1].resource_type, "Organization");
+  EXPECT_EQ(emitted[1].full_url, d[1]["fullUrl"].GetString());
+  auto bad = Mapping::compile(
+      R"({"appliesTo": ["x"], "resources": [{"key": "p", "resource": {"resourceType": "Patient"}}]})",
+      in);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Errc::MappingInvalid);
+}
 
 TEST(MappingFunction, CodingTextAndNumberFunctions) {
   TestInput in = patientInput();
