@@ -91,10 +91,10 @@ class JsonOut {
 
   // A point to come back to: what was written after it is taken back by rollback().
   struct Checkpoint {
-    std::size_t size;
-    std::size_t depth;
-    std::uint8_t first;
-    bool after_key;
+    std::size_t size = 0;
+    std::size_t depth = 0;
+    std::uint8_t first = 0;
+    bool after_key = false;
   };
   Checkpoint checkpoint() const {
     return {out_.size(), first_.size(), first_.empty() ? std::uint8_t{0} : first_.back(),
