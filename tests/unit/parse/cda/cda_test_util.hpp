@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -45,17 +44,6 @@ inline std::string replaced(std::string text, std::string_view from, std::string
   EXPECT_NE(at, std::string::npos) << "not found: " << from;
   if (at != std::string::npos) text.replace(at, from.size(), to);
   return text;
-}
-
-// Mean wall time of `fn` in microseconds over `n` runs (after a warm-up run).
-template <typename Fn>
-double meanMicros(int n, Fn&& fn) {
-  fn();
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i)
-    fn();
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  return std::chrono::duration<double, std::micro>(elapsed).count() / n;
 }
 
 }  // namespace liaison::parse::test

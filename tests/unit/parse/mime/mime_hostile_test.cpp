@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -88,9 +87,7 @@ TEST(MimeHostile, TooManyParts) {
   for (int i = 0; i < 1000 * 1000; ++i)
     bomb += "--b\n\n";
   bomb += "--b--\n";
-  auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(errorOf(bomb), Errc::MimeTooManyParts);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   // 512 parts are fine.
   std::vector<std::string> ok(512, entity({"Content-Type: application/octet-stream"}, "p"));
   auto r = parseMime(entity({"Content-Type: multipart/mixed; boundary=b"}, multipartBody("b", ok)));
@@ -333,26 +330,6 @@ TEST(MimeHostile, ConcurrentParsing) {
   for (auto& th : threads)
     th.join();
   EXPECT_EQ(failures.load(), 0);
-}
-
-// Not a benchmark: a guard against pathological slowness, with the time printed.
-TEST(MimeHostile, HundredKilobyteMessageIsFast) {
-  std::string msg = crlf(test::mssMessage(test::fakeZip(45000), test::fakePdf(27000)));
-  ASSERT_GT(msg.size(), 95000u);
-  ASSERT_TRUE(parseMime(msg).has_value());
-  constexpr int kRounds = 300;
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRounds; ++i) {
-    auto r = parseMime(msg);
-    ASSERT_TRUE(r.has_value());
-  }
-  auto us =
-      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
-      kRounds;
-  std::printf("[ mime ] %zu-byte message: %.1f us per parse\n", msg.size(), us);
-#ifdef NDEBUG
-  EXPECT_LT(us, 2000.0);
-#endif
 }
 
 }  // namespace

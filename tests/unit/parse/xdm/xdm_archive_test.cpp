@@ -8,7 +8,6 @@
 #include <zip.h>
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -316,14 +315,11 @@ class XdmHostile : public ::testing::TestWithParam<HostileCase> {};
 
 TEST_P(XdmHostile, RefusedWithItsCode) {
   LOAD_CASE(zip, GetParam().file);
-  const auto started = std::chrono::steady_clock::now();
   auto result = readXdm(zip);
-  const auto elapsed = std::chrono::steady_clock::now() - started;
   ASSERT_FALSE(result.has_value()) << GetParam().file << " was accepted";
   EXPECT_EQ(result.error().code, GetParam().code)
       << GetParam().file << ": " << result.error().detail;
   EXPECT_FALSE(result.error().detail.empty());
-  EXPECT_LT(elapsed, std::chrono::seconds(2)) << GetParam().file;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -363,21 +359,15 @@ TEST(XdmFixtures, BombsStayBounded) {
   LOAD_CASE(bomb, "bomb.zip");
   LOAD_CASE(lying, "lying_bomb.zip");
   const long before = peakRssKiB();
-  const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(codeOf(readXdm(bomb)), Errc::XdmCompressionRatio);
   EXPECT_EQ(codeOf(readXdm(lying)), Errc::XdmDeclaredSizeMismatch);
-  const auto elapsed = std::chrono::steady_clock::now() - started;
   const long growth_mib = (peakRssKiB() - before) / 1024;
-  EXPECT_LT(elapsed, std::chrono::seconds(2));
 #if defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(growth_mib, 150);  // ASan's allocator and shadow memory
 #else
   EXPECT_LT(growth_mib, 50);
 #endif
-  std::printf("[ bombs    ] %lld ms, peak RSS +%ld MiB\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()),
-              growth_mib);
+  std::printf("[ bombs    ] peak RSS +%ld MiB\n", growth_mib);
 }
 
 // With tiny limits, the valid archive trips each of them.
@@ -775,54 +765,6 @@ TEST(Xdm, TrailingCommentAndGarbage) {
   auto r = readXdm(zip);
   ASSERT_TRUE(r.has_value()) << r.error().detail;
   EXPECT_EQ(r->entries[0].bytes, "a");
-}
-
-// About 100 KB, four entries. Stored, the read costs libzip's bookkeeping, a copy and the CRC-32;
-// deflated, zlib's inflate dominates (about 1 µs per KB inflated here). The bound only guards
-// against pathologies (sanitizers, loaded CI machines); the figures are printed.
-double microsecondsPerRead(const std::string& zip, std::size_t& inflated) {
-  constexpr int kRounds = 200;
-  inflated = 0;
-  const auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < kRounds; ++i) {
-    auto r = readXdm(zip);
-    if (!r.has_value()) {
-      ADD_FAILURE() << r.error().detail;
-      return 0;
-    }
-    inflated = 0;
-    for (const XdmEntry& e : r->entries)
-      inflated += e.bytes.size();
-  }
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started)
-             .count() /
-         kRounds;
-}
-
-TEST(Xdm, Speed) {
-  struct Case {
-    const char* label;
-    zip_int32_t method;
-    std::size_t document_bytes;
-  };
-  for (const Case& c :
-       {Case{"stored", ZIP_CM_STORE, 94000}, Case{"deflated", ZIP_CM_DEFLATE, 400000}}) {
-    const std::string zip = libzipArchive(
-        {
-            {"INDEX.HTM", "<html><body>IHE_XDM/SUBSET01</body></html>"},
-            {"README.TXT", "liaison test\n"},
-            {"IHE_XDM/SUBSET01/METADATA.XML", deterministicText(6000, 3)},
-            {"IHE_XDM/SUBSET01/DOC0001.XML", deterministicText(c.document_bytes, 4)},
-        },
-        c.method);
-    EXPECT_GT(zip.size(), 80u * 1024) << c.label;
-    EXPECT_LT(zip.size(), 120u * 1024) << c.label;
-    std::size_t inflated = 0;
-    const double us = microsecondsPerRead(zip, inflated);
-    std::printf("[ speed    ] %-8s %zu-byte archive, 4 entries, %zu bytes inflated: %.1f us\n",
-                c.label, zip.size(), inflated, us);
-    EXPECT_LT(us, 20000.0) << c.label;
-  }
 }
 
 }  // namespace
