@@ -1,6 +1,8 @@
 #include "app/commands.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "pipeline/form_intake.hpp"
+#include "pipeline/message_intake.hpp"
 
 namespace liaison::app {
 namespace {
@@ -55,12 +58,15 @@ void printUsage(std::ostream& out) {
          "      Check a NIR / matricule INS: structure, key, consistency with the traits;\n"
          "      with --system, which INS it is (NIR .8, NIA .9, test .10, demo .11).\n"
          "      Prints {\"valid\", \"normalized\", \"issues\"}; exit 0 valid, 1 invalid, 2 usage.\n"
-         "  liaison ingest PATH... [--ess CONFIG]\n"
-         "      Read ESS request forms (QuestionnaireResponse JSON or plain text; directories are\n"
-         "      read file by file) and print one JSON object per input and line:\n"
+         "  liaison ingest PATH... [--ess CONFIG] [--mss CONFIG]\n"
+         "      Read MSSanté messages (.eml, Maildir; IHE_XDM.ZIP with CDA R2, FHIR attachments,\n"
+         "      forms in the body, PDF or free text) and ESS request forms (QuestionnaireResponse\n"
+         "      JSON or plain text); directories are read file by file, with progress on stderr.\n"
+         "      Print one JSON object per input and line:\n"
          "      {\"input\", \"status\", \"bundle\", \"outcome\", \"eligibility\"}.\n"
          "      Exit 0 when all are accepted or incomplete, 1 when any is quarantined, 2 usage.\n"
-         "      CONFIG defaults to $LIAISON_ESS, else profiles/cardio-plus/ess.json.\n"
+         "      --ess defaults to $LIAISON_ESS, else profiles/cardio-plus/ess.json;\n"
+         "      --mss defaults to profiles/mssante/intake.json.\n"
          "  liaison errors\n"
          "      Print the error catalogue (code, HTTP status, FHIR issue type, severity).\n"
          "  liaison --version | --help\n";
@@ -156,16 +162,152 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
   return r.valid() ? kExitOk : kExitFailure;
 }
 
+namespace {
+
+// The ESS profile named by an ESS configuration (its Questionnaire and mapping are relative to it).
+std::optional<std::shared_ptr<const pipeline::EssProfile>> loadEss(const fs::path& ess_path,
+                                                                   std::ostream& err) {
+  auto ess_text = readFile(ess_path);
+  if (!ess_text) {
+    err << "liaison: cannot read ESS configuration " << ess_path.string() << "\n";
+    return std::nullopt;
+  }
+  auto files = pipeline::essFiles(*ess_text);
+  if (!files) {
+    err << "liaison: " << files.error().detail << "\n";
+    return std::nullopt;
+  }
+  fs::path base = ess_path.parent_path();
+  auto questionnaire = readFile(base / files->questionnaire);
+  auto mapping = readFile(base / files->mapping);
+  if (!questionnaire || !mapping) {
+    err << "liaison: cannot read " << (questionnaire ? files->mapping : files->questionnaire)
+        << " (relative to " << base.string() << ")\n";
+    return std::nullopt;
+  }
+  auto ess = pipeline::EssProfile::load(*ess_text, *questionnaire, *mapping);
+  if (!ess) {
+    err << "liaison: " << info(ess.error().code).code << ": " << ess.error().detail << "\n";
+    return std::nullopt;
+  }
+  return *ess;
+}
+
+std::optional<std::shared_ptr<const pipeline::MssProfile>> loadMss(const fs::path& path,
+                                                                   std::ostream& err) {
+  auto config = readFile(path);
+  if (!config) {
+    err << "liaison: cannot read MSSanté intake configuration " << path.string() << "\n";
+    return std::nullopt;
+  }
+  auto files = pipeline::mssFiles(*config);
+  if (!files) {
+    err << "liaison: " << files.error().detail << "\n";
+    return std::nullopt;
+  }
+  fs::path base = path.parent_path();
+  pipeline::MssMappingTexts texts;
+  auto load = [&](const std::string& name, std::string& into) {
+    auto text = readFile(base / name);
+    if (!text) err << "liaison: cannot read " << name << " (relative to " << base.string() << ")\n";
+    into = text.value_or("");
+    return text.has_value();
+  };
+  bool ok = load(files->patient, texts.patient) && load(files->document, texts.document) &&
+            load(files->attachment, texts.attachment) && load(files->to_qualify, texts.to_qualify);
+  for (const std::string& t : files->document_types)
+    ok = ok && load(t, texts.document_types.emplace_back());
+  if (!ok) return std::nullopt;
+  auto mss = pipeline::MssProfile::load(texts);
+  if (!mss) {
+    err << "liaison: " << info(mss.error().code).code << ": " << mss.error().detail << "\n";
+    return std::nullopt;
+  }
+  return *mss;
+}
+
+// Files under the inputs, sorted per directory so that runs are reproducible. In a Maildir,
+// tmp/ holds mails still being delivered and the server's own files are not mails: both skipped.
+std::vector<fs::path> inputFiles(const std::vector<fs::path>& inputs) {
+  std::vector<fs::path> files;
+  for (const fs::path& p : inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) {
+      files.push_back(p);
+      continue;
+    }
+    std::vector<fs::path> found;
+    auto it =
+        fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const fs::path& path = it->path();
+      const std::string name = path.filename().string();
+      if (it->is_directory(ec)) {
+        if (name == "tmp" && fs::is_directory(path.parent_path() / "cur", ec))
+          it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file(ec) || name.empty() || name.front() == '.' ||
+          name.rfind("dovecot", 0) == 0 || name == "maildirfolder" || name == "subscriptions") {
+        continue;
+      }
+      found.push_back(path);
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+// Bulk runs report on stderr every two seconds: count, rate, totals per outcome.
+class Progress {
+ public:
+  Progress(std::size_t total, std::ostream& err)
+      : total_(total), err_(err), start_(std::chrono::steady_clock::now()) {}
+  void count(pipeline::IngestStatus s) {
+    ++counts_[static_cast<std::size_t>(s)];
+    ++done_;
+    auto now = std::chrono::steady_clock::now();
+    if (total_ > 1 && now - last_ >= std::chrono::seconds(2)) {
+      last_ = now;
+      print("progress");
+    }
+  }
+  void finish() {
+    if (total_ > 1) print("done");
+  }
+
+ private:
+  void print(const char* what) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    err_ << "liaison ingest: " << what << " " << done_ << "/" << total_ << " inputs, "
+         << static_cast<long long>(seconds > 0 ? static_cast<double>(done_) / seconds : 0)
+         << "/s; accepted " << counts_[0] << ", incomplete " << counts_[1] << ", quarantined "
+         << counts_[2] << "\n";
+  }
+  std::size_t total_;
+  std::ostream& err_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_ = start_;
+  std::size_t done_ = 0;
+  std::array<std::size_t, 3> counts_{};
+};
+
+}  // namespace
+
 int runIngest(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   std::optional<fs::path> ess_path;
+  std::optional<fs::path> mss_path;
   std::vector<fs::path> inputs;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--ess") {
+    if (args[i] == "--ess" || args[i] == "--mss") {
       if (i + 1 >= args.size()) {
-        err << "liaison ingest: --ess takes a configuration file\n";
+        err << "liaison ingest: " << args[i] << " takes a configuration file\n";
         return kExitUsage;
       }
-      ess_path = fs::path(args[++i]);
+      (args[i] == "--ess" ? ess_path : mss_path) = fs::path(args[i + 1]);
+      ++i;
     } else if (args[i].substr(0, 2) == "--") {
       err << "liaison ingest: unknown option " << args[i] << "\n";
       return kExitUsage;
@@ -182,56 +324,23 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
     ess_path = (env != nullptr && *env != '\0') ? fs::path(env)
                                                 : dataDir() / "profiles/cardio-plus/ess.json";
   }
+  if (!mss_path) mss_path = dataDir() / "profiles/mssante/intake.json";
   // Configuration errors are the operator's: report and stop before reading any input.
-  auto ess_text = readFile(*ess_path);
-  if (!ess_text) {
-    err << "liaison ingest: cannot read ESS configuration " << ess_path->string() << "\n";
-    return kExitUsage;
-  }
-  auto files = pipeline::essFiles(*ess_text);
-  if (!files) {
-    err << "liaison ingest: " << files.error().detail << "\n";
-    return kExitUsage;
-  }
-  fs::path base = ess_path->parent_path();
-  auto questionnaire = readFile(base / files->questionnaire);
-  auto mapping = readFile(base / files->mapping);
-  if (!questionnaire || !mapping) {
-    err << "liaison ingest: cannot read " << (questionnaire ? files->mapping : files->questionnaire)
-        << " (relative to " << base.string() << ")\n";
-    return kExitUsage;
-  }
-  auto ess = pipeline::EssProfile::load(*ess_text, *questionnaire, *mapping);
-  if (!ess) {
-    err << "liaison ingest: " << info(ess.error().code).code << ": " << ess.error().detail << "\n";
-    return kExitUsage;
-  }
+  auto ess = loadEss(*ess_path, err);
+  auto mss = loadMss(*mss_path, err);
+  if (!ess || !mss) return kExitUsage;
   SystemClock clock;
-  pipeline::FormIntake intake(*ess, clock);
+  pipeline::FormIntake forms(*ess, clock);
+  pipeline::MessageIntake messages(*mss, *ess, clock);
 
-  // Expand directories (sorted, so that runs are reproducible); hidden files are skipped.
-  std::vector<fs::path> files_to_read;
-  for (const fs::path& p : inputs) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (auto it = fs::recursive_directory_iterator(
-               p, fs::directory_options::skip_permission_denied, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && it->path().filename().string().front() != '.')
-          found.push_back(it->path());
-      }
-      std::sort(found.begin(), found.end());
-      files_to_read.insert(files_to_read.end(), found.begin(), found.end());
-    } else {
-      files_to_read.push_back(p);
-    }
-  }
+  const std::vector<fs::path> files = inputFiles(inputs);
+  Progress progress(files.size(), err);
   bool any_quarantined = false;
-  for (const fs::path& p : files_to_read) {
+  for (const fs::path& p : files) {
     pipeline::IngestResult result;
     if (auto bytes = readFile(p)) {
-      result = intake.ingest(*bytes);
+      const bool mail = p.extension() == ".eml" || pipeline::looksLikeMail(*bytes);
+      result = mail ? messages.ingest(*bytes) : forms.ingest(*bytes);
     } else {
       result.status = pipeline::IngestStatus::Quarantined;
       result.quarantine = makeError(Errc::InputUnreadable, "Fichier illisible.");
@@ -239,7 +348,9 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
     }
     any_quarantined = any_quarantined || result.status == pipeline::IngestStatus::Quarantined;
     out << pipeline::reportLine(p.string(), result) << "\n";
+    progress.count(result.status);
   }
+  progress.finish();
   return any_quarantined ? kExitFailure : kExitOk;
 }
 

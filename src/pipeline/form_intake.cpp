@@ -195,6 +195,19 @@ FormIntake::FormIntake(std::shared_ptr<const EssProfile> ess, const Clock& clock
     : ess_(std::move(ess)), clock_(&clock), limits_(limits) {}
 
 IngestResult FormIntake::ingest(std::string_view bytes) const {
+  BundleWriter bundle;
+  IngestResult result = ingestInto(bytes, bundle);
+  if (result.status != IngestStatus::Quarantined) result.bundle_json = bundle.finish();
+  return result;
+}
+
+bool FormIntake::recognises(std::string_view bytes) const {
+  if (looksLikeJson(bytes))
+    return parse::parseQuestionnaireResponse(bytes, ess_->questionnaire).has_value();
+  return ess_->textReader().read(bytes).recognised >= kMinRecognisedLines;
+}
+
+IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle) const {
   const EssProfile& ess = *ess_;
   if (bytes.size() > limits_.max_form_bytes) {
     return quarantined(
@@ -263,9 +276,10 @@ IngestResult FormIntake::ingest(std::string_view bytes) const {
   source.set(Fact::EssIdentifierValue, ess.organization.identifier_value);
   source.set(Fact::EssMailbox, ess.organization.mailbox);
 
-  map::BundleOutput bundle = ess.mapping().run(source, contentSeed(bytes));
-  result.bundle_json = std::move(bundle.json);
-  result.resources = std::move(bundle.resources);
+  const std::size_t first = bundle.emitted().size();
+  bundle.append(ess.mapping(), source, contentSeed(bytes));
+  result.resources.assign(bundle.emitted().begin() + static_cast<std::ptrdiff_t>(first),
+                          bundle.emitted().end());
   return result;
 }
 
@@ -340,6 +354,10 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
   writeString(w, input);
   w.Key("status");
   writeString(w, toString(result.status));
+  if (!result.message_id.empty()) {
+    w.Key("messageId");
+    writeString(w, result.message_id);
+  }
   if (result.quarantine) {
     w.Key("quarantine");
     w.StartObject();
@@ -356,6 +374,38 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
   std::string outcome = operationOutcomeJson(result);
   w.Key("outcome");
   w.RawValue(outcome.data(), outcome.size());
+  if (!result.reports.empty()) {
+    w.Key("report");
+    w.StartArray();
+    for (const MappingReport& r : result.reports) {
+      w.StartObject();
+      w.Key("document");
+      writeString(w, r.document);
+      w.Key("kind");
+      writeString(w, r.kind);
+      if (!r.mapping.empty()) {
+        w.Key("mapping");
+        writeString(w, r.mapping);
+      }
+      w.Key("mapped");
+      w.StartObject();
+      for (const auto& [type, count] : r.mapped) {
+        w.Key(type);
+        w.Int64(count);
+      }
+      w.EndObject();
+      for (const auto& [key, list] :
+           {std::pair{"textOnly", &r.text_only}, std::pair{"skipped", &r.skipped}}) {
+        w.Key(key);
+        w.StartArray();
+        for (const std::string& item : *list)
+          writeString(w, item);
+        w.EndArray();
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   if (result.eligibility) {
     w.Key("eligibility");
     w.StartObject();

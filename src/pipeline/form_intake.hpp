@@ -10,6 +10,7 @@
 #include "core/error/error.hpp"
 #include "core/ports/clock.hpp"
 #include "map/mapping.hpp"
+#include "pipeline/bundle_writer.hpp"
 #include "pipeline/ess_profile.hpp"
 #include "validate/eligibility.hpp"
 
@@ -18,6 +19,16 @@ namespace liaison::pipeline {
 enum class IngestStatus : std::uint8_t { Accepted, Incomplete, Quarantined };
 std::string_view toString(IngestStatus s);
 
+// What became of one document of a message: for the secretariat and for audits.
+struct MappingReport {
+  std::string document;  // path in the archive, attachment name, or "body"
+  std::string kind;      // e.g. "CDA 11490-0", "PDF", "fiche de demande"
+  std::string mapping;   // mapping file name used
+  std::vector<std::pair<std::string, int>> mapped;  // resource type → count
+  std::vector<std::string> text_only;  // kept only as text (narrative sections, free text)
+  std::vector<std::string> skipped;    // not mapped, and why
+};
+
 struct IngestResult {
   IngestStatus status = IngestStatus::Quarantined;
   std::optional<Error> quarantine;  // why, when quarantined
@@ -25,6 +36,8 @@ struct IngestResult {
   std::vector<map::EmittedResource> resources;
   IssueList issues;
   std::optional<validate::Eligibility> eligibility;
+  std::vector<MappingReport> reports;
+  std::string message_id;  // of the mail, when the input was one
 };
 
 struct IntakeLimits {
@@ -36,6 +49,13 @@ class FormIntake {
   FormIntake(std::shared_ptr<const EssProfile> ess, const Clock& clock, IntakeLimits limits = {});
 
   IngestResult ingest(std::string_view bytes) const;
+
+  // The same, writing the resources into a Bundle others fill too (a form in a mail body);
+  // result.bundle_json stays empty, result.resources lists what was written.
+  IngestResult ingestInto(std::string_view bytes, BundleWriter& bundle) const;
+
+  // Whether the bytes read as this ESS's form at all (cheap enough to try on a mail body).
+  bool recognises(std::string_view bytes) const;
 
  private:
   std::shared_ptr<const EssProfile> ess_;

@@ -1,0 +1,144 @@
+#include "core/fhir/terminology.hpp"
+
+#include <array>
+#include <chrono>
+
+namespace liaison::fhir {
+namespace {
+
+struct OidUri {
+  std::string_view oid;
+  std::string_view uri;
+};
+
+// Code systems of CI-SIS headers and vital signs. French ones follow the MOS pattern
+// https://mos.esante.gouv.fr/NOS/<TRE>/FHIR/<TRE with '-'> (spec digest §5.5).
+constexpr std::array<OidUri, 16> kSystems = {{
+    {"2.16.840.1.113883.6.1", "http://loinc.org"},
+    {"2.16.840.1.113883.6.96", "http://snomed.info/sct"},
+    {"2.16.840.1.113883.6.8", "http://unitsofmeasure.org"},
+    {"2.16.840.1.113883.6.3", "https://smt.esante.gouv.fr/terminologie-cim-10"},
+    {"2.16.840.1.113883.5.1", "http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender"},
+    {"2.16.840.1.113883.5.25", "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"},
+    {"2.16.840.1.113883.5.4", "http://terminology.hl7.org/CodeSystem/v3-ActCode"},
+    {"2.16.840.1.113883.5.88", "http://terminology.hl7.org/CodeSystem/v3-ParticipationFunction"},
+    {"2.16.840.1.113883.5.111", "http://terminology.hl7.org/CodeSystem/v3-RoleCode"},
+    {"1.2.250.1.213.1.1.4.5",
+     "https://mos.esante.gouv.fr/NOS/TRE_A02-ProfessionSavFaire-CISIS/FHIR/"
+     "TRE-A02-ProfessionSavFaire-CISIS"},
+    {"1.2.250.1.213.1.1.4.1",
+     "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument-CISIS/FHIR/"
+     "TRE-A03-ClasseDocument-CISIS"},
+    {"1.2.250.1.213.1.1.4.12",
+     "https://mos.esante.gouv.fr/NOS/TRE_A05-TypeDocComplementaireCISIS/FHIR/"
+     "TRE-A05-TypeDocComplementaireCISIS"},
+    {"1.2.250.1.213.1.1.4.2.282",
+     "https://mos.esante.gouv.fr/NOS/TRE_A06-FormatCodeComplementaire/FHIR/"
+     "TRE-A06-FormatCodeComplementaire"},
+    {"1.2.250.1.213.1.1.4.9",
+     "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice"},
+    {"1.2.250.1.71.4.2.4",
+     "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"},
+    {"1.3.6.1.4.1.19376.1.2.3", "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"},
+}};
+
+bool digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+int number(std::string_view s) {
+  int v = 0;
+  for (char c : s)
+    v = v * 10 + (c - '0');
+  return v;
+}
+
+struct Ts {
+  std::string date;  // YYYY, YYYY-MM or YYYY-MM-DD
+  std::string time;  // hh:mm:ss[.fff] or empty
+  std::string zone;  // +hh:mm / Z or empty
+};
+
+std::optional<Ts> parseTs(std::string_view ts) {
+  std::string_view zone;
+  std::size_t z = ts.find_first_of("+-");
+  if (z != std::string_view::npos) {
+    zone = ts.substr(z);
+    ts = ts.substr(0, z);
+    if (zone.size() != 5 || !digits(zone.substr(1)) || number(zone.substr(1, 2)) > 14 ||
+        number(zone.substr(3, 2)) > 59) {
+      return std::nullopt;
+    }
+  }
+  std::string_view fraction;
+  if (std::size_t dot = ts.find('.'); dot != std::string_view::npos) {
+    fraction = ts.substr(dot + 1);
+    ts = ts.substr(0, dot);
+    if (!digits(fraction) || ts.size() != 14) return std::nullopt;
+  }
+  if (!digits(ts) || (ts.size() != 4 && ts.size() != 6 && ts.size() != 8 && ts.size() != 10 &&
+                      ts.size() != 12 && ts.size() != 14)) {
+    return std::nullopt;
+  }
+  Ts out;
+  const int year = number(ts.substr(0, 4));
+  out.date = std::string(ts.substr(0, 4));
+  if (ts.size() >= 6) {
+    const int month = number(ts.substr(4, 2));
+    if (month < 1 || month > 12) return std::nullopt;
+    out.date += "-" + std::string(ts.substr(4, 2));
+    if (ts.size() >= 8) {
+      using namespace std::chrono;
+      const year_month_day ymd{std::chrono::year{year},
+                               std::chrono::month{static_cast<unsigned>(month)},
+                               std::chrono::day{static_cast<unsigned>(number(ts.substr(6, 2)))}};
+      if (!ymd.ok()) return std::nullopt;
+      out.date += "-" + std::string(ts.substr(6, 2));
+    }
+  }
+  if (ts.size() >= 10) {
+    const std::string_view hh = ts.substr(8, 2);
+    const std::string_view mm = ts.size() >= 12 ? ts.substr(10, 2) : std::string_view("00");
+    const std::string_view ss = ts.size() >= 14 ? ts.substr(12, 2) : std::string_view("00");
+    if (number(hh) > 23 || number(mm) > 59 || number(ss) > 60) return std::nullopt;
+    out.time = std::string(hh) + ":" + std::string(mm) + ":" + std::string(ss);
+    if (!fraction.empty()) out.time += "." + std::string(fraction);
+  }
+  if (!zone.empty())
+    out.zone = std::string(zone.substr(0, 3)) + ":" + std::string(zone.substr(3, 2));
+  return out;
+}
+
+}  // namespace
+
+std::string systemOfOid(std::string_view oid) {
+  for (const OidUri& row : kSystems) {
+    if (row.oid == oid) return std::string(row.uri);
+  }
+  return "urn:oid:" + std::string(oid);
+}
+
+std::optional<std::string> dateTimeOfTs(std::string_view ts) {
+  auto t = parseTs(ts);
+  if (!t) return std::nullopt;
+  if (t->time.empty() || t->zone.empty()) return t->date;
+  return t->date + "T" + t->time + t->zone;
+}
+
+std::optional<std::string> dateOfTs(std::string_view ts) {
+  auto t = parseTs(ts);
+  if (!t) return std::nullopt;
+  return t->date;
+}
+
+std::optional<std::string> instantOfTs(std::string_view ts) {
+  auto t = parseTs(ts);
+  if (!t || t->date.size() != 10 || t->time.empty() || t->zone.empty()) return std::nullopt;
+  return t->date + "T" + t->time + t->zone;
+}
+
+}  // namespace liaison::fhir

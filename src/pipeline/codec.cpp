@@ -1,0 +1,50 @@
+#include "pipeline/codec.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+
+namespace liaison::pipeline {
+namespace {
+
+std::string digest(const EVP_MD* md, std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int n = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &n, md, nullptr) != 1) return {};
+  return std::string(reinterpret_cast<const char*>(out.data()), n);
+}
+
+std::string hex(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (char c : raw) {
+    auto u = static_cast<unsigned char>(c);
+    out += kHex[u >> 4];
+    out += kHex[u & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string sha1Hex(std::string_view bytes) {
+  return hex(digest(EVP_sha1(), bytes));
+}
+std::string sha1Base64(std::string_view bytes) {
+  return base64(digest(EVP_sha1(), bytes));
+}
+std::string sha256Hex(std::string_view bytes) {
+  return hex(digest(EVP_sha256(), bytes));
+}
+
+}  // namespace liaison::pipeline

@@ -1,0 +1,15 @@
+#pragma once
+// Digests and base64 through OpenSSL (XDS hashes are SHA-1 hex; FHIR Attachment.hash is the
+// SHA-1 in base64; the message journal keys on SHA-256).
+
+#include <string>
+#include <string_view>
+
+namespace liaison::pipeline {
+
+std::string base64(std::string_view bytes);
+std::string sha1Hex(std::string_view bytes);
+std::string sha1Base64(std::string_view bytes);
+std::string sha256Hex(std::string_view bytes);
+
+}  // namespace liaison::pipeline

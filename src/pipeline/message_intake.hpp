@@ -1,0 +1,43 @@
+#pragma once
+// Intake of one MSSanté message (RFC 5322 MIME): the IHE_XDM.ZIP and its CDA documents, FHIR
+// attachments, a form in the body, or whatever else came (PDF, free text) — into one FHIR
+// transaction Bundle for the ESS. Hostile or unreadable input is quarantined with a stable
+// reason; gaps (no INS, traits that disagree) make the message "incomplete"; nothing is dropped.
+
+#include <memory>
+#include <string_view>
+
+#include "core/ports/clock.hpp"
+#include "parse/mime/mime_message.hpp"
+#include "parse/xdm/xdm_archive.hpp"
+#include "pipeline/ess_profile.hpp"
+#include "pipeline/form_intake.hpp"
+#include "pipeline/mss_profile.hpp"
+
+namespace liaison::pipeline {
+
+struct MessageLimits {
+  parse::MimeLimits mime;
+  parse::ZipLimits zip;
+};
+
+class MessageIntake {
+ public:
+  MessageIntake(std::shared_ptr<const MssProfile> mss, std::shared_ptr<const EssProfile> ess,
+                const Clock& clock, MessageLimits limits = {});
+
+  IngestResult ingest(std::string_view message) const;
+
+ private:
+  std::shared_ptr<const MssProfile> mss_;
+  std::shared_ptr<const EssProfile> ess_;
+  const Clock* clock_;
+  MessageLimits limits_;
+  FormIntake forms_;
+};
+
+// Whether bytes look like a mail rather than a form: a header block starting the text
+// (From:, Received:, Message-ID:, MIME-Version:, Return-Path:, Subject: …, or an mbox "From ").
+bool looksLikeMail(std::string_view bytes);
+
+}  // namespace liaison::pipeline
