@@ -169,19 +169,24 @@ Identity consolidate(const std::vector<parse::XdsSubmission>& submissions,
                      const std::vector<const parse::CdaDocument*>& cdas,
                      const std::vector<std::string>& cda_paths, IssueList& issues) {
   Identity id;
+  // The documents are authoritative (they are what the author signed); METADATA.XML restates
+  // them, so its claims are compared with the CDA's, not the other way round.
   std::vector<InsClaim> claims;
+  std::vector<InsClaim> metadata_claims;
   std::vector<Traits> traits;
   for (std::size_t s = 0; s < submissions.size(); ++s) {
     const auto& sub = submissions[s];
     if (sub.submission_set.patient_id && isInsOid(sub.submission_set.patient_id->oid)) {
-      claims.push_back({sub.submission_set.patient_id->value, sub.submission_set.patient_id->oid,
-                        "METADATA.XML (SubmissionSet.patientId)"});
+      metadata_claims.push_back({sub.submission_set.patient_id->value,
+                                 sub.submission_set.patient_id->oid,
+                                 "METADATA.XML (SubmissionSet.patientId)"});
     }
     for (std::size_t d = 0; d < sub.documents.size(); ++d) {
       const auto& doc = sub.documents[d];
       std::string where = "METADATA.XML (DocumentEntry " + doc.uri + ")";
       if (doc.patient_id && isInsOid(doc.patient_id->oid)) {
-        claims.push_back({doc.patient_id->value, doc.patient_id->oid, where + ".patientId"});
+        metadata_claims.push_back(
+            {doc.patient_id->value, doc.patient_id->oid, where + ".patientId"});
       }
       const auto& info = doc.source_patient_info;
       if (!info.family.empty() || !info.birth_date.empty() || !info.sex.empty()) {
@@ -221,6 +226,7 @@ Identity consolidate(const std::vector<parse::XdsSubmission>& submissions,
     traits.push_back(std::move(t));
   }
 
+  claims.insert(claims.end(), metadata_claims.begin(), metadata_claims.end());
   if (claims.empty()) {
     issues.add(
         Errc::InsMissing,

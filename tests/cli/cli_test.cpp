@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,12 +21,20 @@ namespace {
 struct CliRun {
   int exit_code;
   std::string out;
+  std::string err;
   std::vector<rapidjson::Document> lines;
 };
 
+std::string readAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 CliRun liaison(const std::string& args, const std::string& env = "", bool json_lines = true) {
-  std::string command = env + " " + LIAISON_BINARY + " " + args + " 2>/dev/null";
-  CliRun r{-1, {}, {}};
+  const std::filesystem::path err_file = std::filesystem::temp_directory_path() /
+                                         ("liaison-cli-" + std::to_string(::getpid()) + ".stderr");
+  std::string command = env + " " + LIAISON_BINARY + " " + args + " 2>'" + err_file.string() + "'";
+  CliRun r{-1, {}, {}, {}};
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
   char buf[65536];
@@ -33,6 +43,8 @@ CliRun liaison(const std::string& args, const std::string& env = "", bool json_l
     r.out.append(buf, n);
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = readAll(err_file);
+  std::filesystem::remove(err_file);
   std::size_t pos = 0;
   while (json_lines && pos < r.out.size()) {
     std::size_t end = r.out.find('\n', pos);
@@ -183,6 +195,54 @@ TEST(CliIngest, AnotherEssFromDataAlone) {
   CliRun env = liaison(repo("tests/data/ess-dermato/fiche.txt").insert(0, "ingest "),
                        "LIAISON_ESS=" + repo("tests/data/ess-dermato/ess.json"));
   EXPECT_STREQ(env.lines[0]["status"].GetString(), "accepted");
+}
+
+// MSSanté mails: .eml files and a Maildir (new/ and cur/ read, tmp/ skipped), progress on stderr.
+std::string messagesDir() {
+  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
+  EXPECT_NE(dir, nullptr) << "LIAISON_MESSAGES_DIR is not set (run through ctest)";
+  return dir == nullptr ? "" : dir;
+}
+
+TEST(CliIngest, MailsFromAMaildirWithProgress) {
+  namespace fs = std::filesystem;
+  const fs::path from = messagesDir();
+  const fs::path maildir =
+      fs::temp_directory_path() / ("liaison-maildir-" + std::to_string(::getpid()));
+  fs::remove_all(maildir);
+  for (const char* sub : {"new", "cur", "tmp"})
+    fs::create_directories(maildir / sub);
+  fs::copy_file(from / "ldl_ses.eml", maildir / "new" / "1700000001.M1P1.host");
+  fs::copy_file(from / "pdf_only.eml", maildir / "cur" / "1700000002.M2P1.host:2,S");
+  fs::copy_file(from / "xdm_bomb.eml", maildir / "new" / "1700000003.M3P1.host");
+  fs::copy_file(from / "tlm_da.eml", maildir / "tmp" / "1700000004.M4P1.host");  // in delivery
+  std::ofstream(maildir / "dovecot-uidlist") << "3 V1 N4\n";
+
+  CliRun r = liaison("ingest '" + maildir.string() + "'");
+  dumpBundles(r, "cli-maildir");
+  fs::remove_all(maildir);
+  EXPECT_EQ(r.exit_code, 1) << "the zip bomb is quarantined";
+  ASSERT_EQ(r.lines.size(), 3u) << r.out;
+  std::vector<std::string> statuses;
+  for (const auto& l : r.lines)
+    statuses.emplace_back(l["status"].GetString());
+  // Sorted: cur/ before new/.
+  EXPECT_EQ(statuses, (std::vector<std::string>{"incomplete", "accepted", "quarantined"}));
+  EXPECT_STREQ(r.lines[1]["messageId"].GetString(), "ldl_ses@ch-fictif.mssante.fr");
+  EXPECT_TRUE(r.lines[1].HasMember("report"));
+  EXPECT_STREQ(r.lines[2]["quarantine"]["code"].GetString(), "xdm-compression-ratio");
+  EXPECT_NE(r.err.find("done 3/3 inputs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("accepted 1, incomplete 1, quarantined 1"), std::string::npos) << r.err;
+}
+
+TEST(CliIngest, EmlFilesAndFormsTogether) {
+  CliRun r = liaison("ingest '" + messagesDir() + "/tlm_da.eml' " +
+                     repo("samples/fiches/fiche-complete.txt"));
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_STREQ(r.lines[0]["status"].GetString(), "accepted");
+  EXPECT_STREQ(r.lines[1]["status"].GetString(), "accepted");
+  EXPECT_TRUE(r.lines[1].HasMember("eligibility"));
 }
 
 TEST(CliErrors, PrintsTheCatalogue) {

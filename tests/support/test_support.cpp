@@ -36,6 +36,31 @@ std::shared_ptr<const pipeline::EssProfile> cardioPlus() {
   return profile;
 }
 
+std::shared_ptr<const pipeline::MssProfile> mssante() {
+  static const std::shared_ptr<const pipeline::MssProfile> profile = [] {
+    auto files = pipeline::mssFiles(readRepoFile("profiles/mssante/intake.json"));
+    if (!files) {
+      ADD_FAILURE() << "profiles/mssante/intake.json: " << files.error().detail;
+      std::abort();
+    }
+    auto read = [](const std::string& name) { return readRepoFile("profiles/mssante/" + name); };
+    pipeline::MssMappingTexts texts{read(files->patient),
+                                    read(files->document),
+                                    {},
+                                    read(files->attachment),
+                                    read(files->to_qualify)};
+    for (const std::string& t : files->document_types)
+      texts.document_types.push_back(read(t));
+    auto p = pipeline::MssProfile::load(texts);
+    if (!p) {
+      ADD_FAILURE() << "MSSanté profile: " << p.error().detail;
+      std::abort();
+    }
+    return *p;
+  }();
+  return profile;
+}
+
 std::chrono::system_clock::time_point testNow() {
   using namespace std::chrono;
   return sys_days{year{2026} / November / 23} + hours{10};
@@ -71,6 +96,13 @@ void dumpBundle(std::string_view name, std::string_view bundle_json) {
 
 pipeline::IngestResult ingestCardioPlus(std::string_view bytes, std::string_view name) {
   pipeline::FormIntake intake(cardioPlus(), testClock());
+  pipeline::IngestResult r = intake.ingest(bytes);
+  dumpBundle(name, r.bundle_json);
+  return r;
+}
+
+pipeline::IngestResult ingestMessage(std::string_view bytes, std::string_view name) {
+  static const pipeline::MessageIntake intake(mssante(), cardioPlus(), testClock());
   pipeline::IngestResult r = intake.ingest(bytes);
   dumpBundle(name, r.bundle_json);
   return r;

@@ -10,6 +10,8 @@
 #include "core/ports/clock.hpp"
 #include "pipeline/ess_profile.hpp"
 #include "pipeline/form_intake.hpp"
+#include "pipeline/message_intake.hpp"
+#include "pipeline/mss_profile.hpp"
 
 namespace liaison::test {
 
@@ -18,6 +20,9 @@ std::string repoPath(std::string_view relative_path);
 
 // profiles/cardio-plus as shipped (loaded once).
 std::shared_ptr<const pipeline::EssProfile> cardioPlus();
+
+// profiles/mssante/intake.json and the mappings it names, as shipped (loaded once).
+std::shared_ptr<const pipeline::MssProfile> mssante();
 
 // 2026-11-23T10:00:00Z: every test sees the same "today".
 const Clock& testClock();
@@ -31,6 +36,9 @@ void dumpBundle(std::string_view name, std::string_view bundle_json);
 
 // Ingests with the Cardio+ profile and the test clock, dumping any Bundle under `name`.
 pipeline::IngestResult ingestCardioPlus(std::string_view bytes, std::string_view name);
+
+// Ingests one mail with the MSSanté and Cardio+ profiles and the test clock, dumping any Bundle.
+pipeline::IngestResult ingestMessage(std::string_view bytes, std::string_view name);
 
 // Replaces the value of the first "Label : …" line (exact label) in a text form.
 std::string replaceLine(std::string text, std::string_view label, std::string_view new_value);

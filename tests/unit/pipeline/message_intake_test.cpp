@@ -1,0 +1,509 @@
+#include "pipeline/message_intake.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <rapidjson/document.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "support/test_support.hpp"
+
+// The messages are written at test time by tests/mssante/make_messages.py (its docstring lists
+// every case); LIAISON_MESSAGES_DIR says where.
+
+namespace liaison::pipeline {
+namespace {
+
+using test::ingestMessage;
+using test::readRepoFile;
+
+constexpr std::string_view kInsA = "279035121518989";  // FICTIF-DUPONT Camille (ldl_ses, pps)
+constexpr std::string_view kInsB = "162018885045327";  // FICTIF-MARTIN Paul (tlm_da, n1_pdf)
+constexpr std::string_view kTestInsSystem = "urn:oid:1.2.250.1.213.1.4.10";
+
+std::string message(std::string_view name) {
+  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
+  EXPECT_NE(dir, nullptr) << "LIAISON_MESSAGES_DIR is not set (run through ctest)";
+  if (dir == nullptr) return {};
+  std::ifstream in(std::string(dir) + "/" + std::string(name), std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << name;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+IngestResult ingestCase(std::string_view file) {
+  std::string name = "message-" + std::string(file.substr(0, file.rfind('.')));
+  return ingestMessage(message(file), name);
+}
+
+std::string decodeBase64(std::string_view b64) {
+  std::string out(b64.size() / 4 * 3 + 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()),
+                                static_cast<int>(b64.size()));
+  EXPECT_GE(n, 0);
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  std::size_t pad = 0;
+  for (std::size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i)
+    ++pad;
+  out.resize(out.size() - pad);
+  return out;
+}
+
+std::string hexToBase64(std::string_view hex) {
+  std::string raw;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    raw += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  std::string out(raw.size() * 4 / 3 + 4, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(raw.data()),
+                                static_cast<int>(raw.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+struct Bundle {
+  rapidjson::Document doc;
+  std::vector<const rapidjson::Value*> of(std::string_view type) const {
+    std::vector<const rapidjson::Value*> out;
+    for (const auto& e : doc["entry"].GetArray()) {
+      if (std::string_view(e["resource"]["resourceType"].GetString()) == type)
+        out.push_back(&e["resource"]);
+    }
+    return out;
+  }
+  const rapidjson::Value& one(std::string_view type) const {
+    static const rapidjson::Value null;
+    auto all = of(type);
+    EXPECT_EQ(all.size(), 1u) << type;
+    return all.empty() ? null : *all.front();
+  }
+  std::map<std::string, int> counts() const {
+    std::map<std::string, int> c;
+    for (const auto& e : doc["entry"].GetArray())
+      ++c[e["resource"]["resourceType"].GetString()];
+    return c;
+  }
+  std::string fullUrlOf(const rapidjson::Value& resource) const {
+    for (const auto& e : doc["entry"].GetArray()) {
+      if (&e["resource"] == &resource) return e["fullUrl"].GetString();
+    }
+    return {};
+  }
+};
+
+Bundle parse(const IngestResult& r) {
+  Bundle b;
+  b.doc.Parse(r.bundle_json.data(), r.bundle_json.size());
+  EXPECT_FALSE(b.doc.HasParseError()) << r.bundle_json.substr(0, 200);
+  if (b.doc.HasParseError() || !b.doc.IsObject()) b.doc.Parse(R"({"entry":[]})");
+  return b;
+}
+
+bool has(const IngestResult& r, Errc code) {
+  return r.issues.contains(code);
+}
+
+std::string issuesText(const IngestResult& r) {
+  std::string out;
+  for (const Issue& i : r.issues.items())
+    out += std::string(info(i.code).code) + " @" + i.location + ": " + i.message + "\n";
+  return out;
+}
+
+std::string str(const rapidjson::Value& v, const char* key) {
+  return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
+}
+
+// The INS identifier of the Patient, or "" when it has none.
+std::string insOf(const rapidjson::Value& patient) {
+  if (!patient.IsObject() || !patient.HasMember("identifier")) return {};
+  for (const auto& id : patient["identifier"].GetArray()) {
+    if (str(id, "system") == kTestInsSystem) return str(id, "value");
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discharge letter (LDL-SES) in an IHE_XDM.ZIP
+
+TEST(MessageIntake, DischargeLetterBecomesDocumentReferenceEncounterAndVitalSigns) {
+  const IngestResult r = ingestCase("ldl_ses.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  EXPECT_EQ(r.message_id, "ldl_ses@ch-fictif.mssante.fr");
+  EXPECT_FALSE(r.issues.hasErrors()) << issuesText(r);
+  const Bundle b = parse(r);
+  EXPECT_STREQ(b.doc["type"].GetString(), "transaction");
+  auto counts = b.counts();
+  EXPECT_EQ(counts["Patient"], 1);
+  EXPECT_EQ(counts["Encounter"], 1);
+  EXPECT_EQ(counts["Observation"], 5);
+  EXPECT_EQ(counts["DocumentReference"], 2);  // the CDA and the PDF rendition
+
+  const rapidjson::Value& patient = b.one("Patient");
+  EXPECT_EQ(insOf(patient), kInsA);
+  EXPECT_EQ(str(patient, "gender"), "female");
+  EXPECT_EQ(str(patient, "birthDate"), "1979-03-14");
+  const std::string patient_url = b.fullUrlOf(patient);
+
+  // The CDA's DocumentReference: XDS uniqueId, the original bytes with their size and SHA-1.
+  const std::string cda = readRepoFile("tests/data/cda/ldl_ses.xml");
+  const std::string metadata = readRepoFile("tests/data/xds/METADATA.XML");
+  const std::size_t hash_at = metadata.find("<rim:Slot name=\"hash\"><rim:ValueList><rim:Value>");
+  ASSERT_NE(hash_at, std::string::npos);
+  const std::string hash_hex = metadata.substr(hash_at + 48, 40);
+  const rapidjson::Value* cda_ref = nullptr;
+  const rapidjson::Value* pdf_ref = nullptr;
+  for (const rapidjson::Value* d : b.of("DocumentReference")) {
+    const auto& a = (*d)["content"][0]["attachment"];
+    (str(a, "contentType") == "application/pdf" ? pdf_ref : cda_ref) = d;
+  }
+  ASSERT_NE(cda_ref, nullptr);
+  ASSERT_NE(pdf_ref, nullptr);
+  const auto& att = (*cda_ref)["content"][0]["attachment"];
+  EXPECT_EQ(decodeBase64(str(att, "data")), cda);
+  EXPECT_EQ(att["size"].GetInt64(), static_cast<std::int64_t>(cda.size()));
+  EXPECT_EQ(str(att, "hash"), hexToBase64(hash_hex));
+  EXPECT_FALSE(str((*cda_ref)["masterIdentifier"], "value").empty());
+  EXPECT_EQ(str((*cda_ref)["type"]["coding"][0], "code"), "11490-0");
+  EXPECT_EQ(str((*cda_ref)["subject"], "reference"), patient_url);
+  EXPECT_TRUE(cda_ref->HasMember("author"));
+  EXPECT_TRUE(cda_ref->HasMember("securityLabel"));
+  EXPECT_EQ(str((*pdf_ref)["subject"], "reference"), patient_url);
+  EXPECT_EQ((*pdf_ref)["content"][0]["attachment"]["size"].GetInt64(), 20000);
+
+  // Vital signs as Observations with UCUM quantities, about the patient.
+  std::map<std::string, std::string> units;
+  for (const rapidjson::Value* o : b.of("Observation")) {
+    EXPECT_EQ(str((*o)["subject"], "reference"), patient_url);
+    ASSERT_TRUE(o->HasMember("valueQuantity"));
+    EXPECT_EQ(str((*o)["valueQuantity"], "system"), "http://unitsofmeasure.org");
+    units[str((*o)["code"]["coding"][0], "code")] = str((*o)["valueQuantity"], "code");
+  }
+  EXPECT_EQ(units["29463-7"], "kg");     // weight
+  EXPECT_EQ(units["8302-2"], "cm");      // height
+  EXPECT_EQ(units["8480-6"], "mm[Hg]");  // systolic
+  EXPECT_EQ(units["8462-4"], "mm[Hg]");  // diastolic
+  EXPECT_EQ(units["8867-4"], "/min");    // heart rate
+
+  const rapidjson::Value& encounter = b.one("Encounter");
+  EXPECT_EQ(str(encounter["subject"], "reference"), patient_url);
+  EXPECT_TRUE(encounter.HasMember("period"));
+
+  // The report says what was mapped and what stayed text.
+  ASSERT_GE(r.reports.size(), 2u);
+  const MappingReport& doc = r.reports.front();
+  EXPECT_EQ(doc.document, "IHE_XDM/SUBSET01/DOC0001.XML");
+  EXPECT_NE(doc.kind.find("11490-0"), std::string::npos);
+  auto mapped = std::map<std::string, int>(doc.mapped.begin(), doc.mapped.end());
+  EXPECT_EQ(mapped["Observation"], 5);
+  EXPECT_EQ(mapped["Encounter"], 1);
+  EXPECT_FALSE(doc.text_only.empty());
+  EXPECT_EQ(r.reports.back().document, "lettre-de-liaison.pdf");
+}
+
+TEST(MessageIntake, SameMessageSameBundle) {
+  const std::string bytes = message("ldl_ses.eml");
+  EXPECT_EQ(ingestMessage(bytes, "").bundle_json, ingestMessage(bytes, "").bundle_json);
+}
+
+TEST(MessageIntake, SignedMessageIsUnwrapped) {
+  const IngestResult r = ingestCase("signed.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  auto counts = parse(r).counts();
+  EXPECT_EQ(counts["Observation"], 5);
+  EXPECT_EQ(counts["Encounter"], 1);
+  // The signature is not a document of the patient's.
+  EXPECT_EQ(counts["DocumentReference"], 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other CDA models
+
+TEST(MessageIntake, RequestForAdviceBecomesServiceRequest) {
+  const IngestResult r = ingestCase("tlm_da.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parse(r);
+  const rapidjson::Value& patient = b.one("Patient");
+  EXPECT_EQ(insOf(patient), kInsB);
+  const rapidjson::Value& request = b.one("ServiceRequest");
+  EXPECT_EQ(str(request["subject"], "reference"), b.fullUrlOf(patient));
+  EXPECT_FALSE(str(request, "status").empty());
+  EXPECT_EQ(b.of("DocumentReference").size(), 1u);
+}
+
+TEST(MessageIntake, CarePlanDocumentBecomesCarePlan) {
+  const IngestResult r = ingestCase("pps.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parse(r);
+  const rapidjson::Value& plan = b.one("CarePlan");
+  EXPECT_EQ(str(plan["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
+  EXPECT_EQ(b.of("DocumentReference").size(), 1u);
+}
+
+TEST(MessageIntake, UnstructuredCdaKeepsItsPdf) {
+  const IngestResult r = ingestCase("n1_pdf.eml");
+  // n1_pdf.xml has no birthplace: the INS travels without all its traits (905); the header
+  // X-MSS-INS: O then says more than the archive holds.
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  EXPECT_TRUE(has(r, Errc::InsTraitsIncomplete)) << issuesText(r);
+  EXPECT_TRUE(has(r, Errc::MssHeaderMismatch)) << issuesText(r);
+  const Bundle b = parse(r);
+  const rapidjson::Value& doc = b.one("DocumentReference");
+  ASSERT_EQ(doc["content"].Size(), 2u);
+  const auto& pdf = doc["content"][1]["attachment"];
+  EXPECT_EQ(str(pdf, "contentType"), "application/pdf");
+  EXPECT_EQ(pdf["size"].GetInt64(), 460);
+  EXPECT_EQ(decodeBase64(str(pdf, "data")).substr(0, 5), "%PDF-");
+  ASSERT_FALSE(r.reports.empty());
+  bool says_unstructured = false;
+  for (const std::string& t : r.reports.front().text_only)
+    says_unstructured = says_unstructured || t.find("non structuré") != std::string::npos;
+  EXPECT_TRUE(says_unstructured);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mails without XDM
+
+TEST(MessageIntake, QuestionnaireResponseAttachmentTakesTheFormPath) {
+  const IngestResult r = ingestCase("qr_attachment.eml");
+  ASSERT_NE(r.status, IngestStatus::Quarantined) << issuesText(r);
+  const Bundle b = parse(r);
+  EXPECT_EQ(b.of("QuestionnaireResponse").size(), 1u);
+  EXPECT_EQ(b.of("ServiceRequest").size(), 1u);
+  EXPECT_TRUE(r.eligibility.has_value());
+  // The same form on its own gives the same resources.
+  const IngestResult direct =
+      test::ingestCardioPlus(readRepoFile("samples/fiches/questionnaire-response.json"), "");
+  EXPECT_EQ(b.counts(), parse(direct).counts());
+}
+
+TEST(MessageIntake, FormInLatin9QuotedPrintableBody) {
+  const IngestResult r = ingestCase("fiche_body.eml");
+  ASSERT_NE(r.status, IngestStatus::Quarantined) << issuesText(r);
+  EXPECT_FALSE(r.issues.hasErrors()) << issuesText(r);
+  const Bundle b = parse(r);
+  const IngestResult direct =
+      test::ingestCardioPlus(readRepoFile("samples/fiches/fiche-complete.txt"), "");
+  EXPECT_EQ(b.counts(), parse(direct).counts());
+  // Accents survived ISO-8859-15 + quoted-printable.
+  EXPECT_EQ(str(b.one("Patient"), "birthDate"), str(parse(direct).one("Patient"), "birthDate"));
+  EXPECT_NE(r.bundle_json.find("é"), std::string::npos);
+}
+
+TEST(MessageIntake, IncompleteFormInBodyListsWhatIsMissing) {
+  const IngestResult r = ingestCase("fiche_incomplete.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  EXPECT_TRUE(has(r, Errc::FormRequiredMissing)) << issuesText(r);
+  EXPECT_EQ(parse(r).of("QuestionnaireResponse").size(), 1u);
+}
+
+TEST(MessageIntake, FhirBundleAttachmentJoinsTheTransaction) {
+  const IngestResult r = ingestCase("bundle_attachment.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parse(r);
+  EXPECT_EQ(insOf(b.one("Patient")), kInsB);
+  const rapidjson::Value& obs = b.one("Observation");
+  EXPECT_EQ(str(obs["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
+  for (const auto& e : b.doc["entry"].GetArray()) {
+    EXPECT_EQ(str(e["request"], "method"), "POST");
+    EXPECT_EQ(str(e["request"], "url"), str(e["resource"], "resourceType"));
+    EXPECT_FALSE(str(e, "fullUrl").empty());
+  }
+}
+
+TEST(MessageIntake, PdfOnlyIsARequestToQualify) {
+  const IngestResult r = ingestCase("pdf_only.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  EXPECT_TRUE(has(r, Errc::MessageToQualify));
+  const Bundle b = parse(r);
+  const rapidjson::Value& request = b.one("ServiceRequest");
+  EXPECT_EQ(str(request, "status"), "draft");
+  const rapidjson::Value& patient = b.one("Patient");
+  EXPECT_EQ(insOf(patient), "");  // to be identified by the secretariat
+  EXPECT_EQ(str(request["subject"], "reference"), b.fullUrlOf(patient));
+  const rapidjson::Value& pdf = b.one("DocumentReference");
+  EXPECT_EQ(str(pdf["content"][0]["attachment"], "contentType"), "application/pdf");
+  EXPECT_EQ(pdf["content"][0]["attachment"]["size"].GetInt64(), 8000);
+  EXPECT_EQ(str(pdf["subject"], "reference"), b.fullUrlOf(patient));
+}
+
+TEST(MessageIntake, FreeTextIsDecodedAndKept) {
+  const IngestResult r = ingestCase("free_text.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  EXPECT_TRUE(has(r, Errc::MessageToQualify));
+  const Bundle b = parse(r);
+  const rapidjson::Value& text = b.one("DocumentReference");
+  const std::string body = decodeBase64(str(text["content"][0]["attachment"], "data"));
+  EXPECT_NE(body.find("Chère consœur"), std::string::npos) << body;  // windows-1252 → UTF-8
+  EXPECT_NE(body.find("« normal »"), std::string::npos) << body;
+  EXPECT_NE(r.bundle_json.find("Demande d'avis – dyspnée"), std::string::npos);  // RFC 2047
+}
+
+TEST(MessageIntake, EmptyMessageIsQuarantined) {
+  const IngestResult r = ingestCase("empty.eml");
+  EXPECT_EQ(r.status, IngestStatus::Quarantined);
+  ASSERT_TRUE(r.quarantine);
+  EXPECT_EQ(r.quarantine->code, Errc::MessageEmpty);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The patient's identity
+
+TEST(MessageIntake, NoInsIsIncomplete) {
+  const IngestResult r = ingestCase("no_ins.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  EXPECT_TRUE(has(r, Errc::InsMissing)) << issuesText(r);
+  const Bundle b = parse(r);
+  EXPECT_EQ(insOf(b.one("Patient")), "");
+  EXPECT_EQ(b.counts()["Observation"], 5);  // nothing else is lost
+}
+
+TEST(MessageIntake, InsMismatchPointsAtMetadata) {
+  const IngestResult r = ingestCase("ins_mismatch.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  int mismatches = 0;
+  for (const Issue& i : r.issues.items()) {
+    if (i.code != Errc::InsMismatch) continue;
+    ++mismatches;
+    EXPECT_NE(i.location.find("METADATA.XML"), std::string::npos) << i.location;
+  }
+  EXPECT_EQ(mismatches, 2) << issuesText(r);  // SubmissionSet and DocumentEntry
+  // The CDA's INS is the patient's, and it agrees with the CDA's traits.
+  EXPECT_EQ(insOf(parse(r).one("Patient")), kInsA);
+  EXPECT_FALSE(has(r, Errc::NirTraitSexMismatch)) << issuesText(r);
+}
+
+TEST(MessageIntake, TraitsMismatchPointsAtSourcePatientInfo) {
+  const IngestResult r = ingestCase("traits_mismatch.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);
+  bool found = false;
+  for (const Issue& i : r.issues.items()) {
+    if (i.code != Errc::InsTraitsMismatch) continue;
+    found = true;
+    EXPECT_NE(i.location.find("sourcePatientInfo"), std::string::npos) << i.location;
+    EXPECT_NE(i.message.find("date de naissance"), std::string::npos) << i.message;
+  }
+  EXPECT_TRUE(found) << issuesText(r);
+}
+
+TEST(MessageIntake, MssHeadersAreCrossChecked) {
+  const IngestResult r = ingestCase("header_mismatch.eml");
+  EXPECT_EQ(r.status, IngestStatus::Accepted);  // warnings: the archive is right
+  std::vector<std::string> where;
+  for (const Issue& i : r.issues.items()) {
+    if (i.code == Errc::MssHeaderMismatch) where.push_back(i.location);
+  }
+  EXPECT_EQ(where, (std::vector<std::string>{"X-MSS-INS", "X-MSS-CODECDA"})) << issuesText(r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile and broken messages: quarantined with a stable code, nothing else.
+
+struct HostileCase {
+  const char* file;
+  Errc code;
+};
+
+class HostileMessage : public ::testing::TestWithParam<HostileCase> {};
+
+TEST_P(HostileMessage, QuarantinedWithItsCode) {
+  const IngestResult r = ingestCase(GetParam().file);
+  ASSERT_EQ(r.status, IngestStatus::Quarantined) << GetParam().file << "\n" << issuesText(r);
+  ASSERT_TRUE(r.quarantine);
+  EXPECT_EQ(info(r.quarantine->code).code, info(GetParam().code).code)
+      << GetParam().file << ": " << r.quarantine->detail;
+  EXPECT_FALSE(r.quarantine->detail.empty());
+  EXPECT_TRUE(r.bundle_json.empty());
+  EXPECT_TRUE(r.issues.contains(GetParam().code));
+  // The outcome names the reason for the secretariat and the sender's MDN.
+  EXPECT_NE(operationOutcomeJson(r).find(info(GetParam().code).code), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Generated, HostileMessage,
+    ::testing::Values(HostileCase{"xdm_bomb.eml", Errc::XdmCompressionRatio},
+                      HostileCase{"xdm_lying_bomb.eml", Errc::XdmDeclaredSizeMismatch},
+                      HostileCase{"xdm_traversal.eml", Errc::XdmUnsafePath},
+                      HostileCase{"xdm_symlink.eml", Errc::XdmSymlink},
+                      HostileCase{"xdm_not_zip.eml", Errc::XdmNotZip},
+                      HostileCase{"xdm_hash_mismatch.eml", Errc::XdmHashMismatch},
+                      HostileCase{"xdm_size_mismatch.eml", Errc::XdmSizeMismatch},
+                      HostileCase{"xdm_no_metadata.eml", Errc::XdmNoMetadata},
+                      HostileCase{"xdm_document_missing.eml", Errc::XdmDocumentMissing},
+                      HostileCase{"cda_xxe.eml", Errc::XmlDoctypeForbidden},
+                      HostileCase{"cda_parameter_entity.eml", Errc::XmlDoctypeForbidden},
+                      HostileCase{"cda_billion_laughs.eml", Errc::XmlDoctypeForbidden},
+                      HostileCase{"metadata_xxe.eml", Errc::XmlDoctypeForbidden},
+                      HostileCase{"cda_no_record_target.eml", Errc::CdaRecordTargetMissing},
+                      HostileCase{"cda_no_patient_id.eml", Errc::CdaPatientIdMissing},
+                      HostileCase{"mime_unterminated.eml", Errc::MimeMalformed},
+                      HostileCase{"mime_truncated_base64.eml", Errc::MimeEncodingInvalid},
+                      HostileCase{"mime_huge_header.eml", Errc::MimeHeaderTooLong},
+                      HostileCase{"mime_deep_nesting.eml", Errc::MimeNestingTooDeep},
+                      HostileCase{"mime_many_parts.eml", Errc::MimeTooManyParts}),
+    [](const ::testing::TestParamInfo<HostileCase>& param) {
+      std::string name = param.param.file;
+      name = name.substr(0, name.rfind('.'));
+      for (char& c : name) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) c = '_';
+      }
+      return name;
+    });
+
+// Damaged copies of a good message: any outcome but a crash, and a quarantine always says why.
+TEST(MessageIntake, DamagedMessagesNeverCrash) {
+  const std::string good = message("ldl_ses.eml");
+  ASSERT_FALSE(good.empty());
+  std::mt19937 rng(20241);
+  std::map<IngestStatus, int> seen;
+  for (int round = 0; round < 150; ++round) {
+    std::string bytes = good;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % bytes.size();
+      switch (rng() % 3) {
+        case 0:
+          bytes[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          bytes.erase(at, 1 + rng() % 64);
+          break;
+        default:
+          bytes.insert(at, bytes.substr(rng() % bytes.size(), 1 + rng() % 64));
+      }
+    }
+    const IngestResult r = ingestMessage(bytes, "");
+    ++seen[r.status];
+    if (r.status == IngestStatus::Quarantined) {
+      ASSERT_TRUE(r.quarantine);
+      EXPECT_FALSE(r.quarantine->detail.empty());
+    } else {
+      EXPECT_FALSE(r.bundle_json.empty());
+    }
+  }
+  for (std::size_t cut = 0; cut < good.size(); cut += 1499) {
+    const IngestResult r = ingestMessage(good.substr(0, cut), "");
+    ++seen[r.status];
+    if (r.status == IngestStatus::Quarantined) {
+      EXPECT_TRUE(r.quarantine);
+    }
+  }
+  EXPECT_GT(seen[IngestStatus::Quarantined], 0);
+}
+
+TEST(MessageIntake, LooksLikeMail) {
+  EXPECT_TRUE(looksLikeMail(message("ldl_ses.eml")));
+  EXPECT_TRUE(looksLikeMail("From MAILER-DAEMON Fri Jan 12 14:05:00 2024\nFrom: a@b\n"));
+  EXPECT_TRUE(looksLikeMail("Received: from x by y\r\n"));
+  EXPECT_FALSE(looksLikeMail(readRepoFile("samples/fiches/fiche-complete.txt")));
+  EXPECT_FALSE(looksLikeMail(readRepoFile("samples/fiches/questionnaire-response.json")));
+}
+
+}  // namespace
+}  // namespace liaison::pipeline
