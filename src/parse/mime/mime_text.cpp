@@ -1,5 +1,6 @@
 #include "parse/mime/mime_text.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -109,6 +110,14 @@ void appendUtf8(std::string& out, char32_t u) {
   }
 }
 
+// The end of the run of CRs starting at `cr`, and whether a '\n' follows it: CR LF, and the
+// CR CR LF of a text converted to CRLF twice, are one line end; other CRs are data and stay.
+std::size_t endOfCrRun(std::string_view text, std::size_t cr, bool& line_end) {
+  const std::size_t end = std::min(text.find_first_not_of('\r', cr), text.size());
+  line_end = end < text.size() && text[end] == '\n';
+  return end;
+}
+
 // Line ends become "\n" on the way.
 template <typename Decode>
 std::string singleByteToUtf8(std::string_view bytes, Decode decode) {
@@ -116,7 +125,13 @@ std::string singleByteToUtf8(std::string_view bytes, Decode decode) {
   out.reserve(bytes.size() + bytes.size() / 8);
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n') continue;
+    if (c == '\r') {
+      bool line_end = false;
+      const std::size_t end = endOfCrRun(bytes, i, line_end);
+      if (!line_end) out.append(bytes.substr(i, end - i));
+      i = end - 1;
+      continue;
+    }
     if (c < 0x80) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -131,13 +146,15 @@ std::string normaliseLineEnds(std::string_view text) {
   out.reserve(text.size());
   std::size_t pos = 0;
   while (pos < text.size()) {
-    std::size_t cr = text.find("\r\n", pos);
+    const std::size_t cr = text.find('\r', pos);
     if (cr == std::string_view::npos) {
       out.append(text.substr(pos));
       break;
     }
     out.append(text.substr(pos, cr - pos));
-    pos = cr + 1;  // keep the '\n'
+    bool line_end = false;
+    pos = endOfCrRun(text, cr, line_end);  // the '\n' of a line end is kept with what follows
+    if (!line_end) out.append(text.substr(cr, pos - cr));
   }
   return out;
 }

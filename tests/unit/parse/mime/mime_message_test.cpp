@@ -270,6 +270,16 @@ TEST(MimeMessage, TextBodyCharsets) {
   }
 }
 
+// Found by fuzz/mime_fuzz.cpp: CR CR LF (a text converted to CRLF twice) left a CRLF in the body.
+TEST(MimeMessage, CrCrLfIsOneLineEndAndLoneCrIsData) {
+  for (const char* charset : {"utf-8", "windows-1252", "iso-8859-2"}) {
+    const std::string content_type = std::string("text/plain; charset=") + charset;
+    MimeMessage m = parseOk(textMail(content_type, "8bit", "a\r\r\nb\rc\r\nd\r\r\r\ne\n"));
+    EXPECT_EQ(m.text_body, "a\nb\rc\nd\ne\n") << charset;
+    EXPECT_EQ(m.text_body.find("\r\n"), std::string::npos) << charset;
+  }
+}
+
 TEST(MimeMessage, UnknownCharsetIsReadAsWindows1252WithAWarning) {
   MimeMessage m =
       parseOk(textMail("text/plain; charset=x-unheard-of", "8bit", "R\xE9sultat \x80\n"));
