@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@ struct CliRun {
 
 std::string readAll(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 CliRun liaison(const std::string& args, const std::string& env = "", bool json_lines = true) {

@@ -1,0 +1,501 @@
+// MSSanté messages → validated, serialised FHIR Bundles per second on one core (issue 3's figure),
+// and where the time goes (MIME, XDM zip, XDS metadata, CDA). The message is built in memory at
+// start-up and is the typical one: RFC 5322 multipart/mixed with a text/plain body, X-MSS-*
+// headers, an IHE_XDM.ZIP (libzip, deflate) holding INDEX.HTM, README.TXT, METADATA.XML and the
+// LDL-SES discharge letter with structured vital signs (tests/data), and a synthetic PDF rendition
+// sized so that the whole mail is about 100 KB.
+//
+//   liaison_bench_message [benchmark flags]   Google Benchmark: BM_Message (the whole intake),
+//                                             BM_MessageWithoutPdf (the same mail, no PDF), the
+//                                             stages BM_ParseMime, BM_ReadXdm, BM_ParseXdsMetadata,
+//                                             BM_ParseCda, and BM_ParseCdaCcdaEquivalent (the
+//                                             document bench/ccda/bench.mjs converts)
+//   liaison_bench_message --rss [N]           ingests N messages (default 10,000), each with its
+//                                             own Message-ID, then prints messages/s and peak RSS
+
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "parse/cda/cda_document.hpp"
+#include "parse/cda/xds_metadata.hpp"
+#include "parse/mime/mime_message.hpp"
+#include "parse/xdm/xdm_archive.hpp"
+#include "pipeline/ess_profile.hpp"
+#include "pipeline/message_intake.hpp"
+#include "pipeline/mss_profile.hpp"
+
+namespace {
+
+using namespace liaison;
+
+constexpr std::size_t kTargetMessageBytes = 100 * 1000;
+// Same width for every message, so that changing the Message-ID never moves the other bytes.
+constexpr std::string_view kMessageIdPrefix = "bench-";
+constexpr int kMessageIdDigits = 10;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::cerr << "liaison_bench_message: " << what << "\n";
+  std::exit(2);
+}
+
+std::string readFile(const std::string& relative) {
+  const std::string path = std::string(LIAISON_SOURCE_DIR) + "/" + relative;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ESS and MSSanté profiles, loaded as `liaison ingest` loads them (src/app/commands.cpp).
+
+std::shared_ptr<const pipeline::EssProfile> loadEss() {
+  const std::string dir = "profiles/cardio-plus/";
+  const std::string config = readFile(dir + "ess.json");
+  auto files = pipeline::essFiles(config);
+  if (!files) fail(files.error().detail);
+  auto ess = pipeline::EssProfile::load(config, readFile(dir + files->questionnaire),
+                                        readFile(dir + files->mapping));
+  if (!ess) fail(std::string(info(ess.error().code).code) + ": " + ess.error().detail);
+  return *ess;
+}
+
+std::shared_ptr<const pipeline::MssProfile> loadMss() {
+  const std::string dir = "profiles/mssante/";
+  auto files = pipeline::mssFiles(readFile(dir + "intake.json"));
+  if (!files) fail(files.error().detail);
+  pipeline::MssMappingTexts texts;
+  texts.patient = readFile(dir + files->patient);
+  texts.document = readFile(dir + files->document);
+  texts.attachment = readFile(dir + files->attachment);
+  texts.to_qualify = readFile(dir + files->to_qualify);
+  for (const std::string& t : files->document_types)
+    texts.document_types.push_back(readFile(dir + t));
+  auto mss = pipeline::MssProfile::load(texts);
+  if (!mss) fail(std::string(info(mss.error().code).code) + ": " + mss.error().detail);
+  return *mss;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the message
+
+// An in-memory zip, deflated, with a fixed modification time (reproducible bytes).
+std::string makeZip(const std::vector<std::pair<std::string, std::string>>& entries) {
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  zip_t* archive = buffer != nullptr ? zip_open_from_source(buffer, ZIP_TRUNCATE, &error) : nullptr;
+  if (archive == nullptr) fail("libzip: cannot create an archive in memory");
+  zip_source_keep(buffer);
+  const time_t mtime = 1705064700;  // 2024-01-12 14:05:00 +0100
+  for (const auto& [name, data] : entries) {
+    zip_source_t* source = zip_source_buffer(archive, data.data(), data.size(), 0);
+    const zip_int64_t index = zip_file_add(archive, name.c_str(), source, ZIP_FL_ENC_UTF_8);
+    if (index < 0) fail("libzip: cannot add " + name);
+    zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_DEFLATE, 9);
+    zip_file_set_mtime(archive, static_cast<zip_uint64_t>(index), mtime, 0);
+  }
+  if (zip_close(archive) != 0) fail("libzip: cannot write the archive");
+  std::string out;
+  if (zip_source_open(buffer) == 0) {
+    zip_source_seek(buffer, 0, SEEK_END);
+    out.resize(static_cast<std::size_t>(zip_source_tell(buffer)));
+    zip_source_seek(buffer, 0, SEEK_SET);
+    zip_source_read(buffer, out.data(), out.size());
+    zip_source_close(buffer);
+  }
+  zip_source_free(buffer);
+  zip_error_fini(&error);
+  if (out.empty()) fail("libzip: empty archive");
+  return out;
+}
+
+// Base64 in 76-character lines ending in CRLF (RFC 2045).
+std::string base64Lines(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve(data.size() / 3 * 4 + data.size() / 57 * 2 + 8);
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < data.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, data.size() - i);
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 3; ++k) {
+      v = (v << 8) | (k < n ? static_cast<unsigned char>(data[i + k]) : 0u);
+    }
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += n > 1 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += n > 2 ? kAlphabet[v & 63] : '=';
+    line += 4;
+    if (line == 76) {
+      out += "\r\n";
+      line = 0;
+    }
+  }
+  if (line != 0) out += "\r\n";
+  return out;
+}
+
+// A well-formed PDF 1.4 of about `size` bytes: one A4 page with a text stream and an 8-bit
+// grey image whose samples are pseudo-random (incompressible, like a real rendition's streams).
+std::string syntheticPdf(std::size_t size) {
+  std::string pdf = "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n";
+  std::vector<std::size_t> offsets;
+  auto object = [&](const std::string& body) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(offsets.size()) + " 0 obj\n" + body + "\nendobj\n";
+  };
+  const std::string text =
+      "BT /F1 11 Tf 56 780 Td (Lettre de liaison a la sortie - Cardiologie) Tj ET\n"
+      "BT /F1 9 Tf 56 760 Td (Document de synthese - rendu PDF synthetique pour le banc) Tj ET\n"
+      "q 480 0 0 320 56 400 cm /Im1 Do Q\n";
+  object("<< /Type /Catalog /Pages 2 0 R >>");
+  object("<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+  object(
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+      "/Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>");
+  object("<< /Length " + std::to_string(text.size()) + " >>\nstream\n" + text + "endstream");
+  object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  const std::size_t overhead = pdf.size() + 400;
+  const std::size_t width = 200;
+  const std::size_t height =
+      std::max<std::size_t>(1, (size > overhead ? size - overhead : 0) / width);
+  std::string samples(width * height, '\0');
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (char& c : samples) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  object("<< /Type /XObject /Subtype /Image /Width " + std::to_string(width) + " /Height " +
+         std::to_string(height) + " /ColorSpace /DeviceGray /BitsPerComponent 8 /Length " +
+         std::to_string(samples.size()) + " >>\nstream\n" + samples + "\nendstream");
+  const std::size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(offsets.size() + 1) + "\n0000000000 65535 f \n";
+  for (std::size_t o : offsets) {
+    char line[24];
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", o);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(offsets.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
+std::string messageId(std::uint64_t n) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%0*llu", kMessageIdDigits,
+                static_cast<unsigned long long>(n));
+  return std::string(kMessageIdPrefix) + digits;
+}
+
+struct Fixture {
+  std::string cda;       // tests/data/cda/ldl_ses.xml (DOC0001.XML)
+  std::string metadata;  // tests/data/xds/METADATA.XML
+  std::string zip;       // IHE_XDM.ZIP
+  std::string pdf;
+  std::string message;
+  std::string message_without_pdf;  // the same mail without the PDF rendition
+  std::string ccda;                 // bench/ccda/ldl_ses_ccda.xml, what @medplum/ccda converts
+  std::size_t message_id_at = 0;    // offset of the Message-ID's digits in `message`
+};
+
+std::string mail(const Fixture& f, const std::string& pdf) {
+  const std::string boundary = "=_liaison_bench_0123456789";
+  std::string m;
+  m += "Return-Path: <dr.testeur@ch-fictif.mssante.fr>\r\n";
+  m += "Received: from mx.ch-fictif.mssante.fr by mx.cardio-plus.ess.mssante.fr with ESMTPS;\r\n";
+  m += " Fri, 12 Jan 2024 14:05:02 +0100\r\n";
+  m += "From: =?utf-8?q?Dr_Jean_TESTEUR?= <dr.testeur@ch-fictif.mssante.fr>\r\n";
+  m += "To: secretariat@cardio-plus.ess.mssante.fr\r\n";
+  m += "Subject: =?utf-8?q?Lettre_de_liaison_=C3=A0_la_sortie?=\r\n";
+  m += "Date: Fri, 12 Jan 2024 14:05:00 +0100\r\n";
+  m += "Message-ID: <" + messageId(0) + "@ch-fictif.mssante.fr>\r\n";
+  m += "MIME-Version: 1.0\r\n";
+  m += "X-MSS-NIL: NIL-TEST-0001\r\n";
+  m += "X-MSS-CODECDA: 11490-0\r\n";
+  m += "X-MSS-INS: O\r\n";
+  m += "Disposition-Notification-To: <dr.testeur@ch-fictif.mssante.fr>\r\n";
+  m += "Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
+  m += "--" + boundary + "\r\n";
+  m += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+       "quoted-printable\r\n\r\n";
+  m += "Bonjour,\r\n\r\nVeuillez trouver ci-joint la lettre de liaison de Mme FICTIF-DUPONT,\r\n";
+  m +=
+      "sortie le 12/01/2024 du service de cardiologie.\r\n\r\nCordialement,\r\nDr Jean TESTEUR\r\n";
+  m += "--" + boundary + "\r\n";
+  m += "Content-Type: application/zip; name=\"IHE_XDM.ZIP\"\r\n";
+  m += "Content-Disposition: attachment; filename=\"IHE_XDM.ZIP\"\r\n";
+  m += "Content-Transfer-Encoding: base64\r\n\r\n";
+  m += base64Lines(f.zip);
+  if (!pdf.empty()) {
+    m += "--" + boundary + "\r\n";
+    m += "Content-Type: application/pdf; name=\"lettre-de-liaison.pdf\"\r\n";
+    m += "Content-Disposition: attachment; filename=\"lettre-de-liaison.pdf\"\r\n";
+    m += "Content-Transfer-Encoding: base64\r\n\r\n";
+    m += base64Lines(pdf);
+  }
+  m += "--" + boundary + "--\r\n";
+  return m;
+}
+
+Fixture makeFixture() {
+  Fixture f;
+  f.cda = readFile("tests/data/cda/ldl_ses.xml");
+  f.metadata = readFile("tests/data/xds/METADATA.XML");
+  f.ccda = readFile("bench/ccda/ldl_ses_ccda.xml");
+  f.zip = makeZip({
+      {"INDEX.HTM",
+       "<html><head><title>IHE XDM</title></head><body><p>Lettre de liaison</p>"
+       "<a href=\"IHE_XDM/SUBSET01/DOC0001.XML\">DOC0001.XML</a></body></html>\r\n"},
+      {"README.TXT",
+       "Centre Hospitalier Fictif - messagerie MSSante\r\nContenu : une lettre de liaison (CDA "
+       "R2, LDL-SES) dans IHE_XDM/SUBSET01.\r\n"},
+      {"IHE_XDM/SUBSET01/METADATA.XML", f.metadata},
+      {"IHE_XDM/SUBSET01/DOC0001.XML", f.cda},
+  });
+  // Size the PDF so that the whole mail is about kTargetMessageBytes (base64 adds 4/3 + CRLFs).
+  f.message_without_pdf = mail(f, "");
+  const std::size_t without_pdf = f.message_without_pdf.size() + 200;  // + the PDF part's headers
+  const std::size_t room =
+      kTargetMessageBytes > without_pdf ? kTargetMessageBytes - without_pdf : 0;
+  f.pdf = syntheticPdf(room * 3 / 4 * 76 / 78);
+  f.message = mail(f, f.pdf);
+  f.message_id_at = f.message.find(messageId(0)) + kMessageIdPrefix.size();
+  return f;
+}
+
+const Fixture& fixture() {
+  static const Fixture f = makeFixture();
+  return f;
+}
+
+const FixedClock kClock(std::chrono::sys_days{std::chrono::year{2024} / 1 / 12});
+
+const pipeline::MessageIntake& intake() {
+  static const pipeline::MessageIntake i(loadMss(), loadEss(), kClock);
+  return i;
+}
+
+std::size_t count(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string_view::npos;
+       at = text.find(what, at + what.size()))
+    ++n;
+  return n;
+}
+
+// The message must go all the way through (accepted or incomplete, never quarantined), or the
+// figures would time an early exit.
+void checkAccepted() {
+  const Fixture& f = fixture();
+  const pipeline::IngestResult r = intake().ingest(f.message);
+  std::fprintf(stderr,
+               "message: %zu bytes (IHE_XDM.ZIP %zu bytes: CDA %zu + METADATA.XML %zu inflated; "
+               "PDF %zu bytes)\n",
+               f.message.size(), f.zip.size(), f.cda.size(), f.metadata.size(), f.pdf.size());
+  std::fprintf(stderr, "status: %s, Bundle: %zu entries (%zu resources), %zu bytes of JSON\n",
+               std::string(pipeline::toString(r.status)).c_str(),
+               count(r.bundle_json, "\"fullUrl\""), r.resources.size(), r.bundle_json.size());
+  for (const Issue& issue : r.issues.items()) {
+    std::fprintf(stderr, "  issue %s (%s): %s\n", std::string(info(issue.code).code).c_str(),
+                 std::string(toString(issue.severity)).c_str(), issue.message.c_str());
+  }
+  if (r.status == pipeline::IngestStatus::Quarantined) fail("the benchmark message is quarantined");
+  const pipeline::IngestResult without_pdf = intake().ingest(f.message_without_pdf);
+  std::fprintf(stderr, "without the PDF: %zu bytes, status: %s, Bundle: %zu entries\n",
+               f.message_without_pdf.size(),
+               std::string(pipeline::toString(without_pdf.status)).c_str(),
+               count(without_pdf.bundle_json, "\"fullUrl\""));
+  if (without_pdf.status == pipeline::IngestStatus::Quarantined)
+    fail("the mail without PDF is quarantined");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks
+
+void BM_Message(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const pipeline::MessageIntake& in = intake();
+  std::size_t bundle_bytes = 0;
+  for (auto _ : state) {
+    pipeline::IngestResult r = in.ingest(f.message);
+    bundle_bytes += r.bundle_json.size();
+    benchmark::DoNotOptimize(r.bundle_json.data());
+  }
+  const auto n = static_cast<int64_t>(state.iterations());
+  state.SetItemsProcessed(n);
+  state.SetBytesProcessed(n * static_cast<int64_t>(f.message.size()));
+  state.counters["bundle_bytes"] =
+      benchmark::Counter(static_cast<double>(bundle_bytes) / static_cast<double>(n));
+}
+BENCHMARK(BM_Message);
+
+// The same mail without its PDF: MIME, XDM, METADATA.XML, CDA → Bundle. The nearest the public API
+// comes to "CDA parse + map + serialise" (an upper bound: MIME, zip and XDS metadata included).
+void BM_MessageWithoutPdf(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const pipeline::MessageIntake& in = intake();
+  for (auto _ : state) {
+    pipeline::IngestResult r = in.ingest(f.message_without_pdf);
+    if (r.status == pipeline::IngestStatus::Quarantined) state.SkipWithError("quarantined");
+    benchmark::DoNotOptimize(r.bundle_json.data());
+  }
+  const auto n = static_cast<int64_t>(state.iterations());
+  state.SetItemsProcessed(n);
+  state.SetBytesProcessed(n * static_cast<int64_t>(f.message_without_pdf.size()));
+}
+BENCHMARK(BM_MessageWithoutPdf);
+
+void BM_ParseMime(benchmark::State& state) {
+  const Fixture& f = fixture();
+  for (auto _ : state) {
+    auto m = parse::parseMime(f.message);
+    if (!m) state.SkipWithError("parseMime failed");
+    benchmark::DoNotOptimize(m);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.message.size()));
+}
+BENCHMARK(BM_ParseMime);
+
+void BM_ReadXdm(benchmark::State& state) {
+  const Fixture& f = fixture();
+  for (auto _ : state) {
+    auto a = parse::readXdm(f.zip);
+    if (!a) state.SkipWithError("readXdm failed");
+    benchmark::DoNotOptimize(a);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.zip.size()));
+}
+BENCHMARK(BM_ReadXdm);
+
+void BM_ParseXdsMetadata(benchmark::State& state) {
+  const Fixture& f = fixture();
+  for (auto _ : state) {
+    auto s = parse::parseXdsMetadata(f.metadata);
+    if (!s) state.SkipWithError("parseXdsMetadata failed");
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.metadata.size()));
+}
+BENCHMARK(BM_ParseXdsMetadata);
+
+// The CDA document alone (ldl_ses.xml): what bench/ccda/bench.mjs compares with @medplum/ccda.
+void BM_ParseCda(benchmark::State& state) {
+  const Fixture& f = fixture();
+  for (auto _ : state) {
+    auto d = parse::parseCda(f.cda);
+    if (!d) state.SkipWithError("parseCda failed");
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.cda.size()));
+}
+BENCHMARK(BM_ParseCda);
+
+// parseCda on the exact bytes bench/ccda/bench.mjs gives @medplum/ccda (the C-CDA equivalent).
+void BM_ParseCdaCcdaEquivalent(benchmark::State& state) {
+  const Fixture& f = fixture();
+  for (auto _ : state) {
+    auto d = parse::parseCda(f.ccda);
+    if (!d) state.SkipWithError("parseCda failed");
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * f.ccda.size()));
+}
+BENCHMARK(BM_ParseCdaCcdaEquivalent);
+
+// ---------------------------------------------------------------------------------------------
+// --rss N: N messages one after the other, as a mailbox drain would, each with its own Message-ID.
+
+long peakRssKiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;  // KiB on Linux
+}
+
+double cpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+int runRss(std::uint64_t n) {
+  const Fixture& f = fixture();
+  const pipeline::MessageIntake& in = intake();
+  checkAccepted();
+  std::string message = f.message;
+  const long rss_before = peakRssKiB();
+  std::uint64_t quarantined = 0;
+  std::uint64_t bundle_bytes = 0;
+  const double cpu_start = cpuSeconds();
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 1; i <= n; ++i) {
+    const std::string id = messageId(i).substr(kMessageIdPrefix.size());
+    std::memcpy(message.data() + f.message_id_at, id.data(), id.size());
+    const pipeline::IngestResult r = in.ingest(message);
+    if (r.status == pipeline::IngestStatus::Quarantined) ++quarantined;
+    bundle_bytes += r.bundle_json.size();
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = cpuSeconds() - cpu_start;
+  const long rss_after = peakRssKiB();
+  std::printf("messages: %llu (%zu bytes each), quarantined: %llu, Bundle JSON: %llu bytes\n",
+              static_cast<unsigned long long>(n), message.size(),
+              static_cast<unsigned long long>(quarantined),
+              static_cast<unsigned long long>(bundle_bytes));
+  std::printf("time: %.3f s wall clock (%.0f messages/s), %.3f s CPU (%.0f messages/s)\n", seconds,
+              static_cast<double>(n) / seconds, cpu, static_cast<double>(n) / cpu);
+  std::printf("peak RSS: %.1f MiB (%.1f MiB after set-up, before the first of the %llu)\n",
+              static_cast<double>(rss_after) / 1024.0, static_cast<double>(rss_before) / 1024.0,
+              static_cast<unsigned long long>(n));
+  return quarantined == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--rss") == 0) {
+      std::uint64_t n = 10000;
+      if (i + 1 < argc) {
+        char* end = nullptr;
+        n = std::strtoull(argv[i + 1], &end, 10);
+        if (end == argv[i + 1] || *end != '\0' || n == 0) fail("--rss takes a message count");
+      }
+      return runRss(n);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  checkAccepted();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
