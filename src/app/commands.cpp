@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_store.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
+#include "pipeline/stored_intake.hpp"
 
 namespace liaison::app {
 namespace {
@@ -48,6 +51,43 @@ void writeString(json::JsonOut& w, std::string_view s) {
   w.String(s);
 }
 
+std::optional<std::string> databaseFromEnvironment() {
+  if (const char* d = std::getenv("LIAISON_DB"); d != nullptr && *d != '\0') return d;
+  return std::nullopt;
+}
+
+// One line of `liaison ingest --db` output: the intake's line plus what the store kept.
+std::string storedLine(std::string_view input, const pipeline::StoredIngest& s) {
+  std::string line;
+  if (s.duplicate) {
+    json::JsonOut w(line);
+    w.StartObject();
+    w.Key("input");
+    w.String(input);
+    w.Key("status");
+    w.String(pipeline::toString(s.result.status));
+    w.Key("outcome");
+    w.RawValue(s.outcome_json.data(), s.outcome_json.size());
+  } else {
+    line = pipeline::reportLine(input, s.result);
+    line.pop_back();  // reopen the object
+  }
+  std::string tail;
+  json::JsonOut w(tail);
+  w.StartObject();
+  w.Key("journal");
+  w.Int64(s.journal_id);
+  w.Key("duplicate");
+  w.Bool(s.duplicate);
+  if (!s.response_json.empty()) {
+    w.Key("response");
+    w.RawValue(s.response_json.data(), s.response_json.size());
+  }
+  w.EndObject();
+  line += ",\"stored\":" + tail + "}";
+  return line;
+}
+
 }  // namespace
 
 void printUsage(std::ostream& out) {
@@ -58,7 +98,7 @@ void printUsage(std::ostream& out) {
          "      Check a NIR / matricule INS: structure, key, consistency with the traits;\n"
          "      with --system, which INS it is (NIR .8, NIA .9, test .10, demo .11).\n"
          "      Prints {\"valid\", \"normalized\", \"issues\"}; exit 0 valid, 1 invalid, 2 usage.\n"
-         "  liaison ingest PATH... [--ess CONFIG] [--mss CONFIG]\n"
+         "  liaison ingest PATH... [--ess CONFIG] [--mss CONFIG] [--db DSN]\n"
          "      Read MSSanté messages (.eml, Maildir; IHE_XDM.ZIP with CDA R2, FHIR attachments,\n"
          "      forms in the body, PDF or free text) and ESS request forms (QuestionnaireResponse\n"
          "      JSON or plain text); directories are read file by file, with progress on stderr.\n"
@@ -67,6 +107,11 @@ void printUsage(std::ostream& out) {
          "      Exit 0 when all are accepted or incomplete, 1 when any is quarantined, 2 usage.\n"
          "      --ess defaults to $LIAISON_ESS, else profiles/cardio-plus/ess.json;\n"
          "      --mss defaults to profiles/mssante/intake.json.\n"
+         "      With --db (or $LIAISON_DB), each input is journaled in PostgreSQL first, then its\n"
+         "      resources and outcome are stored in one transaction; an input already ingested\n"
+         "      returns its first outcome (\"duplicate\": true) and writes nothing.\n"
+         "  liaison db migrate|status [--db DSN]\n"
+         "      Apply the schema migrations (under an advisory lock), or print the version.\n"
          "  liaison errors\n"
          "      Print the error catalogue (code, HTTP status, FHIR issue type, severity).\n"
          "  liaison --version | --help\n";
@@ -299,6 +344,7 @@ class Progress {
 int runIngest(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   std::optional<fs::path> ess_path;
   std::optional<fs::path> mss_path;
+  std::optional<std::string> dsn = databaseFromEnvironment();
   std::vector<fs::path> inputs;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--ess" || args[i] == "--mss") {
@@ -308,6 +354,12 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
       }
       (args[i] == "--ess" ? ess_path : mss_path) = fs::path(args[i + 1]);
       ++i;
+    } else if (args[i] == "--db") {
+      if (i + 1 >= args.size()) {
+        err << "liaison ingest: --db takes a PostgreSQL connection string\n";
+        return kExitUsage;
+      }
+      dsn = std::string(args[++i]);
     } else if (args[i].substr(0, 2) == "--") {
       err << "liaison ingest: unknown option " << args[i] << "\n";
       return kExitUsage;
@@ -332,14 +384,44 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
   SystemClock clock;
   pipeline::FormIntake forms(*ess, clock);
   pipeline::MessageIntake messages(*mss, *ess, clock);
+  std::unique_ptr<pg::PgStore> store;
+  if (dsn) {
+    // The database must be reachable and migrated before any input is read.
+    auto version = pg::requireCurrentSchema(*dsn);
+    auto opened = version ? pg::PgStore::open(*dsn) : version.error();
+    if (!opened) {
+      err << "liaison ingest: " << info(opened.error().code).code << ": " << opened.error().detail
+          << "\n";
+      return kExitStore;
+    }
+    store = std::move(*opened);
+  }
+  std::optional<pipeline::StoredIntake> stored;
+  if (store) stored.emplace(*store, messages, forms, clock);
 
   const std::vector<fs::path> files = inputFiles(inputs);
   Progress progress(files.size(), err);
   bool any_quarantined = false;
+  bool store_failed = false;
   for (const fs::path& p : files) {
     pipeline::IngestResult result;
     if (auto bytes = readFile(p)) {
       const bool mail = p.extension() == ".eml" || pipeline::looksLikeMail(*bytes);
+      if (stored) {
+        auto s = stored->ingest(*bytes, "file:" + fs::absolute(p).string(), mail);
+        if (!s) {
+          // Not stored: the file stays where it is, to be ingested again.
+          err << "liaison ingest: " << p.string() << ": " << info(s.error().code).code << ": "
+              << s.error().detail << "\n";
+          store_failed = true;
+          continue;
+        }
+        any_quarantined =
+            any_quarantined || s->result.status == pipeline::IngestStatus::Quarantined;
+        out << storedLine(p.string(), *s) << "\n";
+        progress.count(s->result.status);
+        continue;
+      }
       result = mail ? messages.ingest(*bytes) : forms.ingest(*bytes);
     } else {
       result.status = pipeline::IngestStatus::Quarantined;
@@ -351,7 +433,58 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
     progress.count(result.status);
   }
   progress.finish();
+  if (store_failed) return kExitStore;
   return any_quarantined ? kExitFailure : kExitOk;
+}
+
+int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<std::string> dsn = databaseFromEnvironment();
+  std::optional<std::string_view> action;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db" && i + 1 < args.size()) {
+      dsn = std::string(args[++i]);
+    } else if (!action && (args[i] == "migrate" || args[i] == "status")) {
+      action = args[i];
+    } else {
+      err << "liaison db: unexpected argument " << args[i] << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!action || !dsn) {
+    err << "liaison db: usage: liaison db migrate|status [--db DSN] (or $LIAISON_DB)\n";
+    return kExitUsage;
+  }
+  if (*action == "status") {
+    auto v = pg::schemaVersion(*dsn);
+    if (!v) {
+      err << "liaison db: " << info(v.error().code).code << ": " << v.error().detail << "\n";
+      return kExitStore;
+    }
+    out << "{\"schemaVersion\":" << *v << ",\"latest\":" << pg::latestSchemaVersion()
+        << ",\"current\":" << (*v == pg::latestSchemaVersion() ? "true" : "false") << "}\n";
+    return *v == pg::latestSchemaVersion() ? kExitOk : kExitFailure;
+  }
+  auto report = pg::migrate(*dsn);
+  if (!report) {
+    err << "liaison db: " << info(report.error().code).code << ": " << report.error().detail
+        << "\n";
+    return kExitStore;
+  }
+  std::string line;
+  json::JsonOut w(line);
+  w.StartObject();
+  w.Key("from");
+  w.Int64(report->from);
+  w.Key("to");
+  w.Int64(report->to);
+  w.Key("applied");
+  w.StartArray();
+  for (const std::string& f : report->applied)
+    w.String(f);
+  w.EndArray();
+  w.EndObject();
+  out << line << "\n";
+  return kExitOk;
 }
 
 int runErrors(std::ostream& out) {

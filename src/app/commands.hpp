@@ -10,9 +10,11 @@ namespace liaison::app {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // invalid NIR, quarantined input
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitStore = 3;  // the database failed: inputs not stored are left in place
 
 int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runIngest(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runErrors(std::ostream& out);
 void printUsage(std::ostream& out);
 

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (command == "nir") return runNir(rest, std::cout, std::cerr);
   if (command == "ingest") return runIngest(rest, std::cout, std::cerr);
+  if (command == "db") return runDb(rest, std::cout, std::cerr);
   if (command == "errors") return runErrors(std::cout);
   if (command == "--version" || command == "version") {
     std::cout << "liaison " << LIAISON_VERSION << "\n";

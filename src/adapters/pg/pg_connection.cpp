@@ -1,0 +1,121 @@
+#include "adapters/pg/pg_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <vector>
+
+namespace liaison::pg {
+namespace {
+
+Error errorOf(const PGresult* r, const PGconn* c) {
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r != nullptr ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string detail = primary != nullptr ? primary : PQerrorMessage(c);
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' '))
+    detail.pop_back();
+  const std::string_view s = state != nullptr ? state : "";
+  if (s.empty() && PQstatus(c) != CONNECTION_OK)
+    return makeError(Errc::DbUnavailable, "PostgreSQL: " + detail);
+  if (s.substr(0, 2) == "08" || s == "57P01" || s == "57P03")
+    return makeError(Errc::DbUnavailable, "PostgreSQL " + std::string(s) + ": " + detail);
+  if (s == "40001" || s == "40P01")
+    return makeError(Errc::DbSerialization, "PostgreSQL " + std::string(s) + ": " + detail);
+  if (s == "23505") return makeError(Errc::DbConflict, "PostgreSQL 23505: " + detail);
+  return makeError(Errc::DbError, "PostgreSQL " + std::string(s) + ": " + detail);
+}
+
+}  // namespace
+
+PgResult::~PgResult() {
+  if (r_ != nullptr) PQclear(r_);
+}
+
+int PgResult::rows() const {
+  return PQntuples(r_);
+}
+
+bool PgResult::isNull(int row, int column) const {
+  return PQgetisnull(r_, row, column) != 0;
+}
+
+std::string_view PgResult::text(int row, int column) const {
+  if (isNull(row, column)) return {};
+  return {PQgetvalue(r_, row, column), static_cast<std::size_t>(PQgetlength(r_, row, column))};
+}
+
+std::int64_t PgResult::integer(int row, int column) const {
+  const std::string_view t = text(row, column);
+  std::int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
+Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (c == nullptr) return makeError(Errc::DbUnavailable, "PostgreSQL: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(c);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    PQfinish(c);
+    return makeError(Errc::DbUnavailable, "PostgreSQL: " + message);
+  }
+  // Server notices ("already exists, skipping") are not for the operator's terminal.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<PgConnection>(new PgConnection(c));
+}
+
+PgConnection::~PgConnection() {
+  PQfinish(c_);
+}
+
+bool PgConnection::ok() const {
+  return PQstatus(c_) == CONNECTION_OK;
+}
+
+Result<PgResult> PgConnection::exec(std::string_view sql, std::initializer_list<Param> params) {
+  const std::string statement(sql);
+  std::vector<std::string> copies;  // libpq wants NUL-terminated text parameters
+  copies.reserve(params.size());
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (const Param& p : params) {
+    if (p.null) {
+      values.push_back(nullptr);
+    } else if (p.binary) {
+      values.push_back(p.value.data());
+    } else {
+      copies.emplace_back(p.value);
+      values.push_back(copies.back().c_str());
+    }
+    lengths.push_back(static_cast<int>(p.value.size()));
+    formats.push_back(p.binary ? 1 : 0);
+  }
+  PGresult* r = PQexecParams(c_, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), lengths.data(), formats.data(), 0);
+  const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    Error e = errorOf(r, c_);
+    if (r != nullptr) PQclear(r);
+    return e;
+  }
+  return PgResult(r);
+}
+
+Result<Unit> PgConnection::script(std::string_view sql) {
+  const std::string text(sql);
+  PGresult* r = PQexec(c_, text.c_str());
+  const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    Error e = errorOf(r, c_);
+    if (r != nullptr) PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  return Unit{};
+}
+
+}  // namespace liaison::pg

@@ -1,0 +1,65 @@
+#pragma once
+// A libpq connection and its results, RAII, with PostgreSQL errors turned into liaison's codes:
+// SQLSTATE class 08 → db-unavailable, 40001/40P01 → db-serialization (both transient, retried),
+// 23505 → db-conflict, anything else → db-error. Error details carry PostgreSQL's primary
+// message only: its DETAIL line may quote key values (an INS), which must not reach logs.
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error/result.hpp"
+#include "core/ports/store.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace liaison::pg {
+
+class PgResult {
+ public:
+  explicit PgResult(pg_result* r) : r_(r) {}
+  PgResult(PgResult&& other) noexcept : r_(other.r_) { other.r_ = nullptr; }
+  PgResult& operator=(PgResult&&) = delete;
+  PgResult(const PgResult&) = delete;
+  ~PgResult();
+
+  int rows() const;
+  bool isNull(int row, int column) const;
+  std::string_view text(int row, int column) const;  // "" when NULL
+  std::int64_t integer(int row, int column) const;
+
+ private:
+  pg_result* r_;
+};
+
+// A query parameter: text, or binary bytes (bytea).
+struct Param {
+  std::string_view value;
+  bool binary = false;
+  bool null = false;
+};
+
+class PgConnection {
+ public:
+  static Result<std::unique_ptr<PgConnection>> open(const std::string& conninfo);
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // One statement with $1… parameters (text results).
+  Result<PgResult> exec(std::string_view sql, std::initializer_list<Param> params = {});
+  // Several statements, no parameters (migrations).
+  Result<Unit> script(std::string_view sql);
+
+  bool ok() const;
+
+ private:
+  explicit PgConnection(pg_conn* c) : c_(c) {}
+  pg_conn* c_;
+};
+
+}  // namespace liaison::pg

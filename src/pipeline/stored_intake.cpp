@@ -1,0 +1,336 @@
+#include "pipeline/stored_intake.hpp"
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <unordered_map>
+
+#include "core/json/json_out.hpp"
+#include "core/nir/nir.hpp"
+#include "map/mapping.hpp"
+#include "pipeline/codec.hpp"
+
+namespace liaison::pipeline {
+namespace {
+
+constexpr int kAttempts = 4;  // transient store failures (serialization, deadlock) are retried
+
+char lowerAscii(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (lowerAscii(s[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string instantNow(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<milliseconds>(t - day)};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+using Value = rapidjson::Value;
+
+std::string_view stringOf(const Value& object, const char* key) {
+  if (!object.IsObject()) return {};
+  auto it = object.FindMember(key);
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+// The identifier that makes a resource the same as a stored one: a Patient's INS (NIR, NIA, test
+// or demo system), a Practitioner's RPPS, an Organization's FINESS.
+std::optional<std::pair<std::string, std::string>> identifyingIdentifier(std::string_view type,
+                                                                         const Value& resource) {
+  auto it = resource.FindMember("identifier");
+  if (it == resource.MemberEnd() || !it->value.IsArray()) return std::nullopt;
+  for (const Value& id : it->value.GetArray()) {
+    const std::string_view system = stringOf(id, "system");
+    const std::string_view value = stringOf(id, "value");
+    if (value.empty()) continue;
+    const bool identifying =
+        (type == "Patient" && nir::kindOfSystem(system) != nir::IdentifierKind::Unknown) ||
+        (type == "Practitioner" && system == "https://rpps.esante.gouv.fr") ||
+        (type == "Organization" && system == "https://finess.esante.gouv.fr");
+    if (identifying) return std::pair{std::string(system), std::string(value)};
+  }
+  return std::nullopt;
+}
+
+// Every "reference" naming a Bundle entry by its fullUrl now names the stored resource.
+void rewriteReferences(Value& v, const std::unordered_map<std::string, std::string>& to,
+                       rapidjson::Document::AllocatorType& alloc) {
+  if (v.IsObject()) {
+    for (auto& m : v.GetObject()) {
+      if (m.value.IsString() && std::string_view(m.name.GetString()) == "reference") {
+        auto hit = to.find(std::string(m.value.GetString(), m.value.GetStringLength()));
+        if (hit != to.end())
+          m.value.SetString(hit->second.data(), static_cast<unsigned>(hit->second.size()), alloc);
+      } else {
+        rewriteReferences(m.value, to, alloc);
+      }
+    }
+  } else if (v.IsArray()) {
+    for (auto& item : v.GetArray())
+      rewriteReferences(item, to, alloc);
+  }
+}
+
+// The resource as stored: its id first, then meta (versionId 1, lastUpdated; other meta members
+// kept), then the rest.
+std::string serialiseStored(const Value& resource, std::string_view id, std::string_view now) {
+  std::string out;
+  json::JsonOut w(out);
+  json::JsonOutSax sax{w};
+  w.StartObject();
+  w.Key("resourceType");
+  w.String(stringOf(resource, "resourceType"));
+  w.Key("id");
+  w.String(id);
+  w.Key("meta");
+  w.StartObject();
+  w.Key("versionId");
+  w.String("1");
+  w.Key("lastUpdated");
+  w.String(now);
+  if (auto meta = resource.FindMember("meta");
+      meta != resource.MemberEnd() && meta->value.IsObject()) {
+    for (const auto& m : meta->value.GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      if (name == "versionId" || name == "lastUpdated") continue;
+      w.Key(name);
+      m.value.Accept(sax);
+    }
+  }
+  w.EndObject();
+  for (const auto& m : resource.GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (name == "resourceType" || name == "id" || name == "meta") continue;
+    w.Key(name);
+    m.value.Accept(sax);
+  }
+  w.EndObject();
+  return out;
+}
+
+std::optional<IngestStatus> statusOf(std::string_view s) {
+  for (IngestStatus st :
+       {IngestStatus::Accepted, IngestStatus::Incomplete, IngestStatus::Quarantined}) {
+    if (toString(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+bool transient(const Error& e) {
+  return info(e.code).retry == Retry::Transient;
+}
+
+}  // namespace
+
+std::string messageIdOf(std::string_view bytes) {
+  constexpr std::size_t kMaxHeader = 256 * 1024;  // the MIME parser refuses longer header blocks
+  std::size_t pos = 0;
+  while (pos < bytes.size() && pos < kMaxHeader) {
+    std::size_t end = bytes.find('\n', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    std::string_view line = bytes.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // end of the header block
+    if (startsWithNoCase(line, "message-id:")) {
+      std::string value(line.substr(11));
+      // Folded continuation lines belong to the field.
+      std::size_t next = end + 1;
+      while (next < bytes.size() && (bytes[next] == ' ' || bytes[next] == '\t')) {
+        std::size_t e = bytes.find('\n', next);
+        if (e == std::string_view::npos) e = bytes.size();
+        value += bytes.substr(next, e - next);
+        next = e + 1;
+      }
+      std::string id;
+      for (char c : value) {
+        if (c != ' ' && c != '\t' && c != '\r' && c != '<' && c != '>') id += c;
+      }
+      return id.size() <= 998 ? id : id.substr(0, 998);
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
+Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
+                                            const std::string& now, std::string& response_json) {
+  rapidjson::Document doc;
+  doc.Parse(bundle_json.data(), bundle_json.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entry") ||
+      !doc["entry"].IsArray()) {
+    return makeError(Errc::FhirStructure, "Bundle sans entrées lisibles.");
+  }
+  auto& alloc = doc.GetAllocator();
+  const std::uint64_t seed = std::hash<std::string_view>{}(bundle_json);
+
+  struct Planned {
+    std::string type;
+    std::string id;
+    Value* resource;
+    bool create;
+  };
+  std::vector<Planned> plan;
+  std::unordered_map<std::string, std::string> references;
+  std::size_t index = 0;
+  for (Value& entry : doc["entry"].GetArray()) {
+    const std::string at = "entry[" + std::to_string(index++) + "]";
+    if (!entry.IsObject() || !entry.HasMember("resource") || !entry["resource"].IsObject())
+      return makeError(Errc::FhirStructure, "Entrée de Bundle sans ressource : " + at);
+    Value& resource = entry["resource"];
+    const std::string type(stringOf(resource, "resourceType"));
+    if (type.empty()) return makeError(Errc::FhirStructure, "Ressource sans type : " + at);
+    const std::string full_url(stringOf(entry, "fullUrl"));
+    // Ids are new per transaction (FHIR: the server assigns them), derived from the Bundle so
+    // that a retried transaction of the same Bundle assigns the same ones.
+    std::string id = map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
+    bool create = true;
+    if (auto key = identifyingIdentifier(type, resource)) {
+      auto holder = tx.holderOf(type, key->first, key->second, id);
+      if (!holder) return holder.error();
+      create = *holder == id;
+      id = *holder;
+    }
+    const std::string target = type + "/" + id;
+    if (!full_url.empty()) references[full_url] = target;
+    if (const std::string_view own = stringOf(resource, "id"); !own.empty())
+      references[type + "/" + std::string(own)] = target;
+    plan.push_back({type, id, &resource, create});
+  }
+
+  std::vector<NewResource> resources;
+  resources.reserve(plan.size());
+  for (const Planned& p : plan) {
+    if (!p.create) continue;
+    rewriteReferences(*p.resource, references, alloc);
+    resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now});
+  }
+  auto created = tx.create(resources);
+  if (!created) return created.error();
+
+  TransactionOutcome outcome;
+  std::string& out = response_json;
+  out.clear();
+  json::JsonOut w(out);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("Bundle");
+  w.Key("type");
+  w.String("transaction-response");
+  w.Key("entry");
+  w.StartArray();
+  std::size_t next_created = 0;
+  for (const Planned& p : plan) {
+    StoredVersion v{p.type, p.id, 0, {}};
+    if (p.create && next_created < created->size()) v = (*created)[next_created++];
+    w.StartObject();
+    w.Key("response");
+    w.StartObject();
+    w.Key("status");
+    w.String(p.create ? "201 Created" : "200 OK");
+    w.Key("location");
+    w.String(p.create ? p.type + "/" + p.id + "/_history/" + std::to_string(v.version)
+                      : p.type + "/" + p.id);
+    if (p.create) {
+      w.Key("etag");
+      w.String("W/\"" + std::to_string(v.version) + "\"");
+      w.Key("lastModified");
+      w.String(v.last_updated.empty() ? now : v.last_updated);
+    }
+    w.EndObject();
+    w.EndObject();
+    outcome.stored.push_back(std::move(v));
+    outcome.created.push_back(p.create);
+  }
+  w.EndArray();
+  w.EndObject();
+  return outcome;
+}
+
+StoredIntake::StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
+                           const Clock& clock)
+    : store_(&store), messages_(&messages), forms_(&forms), clock_(&clock) {}
+
+Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
+                                          bool mail) const {
+  InboundMessage in{bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes),
+                    std::move(source)};
+  auto journaled = store_->journal(in);
+  if (!journaled) return journaled.error();
+
+  StoredIngest out;
+  out.journal_id = journaled->id;
+  out.duplicate = journaled->duplicate;
+  auto fromStored = [&out](const StoredOutcome& stored) {
+    out.duplicate = true;
+    out.result.status = statusOf(stored.status).value_or(IngestStatus::Quarantined);
+    out.outcome_json = stored.outcome_json;
+    out.response_json = stored.response_json;
+    return out;
+  };
+  if (journaled->outcome) return fromStored(*journaled->outcome);
+
+  // A journaled message without an outcome (a crash, or first time): process it now.
+  out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
+  out.outcome_json = operationOutcomeJson(out.result);
+  const std::string now = instantNow(clock_->now());
+  const std::string quarantine_code =
+      out.result.quarantine ? std::string(info(out.result.quarantine->code).code) : "";
+
+  for (int attempt = 1;; ++attempt) {
+    auto tx = store_->begin();
+    if (!tx) {
+      if (transient(tx.error()) && attempt < kAttempts) continue;
+      return tx.error();
+    }
+    std::string response;
+    std::optional<Error> failed;
+    if (!out.result.bundle_json.empty()) {
+      auto applied = applyTransaction(out.result.bundle_json, **tx, now, response);
+      if (!applied) failed = applied.error();
+    }
+    if (!failed) {
+      auto recorded = (*tx)->recordOutcome(
+          out.journal_id,
+          StoredOutcome{std::string(toString(out.result.status)), out.outcome_json, response},
+          quarantine_code);
+      if (!recorded) failed = recorded.error();
+    }
+    if (!failed) {
+      auto committed = (*tx)->commit();
+      if (!committed) failed = committed.error();
+    }
+    if (!failed) {
+      out.response_json = std::move(response);
+      return out;
+    }
+    tx->reset();  // roll back before anything else
+    if (failed->code == Errc::DbConflict) {
+      // A concurrent ingest of the same message finished first: its outcome is the outcome.
+      auto stored = store_->outcomeOf(out.journal_id);
+      if (!stored) return stored.error();
+      if (*stored) return fromStored(**stored);
+    }
+    if (!transient(*failed) || attempt >= kAttempts) return *failed;
+  }
+}
+
+}  // namespace liaison::pipeline

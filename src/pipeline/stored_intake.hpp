@@ -1,0 +1,56 @@
+#pragma once
+// Ingest with a store: journal the raw message first (committed), then run the intake, then commit
+// the message's resources and outcome in one transaction. The same message twice returns the first
+// outcome and writes nothing; the same patient (INS) is found, not created again.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/ports/clock.hpp"
+#include "core/ports/store.hpp"
+#include "pipeline/form_intake.hpp"
+#include "pipeline/message_intake.hpp"
+
+namespace liaison::pipeline {
+
+struct StoredIngest {
+  IngestResult result;  // the intake's result (for a duplicate: status and outcome only)
+  std::int64_t journal_id = 0;
+  bool duplicate = false;
+  std::string outcome_json;   // the OperationOutcome as stored
+  std::string response_json;  // transaction-response Bundle: Type/id/_history/n per entry
+};
+
+// A transaction Bundle, ready for the store: ids assigned, references rewritten to Type/id, meta
+// set; Patients (INS), Practitioners (RPPS) and Organizations (FINESS) resolved against the store.
+struct TransactionOutcome {
+  std::vector<StoredVersion> stored;  // in Bundle order, including matched resources
+  std::vector<bool> created;  // false: an existing resource (same identifier) was referenced
+};
+
+// Applies a transaction Bundle (as written by the intake) inside `tx`; fills the response Bundle.
+Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
+                                            const std::string& now, std::string& response_json);
+
+// The Message-ID of a mail, read from its header block without parsing the rest ("" if none).
+std::string messageIdOf(std::string_view bytes);
+
+class StoredIntake {
+ public:
+  StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
+               const Clock& clock);
+
+  // `mail` selects the message path (else the form path). An Error only for store failures:
+  // then nothing but (perhaps) the journal row was written, and the input must be kept.
+  Result<StoredIngest> ingest(std::string_view bytes, std::string source, bool mail) const;
+
+ private:
+  Store* store_;
+  const MessageIntake* messages_;
+  const FormIntake* forms_;
+  const Clock* clock_;
+};
+
+}  // namespace liaison::pipeline

@@ -1,0 +1,465 @@
+// The store against a real PostgreSQL: a private cluster started by the test fixture
+// (scripts/pg, see tests/CMakeLists.txt), one fresh database per test.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_connection.hpp"
+#include "adapters/pg/pg_store.hpp"
+#include "pipeline/codec.hpp"
+#include "pipeline/stored_intake.hpp"
+#include "support/test_support.hpp"
+
+namespace liaison {
+namespace {
+
+std::string adminDsn() {
+  const char* dsn = std::getenv("LIAISON_TEST_PG");
+  EXPECT_NE(dsn, nullptr) << "LIAISON_TEST_PG is not set (run through ctest)";
+  return dsn == nullptr ? "" : dsn;
+}
+
+std::string message(std::string_view name) {
+  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
+  EXPECT_NE(dir, nullptr) << "LIAISON_MESSAGES_DIR is not set (run through ctest)";
+  std::ifstream in(std::string(dir == nullptr ? "" : dir) + "/" + std::string(name),
+                   std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The same mail under another Message-ID: another message of the same patient.
+std::string withMessageId(std::string mail, std::string_view id) {
+  const std::size_t at = mail.find("Message-ID: <");
+  const std::size_t end = mail.find('>', at);
+  mail.replace(at + 13, end - at - 13, id);
+  return mail;
+}
+
+// A database of its own for each test, migrated unless asked otherwise.
+class Store : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = "t_" + std::string(info->name());
+    for (char& c : name_)
+      c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+    auto admin = pg::PgConnection::open(adminDsn());
+    ASSERT_TRUE(admin) << admin.error().detail;
+    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"));
+    ASSERT_TRUE((*admin)->script("CREATE DATABASE " + name_));
+    dsn_ = adminDsn();
+    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=" + name_);
+    if (migrated_) {
+      auto m = pg::migrate(dsn_);
+      ASSERT_TRUE(m) << m.error().detail;
+    }
+    auto db = pg::PgConnection::open(dsn_);
+    ASSERT_TRUE(db);
+    db_ = std::move(*db);
+  }
+  void TearDown() override {
+    db_.reset();
+    if (auto admin = pg::PgConnection::open(adminDsn()))
+      (void)(*admin)->script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto r = db_->exec(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->integer(0, 0) : -1;
+  }
+
+  std::unique_ptr<pg::PgStore> openStore(const std::string& dsn = {}) {
+    auto s = pg::PgStore::open(dsn.empty() ? dsn_ : dsn);
+    EXPECT_TRUE(s) << (s ? "" : s.error().detail);
+    return s ? std::move(*s) : nullptr;
+  }
+
+  Result<pipeline::StoredIngest> ingest(liaison::Store& store, const std::string& bytes,
+                                        bool mail = true) {
+    static const pipeline::MessageIntake messages(test::mssante(), test::cardioPlus(),
+                                                  test::testClock());
+    static const pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
+    pipeline::StoredIntake intake(store, messages, forms, test::testClock());
+    return intake.ingest(bytes, "test", mail);
+  }
+
+  // Every "Type/id" reference of every stored resource names a stored resource.
+  void expectReferencesResolve() {
+    auto all = db_->exec("SELECT type || '/' || id, content::text FROM resource");
+    ASSERT_TRUE(all);
+    std::set<std::string> ids;
+    for (int i = 0; i < all->rows(); ++i)
+      ids.emplace(all->text(i, 0));
+    std::function<void(const rapidjson::Value&)> walk = [&](const rapidjson::Value& v) {
+      if (v.IsObject()) {
+        for (const auto& m : v.GetObject()) {
+          if (std::string_view(m.name.GetString()) == "reference" && m.value.IsString()) {
+            EXPECT_EQ(ids.count(m.value.GetString()), 1u) << m.value.GetString();
+          } else {
+            walk(m.value);
+          }
+        }
+      } else if (v.IsArray()) {
+        for (const auto& item : v.GetArray())
+          walk(item);
+      }
+    };
+    for (int i = 0; i < all->rows(); ++i) {
+      rapidjson::Document d;
+      const std::string_view text = all->text(i, 1);
+      d.Parse(text.data(), text.size());
+      ASSERT_FALSE(d.HasParseError());
+      walk(d);
+    }
+  }
+
+  bool migrated_ = true;
+  std::string name_;
+  std::string dsn_;
+  std::unique_ptr<pg::PgConnection> db_;
+};
+
+class FreshDatabase : public Store {
+ protected:
+  FreshDatabase() { migrated_ = false; }
+};
+
+TEST_F(FreshDatabase, MigrationsApplyOnceUnderConcurrency) {
+  auto before = pg::requireCurrentSchema(dsn_);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, Errc::DbSchemaOutdated);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::atomic<int> applied{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto r = pg::migrate(dsn_);
+      if (r) {
+        ++ok;
+        applied += static_cast<int>(r->applied.size());
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(applied.load(), pg::latestSchemaVersion());  // each migration applied once in all
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"), pg::latestSchemaVersion());
+  auto after = pg::requireCurrentSchema(dsn_);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, pg::latestSchemaVersion());
+}
+
+TEST_F(Store, MessageIsJournaledThenStoredInOneGo) {
+  auto store = openStore();
+  const std::string mail = message("ldl_ses.eml");
+  auto r = ingest(*store, mail);
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->result.status, pipeline::IngestStatus::Accepted);
+
+  // The journal holds the exact bytes, their hash and the Message-ID.
+  auto j = db_->exec("SELECT message_id, sha256, size, encode(raw, 'base64') FROM message_journal");
+  ASSERT_TRUE(j);
+  ASSERT_EQ(j->rows(), 1);
+  EXPECT_EQ(j->text(0, 0), "ldl_ses@ch-fictif.mssante.fr");
+  EXPECT_EQ(j->text(0, 1), pipeline::sha256Hex(mail));
+  EXPECT_EQ(j->integer(0, 2), static_cast<std::int64_t>(mail.size()));
+  std::string b64(j->text(0, 3));
+  std::erase(b64, '\n');
+  EXPECT_EQ(b64, pipeline::base64(mail));
+
+  // Every resource of the Bundle, version 1, in the history too; references resolved. The author's
+  // and the custodian's organisation are one FINESS: one Organization, referenced twice.
+  std::map<std::string, std::int64_t> expected;
+  rapidjson::Document bundle;
+  bundle.Parse(r->result.bundle_json.data(), r->result.bundle_json.size());
+  for (const auto& e : bundle["entry"].GetArray())
+    ++expected[e["resource"]["resourceType"].GetString()];
+  --expected["Organization"];
+  rapidjson::Document response;
+  response.Parse(r->response_json.data(), r->response_json.size());
+  ASSERT_TRUE(response.IsObject());
+  int created = 0;
+  for (const auto& e : response["entry"].GetArray())
+    created += std::string_view(e["response"]["status"].GetString()) == "201 Created";
+  EXPECT_EQ(created, static_cast<int>(bundle["entry"].Size()) - 1);
+  auto types = db_->exec("SELECT type, count(*) FROM resource GROUP BY type");
+  ASSERT_TRUE(types);
+  std::map<std::string, std::int64_t> stored;
+  for (int i = 0; i < types->rows(); ++i)
+    stored[std::string(types->text(i, 0))] = types->integer(i, 1);
+  EXPECT_EQ(stored, expected);
+  EXPECT_EQ(count("SELECT count(*) FROM resource_history"), count("SELECT count(*) FROM resource"));
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE version <> 1 OR "
+                  "content->>'id' <> id OR content->'meta'->>'versionId' <> '1'"),
+            0);
+  expectReferencesResolve();
+
+  // The outcome, with a transaction-response Bundle naming each stored version.
+  auto o = db_->exec(
+      "SELECT status, response->>'type', jsonb_array_length(response->'entry') "
+      "FROM ingest_outcome");
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->rows(), 1);
+  EXPECT_EQ(o->text(0, 0), "accepted");
+  EXPECT_EQ(o->text(0, 1), "transaction-response");
+  EXPECT_EQ(o->integer(0, 2), static_cast<std::int64_t>(bundle["entry"].Size()));
+  EXPECT_NE(r->response_json.find("/_history/1"), std::string::npos);
+}
+
+TEST_F(Store, SameMessageTwiceReturnsTheFirstOutcomeAndWritesNothing) {
+  auto store = openStore();
+  const std::string mail = message("ldl_ses.eml");
+  auto first = ingest(*store, mail);
+  ASSERT_TRUE(first) << first.error().detail;
+  const std::string counts =
+      "SELECT (SELECT count(*) FROM message_journal) * 1000000 + "
+      "(SELECT count(*) FROM resource) * 1000 + "
+      "(SELECT count(*) FROM ingest_outcome)";
+  const std::int64_t before = count(counts);
+  auto second = ingest(*store, mail);
+  ASSERT_TRUE(second) << second.error().detail;
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->journal_id, first->journal_id);
+  EXPECT_EQ(second->result.status, first->result.status);
+  EXPECT_EQ(count(counts), before);
+  // The same response: the same locations.
+  rapidjson::Document a;
+  rapidjson::Document b;
+  a.Parse(first->response_json.c_str());
+  b.Parse(second->response_json.c_str());
+  ASSERT_TRUE(a.IsObject() && b.IsObject());
+  ASSERT_EQ(a["entry"].Size(), b["entry"].Size());
+  for (rapidjson::SizeType i = 0; i < a["entry"].Size(); ++i) {
+    EXPECT_STREQ(a["entry"][i]["response"]["location"].GetString(),
+                 b["entry"][i]["response"]["location"].GetString());
+  }
+  // Another Message-ID is another message, even with the same content otherwise.
+  auto other = ingest(*store, withMessageId(mail, "other@ch-fictif.mssante.fr"));
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->duplicate);
+}
+
+TEST_F(Store, QuarantinedMessageIsJournaledWithItsReason) {
+  auto store = openStore();
+  auto r = ingest(*store, message("xdm_bomb.eml"));
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->result.status, pipeline::IngestStatus::Quarantined);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource"), 0);
+  auto o = db_->exec(
+      "SELECT status, quarantine_code, outcome->'issue'->0->'details'->'coding'->0->>'code'"
+      " FROM ingest_outcome");
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->rows(), 1);
+  EXPECT_EQ(o->text(0, 0), "quarantined");
+  EXPECT_EQ(o->text(0, 1), "xdm-compression-ratio");
+  EXPECT_EQ(o->text(0, 2), "xdm-compression-ratio");
+}
+
+TEST_F(Store, OnePatientPerInsAcrossMessages) {
+  auto store = openStore();
+  ASSERT_TRUE(ingest(*store, message("ldl_ses.eml")));
+  ASSERT_TRUE(ingest(*store, message("pps.eml")));  // same INS, same author and custodian
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Practitioner'"), 1);
+  EXPECT_EQ(count("SELECT count(DISTINCT content->'subject'->>'reference') FROM resource "
+                  "WHERE type IN ('DocumentReference', 'CarePlan', 'Observation')"),
+            1);
+  ASSERT_TRUE(ingest(*store, message("tlm_da.eml")));  // another patient
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 2);
+  expectReferencesResolve();
+}
+
+TEST_F(Store, ConcurrentIngestsOfOnePatientMakeOnePatient) {
+  constexpr int kThreads = 8;
+  const std::string mail = message("ldl_ses.eml");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = pg::PgStore::open(dsn_);
+      if (!store) {
+        ++failures;
+        return;
+      }
+      const std::string bytes = withMessageId(mail, "m" + std::to_string(i) + "@test");
+      while (!go.load())
+        std::this_thread::yield();
+      if (!ingest(**store, bytes)) ++failures;
+    });
+  }
+  go = true;
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), kThreads);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), kThreads);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2 * kThreads);
+  expectReferencesResolve();
+}
+
+TEST_F(Store, ConcurrentIngestsOfOneMessageStoreItOnce) {
+  constexpr int kThreads = 4;
+  const std::string mail = message("tlm_da.eml");
+  std::vector<std::thread> threads;
+  std::vector<std::int64_t> journal_ids(kThreads, 0);
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = pg::PgStore::open(dsn_);
+      if (!store) return;
+      while (!go.load())
+        std::this_thread::yield();
+      auto r = ingest(**store, mail);
+      if (r) journal_ids[static_cast<std::size_t>(i)] = r->journal_id;
+    });
+  }
+  go = true;
+  for (auto& t : threads)
+    t.join();
+  for (std::int64_t id : journal_ids)
+    EXPECT_EQ(id, journal_ids.front());
+  EXPECT_GT(journal_ids.front(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
+}
+
+TEST_F(Store, InterruptedMessageIsProcessedOnceOnRetry) {
+  auto store = openStore();
+  const std::string mail = message("pps.eml");
+  // A crash after the journal commit, before the outcome: the journal row alone.
+  auto j = store->journal({mail, pipeline::messageIdOf(mail), pipeline::sha256Hex(mail), "test"});
+  ASSERT_TRUE(j);
+  EXPECT_FALSE(j->outcome);
+  auto r = ingest(*store, mail);
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->journal_id, j->id);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'CarePlan'"), 1);
+  auto again = ingest(*store, mail);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'CarePlan'"), 1);
+}
+
+TEST_F(Store, FormsAreStoredToo) {
+  auto store = openStore();
+  auto r = ingest(*store, test::readRepoFile("samples/fiches/fiche-complete.txt"), false);
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE message_id = ''"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'QuestionnaireResponse'"), 1);
+  expectReferencesResolve();
+}
+
+// The gateway's role: it ingests, but cannot rewrite the journal or change the schema.
+TEST_F(Store, GatewayRoleHasLeastPrivilege) {
+  ASSERT_TRUE(
+      db_->script("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                  "'liaison_test_server') THEN CREATE ROLE liaison_test_server LOGIN; "
+                  "END IF; END $$"));
+  ASSERT_TRUE(db_->script("GRANT liaison_gateway TO liaison_test_server"));
+  std::string dsn = dsn_;
+  dsn.replace(dsn.find("user=postgres"), 13, "user=liaison_test_server");
+  auto store = openStore(dsn);
+  ASSERT_NE(store, nullptr);
+  auto r = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(r) << r.error().detail;
+  auto server = pg::PgConnection::open(dsn);
+  ASSERT_TRUE(server);
+  for (const char* forbidden :
+       {"UPDATE message_journal SET source = 'x'", "DELETE FROM message_journal",
+        "DELETE FROM ingest_outcome", "DELETE FROM resource", "CREATE TABLE evil (x int)",
+        "DROP TABLE resource", "TRUNCATE message_journal"}) {
+    auto denied = (*server)->exec(forbidden);
+    ASSERT_FALSE(denied) << forbidden;
+    EXPECT_NE(denied.error().detail.find("42501"), std::string::npos)
+        << forbidden << ": " << denied.error().detail;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+}
+
+// The command line: `liaison db migrate|status` and `liaison ingest --db`.
+std::pair<int, std::string> run(const std::string& args) {
+  const std::string command = std::string(LIAISON_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[65536];
+  std::size_t n = 0;
+  while (pipe != nullptr && (n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    out.append(buf, n);
+  const int status = pipe != nullptr ? pclose(pipe) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(FreshDatabase, CommandLine) {
+  const std::string db = "--db '" + dsn_ + "'";
+  const std::string dir = std::getenv("LIAISON_MESSAGES_DIR");
+  const std::string inputs =
+      "'" + dir + "/ldl_ses.eml' '" + dir + "/pps.eml' '" + dir + "/xdm_bomb.eml'";
+  auto outdated = run("ingest " + db + " " + inputs);
+  EXPECT_EQ(outdated.first, 3) << outdated.second;  // not migrated: nothing read
+  EXPECT_NE(outdated.second.find("db-schema-outdated"), std::string::npos) << outdated.second;
+  EXPECT_EQ(run("db status " + db).first, 1);
+  auto migrated = run("db migrate " + db);
+  EXPECT_EQ(migrated.first, 0) << migrated.second;
+  EXPECT_NE(migrated.second.find("\"applied\":[\"V001__store.sql\""), std::string::npos);
+  EXPECT_EQ(run("db status " + db).first, 0);
+
+  auto first = run("ingest " + db + " " + inputs);
+  EXPECT_EQ(first.first, 1) << first.second;  // the bomb is quarantined
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
+  auto again = run("ingest " + db + " " + inputs);
+  EXPECT_EQ(again.first, 1);
+  std::size_t duplicates = 0;
+  for (std::size_t at = 0; (at = again.second.find("\"duplicate\":true", at)) != std::string::npos;
+       ++at)
+    ++duplicates;
+  EXPECT_EQ(duplicates, 3u) << again.second;
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 3);
+
+  auto unreachable =
+      run("ingest --db 'host=/nonexistent port=1 dbname=x connect_timeout=2' " + inputs);
+  EXPECT_EQ(unreachable.first, 3);
+  EXPECT_NE(unreachable.second.find("db-unavailable"), std::string::npos) << unreachable.second;
+}
+
+TEST(StoreUnavailable, IsATransientError) {
+  auto store = pg::PgStore::open(
+      "host=/nonexistent port=1 user=nobody dbname=none "
+      "connect_timeout=2");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::DbUnavailable);
+  EXPECT_EQ(info(store.error().code).retry, Retry::Transient);
+}
+
+TEST(MessageIdOf, ReadsTheHeaderOnly) {
+  EXPECT_EQ(pipeline::messageIdOf("From: a\r\nMessage-ID: <x@y>\r\n\r\nbody"), "x@y");
+  EXPECT_EQ(pipeline::messageIdOf("message-id:\r\n <folded@y>\r\nSubject: s\r\n\r\n"), "folded@y");
+  EXPECT_EQ(pipeline::messageIdOf("Subject: s\r\n\r\nMessage-ID: <in-body@y>\r\n"), "");
+  EXPECT_EQ(pipeline::messageIdOf(""), "");
+}
+
+}  // namespace
+}  // namespace liaison
