@@ -23,10 +23,15 @@
 namespace liaison {
 namespace {
 
+// Written by `scripts/pg start` (the ctest fixture pg.start).
 std::string adminDsn() {
-  const char* dsn = std::getenv("LIAISON_TEST_PG");
-  EXPECT_NE(dsn, nullptr) << "LIAISON_TEST_PG is not set (run through ctest)";
-  return dsn == nullptr ? "" : dsn;
+  const char* file = std::getenv("LIAISON_TEST_PG_DSN_FILE");
+  EXPECT_NE(file, nullptr) << "LIAISON_TEST_PG_DSN_FILE is not set (run through ctest)";
+  std::ifstream in(file == nullptr ? "" : file);
+  std::string dsn;
+  std::getline(in, dsn);
+  EXPECT_FALSE(dsn.empty()) << "no DSN in " << (file == nullptr ? "" : file);
+  return dsn;
 }
 
 std::string message(std::string_view name) {
