@@ -271,6 +271,21 @@ std::optional<std::shared_ptr<const pipeline::MssProfile>> loadMss(const fs::pat
   return *mss;
 }
 
+std::optional<map::SearchParameters> loadSearchParameters(std::ostream& err) {
+  const fs::path path = dataDir() / "profiles/fhir/search-parameters.json";
+  auto text = readFile(path);
+  if (!text) {
+    err << "liaison: cannot read " << path.string() << "\n";
+    return std::nullopt;
+  }
+  auto search = map::SearchParameters::load(*text);
+  if (!search) {
+    err << "liaison: " << search.error().detail << "\n";
+    return std::nullopt;
+  }
+  return std::move(*search);
+}
+
 // Files under the inputs, sorted per directory so that runs are reproducible. In a Maildir,
 // tmp/ holds mails still being delivered and the server's own files are not mails: both skipped.
 std::vector<fs::path> inputFiles(const std::vector<fs::path>& inputs) {
@@ -397,7 +412,12 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
     store = std::move(*opened);
   }
   std::optional<pipeline::StoredIntake> stored;
-  if (store) stored.emplace(*store, messages, forms, clock);
+  std::optional<map::SearchParameters> search;
+  if (store) {
+    search = loadSearchParameters(err);
+    if (!search) return kExitUsage;
+    stored.emplace(*store, messages, forms, *search, clock);
+  }
 
   const std::vector<fs::path> files = inputFiles(inputs);
   Progress progress(files.size(), err);

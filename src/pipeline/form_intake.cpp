@@ -284,6 +284,13 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
 }
 
 std::string operationOutcomeJson(const IngestResult& result) {
+  return operationOutcomeJson(result.issues, "Demande complète : aucun problème relevé.");
+}
+
+std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty) {
+  struct {
+    const IssueList& issues;
+  } result{issues};
   std::string out;
   JsonWriter w(out);
   w.StartObject();
@@ -337,7 +344,7 @@ std::string operationOutcomeJson(const IngestResult& result) {
     w.Key("details");
     w.StartObject();
     w.Key("text");
-    w.String("Demande complète : aucun problème relevé.");
+    w.String(when_empty);
     w.EndObject();
     w.EndObject();
   }

@@ -65,6 +65,8 @@ class FormIntake {
 
 // The FHIR OperationOutcome of a result (always at least one issue), compact JSON.
 std::string operationOutcomeJson(const IngestResult& result);
+// The same for any issues; `when_empty` is the information issue's text when there are none.
+std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty);
 
 // One line of `liaison ingest` output: {"input", "status", "bundle", "outcome", "eligibility"}.
 std::string reportLine(std::string_view input, const IngestResult& result);

@@ -172,7 +172,9 @@ std::string messageIdOf(std::string_view bytes) {
 }
 
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
-                                            const std::string& now, std::string& response_json) {
+                                            const std::string& now,
+                                            const map::SearchParameters& search,
+                                            std::string& response_json) {
   rapidjson::Document doc;
   doc.Parse(bundle_json.data(), bundle_json.size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entry") ||
@@ -221,7 +223,9 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
   for (const Planned& p : plan) {
     if (!p.create) continue;
     rewriteReferences(*p.resource, references, alloc);
-    resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now});
+    std::string json = serialiseStored(*p.resource, p.id, now);
+    std::vector<IndexEntry> entries = search.extract(p.type, json);
+    resources.push_back({p.type, p.id, std::move(json), now, std::move(entries)});
   }
   auto created = tx.create(resources);
   if (!created) return created.error();
@@ -266,8 +270,8 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
 }
 
 StoredIntake::StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
-                           const Clock& clock)
-    : store_(&store), messages_(&messages), forms_(&forms), clock_(&clock) {}
+                           const map::SearchParameters& search, const Clock& clock)
+    : store_(&store), messages_(&messages), forms_(&forms), search_(&search), clock_(&clock) {}
 
 Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
                                           bool mail) const {
@@ -304,7 +308,7 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
     std::string response;
     std::optional<Error> failed;
     if (!out.result.bundle_json.empty()) {
-      auto applied = applyTransaction(out.result.bundle_json, **tx, now, response);
+      auto applied = applyTransaction(out.result.bundle_json, **tx, now, *search_, response);
       if (!applied) failed = applied.error();
     }
     if (!failed) {

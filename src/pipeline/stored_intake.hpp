@@ -10,6 +10,7 @@
 
 #include "core/ports/clock.hpp"
 #include "core/ports/store.hpp"
+#include "map/search_parameters.hpp"
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
 
@@ -31,8 +32,11 @@ struct TransactionOutcome {
 };
 
 // Applies a transaction Bundle (as written by the intake) inside `tx`; fills the response Bundle.
+// Search-index entries come from `search`.
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
-                                            const std::string& now, std::string& response_json);
+                                            const std::string& now,
+                                            const map::SearchParameters& search,
+                                            std::string& response_json);
 
 // The Message-ID of a mail, read from its header block without parsing the rest ("" if none).
 std::string messageIdOf(std::string_view bytes);
@@ -40,7 +44,7 @@ std::string messageIdOf(std::string_view bytes);
 class StoredIntake {
  public:
   StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
-               const Clock& clock);
+               const map::SearchParameters& search, const Clock& clock);
 
   // `mail` selects the message path (else the form path). An Error only for store failures:
   // then nothing but (perhaps) the journal row was written, and the input must be kept.
@@ -50,6 +54,7 @@ class StoredIntake {
   Store* store_;
   const MessageIntake* messages_;
   const FormIntake* forms_;
+  const map::SearchParameters* search_;
   const Clock* clock_;
 };
 

@@ -98,7 +98,8 @@ class Store : public ::testing::Test {
     static const pipeline::MessageIntake messages(test::mssante(), test::cardioPlus(),
                                                   test::testClock());
     static const pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
-    pipeline::StoredIntake intake(store, messages, forms, test::testClock());
+    pipeline::StoredIntake intake(store, messages, forms, test::searchParameters(),
+                                  test::testClock());
     return intake.ingest(bytes, "test", mail);
   }
 

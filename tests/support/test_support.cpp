@@ -61,6 +61,18 @@ std::shared_ptr<const pipeline::MssProfile> mssante() {
   return profile;
 }
 
+const map::SearchParameters& searchParameters() {
+  static const map::SearchParameters parameters = [] {
+    auto p = map::SearchParameters::load(readRepoFile("profiles/fhir/search-parameters.json"));
+    if (!p) {
+      ADD_FAILURE() << "search parameters: " << p.error().detail;
+      std::abort();
+    }
+    return *p;
+  }();
+  return parameters;
+}
+
 std::chrono::system_clock::time_point testNow() {
   using namespace std::chrono;
   return sys_days{year{2026} / November / 23} + hours{10};

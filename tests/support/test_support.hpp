@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/ports/clock.hpp"
+#include "map/search_parameters.hpp"
 #include "pipeline/ess_profile.hpp"
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
@@ -23,6 +24,9 @@ std::shared_ptr<const pipeline::EssProfile> cardioPlus();
 
 // profiles/mssante/intake.json and the mappings it names, as shipped (loaded once).
 std::shared_ptr<const pipeline::MssProfile> mssante();
+
+// profiles/fhir/search-parameters.json (loaded once).
+const map::SearchParameters& searchParameters();
 
 // 2026-11-23T10:00:00Z: every test sees the same "today".
 const Clock& testClock();

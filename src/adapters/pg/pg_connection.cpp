@@ -61,6 +61,8 @@ Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conn
     PQfinish(c);
     return makeError(Errc::DbUnavailable, "PostgreSQL: " + message);
   }
+  // Dates without a zone are UTC (search indexes, FHIR instants written as UTC).
+  if (PGresult* tz = PQexec(c, "SET TimeZone = 'UTC'"); tz != nullptr) PQclear(tz);
   // Server notices ("already exists, skipping") are not for the operator's terminal.
   PQsetNoticeProcessor(
       c, [](void*, const char*) {}, nullptr);
@@ -76,6 +78,10 @@ bool PgConnection::ok() const {
 }
 
 Result<PgResult> PgConnection::exec(std::string_view sql, std::initializer_list<Param> params) {
+  return exec(sql, std::vector<Param>(params));
+}
+
+Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Param>& params) {
   const std::string statement(sql);
   std::vector<std::string> copies;  // libpq wants NUL-terminated text parameters
   copies.reserve(params.size());

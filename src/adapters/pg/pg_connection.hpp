@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error/result.hpp"
 #include "core/ports/store.hpp"
@@ -52,6 +53,7 @@ class PgConnection {
 
   // One statement with $1… parameters (text results).
   Result<PgResult> exec(std::string_view sql, std::initializer_list<Param> params = {});
+  Result<PgResult> exec(std::string_view sql, const std::vector<Param>& params);
   // Several statements, no parameters (migrations).
   Result<Unit> script(std::string_view sql);
 

@@ -48,6 +48,17 @@ class PgTransaction : public StoreTransaction {
       w.String(r.last_updated);
       w.Key("content");
       w.RawValue(r.json.data(), r.json.size());
+      w.Key("index");
+      w.StartArray();
+      for (const IndexEntry& e : r.index) {
+        w.StartArray();
+        w.String(e.param);
+        w.String(std::string_view(reinterpret_cast<const char*>(&e.kind), 1));
+        w.String(e.first);
+        w.String(e.second);
+        w.EndArray();
+      }
+      w.EndArray();
       w.EndObject();
     }
     w.EndArray();
@@ -58,7 +69,20 @@ class PgTransaction : public StoreTransaction {
         "  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)),"
         " history AS ("
         "  INSERT INTO resource_history (type, id, version, last_updated, content)"
-        "  SELECT type, id, 1, updated, content FROM input)"
+        "  SELECT type, id, 1, updated, content FROM input),"
+        " idx AS ("
+        "  SELECT e->>'type' AS type, e->>'id' AS id, x->>0 AS param, x->>1 AS kind,"
+        "         x->>2 AS first, x->>3 AS second"
+        "  FROM jsonb_array_elements($1::jsonb) AS e, jsonb_array_elements(e->'index') AS x),"
+        " t AS (INSERT INTO search_token (type, id, param, system, value)"
+        "  SELECT type, id, param, first, second FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (type, id, param, value)"
+        "  SELECT type, id, param, second FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (type, id, param, low, high)"
+        "  SELECT type, id, param, first::timestamptz, second::timestamptz FROM idx"
+        "  WHERE kind = 'd'),"
+        " r AS (INSERT INTO search_reference (type, id, param, target)"
+        "  SELECT type, id, param, second FROM idx WHERE kind = 'r')"
         "INSERT INTO resource (type, id, version, last_updated, content)"
         " SELECT type, id, 1, updated, content FROM input ORDER BY n"
         " RETURNING type, id, version,"
@@ -96,6 +120,65 @@ class PgTransaction : public StoreTransaction {
   PgConnection& db_;
   bool open_ = true;
 };
+
+constexpr std::string_view kInstant =
+    "to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+// A stable position in "newest first" order: microseconds since the epoch, then the id.
+constexpr std::string_view kPosition =
+    "(extract(epoch FROM last_updated) * 1000000)::bigint::text || '~' || id || '~' || version";
+
+StoredResource storedAt(const PgResult& r, int row) {
+  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)), r.integer(row, 2),
+          std::string(r.text(row, 3)), r.text(row, 4) == "t",       std::string(r.text(row, 5))};
+}
+
+// "micros~id~version" → its three parts; false when malformed.
+bool splitCursor(std::string_view cursor, std::string& micros, std::string& id,
+                 std::string& version) {
+  const std::size_t a = cursor.find('~');
+  const std::size_t b = cursor.rfind('~');
+  if (a == std::string_view::npos || a == b) return false;
+  micros = cursor.substr(0, a);
+  id = cursor.substr(a + 1, b - a - 1);
+  version = cursor.substr(b + 1);
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789-") == std::string_view::npos;
+  };
+  return digits(micros) && digits(version) && !id.empty();
+}
+
+std::string escapeLike(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The SQL of one date comparison of [low, high) against the search range [sl, sh). Only the
+// bounds used become parameters (PostgreSQL refuses a parameter it cannot type).
+template <typename Bind>
+std::string dateCondition(std::string_view op, const std::string& low, const std::string& high,
+                          const SearchValue& v, Bind&& bind) {
+  auto sl = [&] { return bind(v.first) + "::timestamptz"; };
+  auto sh = [&] { return bind(v.second) + "::timestamptz"; };
+  if (op == "gt") {
+    const std::string h = sh();
+    return "(" + low + " >= " + h + " OR " + high + " > " + h + ")";
+  }
+  if (op == "lt") return "(" + low + " < " + sl() + ")";
+  if (op == "ge") {
+    const std::string l = sl();
+    return "(" + low + " >= " + l + " OR " + high + " > " + l + ")";
+  }
+  if (op == "le") return "(" + low + " < " + sh() + ")";
+  const std::string l = sl();
+  const std::string h = sh();
+  const std::string eq =
+      "(" + low + " >= " + l + " AND " + high + " <= " + h + " AND " + low + " < " + h + ")";
+  return op == "ne" ? "NOT " + eq : eq;
+}
 
 }  // namespace
 
@@ -138,6 +221,170 @@ Result<std::optional<StoredOutcome>> PgStore::outcomeOf(std::int64_t journal_id)
   if (r->rows() == 0) return std::optional<StoredOutcome>{};
   return std::optional<StoredOutcome>{StoredOutcome{
       std::string(r->text(0, 0)), std::string(r->text(0, 1)), std::string(r->text(0, 2))}};
+}
+
+Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::string_view id) {
+  auto r = db_->exec("SELECT type, id, version, " + std::string(kInstant) +
+                         ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
+                         "FROM resource WHERE type = $1 AND id = $2",
+                     {Param{type}, Param{id}});
+  if (!r) return r.error();
+  if (r->rows() == 0) return std::optional<StoredResource>{};
+  return std::optional<StoredResource>{storedAt(*r, 0)};
+}
+
+Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
+                                                     std::int64_t version) {
+  const std::string v = std::to_string(version);
+  auto r = db_->exec("SELECT type, id, version, " + std::string(kInstant) +
+                         ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
+                         "FROM resource_history WHERE type = $1 AND id = $2 AND version = $3",
+                     {Param{type}, Param{id}, Param{v}});
+  if (!r) return r.error();
+  if (r->rows() == 0) return std::optional<StoredResource>{};
+  return std::optional<StoredResource>{storedAt(*r, 0)};
+}
+
+Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, int count,
+                                    std::string_view after) {
+  std::vector<Param> params{Param{type}};
+  std::string sql = "SELECT type, id, version, " + std::string(kInstant) +
+                    ", deleted, CASE WHEN deleted THEN '' ELSE content::text END, " +
+                    std::string(kPosition) + " FROM resource_history WHERE type = $1";
+  std::string micros;
+  std::string cursor_id;
+  std::string version;
+  if (!id.empty()) {
+    params.push_back(Param{id});
+    sql += " AND id = $2";
+  }
+  if (!after.empty()) {
+    if (!splitCursor(after, micros, cursor_id, version))
+      return makeError(Errc::FhirStructure, "curseur de pagination invalide");
+    const std::size_t n = params.size();
+    params.push_back(Param{micros});
+    params.push_back(Param{cursor_id});
+    params.push_back(Param{version});
+    sql += " AND ((extract(epoch FROM last_updated) * 1000000)::bigint, id, version) < ($" +
+           std::to_string(n + 1) + "::bigint, $" + std::to_string(n + 2) + ", $" +
+           std::to_string(n + 3) + "::integer)";
+  }
+  const std::string limit = std::to_string(count + 1);
+  sql += " ORDER BY last_updated DESC, id DESC, version DESC LIMIT " + limit;
+  auto r = db_->exec(sql, params);
+  if (!r) return r.error();
+  SearchPage page;
+  for (int i = 0; i < r->rows() && i < count; ++i)
+    page.resources.push_back(storedAt(*r, i));
+  if (r->rows() > count) page.next = std::string(r->text(count - 1, 6));
+  return page;
+}
+
+Result<SearchPage> PgStore::search(const SearchRequest& q) {
+  std::vector<std::string> values;  // parameters, owned here; $1 is the type
+  values.emplace_back(q.type);
+  auto param = [&values](std::string v) {
+    values.push_back(std::move(v));
+    return "$" + std::to_string(values.size());
+  };
+  std::string where = "r.type = $1 AND NOT r.deleted";
+  for (const SearchClause& c : q.all) {
+    std::vector<std::string> alternatives;
+    const bool last_updated = c.param == "_lastUpdated";
+    for (const SearchValue& v : c.any) {
+      switch (c.kind) {
+        case SearchKind::Token:
+          alternatives.push_back("(x.value = " + param(v.second) +
+                                 (v.op == "system" ? " AND x.system = " + param(v.first) : "") +
+                                 ")");
+          break;
+        case SearchKind::String:
+          if (v.op == "exact") {
+            alternatives.push_back("x.value = " + param(v.second));
+          } else if (v.op == "contains") {
+            alternatives.push_back("x.value LIKE " + param("%" + escapeLike(v.second) + "%"));
+          } else {
+            // Prefix of the value or of one of its words ("dup" finds "fictif dupont").
+            const std::string p = escapeLike(v.second);
+            alternatives.push_back("(x.value LIKE " + param(p + "%") + " OR x.value LIKE " +
+                                   param("% " + p + "%") + ")");
+          }
+          break;
+        case SearchKind::Date:
+          alternatives.push_back(
+              last_updated ? dateCondition(v.op, "r.last_updated", "r.last_updated", v, param)
+                           : dateCondition(v.op, "x.low", "x.high", v, param));
+          break;
+        case SearchKind::Reference:
+          alternatives.push_back("x.target = " + param(v.second));
+          break;
+      }
+    }
+    if (alternatives.empty()) continue;
+    std::string any;
+    for (const std::string& a : alternatives)
+      any += (any.empty() ? "" : " OR ") + a;
+    if (last_updated) {
+      where += " AND (" + any + ")";
+      continue;
+    }
+    const char* table = c.kind == SearchKind::Token    ? "search_token"
+                        : c.kind == SearchKind::String ? "search_string"
+                        : c.kind == SearchKind::Date   ? "search_date"
+                                                       : "search_reference";
+    where += " AND EXISTS (SELECT 1 FROM " + std::string(table) +
+             " x WHERE x.type = r.type AND x.id = r.id AND x.param = " + param(c.param) + " AND (" +
+             any + "))";
+  }
+  std::vector<Param> params;
+  auto bind = [&params, &values] {
+    params.clear();
+    for (const std::string& v : values)
+      params.push_back(Param{v});
+  };
+
+  SearchPage page;
+  if (q.total || q.count_only) {
+    bind();
+    auto total = db_->exec("SELECT count(*) FROM resource r WHERE " + where, params);
+    if (!total) return total.error();
+    page.total = total->integer(0, 0);
+    if (q.count_only) return page;
+  }
+  std::string micros;
+  std::string cursor_id;
+  std::string version;
+  if (!q.after.empty()) {
+    if (!splitCursor(q.after, micros, cursor_id, version))
+      return makeError(Errc::FhirStructure, "curseur de pagination invalide");
+    const std::string cmp = q.oldest_first ? ">" : "<";
+    where += " AND ((extract(epoch FROM r.last_updated) * 1000000)::bigint, r.id) " + cmp + " (" +
+             param(micros) + "::bigint, " + param(cursor_id) + ")";
+  }
+  const std::string dir = q.oldest_first ? " ASC" : " DESC";
+  const std::string sql =
+      "SELECT r.type, r.id, r.version, to_char(r.last_updated AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), r.deleted, r.content::text, "
+      "(extract(epoch FROM r.last_updated) * 1000000)::bigint::text || '~' || r.id || '~' || "
+      "r.version FROM resource r WHERE " +
+      where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + " LIMIT " +
+      std::to_string(q.count + 1);
+  bind();
+  auto r = db_->exec(sql, params);
+  if (!r) return r.error();
+  for (int i = 0; i < r->rows() && i < q.count; ++i)
+    page.resources.push_back(storedAt(*r, i));
+  if (r->rows() > q.count && q.count > 0) page.next = std::string(r->text(q.count - 1, 6));
+  return page;
+}
+
+Result<Unit> PgStore::audit(const AuditRecord& a) {
+  auto r = db_->exec(
+      "INSERT INTO audit_event (agent, action, what, outcome, content) "
+      "VALUES ($1, $2, $3, $4, $5::jsonb)",
+      {Param{a.agent}, Param{a.action}, Param{a.what}, Param{a.outcome}, Param{a.json}});
+  if (!r) return r.error();
+  return Unit{};
 }
 
 Result<std::unique_ptr<StoreTransaction>> PgStore::begin() {

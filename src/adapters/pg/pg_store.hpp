@@ -20,6 +20,13 @@ class PgStore : public Store {
   Result<JournalEntry> journal(const InboundMessage& message) override;
   Result<std::optional<StoredOutcome>> outcomeOf(std::int64_t journal_id) override;
   Result<std::unique_ptr<StoreTransaction>> begin() override;
+  Result<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override;
+  Result<std::optional<StoredResource>> vread(std::string_view type, std::string_view id,
+                                              std::int64_t version) override;
+  Result<SearchPage> history(std::string_view type, std::string_view id, int count,
+                             std::string_view after) override;
+  Result<SearchPage> search(const SearchRequest& request) override;
+  Result<Unit> audit(const AuditRecord& record) override;
 
  private:
   explicit PgStore(std::unique_ptr<PgConnection> db);

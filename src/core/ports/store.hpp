@@ -39,11 +39,61 @@ struct JournalEntry {
   std::optional<StoredOutcome> outcome;
 };
 
+// One search-index value of a resource (profiles/fhir/search-parameters.json).
+enum class SearchKind : char { Token = 't', String = 's', Date = 'd', Reference = 'r' };
+struct IndexEntry {
+  std::string param;
+  SearchKind kind = SearchKind::Token;
+  std::string first;  // token: system ("" when none); date: low (instant); else ""
+  std::string
+      second;  // token: code; string: folded text; date: high (exclusive); reference: Type/id
+  bool operator==(const IndexEntry&) const = default;
+};
+
 struct NewResource {
   std::string type;
   std::string id;
   std::string json;          // the resource, with id and meta already set
   std::string last_updated;  // FHIR instant, as in meta.lastUpdated
+  std::vector<IndexEntry> index;
+};
+
+struct StoredResource {
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;
+  std::string last_updated;  // FHIR instant
+  bool deleted = false;
+  std::string json;  // "" for a deleted version
+};
+
+// A search of the current versions: every clause must match (AND), a clause matches when any of
+// its values does (OR). Values are already typed by the REST layer.
+struct SearchValue {
+  std::string op;     // token: "" or "system" (system given) ; string: "prefix" | "exact" |
+                      // "contains"; date: eq ne gt lt ge le; reference: ""
+  std::string first;  // token: system; date: low
+  std::string
+      second;  // token: code; string: folded text; date: high (exclusive); reference: target
+};
+struct SearchClause {
+  std::string param;  // "_lastUpdated" searches the version's lastUpdated (kind Date)
+  SearchKind kind = SearchKind::Token;
+  std::vector<SearchValue> any;
+};
+struct SearchRequest {
+  std::string type;
+  std::vector<SearchClause> all;
+  int count = 20;
+  bool oldest_first = false;  // _sort=_lastUpdated (default: -_lastUpdated, newest first)
+  bool total = false;         // compute the total (_summary=count or _total=accurate)
+  bool count_only = false;
+  std::string after;  // cursor from a previous page ("" = first page)
+};
+struct SearchPage {
+  std::vector<StoredResource> resources;
+  std::optional<std::int64_t> total;
+  std::string next;  // cursor of the next page, "" when this is the last
 };
 
 struct StoredVersion {
@@ -75,9 +125,28 @@ class StoreTransaction {
   virtual Result<Unit> commit() = 0;
 };
 
+struct AuditRecord {
+  std::string agent;    // who: client certificate subject, or "local:<user>"
+  std::string action;   // C R U D E
+  std::string what;     // "Patient/123", "Patient?name,birthdate" (parameter names only)
+  std::string outcome;  // "0" success, "4" minor failure, "8" serious failure
+  std::string json;     // the FHIR AuditEvent
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Reads of the current and past versions (never patient data in errors).
+  virtual Result<std::optional<StoredResource>> read(std::string_view type,
+                                                     std::string_view id) = 0;
+  virtual Result<std::optional<StoredResource>> vread(std::string_view type, std::string_view id,
+                                                      std::int64_t version) = 0;
+  // Newest first; an empty id gives the history of the type; `after` as in SearchRequest.
+  virtual Result<SearchPage> history(std::string_view type, std::string_view id, int count,
+                                     std::string_view after) = 0;
+  virtual Result<SearchPage> search(const SearchRequest& request) = 0;
+  virtual Result<Unit> audit(const AuditRecord& record) = 0;
 
   // Writes the message to the journal and commits, before anything else is done with it. A
   // message already journaled (same Message-ID and SHA-256) is not written again.

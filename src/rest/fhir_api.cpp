@@ -1,0 +1,964 @@
+#include "rest/fhir_api.hpp"
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "core/json/json_out.hpp"
+#include "pipeline/stored_intake.hpp"
+
+namespace liaison::rest {
+namespace {
+
+constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
+constexpr std::string_view kIssueCodeSystem =
+    "https://liaison.example.org/fhir/CodeSystem/liaison-issue";
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string urlDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
+               hexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string urlEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::vector<std::string> path;                           // decoded segments
+  std::vector<std::pair<std::string, std::string>> query;  // decoded name, value
+  std::string raw_query;
+};
+
+Target parseTarget(std::string_view target) {
+  Target t;
+  const std::size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) t.raw_query = std::string(target.substr(q + 1));
+  std::size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    t.path.push_back(urlDecode(path.substr(start, end - start)));
+    start = end;
+  }
+  std::string_view query = t.raw_query;
+  start = 0;
+  while (start < query.size()) {
+    std::size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view pair = query.substr(start, end - start);
+    if (!pair.empty()) {
+      const std::size_t eq = pair.find('=');
+      t.query.emplace_back(urlDecode(pair.substr(0, eq)),
+                           eq == std::string_view::npos ? "" : urlDecode(pair.substr(eq + 1)));
+    }
+    start = end + 1;
+  }
+  return t;
+}
+
+bool isFhirId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '.'))
+      return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+http::Response json(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.push_back({"Content-Type", std::string(kFhirJson)});
+  r.body = std::move(body);
+  return r;
+}
+
+std::string outcomeJson(Errc code, std::string_view text, std::string_view where = {}) {
+  const ErrcInfo& row = info(code);
+  std::string out;
+  json::JsonOut w(out);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("OperationOutcome");
+  w.Key("issue");
+  w.StartArray();
+  w.StartObject();
+  w.Key("severity");
+  w.String(toString(row.severity));
+  w.Key("code");
+  w.String(row.issue_type);
+  w.Key("details");
+  w.StartObject();
+  w.Key("coding");
+  w.StartArray();
+  w.StartObject();
+  w.Key("system");
+  w.String(kIssueCodeSystem);
+  w.Key("code");
+  w.String(row.code);
+  w.EndObject();
+  w.EndArray();
+  w.Key("text");
+  w.String(text);
+  w.EndObject();
+  if (!where.empty()) {
+    w.Key("expression");
+    w.StartArray();
+    w.String(where);
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+http::Response failure(Errc code, std::string_view text, std::string_view where = {}) {
+  return json(info(code).http_status, outcomeJson(code, text, where));
+}
+
+http::Response failure(const Error& e) {
+  // Store errors carry PostgreSQL's message: not for clients.
+  const bool internal = info(e.code).http_status >= 500;
+  return failure(e.code, internal ? "Erreur du serveur ; réessayer plus tard." : e.detail);
+}
+
+void addVersionHeaders(http::Response& r, const StoredResource& s) {
+  r.headers.push_back({"ETag", "W/\"" + std::to_string(s.version) + "\""});
+  r.headers.push_back({"Last-Modified", s.last_updated});
+}
+
+std::string instantNow(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<milliseconds>(t - day)};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles
+
+struct BundleEntry {
+  const StoredResource* resource;
+  const char* mode;  // "match" | "include" | nullptr (history)
+};
+
+std::string bundleJson(std::string_view type, std::string_view base,
+                       const std::vector<BundleEntry>& entries, std::optional<std::int64_t> total,
+                       std::string_view self, std::string_view next) {
+  std::string out;
+  json::JsonOut w(out);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("Bundle");
+  w.Key("type");
+  w.String(type);
+  if (total) {
+    w.Key("total");
+    w.Int64(*total);
+  }
+  w.Key("link");
+  w.StartArray();
+  w.StartObject();
+  w.Key("relation");
+  w.String("self");
+  w.Key("url");
+  w.String(self);
+  w.EndObject();
+  if (!next.empty()) {
+    w.StartObject();
+    w.Key("relation");
+    w.String("next");
+    w.Key("url");
+    w.String(next);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (!entries.empty()) {
+    w.Key("entry");
+    w.StartArray();
+    for (const BundleEntry& e : entries) {
+      const StoredResource& r = *e.resource;
+      w.StartObject();
+      w.Key("fullUrl");
+      w.String(std::string(base) + "/" + r.type + "/" + r.id);
+      if (!r.deleted && !r.json.empty()) {
+        w.Key("resource");
+        w.RawValue(r.json.data(), r.json.size());
+      }
+      if (e.mode != nullptr) {
+        w.Key("search");
+        w.StartObject();
+        w.Key("mode");
+        w.String(e.mode);
+        w.EndObject();
+      } else {
+        w.Key("request");
+        w.StartObject();
+        w.Key("method");
+        w.String(r.deleted ? "DELETE" : (r.version == 1 ? "POST" : "PUT"));
+        w.Key("url");
+        w.String(r.version == 1 && !r.deleted ? r.type : r.type + "/" + r.id);
+        w.EndObject();
+        w.Key("response");
+        w.StartObject();
+        w.Key("status");
+        w.String(r.deleted ? "204" : (r.version == 1 ? "201" : "200"));
+        w.Key("etag");
+        w.String("W/\"" + std::to_string(r.version) + "\"");
+        w.Key("lastModified");
+        w.String(r.last_updated);
+        w.EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return out;
+}
+
+// The query without our paging cursor, to build self and next links.
+std::string queryWithout(const Target& t, std::string_view drop) {
+  std::string out;
+  for (const auto& [name, value] : t.query) {
+    if (name == drop) continue;
+    out += (out.empty() ? "" : "&") + urlEncode(name) + "=" + urlEncode(value);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search parameters → SearchRequest
+
+struct ParsedSearch {
+  SearchRequest request;
+  std::vector<std::pair<std::string, const map::SearchParameter*>> includes;  // type:param
+  std::string names;  // parameter names only, for the audit trail
+};
+
+std::vector<std::string> splitValues(std::string_view s) {
+  std::vector<std::string> out;
+  std::string current;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == ',' || s[i + 1] == '\\')) {
+      current += s[++i];
+    } else if (s[i] == ',') {
+      out.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += s[i];
+    }
+  }
+  out.push_back(std::move(current));
+  return out;
+}
+
+std::optional<SearchValue> dateValue(std::string_view v) {
+  SearchValue out;
+  out.op = "eq";
+  if (v.size() > 2 && v[0] >= 'a' && v[0] <= 'z' && v[1] >= 'a' && v[1] <= 'z') {
+    out.op = std::string(v.substr(0, 2));
+    v.remove_prefix(2);
+    static const std::set<std::string> ops{"eq", "ne", "gt", "lt", "ge", "le"};
+    if (!ops.count(out.op)) return std::nullopt;
+  }
+  auto range = map::dateRange(v);
+  if (!range) return std::nullopt;
+  out.first = range->first;
+  out.second = range->second;
+  return out;
+}
+
+Result<ParsedSearch> parseSearch(std::string_view type, const Target& t,
+                                 const map::SearchParameters& params, const ApiOptions& options,
+                                 std::string_view base) {
+  ParsedSearch out;
+  out.request.type = std::string(type);
+  out.request.count = options.default_count;
+  std::set<std::string> names;
+  for (const auto& [raw_name, value] : t.query) {
+    std::string name = raw_name;
+    std::string modifier;
+    if (const std::size_t colon = name.find(':'); colon != std::string::npos) {
+      modifier = name.substr(colon + 1);
+      name.resize(colon);
+    }
+    names.insert(name);
+    if (name == "_count") {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 0)
+        return makeError(Errc::RestSearchInvalid, "_count : entier positif attendu");
+      out.request.count = static_cast<int>(std::min<long>(n, options.max_count));
+      if (n == 0) out.request.count_only = true;
+      continue;
+    }
+    if (name == "_sort") {
+      if (value == "_lastUpdated") {
+        out.request.oldest_first = true;
+      } else if (value != "-_lastUpdated") {
+        return makeError(Errc::RestSearchInvalid,
+                         "_sort : seuls _lastUpdated et -_lastUpdated sont pris en charge");
+      }
+      continue;
+    }
+    if (name == "_summary") {
+      if (value != "count")
+        return makeError(Errc::RestSearchInvalid,
+                         "_summary : seule la valeur count est prise en charge");
+      out.request.count_only = true;
+      continue;
+    }
+    if (name == "_total") {
+      if (value == "accurate") out.request.total = true;
+      continue;
+    }
+    if (name == "_cursor") {
+      out.request.after = value;
+      continue;
+    }
+    if (name == "_format") continue;
+    if (name == "_include") {
+      // "ServiceRequest:patient": the resources a reference parameter points to.
+      const std::size_t colon = value.find(':');
+      const std::string source = value.substr(0, colon);
+      const std::string param = colon == std::string::npos ? "" : value.substr(colon + 1);
+      const map::SearchParameter* p = params.find(source, param);
+      if (source != type || p == nullptr || p->kind != SearchKind::Reference)
+        return makeError(Errc::RestSearchInvalid, "_include non pris en charge : " + value);
+      out.includes.emplace_back(source, p);
+      continue;
+    }
+    SearchClause clause;
+    clause.param = name;
+    const map::SearchParameter* p = nullptr;
+    if (name == "_lastUpdated") {
+      clause.kind = SearchKind::Date;
+    } else {
+      p = params.find(type, name);
+      if (p == nullptr)
+        return makeError(Errc::RestSearchUnknown,
+                         "Paramètre de recherche inconnu pour " + std::string(type) + " : " + name);
+      clause.kind = p->kind;
+    }
+    for (const std::string& v : splitValues(value)) {
+      if (v.empty()) return makeError(Errc::RestSearchInvalid, name + " : valeur vide");
+      SearchValue sv;
+      switch (clause.kind) {
+        case SearchKind::Token:
+          if (!modifier.empty())
+            return makeError(Errc::RestSearchInvalid, name + " : modificateur non pris en charge");
+          if (const std::size_t bar = v.find('|'); bar != std::string::npos) {
+            sv.op = "system";
+            sv.first = v.substr(0, bar);
+            sv.second = v.substr(bar + 1);
+          } else {
+            sv.second = v;
+          }
+          break;
+        case SearchKind::String:
+          if (!modifier.empty() && modifier != "exact" && modifier != "contains")
+            return makeError(Errc::RestSearchInvalid, name + " : modificateur non pris en charge");
+          sv.op = modifier.empty() ? "prefix" : modifier;
+          sv.second = map::foldText(v);
+          if (sv.second.empty()) return makeError(Errc::RestSearchInvalid, name + " : valeur vide");
+          break;
+        case SearchKind::Date: {
+          auto d = dateValue(v);
+          if (!d) return makeError(Errc::RestSearchInvalid, name + " : date invalide");
+          sv = *d;
+          break;
+        }
+        case SearchKind::Reference: {
+          std::string ref = v;
+          if (!base.empty() && ref.rfind(std::string(base) + "/", 0) == 0)
+            ref = ref.substr(base.size() + 1);
+          if (ref.find('/') == std::string::npos) {
+            const std::string target_type = !modifier.empty() ? modifier : p->target;
+            if (target_type.empty())
+              return makeError(Errc::RestSearchInvalid,
+                               name + " : préciser le type (" + name + ":Patient=… ou Patient/…)");
+            ref = target_type + "/" + ref;
+          }
+          sv.second = ref;
+          break;
+        }
+      }
+      clause.any.push_back(std::move(sv));
+    }
+    out.request.all.push_back(std::move(clause));
+  }
+  for (const std::string& n : names)
+    out.names += (out.names.empty() ? "" : ",") + n;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::string baseUrl(const ApiOptions& options, const http::Request& r) {
+  if (!options.base_url.empty()) return options.base_url;
+  const std::string_view host = r.header("Host");
+  return "https://" + std::string(host.empty() ? "localhost" : host);
+}
+
+std::string auditEventJson(const std::string& now, const std::string& agent, char action,
+                           std::string_view subtype, const std::string& what, int status) {
+  std::string out;
+  json::JsonOut w(out);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("AuditEvent");
+  w.Key("type");
+  w.StartObject();
+  w.Key("system");
+  w.String("http://terminology.hl7.org/CodeSystem/audit-event-type");
+  w.Key("code");
+  w.String("rest");
+  w.EndObject();
+  w.Key("subtype");
+  w.StartArray();
+  w.StartObject();
+  w.Key("system");
+  w.String("http://hl7.org/fhir/restful-interaction");
+  w.Key("code");
+  w.String(subtype);
+  w.EndObject();
+  w.EndArray();
+  w.Key("action");
+  w.String(std::string_view(&action, 1));
+  w.Key("recorded");
+  w.String(now);
+  w.Key("outcome");
+  w.String(status < 400 ? "0" : (status < 500 ? "4" : "8"));
+  w.Key("agent");
+  w.StartArray();
+  w.StartObject();
+  w.Key("who");
+  w.StartObject();
+  w.Key("display");
+  w.String(agent);
+  w.EndObject();
+  w.Key("requestor");
+  w.Bool(true);
+  w.EndObject();
+  w.EndArray();
+  w.Key("source");
+  w.StartObject();
+  w.Key("observer");
+  w.StartObject();
+  w.Key("display");
+  w.String("liaison");
+  w.EndObject();
+  w.EndObject();
+  w.Key("entity");
+  w.StartArray();
+  w.StartObject();
+  w.Key("what");
+  w.StartObject();
+  w.Key("display");
+  w.String(what);
+  w.EndObject();
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+
+void Metrics::request(std::string_view method, int status, double seconds) {
+  const int klass = status >= 100 && status < 600 ? status / 100 - 1 : 5;
+  by_class_[method == "GET" ? 0 : 1][klass].fetch_add(1, std::memory_order_relaxed);
+  std::size_t bucket = 0;
+  while (bucket < kBucketCount && seconds > kBuckets[bucket])
+    ++bucket;
+  latency_[bucket].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_us_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Metrics::ingest(pipeline::IngestStatus status, bool duplicate) {
+  ingests_[static_cast<int>(status)][duplicate ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string Metrics::text() const {
+  std::string out;
+  out += "# HELP liaison_http_requests_total HTTP requests by method and status class.\n";
+  out += "# TYPE liaison_http_requests_total counter\n";
+  static constexpr const char* kClass[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "other"};
+  for (int m = 0; m < 2; ++m) {
+    for (int c = 0; c < 6; ++c) {
+      out += "liaison_http_requests_total{method=\"" + std::string(m == 0 ? "GET" : "other") +
+             "\",code=\"" + kClass[c] + "\"} " + std::to_string(by_class_[m][c].load()) + "\n";
+    }
+  }
+  out += "# HELP liaison_http_request_duration_seconds Time to answer a request.\n";
+  out += "# TYPE liaison_http_request_duration_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < kBucketCount; ++b) {
+    cumulative += latency_[b].load();
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kBuckets[b]);
+    out += "liaison_http_request_duration_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  cumulative += latency_[kBucketCount].load();
+  out += "liaison_http_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) +
+         "\n";
+  char sum[48];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(latency_sum_us_.load()) / 1e6);
+  out += "liaison_http_request_duration_seconds_sum " + std::string(sum) + "\n";
+  out += "liaison_http_request_duration_seconds_count " + std::to_string(cumulative) + "\n";
+  out += "# HELP liaison_ingest_total Messages ingested through the API, by outcome.\n";
+  out += "# TYPE liaison_ingest_total counter\n";
+  static constexpr const char* kStatus[] = {"accepted", "incomplete", "quarantined"};
+  for (int s = 0; s < 3; ++s) {
+    for (int d = 0; d < 2; ++d) {
+      out += "liaison_ingest_total{status=\"" + std::string(kStatus[s]) + "\",duplicate=\"" +
+             (d ? "true" : "false") + "\"} " + std::to_string(ingests_[s][d].load()) + "\n";
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url) {
+  std::string out;
+  json::JsonOut w(out);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("CapabilityStatement");
+  w.Key("status");
+  w.String("active");
+  w.Key("date");
+  w.String("2026-12-02");
+  w.Key("kind");
+  w.String("instance");
+  w.Key("software");
+  w.StartObject();
+  w.Key("name");
+  w.String("liaison");
+  w.EndObject();
+  w.Key("implementation");
+  w.StartObject();
+  w.Key("description");
+  w.String("liaison: passerelle FHIR / MSSanté des ESS");
+  w.Key("url");
+  w.String(base_url);
+  w.EndObject();
+  w.Key("fhirVersion");
+  w.String("4.0.1");
+  w.Key("format");
+  w.StartArray();
+  w.String("application/fhir+json");
+  w.EndArray();
+  w.Key("rest");
+  w.StartArray();
+  w.StartObject();
+  w.Key("mode");
+  w.String("server");
+  w.Key("resource");
+  w.StartArray();
+  for (const std::string& type : search.resources()) {
+    w.StartObject();
+    w.Key("type");
+    w.String(type);
+    w.Key("interaction");
+    w.StartArray();
+    for (const char* code : {"read", "vread", "history-instance", "history-type", "search-type"}) {
+      w.StartObject();
+      w.Key("code");
+      w.String(code);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("versioning");
+    w.String("versioned");
+    w.Key("readHistory");
+    w.Bool(true);
+    std::vector<std::string> includes;
+    for (const map::SearchParameter* p : search.of(type)) {
+      if (p->kind == SearchKind::Reference) includes.push_back(type + ":" + p->name);
+    }
+    if (!includes.empty()) {
+      w.Key("searchInclude");
+      w.StartArray();
+      for (const std::string& i : includes)
+        w.String(i);
+      w.EndArray();
+    }
+    w.Key("searchParam");
+    w.StartArray();
+    for (const map::SearchParameter* p : search.of(type)) {
+      w.StartObject();
+      w.Key("name");
+      w.String(p->name);
+      w.Key("type");
+      w.String(p->kind == SearchKind::Token    ? "token"
+               : p->kind == SearchKind::String ? "string"
+               : p->kind == SearchKind::Date   ? "date"
+                                               : "reference");
+      w.EndObject();
+    }
+    w.StartObject();
+    w.Key("name");
+    w.String("_lastUpdated");
+    w.Key("type");
+    w.String("date");
+    w.EndObject();
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("operation");
+  w.StartArray();
+  w.StartObject();
+  w.Key("name");
+  w.String("ingest");
+  w.Key("definition");
+  w.String("https://liaison.example/fhir/OperationDefinition/ingest");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+// A store borrowed from the pool for one request; a broken connection is not returned.
+class FhirApi::Lease {
+ public:
+  Lease(FhirApi& api, std::unique_ptr<Store> store) : api_(api), store_(std::move(store)) {}
+  ~Lease() {
+    if (store_ && !broken_) api_.release(std::move(store_));
+  }
+  Store& operator*() { return *store_; }
+  Store* operator->() { return store_.get(); }
+  template <typename T>
+  const Result<T>& check(const Result<T>& r) {
+    if (!r && info(r.error().code).retry == Retry::Transient) broken_ = true;
+    return r;
+  }
+
+ private:
+  FhirApi& api_;
+  std::unique_ptr<Store> store_;
+  bool broken_ = false;
+};
+
+FhirApi::FhirApi(StoreFactory connect, const map::SearchParameters& search,
+                 const pipeline::MessageIntake& messages, const pipeline::FormIntake& forms,
+                 const Clock& clock, ApiOptions options)
+    : connect_(std::move(connect)),
+      search_(&search),
+      messages_(&messages),
+      forms_(&forms),
+      clock_(&clock),
+      options_(std::move(options)) {}
+
+FhirApi::~FhirApi() = default;
+
+Result<std::unique_ptr<Store>> FhirApi::acquire() {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto s = std::move(pool_.back());
+      pool_.pop_back();
+      return s;
+    }
+  }
+  return connect_();
+}
+
+void FhirApi::release(std::unique_ptr<Store> store) {
+  std::lock_guard lock(pool_mutex_);
+  pool_.push_back(std::move(store));
+}
+
+http::Response FhirApi::handle(const http::Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string what;
+  char action = 0;
+  http::Response response = route(request, what, action);
+  if (action != 0) {
+    // The audit trail of patient data: who (certificate subject), what, when, outcome.
+    const std::string agent =
+        request.client_subject.empty() ? "anonymous:" + request.remote : request.client_subject;
+    const std::string subtype =
+        action == 'C' ? "create" : (what.find('?') != std::string::npos ? "search-type" : "read");
+    const std::string now = instantNow(clock_->now());
+    auto store = acquire();
+    if (store) {
+      Lease lease(*this, std::move(*store));
+      const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
+      lease.check(
+          lease->audit({agent, std::string(1, action), what, outcome,
+                        auditEventJson(now, agent, action, subtype, what, response.status)}));
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.request(request.method, response.status, seconds);
+  return response;
+}
+
+http::Response FhirApi::route(const http::Request& request, std::string& what, char& action) {
+  const Target t = parseTarget(request.target);
+  const std::string base = baseUrl(options_, request);
+  const bool get = request.method == "GET" || request.method == "HEAD";
+
+  if (t.path.size() == 1 && t.path[0] == "metadata") {
+    if (!get) return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge");
+    return json(200, capabilityStatement(*search_, base));
+  }
+  if (t.path.size() == 1 && t.path[0] == "healthz") {
+    auto store = acquire();
+    if (!store) return failure(store.error());
+    Lease lease(*this, std::move(*store));
+    if (auto ping = lease.check(lease->read("Patient", "healthz")); !ping)
+      return failure(ping.error());
+    http::Response r;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.body = "{\"status\":\"ok\"}";
+    return r;
+  }
+  if (t.path.size() == 1 && t.path[0] == "metrics") {
+    http::Response r;
+    r.headers.push_back({"Content-Type", "text/plain; version=0.0.4"});
+    r.body = metrics_.text();
+    return r;
+  }
+
+  // POST / — a message, as the mailbox would deliver it: journal, ingest, store.
+  if (t.path.empty()) {
+    if (request.method != "POST")
+      return failure(Errc::RestMethodNotAllowed, "POST / attend un message ou une fiche");
+    if (request.body.empty()) return failure(Errc::RestBodyInvalid, "Corps de requête vide");
+    action = 'C';
+    auto store = acquire();
+    if (!store) return failure(store.error());
+    Lease lease(*this, std::move(*store));
+    const std::string_view type = request.header("Content-Type");
+    const bool mail =
+        type.find("message/rfc822") != std::string_view::npos ||
+        (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(request.body));
+    pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
+    const std::string source =
+        "api:" + (request.client_subject.empty() ? request.remote : request.client_subject);
+    auto stored = lease.check(intake.ingest(request.body, source, mail));
+    if (!stored) return failure(stored.error());
+    what = "message " + std::to_string(stored->journal_id);
+    metrics_.ingest(stored->result.status, stored->duplicate);
+    // A Parameters resource: the outcome, the status, and the transaction-response Bundle.
+    std::string body;
+    json::JsonOut w(body);
+    w.StartObject();
+    w.Key("resourceType");
+    w.String("Parameters");
+    w.Key("parameter");
+    w.StartArray();
+    w.StartObject();
+    w.Key("name");
+    w.String("status");
+    w.Key("valueCode");
+    w.String(pipeline::toString(stored->result.status));
+    w.EndObject();
+    w.StartObject();
+    w.Key("name");
+    w.String("journal");
+    w.Key("valueInteger");
+    w.Int64(stored->journal_id);
+    w.EndObject();
+    w.StartObject();
+    w.Key("name");
+    w.String("duplicate");
+    w.Key("valueBoolean");
+    w.Bool(stored->duplicate);
+    w.EndObject();
+    w.StartObject();
+    w.Key("name");
+    w.String("outcome");
+    w.Key("resource");
+    w.RawValue(stored->outcome_json.data(), stored->outcome_json.size());
+    w.EndObject();
+    if (!stored->response_json.empty()) {
+      w.StartObject();
+      w.Key("name");
+      w.String("response");
+      w.Key("resource");
+      w.RawValue(stored->response_json.data(), stored->response_json.size());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    const int status = stored->result.status == pipeline::IngestStatus::Quarantined ? 422
+                       : stored->duplicate                                          ? 200
+                                                                                    : 201;
+    return json(status, std::move(body));
+  }
+
+  const std::string& type = t.path[0];
+  if (search_->of(type).empty())
+    return failure(Errc::RestTypeUnsupported, "Type de ressource non servi : " + type);
+  if (!get) return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge ici");
+  if (t.path.size() >= 2 && t.path[1] != "_history" && !isFhirId(t.path[1]))
+    return failure(Errc::RestNotFound, "Identifiant de ressource invalide");
+
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+
+  // GET /Type/id and /Type/id/_history/vid
+  if (t.path.size() == 2 && t.path[1] != "_history") {
+    action = 'R';
+    what = type + "/" + t.path[1];
+    auto r = lease.check(lease->read(type, t.path[1]));
+    if (!r) return failure(r.error());
+    if (!*r) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
+    if ((*r)->deleted) return failure(Errc::RestGone, "Ressource supprimée : " + what);
+    http::Response resp = json(200, (*r)->json);
+    addVersionHeaders(resp, **r);
+    return resp;
+  }
+  if (t.path.size() == 4 && t.path[2] == "_history") {
+    action = 'R';
+    what = type + "/" + t.path[1] + "/_history/" + t.path[3];
+    char* end = nullptr;
+    const long long v = std::strtoll(t.path[3].c_str(), &end, 10);
+    if (*end != '\0' || v < 1) return failure(Errc::RestNotFound, "Version invalide");
+    auto r = lease.check(lease->vread(type, t.path[1], v));
+    if (!r) return failure(r.error());
+    if (!*r) return failure(Errc::RestNotFound, "Version inconnue : " + what);
+    if ((*r)->deleted) return failure(Errc::RestGone, "Version supprimée : " + what);
+    http::Response resp = json(200, (*r)->json);
+    addVersionHeaders(resp, **r);
+    return resp;
+  }
+  // History of an instance or of the type.
+  if ((t.path.size() == 3 && t.path[2] == "_history") ||
+      (t.path.size() == 2 && t.path[1] == "_history")) {
+    action = 'R';
+    const std::string id = t.path.size() == 3 ? t.path[1] : "";
+    what = type + (id.empty() ? "" : "/" + id) + "/_history";
+    int count = options_.default_count;
+    std::string after;
+    for (const auto& [name, value] : t.query) {
+      if (name == "_count") count = std::clamp(std::atoi(value.c_str()), 1, options_.max_count);
+      if (name == "_cursor") after = value;
+    }
+    auto page = lease.check(lease->history(type, id, count, after));
+    if (!page) return failure(page.error());
+    if (!id.empty() && page->resources.empty() && after.empty())
+      return failure(Errc::RestNotFound, "Ressource inconnue : " + type + "/" + id);
+    std::vector<BundleEntry> entries;
+    for (const StoredResource& r : page->resources)
+      entries.push_back({&r, nullptr});
+    const std::string path = base + "/" + what;
+    const std::string q = queryWithout(t, "_cursor");
+    const std::string self = path + (q.empty() ? "" : "?" + q);
+    const std::string next = page->next.empty() ? ""
+                                                : path + "?" + (q.empty() ? "" : q + "&") +
+                                                      "_cursor=" + urlEncode(page->next);
+    return json(200, bundleJson("history", base, entries, std::nullopt, self, next));
+  }
+  // Search.
+  if (t.path.size() == 1) {
+    action = 'R';
+    auto parsed = parseSearch(type, t, *search_, options_, base);
+    what = type + "?" + (parsed ? parsed->names : "");
+    if (!parsed) return failure(parsed.error());
+    auto page = lease.check(lease->search(parsed->request));
+    if (!page) return failure(page.error());
+    std::vector<BundleEntry> entries;
+    for (const StoredResource& r : page->resources)
+      entries.push_back({&r, "match"});
+    // _include: the resources the page's references point to, once each.
+    std::vector<StoredResource> included;
+    std::set<std::string> seen;
+    for (const StoredResource& r : page->resources)
+      seen.insert(r.type + "/" + r.id);
+    for (const auto& [source, param] : parsed->includes) {
+      for (const StoredResource& r : page->resources) {
+        for (const IndexEntry& e : search_->extract(r.type, r.json)) {
+          if (e.kind != SearchKind::Reference || e.param != param->name) continue;
+          if (!seen.insert(e.second).second) continue;
+          const std::size_t slash = e.second.find('/');
+          auto target =
+              lease.check(lease->read(e.second.substr(0, slash), e.second.substr(slash + 1)));
+          if (!target) return failure(target.error());
+          if (*target && !(*target)->deleted) included.push_back(std::move(**target));
+        }
+      }
+    }
+    for (const StoredResource& r : included)
+      entries.push_back({&r, "include"});
+    const std::string path = base + "/" + type;
+    const std::string q = queryWithout(t, "_cursor");
+    const std::string self = path + (q.empty() ? "" : "?" + q);
+    const std::string next = page->next.empty() ? ""
+                                                : path + "?" + (q.empty() ? "" : q + "&") +
+                                                      "_cursor=" + urlEncode(page->next);
+    return json(200, bundleJson("searchset", base, entries, page->total, self, next));
+  }
+  return failure(Errc::RestNotFound, "Chemin inconnu");
+}
+
+}  // namespace liaison::rest

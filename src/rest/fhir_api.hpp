@@ -1,0 +1,78 @@
+#pragma once
+// The FHIR R4 REST API over the store: routing, search parameters, Bundles, OperationOutcomes,
+// the audit trail and the metrics. No sockets: an http::Handler that the server adapter calls on
+// its worker threads, several at a time.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/ports/clock.hpp"
+#include "core/ports/http.hpp"
+#include "core/ports/store.hpp"
+#include "map/search_parameters.hpp"
+#include "pipeline/form_intake.hpp"
+#include "pipeline/message_intake.hpp"
+
+namespace liaison::rest {
+
+using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
+
+struct ApiOptions {
+  std::string base_url;  // "https://gw.example/fhir"; "" = from the Host header
+  int default_count = 20;
+  int max_count = 1000;
+};
+
+// Prometheus counters and a latency histogram; lock-free increments.
+class Metrics {
+ public:
+  void request(std::string_view method, int status, double seconds);
+  void ingest(pipeline::IngestStatus status, bool duplicate);
+  std::string text() const;  // Prometheus text exposition format
+
+ private:
+  static constexpr double kBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,   0.25,   0.5,   1,    2.5,   5};
+  static constexpr std::size_t kBucketCount = sizeof(kBuckets) / sizeof(kBuckets[0]);
+  std::atomic<std::uint64_t> by_class_[2][6] = {};  // [GET/other][1xx..5xx, other]
+  std::atomic<std::uint64_t> latency_[kBucketCount + 1] = {};
+  std::atomic<std::uint64_t> latency_sum_us_{0};
+  std::atomic<std::uint64_t> ingests_[3][2] = {};  // [status][duplicate]
+};
+
+class FhirApi {
+ public:
+  FhirApi(StoreFactory connect, const map::SearchParameters& search,
+          const pipeline::MessageIntake& messages, const pipeline::FormIntake& forms,
+          const Clock& clock, ApiOptions options = {});
+  ~FhirApi();
+
+  http::Response handle(const http::Request& request);
+  const Metrics& metrics() const { return metrics_; }
+
+ private:
+  class Lease;
+  Result<std::unique_ptr<Store>> acquire();
+  void release(std::unique_ptr<Store> store);
+
+  http::Response route(const http::Request& request, std::string& audit_what, char& action);
+
+  StoreFactory connect_;
+  const map::SearchParameters* search_;
+  const pipeline::MessageIntake* messages_;
+  const pipeline::FormIntake* forms_;
+  const Clock* clock_;
+  ApiOptions options_;
+  Metrics metrics_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Store>> pool_;  // idle connections
+};
+
+// The CapabilityStatement of what this API serves (built from the search parameters).
+std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url);
+
+}  // namespace liaison::rest

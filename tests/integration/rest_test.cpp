@@ -1,0 +1,318 @@
+// The FHIR REST API (rest/FhirApi) against a real PostgreSQL, called as the HTTP server calls it.
+// The messages are stored first through the same pipeline as the mailbox.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_connection.hpp"
+#include "adapters/pg/pg_store.hpp"
+#include "rest/fhir_api.hpp"
+#include "support/test_support.hpp"
+
+namespace liaison {
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string adminDsn() {
+  const char* file = std::getenv("LIAISON_TEST_PG_DSN_FILE");
+  EXPECT_NE(file, nullptr) << "run through ctest";
+  std::string dsn = readFile(file == nullptr ? "" : file);
+  while (!dsn.empty() && dsn.back() == '\n')
+    dsn.pop_back();
+  return dsn;
+}
+
+std::string message(const std::string& name) {
+  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
+  EXPECT_NE(dir, nullptr);
+  return readFile(std::string(dir == nullptr ? "" : dir) + "/" + name);
+}
+
+struct Reply {
+  int status = 0;
+  rapidjson::Document body;
+  std::string text;
+  std::string header(std::string_view name) const {
+    for (const auto& h : headers)
+      if (h.name == name) return h.value;
+    return {};
+  }
+  std::vector<http::Header> headers;
+};
+
+// One database for the suite, filled once: ldl_ses + pps (patient A), tlm_da (patient B),
+// the complete fiche (patient C).
+class Rest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto admin = pg::PgConnection::open(adminDsn());
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS t_rest WITH (FORCE)"));
+    ASSERT_TRUE((*admin)->script("CREATE DATABASE t_rest"));
+    dsn_ = adminDsn();
+    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=t_rest");
+    ASSERT_TRUE(pg::migrate(dsn_));
+    messages_ = new pipeline::MessageIntake(test::mssante(), test::cardioPlus(), test::testClock());
+    forms_ = new pipeline::FormIntake(test::cardioPlus(), test::testClock());
+    api_ = new rest::FhirApi(
+        [] {
+          auto s = pg::PgStore::open(dsn_);
+          if (!s) return Result<std::unique_ptr<Store>>(s.error());
+          return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
+        },
+        test::searchParameters(), *messages_, *forms_, test::testClock(),
+        rest::ApiOptions{"https://gw.test/fhir", 20, 1000});
+    for (const char* m : {"ldl_ses.eml", "pps.eml", "tlm_da.eml"}) {
+      Reply r = post(message(m), "message/rfc822");
+      ASSERT_EQ(r.status, 201) << m << ": " << r.text.substr(0, 400);
+    }
+    Reply fiche = post(test::readRepoFile("samples/fiches/fiche-complete.txt"), "text/plain");
+    ASSERT_EQ(fiche.status, 201) << fiche.text.substr(0, 400);
+  }
+  static void TearDownTestSuite() {
+    delete api_;
+    delete forms_;
+    delete messages_;
+    if (auto admin = pg::PgConnection::open(adminDsn()))
+      (void)(*admin)->script("DROP DATABASE IF EXISTS t_rest WITH (FORCE)");
+  }
+
+  static Reply call(const std::string& method, const std::string& target, std::string body = {},
+                    std::string content_type = {}) {
+    http::Request request;
+    request.method = method;
+    request.target = target;
+    request.body = std::move(body);
+    request.client_subject = "CN=secretariat-cardio-plus,O=ESS Cardio+";
+    request.remote = "127.0.0.1:5555";
+    request.headers.push_back({"Host", "gw.test"});
+    if (!content_type.empty()) request.headers.push_back({"Content-Type", content_type});
+    http::Response response = api_->handle(request);
+    Reply r;
+    r.status = response.status;
+    r.text = response.body;
+    r.headers = response.headers;
+    r.body.Parse(r.text.c_str());
+    return r;
+  }
+  static Reply get(const std::string& target) { return call("GET", target); }
+  static Reply post(std::string body, std::string type) {
+    return call("POST", "/", std::move(body), std::move(type));
+  }
+
+  static std::vector<std::string> ids(const Reply& bundle, const char* mode = "match") {
+    std::vector<std::string> out;
+    if (!bundle.body.IsObject() || !bundle.body.HasMember("entry")) return out;
+    for (const auto& e : bundle.body["entry"].GetArray()) {
+      if (std::string_view(e["search"]["mode"].GetString()) != mode) continue;
+      out.push_back(std::string(e["resource"]["resourceType"].GetString()) + "/" +
+                    e["resource"]["id"].GetString());
+    }
+    return out;
+  }
+
+  static std::string patientA() {
+    Reply r = get("/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10%7C279035121518989");
+    auto found = ids(r);
+    EXPECT_EQ(found.size(), 1u) << r.text.substr(0, 300);
+    return found.empty() ? "" : found.front();
+  }
+
+  static std::int64_t count(const std::string& sql) {
+    auto db = pg::PgConnection::open(dsn_);
+    auto r = (*db)->exec(sql);
+    EXPECT_TRUE(r);
+    return r ? r->integer(0, 0) : -1;
+  }
+
+  static inline std::string dsn_;
+  static inline pipeline::MessageIntake* messages_ = nullptr;
+  static inline pipeline::FormIntake* forms_ = nullptr;
+  static inline rest::FhirApi* api_ = nullptr;
+};
+
+TEST_F(Rest, CapabilityStatementListsWhatIsServed) {
+  Reply r = get("/metadata");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_STREQ(r.body["resourceType"].GetString(), "CapabilityStatement");
+  EXPECT_STREQ(r.body["fhirVersion"].GetString(), "4.0.1");
+  std::set<std::string> patient_params;
+  for (const auto& res : r.body["rest"][0]["resource"].GetArray()) {
+    if (std::string_view(res["type"].GetString()) != "Patient") continue;
+    for (const auto& p : res["searchParam"].GetArray())
+      patient_params.insert(p["name"].GetString());
+  }
+  for (const char* p : {"identifier", "name", "family", "given", "birthdate", "gender"})
+    EXPECT_EQ(patient_params.count(p), 1u) << p;
+}
+
+TEST_F(Rest, ReadVreadAndHistory) {
+  const std::string patient = patientA();
+  Reply r = get("/" + patient);
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.header("ETag"), "W/\"1\"");
+  EXPECT_EQ(std::string("Patient/") + r.body["id"].GetString(), patient);
+  EXPECT_STREQ(r.body["meta"]["versionId"].GetString(), "1");
+  EXPECT_EQ(get("/" + patient + "/_history/1").status, 200);
+  Reply v2 = get("/" + patient + "/_history/2");
+  EXPECT_EQ(v2.status, 404);
+  EXPECT_STREQ(v2.body["resourceType"].GetString(), "OperationOutcome");
+  Reply h = get("/" + patient + "/_history");
+  ASSERT_EQ(h.status, 200);
+  EXPECT_STREQ(h.body["type"].GetString(), "history");
+  EXPECT_EQ(h.body["entry"].Size(), 1u);
+  Reply missing = get("/Patient/does-not-exist");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_STREQ(missing.body["issue"][0]["details"]["coding"][0]["code"].GetString(),
+               "rest-not-found");
+  EXPECT_EQ(get("/Basic/1").status, 404);
+  EXPECT_EQ(call("DELETE", "/" + patient).status, 405);
+}
+
+TEST_F(Rest, PatientSearchParameters) {
+  const std::string a = patientA();
+  EXPECT_EQ(ids(get("/Patient?name=dupont")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?family=FICTIF-DUP")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?given=cam")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?name:exact=camille%20rose")).size(), 0u);
+  EXPECT_EQ(ids(get("/Patient?birthdate=1979-03-14")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?birthdate=1979-03")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?birthdate=1979-03-15")).size(), 0u);
+  EXPECT_EQ(ids(get("/Patient?birthdate=ge1979-01-01&gender=female")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?birthdate=lt1970")).size(), 2u);  // 1962 and the fiche's 1952
+  EXPECT_EQ(ids(get("/Patient?identifier=279035121518989")), std::vector<std::string>{a});
+  EXPECT_EQ(ids(get("/Patient?identifier=urn:oid:1.2.250.1.213.1.4.8%7C279035121518989")).size(),
+            0u);
+  EXPECT_EQ(ids(get("/Patient?gender=male,female")).size(), 3u);
+  Reply counted = get("/Patient?_summary=count");
+  EXPECT_EQ(counted.body["total"].GetInt64(), 3);
+  EXPECT_FALSE(counted.body.HasMember("entry"));
+}
+
+TEST_F(Rest, ClinicalSearchesByPatient) {
+  const std::string a = patientA();
+  const std::string id = a.substr(a.find('/') + 1);
+  EXPECT_EQ(ids(get("/Observation?patient=" + id)).size(), 5u);
+  EXPECT_EQ(ids(get("/Observation?subject=" + a + "&code=http://loinc.org%7C29463-7")).size(), 1u);
+  EXPECT_EQ(ids(get("/Observation?patient=" + id + "&code=8480-6,8462-4")).size(), 2u);
+  EXPECT_EQ(ids(get("/DocumentReference?patient=" + id)).size(), 3u);  // LDL-SES, its PDF, PPS
+  EXPECT_EQ(ids(get("/DocumentReference?patient=" + id + "&type=11490-0")).size(), 1u);
+  EXPECT_EQ(ids(get("/CarePlan?patient=" + id)).size(), 1u);
+  EXPECT_EQ(ids(get("/Encounter?patient=" + id)).size(), 1u);
+  EXPECT_EQ(ids(get("/Encounter?date=2024")).size(), 1u);
+  Reply subject_without_type = get("/Observation?subject=" + id);
+  EXPECT_EQ(subject_without_type.status, 400);
+}
+
+TEST_F(Rest, ServiceRequestSearchWithInclude) {
+  Reply r = get("/ServiceRequest?_include=ServiceRequest:patient&_total=accurate");
+  ASSERT_EQ(r.status, 200) << r.text.substr(0, 300);
+  const auto matches = ids(r);
+  const auto included = ids(r, "include");
+  EXPECT_EQ(matches.size(), 2u);  // TLM-DA and the fiche
+  EXPECT_EQ(r.body["total"].GetInt64(), 2);
+  EXPECT_EQ(included.size(), 2u);
+  for (const std::string& i : included)
+    EXPECT_EQ(i.rfind("Patient/", 0), 0u) << i;
+  EXPECT_EQ(ids(get("/ServiceRequest?authored=ge2000-01-01")).size(), 2u);
+  EXPECT_EQ(ids(get("/ServiceRequest?authored=lt2000-01-01")).size(), 0u);
+  EXPECT_EQ(ids(get("/ServiceRequest?_lastUpdated=ge2020-01-01")).size(), 2u);
+}
+
+TEST_F(Rest, PagingVisitsEveryMatchOnce) {
+  std::set<std::string> seen;
+  std::string next = "/Observation?_count=7&_sort=_lastUpdated";
+  int pages = 0;
+  while (!next.empty() && pages < 50) {
+    Reply page = get(next);
+    ASSERT_EQ(page.status, 200) << page.text.substr(0, 300);
+    for (const std::string& id : ids(page))
+      EXPECT_TRUE(seen.insert(id).second) << id << " twice";
+    next.clear();
+    for (const auto& link : page.body["link"].GetArray()) {
+      if (std::string_view(link["relation"].GetString()) == "next") {
+        next = link["url"].GetString();
+        next = next.substr(std::string("https://gw.test/fhir").size());
+      }
+    }
+    ++pages;
+  }
+  EXPECT_EQ(static_cast<std::int64_t>(seen.size()),
+            count("SELECT count(*) FROM resource WHERE type = 'Observation'"));
+  EXPECT_GT(pages, 2);
+}
+
+TEST_F(Rest, BadSearchesAreClearErrors) {
+  Reply unknown = get("/Patient?shoe-size=42");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_STREQ(unknown.body["issue"][0]["details"]["coding"][0]["code"].GetString(),
+               "rest-search-parameter-unknown");
+  EXPECT_EQ(get("/Patient?birthdate=14/03/1979").status, 400);
+  EXPECT_EQ(get("/Patient?birthdate=xx1979").status, 400);
+  EXPECT_EQ(get("/Patient?_count=-1").status, 400);
+  EXPECT_EQ(get("/Patient?_cursor=garbage").status, 400);
+  EXPECT_EQ(get("/Patient?_sort=birthdate").status, 400);
+}
+
+TEST_F(Rest, IngestThroughTheApiIsExactlyOnce) {
+  const std::string mail = message("n1_pdf.eml");
+  Reply first = post(mail, "message/rfc822");
+  ASSERT_EQ(first.status, 201) << first.text.substr(0, 300);
+  EXPECT_STREQ(first.body["resourceType"].GetString(), "Parameters");
+  Reply again = post(mail, "message/rfc822");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_TRUE(again.body["parameter"][2]["valueBoolean"].GetBool());
+  Reply bomb = post(message("xdm_bomb.eml"), "message/rfc822");
+  EXPECT_EQ(bomb.status, 422);
+  EXPECT_EQ(call("POST", "/", "", "message/rfc822").status, 400);
+}
+
+TEST_F(Rest, EveryReadIsAudited) {
+  const std::string a = patientA();  // a search
+  const std::string reads_of_a =
+      "SELECT count(*) FROM audit_event WHERE agent = 'CN=secretariat-cardio-plus,O=ESS Cardio+' "
+      "AND action = 'R' AND what = '" +
+      a + "' AND content->>'resourceType' = 'AuditEvent'";
+  const std::int64_t before = count("SELECT count(*) FROM audit_event");
+  const std::int64_t a_before = count(reads_of_a);
+  get("/" + a);  // a read
+  get("/Patient?gender=female");
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event"), before + 2);
+  EXPECT_EQ(count(reads_of_a), a_before + 1);
+  // Search values (an INS) never reach the audit trail, only parameter names.
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE content::text LIKE '%279035121518989%'"),
+            0);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE what = 'Patient?identifier'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what LIKE '%=%'"), 0);
+  // Metadata and health checks are not patient data.
+  get("/metadata");
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event"), before + 2);
+}
+
+TEST_F(Rest, HealthAndMetrics) {
+  Reply health = get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  Reply metrics = get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.text.find("liaison_http_requests_total{method=\"GET\",code=\"2xx\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.text.find("liaison_ingest_total{status=\"accepted\",duplicate=\"false\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.text.find("liaison_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace liaison
