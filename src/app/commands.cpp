@@ -7,10 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "adapters/http/server.hpp"
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "core/json/json_out.hpp"
@@ -18,6 +25,7 @@
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
 #include "pipeline/stored_intake.hpp"
+#include "rest/fhir_api.hpp"
 
 namespace liaison::app {
 namespace {
@@ -112,6 +120,12 @@ void printUsage(std::ostream& out) {
          "      returns its first outcome (\"duplicate\": true) and writes nothing.\n"
          "  liaison db migrate|status [--db DSN]\n"
          "      Apply the schema migrations (under an advisory lock), or print the version.\n"
+         "  liaison serve [--config FILE] [--db DSN] [--port N]\n"
+         "      Serve the FHIR R4 REST API over HTTPS (mutual TLS when configured). FILE is JSON\n"
+         "      (default $LIAISON_CONFIG): listen, tls, database, baseUrl, threads, limits, ess, "
+         "mss;\n"
+         "      $LIAISON_DB overrides the database. Checked before any socket opens. Prints the\n"
+         "      address it listens on; SIGTERM/SIGINT stop it gracefully.\n"
          "  liaison errors\n"
          "      Print the error catalogue (code, HTTP status, FHIR issue type, severity).\n"
          "  liaison --version | --help\n";
@@ -512,6 +526,200 @@ int runErrors(std::ostream& out) {
     out << row.code << "\t" << row.http_status << "\t" << row.issue_type << "\t"
         << toString(row.severity) << "\n";
   }
+  return kExitOk;
+}
+
+}  // namespace liaison::app
+
+namespace liaison::app {
+namespace {
+
+// The server's configuration file: every field checked, with the field named in the error.
+struct ServeConfig {
+  http::ServerConfig server;
+  std::string database;
+  std::string base_url;
+  fs::path ess;
+  fs::path mss;
+};
+
+std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, std::ostream& err) {
+  ServeConfig c;
+  c.ess = dataDir() / "profiles/cardio-plus/ess.json";
+  c.mss = dataDir() / "profiles/mssante/intake.json";
+  c.server.tls = true;
+  if (file) {
+    auto text = readFile(*file);
+    if (!text) {
+      err << "liaison serve: cannot read " << file->string() << "\n";
+      return std::nullopt;
+    }
+    rapidjson::Document d;
+    d.Parse(text->c_str());
+    if (d.HasParseError() || !d.IsObject()) {
+      err << "liaison serve: " << file->string() << " is not a JSON object\n";
+      return std::nullopt;
+    }
+    const fs::path base = file->parent_path();
+    auto path = [&](const rapidjson::Value& v) {
+      fs::path p(v.GetString());
+      return p.is_absolute() ? p : base / p;
+    };
+    bool ok = true;
+    auto bad = [&](const char* field, const char* why) {
+      err << "liaison serve: " << file->string() << ": " << field << ": " << why << "\n";
+      ok = false;
+    };
+    auto str = [&](const rapidjson::Value& o, const char* k,
+                   const char* field) -> const rapidjson::Value* {
+      if (!o.HasMember(k)) return nullptr;
+      if (!o[k].IsString() || o[k].GetStringLength() == 0) {
+        bad(field, "non-empty string expected");
+        return nullptr;
+      }
+      return &o[k];
+    };
+    auto num = [&](const rapidjson::Value& o, const char* k, const char* field, std::int64_t lo,
+                   std::int64_t hi) -> std::optional<std::int64_t> {
+      if (!o.HasMember(k)) return std::nullopt;
+      if (!o[k].IsInt64() || o[k].GetInt64() < lo || o[k].GetInt64() > hi) {
+        bad(field, ("integer from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
+        return std::nullopt;
+      }
+      return o[k].GetInt64();
+    };
+    static const std::set<std::string> known{"listen", "tls", "database", "baseUrl", "threads",
+                                             "limits", "ess", "mss",      "log"};
+    for (const auto& m : d.GetObject()) {
+      if (!known.count(m.name.GetString())) bad(m.name.GetString(), "unknown setting");
+    }
+    if (d.HasMember("listen") && d["listen"].IsObject()) {
+      const auto& l = d["listen"];
+      if (auto v = str(l, "address", "listen.address")) c.server.address = v->GetString();
+      if (auto v = num(l, "port", "listen.port", 0, 65535))
+        c.server.port = static_cast<unsigned short>(*v);
+    }
+    if (d.HasMember("tls") && d["tls"].IsObject()) {
+      const auto& t = d["tls"];
+      if (t.HasMember("enabled") && t["enabled"].IsBool()) c.server.tls = t["enabled"].GetBool();
+      if (auto v = str(t, "cert", "tls.cert")) c.server.cert_file = path(*v).string();
+      if (auto v = str(t, "key", "tls.key")) c.server.key_file = path(*v).string();
+      if (auto v = str(t, "clientCa", "tls.clientCa")) c.server.client_ca_file = path(*v).string();
+      if (t.HasMember("requireClientCert")) {
+        if (!t["requireClientCert"].IsBool())
+          bad("tls.requireClientCert", "true or false");
+        else
+          c.server.require_client_cert = t["requireClientCert"].GetBool();
+      }
+    }
+    if (auto v = str(d, "database", "database")) c.database = v->GetString();
+    if (auto v = str(d, "baseUrl", "baseUrl")) c.base_url = v->GetString();
+    if (auto v = str(d, "ess", "ess")) c.ess = path(*v);
+    if (auto v = str(d, "mss", "mss")) c.mss = path(*v);
+    if (d.HasMember("log") && d["log"].IsBool()) c.server.log = d["log"].GetBool();
+    if (d.HasMember("threads") && d["threads"].IsObject()) {
+      const auto& t = d["threads"];
+      if (auto v = num(t, "io", "threads.io", 1, 64))
+        c.server.io_threads = static_cast<unsigned>(*v);
+      if (auto v = num(t, "workers", "threads.workers", 1, 256))
+        c.server.worker_threads = static_cast<unsigned>(*v);
+    }
+    if (d.HasMember("limits") && d["limits"].IsObject()) {
+      const auto& l = d["limits"];
+      if (auto v = num(l, "bodyBytes", "limits.bodyBytes", 1024, 1LL << 30))
+        c.server.body_limit = static_cast<std::size_t>(*v);
+      if (auto v = num(l, "headerBytes", "limits.headerBytes", 1024, 1 << 20))
+        c.server.header_limit = static_cast<std::size_t>(*v);
+      if (auto v = num(l, "readTimeoutMs", "limits.readTimeoutMs", 100, 3600000))
+        c.server.read_timeout = std::chrono::milliseconds(*v);
+      if (auto v = num(l, "idleTimeoutMs", "limits.idleTimeoutMs", 100, 3600000))
+        c.server.idle_timeout = std::chrono::milliseconds(*v);
+    }
+    if (!ok) return std::nullopt;
+  }
+  if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty())) {
+    err << "liaison serve: tls.cert and tls.key are required (or tls.enabled: false, for local "
+           "tests only)\n";
+    return std::nullopt;
+  }
+  if (c.server.require_client_cert && c.server.client_ca_file.empty()) {
+    err << "liaison serve: tls.requireClientCert needs tls.clientCa\n";
+    return std::nullopt;
+  }
+  for (const std::string& f : {c.server.cert_file, c.server.key_file, c.server.client_ca_file}) {
+    if (!f.empty() && !readFile(f)) {
+      err << "liaison serve: cannot read " << f << "\n";
+      return std::nullopt;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+int runServe(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<fs::path> config_file;
+  if (const char* c = std::getenv("LIAISON_CONFIG"); c != nullptr && *c != '\0') config_file = c;
+  std::optional<std::string> dsn;
+  std::optional<int> port;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_file = fs::path(args[++i]);
+    } else if (args[i] == "--db" && i + 1 < args.size()) {
+      dsn = std::string(args[++i]);
+    } else if (args[i] == "--port" && i + 1 < args.size()) {
+      port = std::atoi(std::string(args[++i]).c_str());
+      if (*port < 0 || *port > 65535) {
+        err << "liaison serve: --port takes 0 to 65535\n";
+        return kExitUsage;
+      }
+    } else {
+      err << "liaison serve: unexpected argument " << args[i] << "\n";
+      return kExitUsage;
+    }
+  }
+  auto config = readServeConfig(config_file, err);
+  if (!config) return kExitUsage;
+  if (port) config->server.port = static_cast<unsigned short>(*port);
+  if (auto env = databaseFromEnvironment()) config->database = *env;
+  if (dsn) config->database = *dsn;
+  if (config->database.empty()) {
+    err << "liaison serve: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
+    return kExitUsage;
+  }
+  // Everything is checked before a socket opens: profiles, mappings, the database and its schema.
+  auto ess = loadEss(config->ess, err);
+  auto mss = loadMss(config->mss, err);
+  auto search = loadSearchParameters(err);
+  if (!ess || !mss || !search) return kExitUsage;
+  if (auto schema = pg::requireCurrentSchema(config->database); !schema) {
+    err << "liaison serve: " << info(schema.error().code).code << ": " << schema.error().detail
+        << "\n";
+    return kExitStore;
+  }
+  SystemClock clock;
+  pipeline::FormIntake forms(*ess, clock);
+  pipeline::MessageIntake messages(*mss, *ess, clock);
+  const std::string database = config->database;
+  rest::FhirApi api(
+      [database]() -> Result<std::unique_ptr<Store>> {
+        auto s = pg::PgStore::open(database);
+        if (!s) return s.error();
+        return std::unique_ptr<Store>(std::move(*s));
+      },
+      *search, messages, forms, clock, rest::ApiOptions{config->base_url, 20, 1000});
+  http::Server server(config->server, [&api](const http::Request& r) { return api.handle(r); });
+  auto bound = server.start();
+  if (!bound) {
+    err << "liaison serve: " << info(bound.error().code).code << ": " << bound.error().detail
+        << "\n";
+    return kExitUsage;
+  }
+  server.stopOnSignals();
+  out << "liaison serve: listening on " << (config->server.tls ? "https://" : "http://")
+      << config->server.address << ":" << *bound << std::endl;
+  server.wait();
+  err << "liaison serve: stopped\n";
   return kExitOk;
 }
 

@@ -1,0 +1,879 @@
+// The HTTPS server (server.hpp). The only translation unit that sees Asio, Beast and OpenSSL.
+//
+// Threads: `io_threads` run the io_context (accept, TLS, reading and parsing requests, writing
+// responses); each connection is a Session whose socket and timer live on a strand of its own.
+// A complete request goes to the worker pool (asio::thread_pool), where the Handler may block;
+// its Response is posted back to the session's strand. Nothing blocks an I/O thread.
+//
+// Beast is used for its HTTP/1.1 request parser only: bytes are read with async_read_some and fed
+// to the parser, and responses are serialised here (a status line and a few headers). That keeps
+// Beast's composed asynchronous operations, the costly part to compile, out of the build.
+//
+// Timeouts: one timer per session, re-armed for each phase (handshake, idle between requests,
+// reading a request, running the handler, writing, closing).
+
+#include "adapters/http/server.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace liaison::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace bh = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+using Parser = bh::request_parser<bh::string_body>;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+// How long a closing connection may take: TLS close_notify exchange, or draining what the client
+// still sends after an error response (so that it reads the response instead of a reset).
+constexpr std::chrono::milliseconds kCloseGrace{1000};
+// TLS 1.2: forward secrecy and AEAD only (Mozilla "intermediate" without DHE). TLS 1.3 suites
+// are OpenSSL's defaults, all of them sane.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr std::string_view kFhirJson = "application/fhir+json;charset=utf-8";
+
+std::string operationOutcome(std::string_view severity, std::string_view code,
+                             std::string_view diagnostics) {
+  // Constant texts only: nothing here comes from the request or from a handler.
+  std::string out = R"({"resourceType":"OperationOutcome","issue":[{"severity":")";
+  out += severity;
+  out += R"(","code":")";
+  out += code;
+  out += R"(","diagnostics":")";
+  out += diagnostics;
+  out += R"("}]})";
+  return out;
+}
+
+Response errorResponse(int status, std::string_view severity, std::string_view code,
+                       std::string_view diagnostics) {
+  Response res;
+  res.status = status;
+  res.headers.push_back({"Content-Type", std::string(kFhirJson)});
+  res.body = operationOutcome(severity, code, diagnostics);
+  return res;
+}
+
+Response runHandler(const Handler& handler, const Request& req) {
+  try {
+    return handler(req);
+  } catch (...) {
+    // Never the exception's text: it may hold patient data.
+    return errorResponse(500, "fatal", "exception", "internal error");
+  }
+}
+
+// IMF-fixdate (RFC 9110), independent of the locale.
+std::string httpDate() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7],
+                tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool isFieldValue(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// Headers the server writes itself; a handler's copy is ignored.
+bool isReserved(std::string_view name) {
+  for (std::string_view r : {"content-length", "transfer-encoding", "connection", "date",
+                             "keep-alive", "upgrade", "trailer"}) {
+    if (beast::iequals(name, r)) return true;
+  }
+  return false;
+}
+
+std::string pathOf(std::string_view target) {
+  return std::string(target.substr(0, target.find('?')));
+}
+
+// The shared state between the server and its sessions. Sessions hold it by shared_ptr, so it
+// outlives the last of them whatever the order of destruction.
+class SessionBase;
+struct Shared {
+  ServerConfig config;
+  Handler handler;
+  asio::thread_pool* pool = nullptr;  // owned by Server::Impl; no session code runs after it stops
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;
+  std::condition_variable changed;  // a session went away
+  std::map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
+  std::uint64_t next_id = 1;  // 0: a session not registered (yet)
+
+  std::size_t count() {
+    std::lock_guard lock(mutex);
+    return sessions.size();
+  }
+  std::vector<std::shared_ptr<SessionBase>> snapshot() {
+    std::vector<std::shared_ptr<SessionBase>> out;
+    std::lock_guard lock(mutex);
+    for (auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+};
+
+// One connection. Everything below runs on the session's strand (the socket's executor), except
+// the handler, which runs on the worker pool. The stream-specific I/O is in Session<Stream>.
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  enum class State { Handshake, Idle, Reading, Handling, Writing, Closing, Closed };
+
+  SessionBase(std::shared_ptr<Shared> shared, asio::any_io_executor ex, std::string remote)
+      : shared_(std::move(shared)), ex_(std::move(ex)), timer_(ex_), remote_(std::move(remote)) {}
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
+  virtual ~SessionBase() {
+    if (id_ == 0) return;
+    std::lock_guard lock(shared_->mutex);
+    shared_->sessions.erase(id_);
+    shared_->changed.notify_all();
+  }
+
+  void registerSelf() {
+    std::lock_guard lock(shared_->mutex);
+    id_ = shared_->next_id++;
+    shared_->sessions.emplace(id_, weak_from_this());
+  }
+
+  // Entry points from outside the strand.
+  void begin() {
+    asio::dispatch(ex_, [self = shared_from_this()] { self->onBegin(); });
+  }
+  void serverStopping() {
+    asio::post(ex_, [self = shared_from_this()] { self->onServerStopping(); });
+  }
+  void forceClose() {
+    asio::post(ex_, [self = shared_from_this()] { self->closeNow(); });
+  }
+
+  // Completions, called by Session<Stream> on the strand.
+  void onHandshake(error_code ec) {
+    if (state_ == State::Closed) return;
+    disarm();
+    if (ec) return closeNow();
+    subject_ = peerSubject();
+    readRequest();
+  }
+
+  void onRead(error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (state_ == State::Closed) return;
+    if (state_ == State::Closing) {  // draining before a plain-TCP close
+      buffer_.consume(buffer_.size());
+      if (ec) return closeNow();
+      return doReadSome();
+    }
+    if (ec) {
+      if (ec == asio::error::operation_aborted && timed_out_ && started_) {
+        return respond(errorResponse(408, "error", "timeout", "request not received in time"),
+                       true);
+      }
+      return closeNow();  // end of stream, reset, TLS error, idle timeout, stop
+    }
+    if (n > 0 && !started_) {
+      started_ = true;
+      state_ = State::Reading;
+      request_started_at_ = SteadyClock::now();
+      read_deadline_ = request_started_at_ + shared_->config.read_timeout;
+      armAt(read_deadline_);
+    }
+    parseOrRead();
+  }
+
+  void onWritten(error_code ec) {
+    if (state_ == State::Closed) return;
+    disarm();
+    if (ec) return closeNow();
+    if (writing_continue_) {
+      writing_continue_ = false;
+      state_ = State::Reading;
+      armAt(read_deadline_);
+      return doReadSome();
+    }
+    logLine();
+    if (close_after_write_) return gracefulClose();
+    readRequest();
+  }
+
+  void closeNow() {
+    if (state_ == State::Closed) return;
+    state_ = State::Closed;
+    disarm();
+    closeSocket();
+  }
+
+ protected:
+  virtual void doHandshake() = 0;
+  virtual void doReadSome() = 0;  // into buffer_, then onRead
+  virtual void doWrite() = 0;     // out_head_ + out_body_, then onWritten
+  virtual void doClose() = 0;     // TLS close_notify, or shutdown(send) and drain; then closeNow
+  virtual void cancelIo() = 0;
+  virtual void closeSocket() = 0;
+  virtual std::string peerSubject() = 0;
+  virtual bool tls() const = 0;
+
+  beast::flat_buffer buffer_;
+  std::string out_head_, out_body_;
+
+ private:
+  void onBegin() {
+    if (shared_->stopping) return closeNow();
+    if (tls()) {
+      state_ = State::Handshake;
+      arm(shared_->config.read_timeout);
+      return doHandshake();
+    }
+    readRequest();
+  }
+
+  void onServerStopping() {
+    // Idle keep-alive connections and handshakes go now; a request being read, handled or
+    // answered finishes, and its response closes the connection (shared_->stopping).
+    if (state_ == State::Idle || state_ == State::Handshake) closeNow();
+  }
+
+  void readRequest() {
+    if (shared_->stopping) return gracefulClose();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(shared_->config.header_limit, UINT32_MAX)));
+    parser_->body_limit(static_cast<std::uint64_t>(shared_->config.body_limit));
+    continue_sent_ = false;
+    timed_out_ = false;
+    head_ = false;
+    keep_alive_ = true;
+    method_.clear();
+    path_.clear();
+    started_ = buffer_.size() > 0;  // bytes of a pipelined request already here
+    if (started_) {
+      state_ = State::Reading;
+      request_started_at_ = SteadyClock::now();
+      read_deadline_ = request_started_at_ + shared_->config.read_timeout;
+      armAt(read_deadline_);
+    } else {
+      state_ = State::Idle;
+      arm(shared_->config.idle_timeout);
+    }
+    parseOrRead();
+  }
+
+  void parseOrRead() {
+    error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bh::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    if (ec) {
+      if (ec == bh::error::header_limit) {
+        return respond(errorResponse(431, "error", "too-costly", "request header too large"), true);
+      }
+      if (ec == bh::error::body_limit) {
+        return respond(errorResponse(413, "error", "too-costly", "request body too large"), true);
+      }
+      return respond(errorResponse(400, "error", "structure", "malformed HTTP request"), true);
+    }
+    if (parser_->is_done()) return dispatchRequest();
+    if (parser_->is_header_done() && !continue_sent_) {
+      continue_sent_ = true;
+      const auto& msg = parser_->get();
+      auto expect = msg.find(bh::field::expect);
+      if (expect != msg.end() && beast::iequals(expect->value(), "100-continue")) {
+        out_head_ = "HTTP/1.1 100 Continue\r\n\r\n";
+        out_body_.clear();
+        writing_continue_ = true;
+        arm(shared_->config.read_timeout);
+        return doWrite();
+      }
+    }
+    doReadSome();
+  }
+
+  void dispatchRequest() {
+    disarm();
+    auto& msg = parser_->get();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    for (const auto& field : msg) {
+      req.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    req.body = std::move(msg.body());
+    req.client_subject = subject_;
+    req.remote = remote_;
+    head_ = msg.method() == bh::verb::head;
+    keep_alive_ = msg.keep_alive();
+    if (shared_->config.log) {
+      method_ = req.method;
+      path_ = pathOf(req.target);
+    }
+    state_ = State::Handling;
+    std::uint64_t seq = ++seq_;
+    if (shared_->config.handler_timeout.count() > 0) arm(shared_->config.handler_timeout);
+    asio::post(*shared_->pool, [self = shared_from_this(), seq, req = std::move(req)]() mutable {
+      Response res = runHandler(self->shared_->handler, req);
+      asio::any_io_executor ex = self->ex_;
+      asio::post(ex, [self = std::move(self), seq, res = std::move(res)]() mutable {
+        self->onHandled(seq, std::move(res));
+      });
+    });
+  }
+
+  void onHandled(std::uint64_t seq, Response res) {
+    if (seq != seq_ || state_ != State::Handling) return;  // timed out or closed meanwhile
+    disarm();
+    respond(std::move(res), false);
+  }
+
+  void respond(Response res, bool close) {
+    int status = res.status;
+    if (status < 200 || status > 999) {  // 1xx would break the framing; nonsense → 500
+      res = errorResponse(500, "fatal", "exception", "internal error");
+      status = 500;
+    }
+    bool keep = keep_alive_ && !close && !shared_->stopping;
+    bool body_allowed = status != 204 && status != 304;
+
+    std::string reason;
+    auto known = bh::int_to_status(static_cast<unsigned>(status));
+    if (known != bh::status::unknown) reason = std::string(bh::obsolete_reason(known));
+    std::string& h = out_head_;
+    h.clear();
+    h += "HTTP/1.1 ";
+    h += std::to_string(status);
+    h += ' ';
+    h += reason;
+    h += "\r\nDate: ";
+    h += httpDate();
+    h += "\r\n";
+    for (const auto& header : res.headers) {
+      if (!isToken(header.name) || !isFieldValue(header.value)) continue;
+      if (isReserved(header.name)) {
+        if (beast::iequals(header.name, "connection") && beast::iequals(header.value, "close")) {
+          keep = false;
+        }
+        continue;
+      }
+      h += header.name;
+      h += ": ";
+      h += header.value;
+      h += "\r\n";
+    }
+    if (body_allowed) {
+      h += "Content-Length: ";
+      h += std::to_string(res.body.size());
+      h += "\r\n";
+    }
+    h += keep ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    out_body_ = body_allowed && !head_ ? std::move(res.body) : std::string();
+
+    status_ = status;
+    close_after_write_ = !keep;
+    state_ = State::Writing;
+    arm(shared_->config.read_timeout);
+    doWrite();
+  }
+
+  void gracefulClose() {
+    if (state_ == State::Closed || state_ == State::Closing) return;
+    state_ = State::Closing;
+    // When the server stops, the client has its response: do not wait long for its close_notify.
+    arm(shared_->stopping ? kCloseGrace / 10 : kCloseGrace);
+    doClose();
+  }
+
+  void arm(std::chrono::milliseconds d) { armAt(SteadyClock::now() + d); }
+  void armAt(SteadyClock::time_point deadline) {
+    std::uint64_t gen = ++timer_gen_;
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this(), gen](error_code ec) {
+      if (ec || gen != self->timer_gen_) return;
+      self->onTimeout();
+    });
+  }
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  void onTimeout() {
+    switch (state_) {
+      case State::Reading:
+        // The pending read completes with operation_aborted; onRead answers 408.
+        timed_out_ = true;
+        cancelIo();
+        return;
+      case State::Handling:
+        ++seq_;  // the handler's result, when it comes, is dropped
+        return respond(errorResponse(503, "error", "timeout", "request took too long"), true);
+      case State::Closed:
+        return;
+      default:  // handshake, idle keep-alive, write, close
+        return closeNow();
+    }
+  }
+
+  void logLine() {
+    if (!shared_->config.log) return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
+                                                                    request_started_at_)
+                  .count();
+    // Method, path without query, status, duration: no query values, headers or bodies.
+    std::fprintf(stderr, "http %s %s %d %lldms\n", method_.empty() ? "-" : method_.c_str(),
+                 path_.empty() ? "-" : path_.c_str(), status_, static_cast<long long>(ms));
+  }
+
+  std::shared_ptr<Shared> shared_;
+  asio::any_io_executor ex_;
+  asio::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
+  std::string remote_, subject_;
+  std::uint64_t id_ = 0;
+
+  State state_ = State::Idle;
+  std::optional<Parser> parser_;
+  bool started_ = false;    // a byte of the current request has arrived
+  bool timed_out_ = false;  // the read timer fired
+  bool continue_sent_ = false;
+  bool writing_continue_ = false;
+  bool head_ = false;
+  bool keep_alive_ = true;
+  bool close_after_write_ = false;
+  std::uint64_t seq_ = 0;  // current handler invocation
+  int status_ = 0;
+  SteadyClock::time_point read_deadline_{}, request_started_at_{SteadyClock::now()};
+  std::string method_, path_;  // for the log line only
+};
+
+template <class Stream>
+class Session final : public SessionBase {
+ public:
+  template <class... Args>
+  Session(std::shared_ptr<Shared> shared, asio::any_io_executor ex, std::string remote,
+          Args&&... args)
+      : SessionBase(std::move(shared), std::move(ex), std::move(remote)),
+        stream_(std::forward<Args>(args)...) {}
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  tcp::socket& socket() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  bool tls() const override { return kTls; }
+
+  void doHandshake() override {
+    if constexpr (kTls) {
+      stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+        self->onHandshake(ec);
+      });
+    }
+  }
+
+  void doReadSome() override {
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this()](error_code ec, std::size_t n) { self->onRead(ec, n); });
+  }
+
+  void doWrite() override {
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(out_head_), asio::buffer(out_body_)};
+    asio::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->onWritten(ec);
+    });
+  }
+
+  void doClose() override {
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = shared_from_this()](error_code) { self->closeNow(); });
+    } else {
+      error_code ignored;
+      socket().shutdown(tcp::socket::shutdown_send, ignored);
+      doReadSome();  // onRead drains in the Closing state until the client closes
+    }
+  }
+
+  void cancelIo() override {
+    error_code ignored;
+    socket().cancel(ignored);
+  }
+
+  void closeSocket() override {
+    error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+  std::string peerSubject() override {
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      X509* cert = SSL_get0_peer_certificate(ssl);
+      if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (bio == nullptr) return {};
+      std::string subject;
+      if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        char* data = nullptr;
+        long n = BIO_ctrl(bio, BIO_CTRL_INFO, 0, static_cast<void*>(&data));
+        if (n > 0 && data != nullptr) subject.assign(data, static_cast<std::size_t>(n));
+      }
+      BIO_free(bio);
+      return subject;
+    } else {
+      return {};
+    }
+  }
+
+  Stream stream_;
+};
+
+Error configError(std::string detail) {
+  return makeError(Errc::ConfigInvalid, std::move(detail));
+}
+
+}  // namespace
+
+struct Server::Impl {
+  enum class State { NotStarted, Running, Stopped };
+
+  Impl(ServerConfig config, Handler handler) : shared(std::make_shared<Shared>()) {
+    shared->config = std::move(config);
+    shared->handler = std::move(handler);
+  }
+
+  Result<unsigned short> start();
+  void stop(std::chrono::milliseconds grace);
+  void accept();
+  void onAccept(error_code ec, tcp::socket socket);
+  std::optional<Error> makeTlsContext();
+
+  // Declaration order is destruction order reversed: the pool's abandoned jobs and the
+  // io_context's abandoned handlers hold sessions, whose sockets need the io_context.
+  std::shared_ptr<Shared> shared;
+  std::optional<ssl::context> tls_context;
+  asio::io_context ioc;
+  asio::strand<asio::io_context::executor_type> strand{
+      asio::make_strand(ioc)};  // acceptor, signals
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  asio::steady_timer accept_retry{strand};
+  std::optional<asio::signal_set> signals;
+  std::unique_ptr<asio::thread_pool> pool;
+  std::vector<std::thread> io_threads;
+
+  std::mutex state_mutex;
+  std::condition_variable state_changed;
+  State state = State::NotStarted;
+  std::mutex stop_mutex;  // one stop() at a time
+  std::mutex stopper_mutex;
+  std::thread stopper;  // started by a signal
+};
+
+std::optional<Error> Server::Impl::makeTlsContext() {
+  const ServerConfig& c = shared->config;
+  if (c.cert_file.empty() || c.key_file.empty()) {
+    return configError("https: cert_file and key_file are required with tls");
+  }
+  if (c.require_client_cert && c.client_ca_file.empty()) {
+    return configError("https: require_client_cert needs client_ca_file");
+  }
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                  ssl::context::no_compression | ssl::context::single_dh_use);
+  SSL_CTX* native = ctx.native_handle();
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    return configError("https: cipher list rejected by OpenSSL");
+  }
+  error_code ec;
+  if (ctx.use_certificate_chain_file(c.cert_file, ec); ec) {
+    return configError("https: cannot load certificate " + c.cert_file + ": " + ec.message());
+  }
+  if (ctx.use_private_key_file(c.key_file, ssl::context::pem, ec); ec) {
+    return configError("https: cannot load private key " + c.key_file + ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return configError("https: private key " + c.key_file + " does not match " + c.cert_file);
+  }
+  if (!c.client_ca_file.empty()) {
+    if (ctx.load_verify_file(c.client_ca_file, ec); ec) {
+      return configError("https: cannot load client CA " + c.client_ca_file + ": " + ec.message());
+    }
+    // Tell clients which CAs are accepted, so that they pick the right certificate.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(c.client_ca_file.c_str())) {
+      SSL_CTX_set_client_CA_list(native, names);
+    }
+    ssl::verify_mode mode = ssl::verify_peer;
+    if (c.require_client_cert) mode |= ssl::verify_fail_if_no_peer_cert;
+    ctx.set_verify_mode(mode);
+    // Needed for session resumption when client certificates are verified.
+    static constexpr unsigned char kSessionContext[] = "liaison-https";
+    SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  }
+  tls_context.emplace(std::move(ctx));
+  return std::nullopt;
+}
+
+Result<unsigned short> Server::Impl::start() {
+  {
+    std::lock_guard lock(state_mutex);
+    if (state != State::NotStarted) return configError("https: start() called twice");
+  }
+  ServerConfig& c = shared->config;
+  if (c.io_threads == 0 || c.worker_threads == 0) {
+    return configError("https: io_threads and worker_threads must be at least 1");
+  }
+  if (c.tls) {
+    if (auto err = makeTlsContext()) return *err;
+  }
+  error_code ec;
+  auto address = asio::ip::make_address(c.address, ec);
+  if (ec) return configError("https: bad listen address '" + c.address + "'");
+  tcp::endpoint endpoint(address, c.port);
+  std::string where = c.address + ":" + std::to_string(c.port);
+  acceptor.emplace(strand);
+  if (acceptor->open(endpoint.protocol(), ec); ec) {
+    return configError("https: cannot open socket for " + where + ": " + ec.message());
+  }
+  acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor->bind(endpoint, ec); ec) {
+    acceptor.reset();
+    return configError("https: cannot listen on " + where + ": " + ec.message());
+  }
+  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    acceptor.reset();
+    return configError("https: cannot listen on " + where + ": " + ec.message());
+  }
+  unsigned short port = acceptor->local_endpoint(ec).port();
+
+  pool = std::make_unique<asio::thread_pool>(c.worker_threads);
+  shared->pool = pool.get();
+  work.emplace(ioc.get_executor());
+  asio::post(strand, [this] { accept(); });
+  for (unsigned i = 0; i < c.io_threads; ++i)
+    io_threads.emplace_back([this] { ioc.run(); });
+  {
+    std::lock_guard lock(state_mutex);
+    state = State::Running;
+  }
+  return port;
+}
+
+void Server::Impl::accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](error_code ec, auto socket) {
+    onAccept(ec, tcp::socket(std::move(socket)));
+  });
+}
+
+void Server::Impl::onAccept(error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || shared->stopping || !acceptor->is_open()) return;
+  if (ec) {  // out of descriptors and the like: try again shortly rather than spin
+    accept_retry.expires_after(std::chrono::milliseconds(50));
+    accept_retry.async_wait([this](error_code wait_ec) {
+      if (!wait_ec && !shared->stopping && acceptor->is_open()) accept();
+    });
+    return;
+  }
+  accept();
+  if (shared->count() >= shared->config.max_connections) {
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::string remote;
+  auto peer = socket.remote_endpoint(ignored);
+  if (!ignored) {
+    auto addr = peer.address();
+    remote = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+    remote += ":" + std::to_string(peer.port());
+  }
+  asio::any_io_executor ex = socket.get_executor();
+  std::shared_ptr<SessionBase> session;
+  if (tls_context) {
+    session = std::make_shared<Session<ssl::stream<tcp::socket>>>(shared, ex, std::move(remote),
+                                                                  std::move(socket), *tls_context);
+  } else {
+    session =
+        std::make_shared<Session<tcp::socket>>(shared, ex, std::move(remote), std::move(socket));
+  }
+  session->registerSelf();
+  session->begin();
+}
+
+void Server::Impl::stop(std::chrono::milliseconds grace) {
+  std::lock_guard serial(stop_mutex);
+  {
+    std::lock_guard lock(state_mutex);
+    if (state != State::Running) {
+      state = State::Stopped;
+      state_changed.notify_all();
+      return;
+    }
+  }
+  auto deadline = SteadyClock::now() + grace;
+  shared->stopping = true;
+  // Stop accepting now: new connections are refused from here on.
+  std::promise<void> closed;
+  asio::post(strand, [this, &closed] {
+    error_code ignored;
+    acceptor->close(ignored);
+    accept_retry.cancel();
+    {
+      std::lock_guard lock(state_mutex);  // stopOnSignals() may be setting it up
+      if (signals) signals->cancel(ignored);
+    }
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  for (auto& session : shared->snapshot())
+    session->serverStopping();
+  {
+    std::unique_lock lock(shared->mutex);
+    shared->changed.wait_until(lock, deadline, [&] { return shared->sessions.empty(); });
+  }
+  // Past the grace: close what is left (a handler still running keeps its thread until it
+  // returns; its response is dropped).
+  for (auto& session : shared->snapshot())
+    session->forceClose();
+  {
+    std::unique_lock lock(shared->mutex);
+    shared->changed.wait_for(lock, std::chrono::milliseconds(200),
+                             [&] { return shared->sessions.empty(); });
+  }
+  work.reset();
+  ioc.stop();
+  for (auto& t : io_threads)
+    t.join();
+  io_threads.clear();
+  pool->stop();
+  pool->join();
+  {
+    std::lock_guard lock(state_mutex);
+    state = State::Stopped;
+  }
+  state_changed.notify_all();
+}
+
+Server::Server(ServerConfig config, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(handler))) {}
+
+Server::~Server() {
+  impl_->stop(std::chrono::seconds(0));
+  std::lock_guard lock(impl_->stopper_mutex);
+  if (impl_->stopper.joinable()) impl_->stopper.join();
+}
+
+Result<unsigned short> Server::start() {
+  return impl_->start();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  impl_->stop(grace);
+}
+
+void Server::stopOnSignals() {
+  Impl* impl = impl_.get();
+  {
+    std::lock_guard lock(impl->state_mutex);
+    if (impl->signals || impl->state == Impl::State::Stopped) return;
+    // Registered now, so that a signal from here on is caught (asio queues it until the wait).
+    impl->signals.emplace(impl->strand, SIGTERM, SIGINT);
+  }
+  asio::post(impl->strand, [impl] {
+    impl->signals->async_wait([impl](error_code ec, int) {
+      if (ec) return;
+      std::lock_guard lock(impl->stopper_mutex);
+      if (!impl->stopper.joinable()) {
+        impl->stopper = std::thread([impl] { impl->stop(impl->shared->config.shutdown_grace); });
+      }
+    });
+  });
+}
+
+void Server::wait() {
+  std::unique_lock lock(impl_->state_mutex);
+  impl_->state_changed.wait(lock, [&] { return impl_->state != Impl::State::Running; });
+}
+
+}  // namespace liaison::http

@@ -1,0 +1,78 @@
+#pragma once
+// The HTTPS server adapter: HTTP/1.1 with keep-alive over TLS (optionally mutual TLS), limits,
+// timeouts, graceful shutdown; each request goes to an http::Handler on a worker pool. Beast and
+// OpenSSL stay inside server.cpp (pimpl): this header names no Boost type.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/error/result.hpp"
+#include "core/ports/http.hpp"
+
+namespace liaison::http {
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  unsigned short port = 8443;  // 0 = any free port (start() returns the one bound)
+
+  // TLS 1.2+ with forward-secret AEAD ciphers only. PEM files.
+  bool tls = true;  // false: plain HTTP, for local tests and benchmarks only
+  std::string cert_file, key_file;
+  // Mutual TLS: with a CA file, a client certificate that is presented must verify against it
+  // (Request::client_subject then holds its subject); with require_client_cert, a client without
+  // one is refused during the handshake.
+  std::string client_ca_file;
+  bool require_client_cert = false;
+
+  unsigned io_threads = 1;      // sockets, TLS, parsing: never blocked by a handler
+  unsigned worker_threads = 4;  // where Handlers run
+
+  std::size_t body_limit = 16 << 20;    // larger → 413, then close
+  std::size_t header_limit = 16 << 10;  // request line + headers larger → 431, then close
+  // From the first byte of a request (and for the TLS handshake and each response write) to its
+  // end; a request started but not finished in time → 408, then close.
+  std::chrono::milliseconds read_timeout{30000};
+  // A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60000};
+  // 0 = none. A handler still running after this long: the client gets 503 and the connection is
+  // closed; the handler's own result is dropped when it comes (a thread cannot be interrupted).
+  std::chrono::milliseconds handler_timeout{0};
+  std::size_t max_connections = 1024;  // more are accepted and closed at once
+  // Grace used by stopOnSignals().
+  std::chrono::milliseconds shutdown_grace{10000};
+  // One line per request to stderr: method, path without query, status, duration. Never bodies,
+  // query strings or headers (they may hold patient data).
+  bool log = false;
+};
+
+class Server {
+ public:
+  Server(ServerConfig config, Handler handler);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads the certificates, binds and listens, starts the threads; returns the bound port.
+  // Errors are values (config-invalid): unreadable certificate or key, key not matching, port in
+  // use, bad address. Call once.
+  Result<unsigned short> start();
+
+  // Graceful: stops accepting, closes idle keep-alive connections, lets requests in flight finish
+  // (their responses carry Connection: close) for up to `grace`, then closes what is left and
+  // joins the threads. Idempotent and thread-safe, but never call it from a Handler.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  // SIGTERM / SIGINT → stop(config.shutdown_grace), on a thread of its own.
+  void stopOnSignals();
+
+  // Blocks until the server has stopped (returns at once if it never started).
+  void wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace liaison::http

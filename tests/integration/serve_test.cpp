@@ -1,0 +1,219 @@
+// `liaison serve` end to end: the real binary, HTTPS with mutual TLS (the test PKI of
+// certs/make-test-pki), a real PostgreSQL, and curl as the FHIR client.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_connection.hpp"
+
+extern char** environ;
+
+namespace liaison {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  EXPECT_NE(v, nullptr) << name << " is not set (run through ctest)";
+  return v == nullptr ? "" : v;
+}
+
+std::string adminDsn() {
+  std::string dsn = readFile(env("LIAISON_TEST_PG_DSN_FILE"));
+  while (!dsn.empty() && dsn.back() == '\n')
+    dsn.pop_back();
+  return dsn;
+}
+
+std::pair<int, std::string> shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n = 0;
+  while (pipe != nullptr && (n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    out.append(buf, n);
+  const int status = pipe != nullptr ? pclose(pipe) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// The server as a child process; its first stdout line says where it listens.
+struct Served {
+  pid_t pid = -1;
+  int out = -1;
+  std::string url;
+
+  bool start(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out = fds[0];
+    if (rc != 0) return false;
+    std::string line;
+    char c = 0;
+    while (read(out, &c, 1) == 1 && c != '\n')
+      line += c;
+    const std::size_t at = line.find("https://");
+    if (at == std::string::npos) return false;
+    url = line.substr(at);
+    return true;
+  }
+
+  // SIGTERM, then the exit status (-1 if it did not stop within 20 s).
+  int stop() {
+    if (pid <= 0) return -1;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        close(out);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+    return -1;
+  }
+  ~Served() { stop(); }
+};
+
+class Serve : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto admin = pg::PgConnection::open(adminDsn());
+    ASSERT_TRUE(admin);
+    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS t_serve WITH (FORCE)"));
+    ASSERT_TRUE((*admin)->script("CREATE DATABASE t_serve"));
+    dsn_ = adminDsn();
+    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=t_serve");
+    pki_ = env("LIAISON_TEST_PKI_DIR");
+    dir_ = fs::temp_directory_path() / ("liaison-serve-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    if (auto admin = pg::PgConnection::open(adminDsn()))
+      (void)(*admin)->script("DROP DATABASE IF EXISTS t_serve WITH (FORCE)");
+  }
+
+  std::string config(const std::string& extra = "") {
+    const std::string path = (dir_ / "liaison.json").string();
+    std::ofstream(path) << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0},"
+                        << " \"tls\": {\"cert\": \"" << pki_ << "/server.crt\", \"key\": \"" << pki_
+                        << "/server.key\", \"clientCa\": \"" << pki_
+                        << "/ca.crt\", \"requireClientCert\": true},"
+                        << " \"database\": \"" << dsn_ << "\"" << extra << "}";
+    return path;
+  }
+
+  std::pair<int, std::string> curl(const std::string& url, const std::string& extra = "",
+                                   bool client_cert = true) {
+    const std::string cert =
+        client_cert ? " --cert '" + pki_ + "/client.crt' --key '" + pki_ + "/client.key'" : "";
+    return shell("curl -sS --max-time 20 --cacert '" + pki_ + "/ca.crt'" + cert +
+                 " -w '\\n%{http_code}' " + extra + " '" + url + "'");
+  }
+
+  std::string dsn_;
+  std::string pki_;
+  fs::path dir_;
+};
+
+int statusOf(const std::string& curl_output) {
+  const std::size_t nl = curl_output.rfind('\n');
+  return std::atoi(curl_output.c_str() + (nl == std::string::npos ? 0 : nl + 1));
+}
+
+TEST_F(Serve, HttpsWithClientCertificatesEndToEnd) {
+  ASSERT_TRUE(pg::migrate(dsn_));
+  Served server;
+  ASSERT_TRUE(server.start({LIAISON_BINARY, "serve", "--config", config()}));
+
+  auto meta = curl(server.url + "/metadata");
+  ASSERT_EQ(meta.first, 0) << meta.second;
+  EXPECT_EQ(statusOf(meta.second), 200);
+  EXPECT_NE(meta.second.find("CapabilityStatement"), std::string::npos);
+
+  const std::string mail = env("LIAISON_MESSAGES_DIR") + "/ldl_ses.eml";
+  auto posted =
+      curl(server.url + "/", "-H 'Content-Type: message/rfc822' --data-binary @'" + mail + "'");
+  EXPECT_EQ(statusOf(posted.second), 201) << posted.second.substr(0, 400);
+  auto again =
+      curl(server.url + "/", "-H 'Content-Type: message/rfc822' --data-binary @'" + mail + "'");
+  EXPECT_EQ(statusOf(again.second), 200);  // the same message: its first outcome
+
+  auto found = curl(server.url + "/Patient?identifier=279035121518989");
+  EXPECT_EQ(statusOf(found.second), 200);
+  EXPECT_NE(found.second.find("FICTIF-DUPONT"), std::string::npos) << found.second.substr(0, 300);
+  EXPECT_EQ(statusOf(curl(server.url + "/Patient/nope").second), 404);
+
+  // Without a client certificate the handshake is refused: no HTTP status at all.
+  auto anonymous = curl(server.url + "/metadata", "", false);
+  EXPECT_NE(anonymous.first, 0) << anonymous.second;
+
+  auto metrics = curl(server.url + "/metrics");
+  EXPECT_NE(metrics.second.find("liaison_ingest_total{status=\"accepted\",duplicate=\"true\"} 1"),
+            std::string::npos)
+      << metrics.second;
+
+  EXPECT_EQ(server.stop(), 0);  // SIGTERM: graceful stop, exit 0
+
+  // Who read what: the client certificate's subject.
+  auto db = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(db);
+  auto audit = (*db)->exec(
+      "SELECT count(*) FROM audit_event WHERE agent LIKE '%CN=secretariat-cardio-plus%'");
+  ASSERT_TRUE(audit);
+  EXPECT_GE(audit->integer(0, 0), 4);  // two ingests, a search, a read
+}
+
+TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {
+  const std::string bin = LIAISON_BINARY;
+  auto unknown = shell(bin + " serve --config '" + config(", \"colour\": \"blue\"") + "'");
+  EXPECT_EQ(unknown.first, 2);
+  EXPECT_NE(unknown.second.find("colour: unknown setting"), std::string::npos) << unknown.second;
+  auto not_migrated = shell(bin + " serve --config '" + config() + "'");
+  EXPECT_EQ(not_migrated.first, 3);
+  EXPECT_NE(not_migrated.second.find("db-schema-outdated"), std::string::npos);
+  const std::string no_cert = (dir_ / "no-cert.json").string();
+  std::ofstream(no_cert) << "{\"database\": \"" << dsn_ << "\"}";
+  auto missing = shell(bin + " serve --config '" + no_cert + "'");
+  EXPECT_EQ(missing.first, 2);
+  EXPECT_NE(missing.second.find("tls.cert and tls.key are required"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace liaison
