@@ -141,6 +141,29 @@ bool transient(const Error& e) {
 
 }  // namespace
 
+Result<std::string> prepareResource(std::string_view json, std::string_view type,
+                                    std::string_view id, std::string_view now,
+                                    bool ignore_body_id) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return makeError(Errc::RestBodyInvalid, "Le corps n'est pas un objet JSON.");
+  if (stringOf(doc, "resourceType") != type)
+    return makeError(Errc::RestBodyInvalid, "resourceType attendu : " + std::string(type) + ".");
+  if (const std::string_view own = stringOf(doc, "id");
+      !ignore_body_id && !own.empty() && own != id)
+    return makeError(Errc::RestBodyInvalid, "L'id du corps diffère de celui de l'URL.");
+  return serialiseStored(doc, id, now);
+}
+
+std::optional<std::pair<std::string, std::string>> identifyingIdentifierOf(std::string_view type,
+                                                                           std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  return identifyingIdentifier(type, doc);
+}
+
 std::string messageIdOf(std::string_view bytes) {
   constexpr std::size_t kMaxHeader = 256 * 1024;  // the MIME parser refuses longer header blocks
   std::size_t pos = 0;

@@ -38,6 +38,19 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
                                             const map::SearchParameters& search,
                                             std::string& response_json);
 
+// A resource from a client, ready to store: the JSON of type `type` with `id` and meta
+// (versionId 1, lastUpdated `now`) set, other members kept. RestBodyInvalid when the text is not a
+// JSON object of that resourceType, or names another id.
+// With `ignore_body_id` (create), an id in the body is replaced rather than refused.
+Result<std::string> prepareResource(std::string_view json, std::string_view type,
+                                    std::string_view id, std::string_view now,
+                                    bool ignore_body_id = false);
+
+// The identifier that makes a resource the same as a stored one (a Patient's INS, a
+// Practitioner's RPPS, an Organization's FINESS): system and value.
+std::optional<std::pair<std::string, std::string>> identifyingIdentifierOf(std::string_view type,
+                                                                           std::string_view json);
+
 // The Message-ID of a mail, read from its header block without parsing the rest ("" if none).
 std::string messageIdOf(std::string_view bytes);
 

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "core/json/json_out.hpp"
+#include "core/nir/nir.hpp"
+#include "map/mapping.hpp"
 #include "pipeline/stored_intake.hpp"
 
 namespace liaison::rest {
@@ -61,11 +63,15 @@ std::string urlEncode(std::string_view s) {
   return out;
 }
 
+}  // namespace
+
 struct Target {
   std::vector<std::string> path;                           // decoded segments
   std::vector<std::pair<std::string, std::string>> query;  // decoded name, value
   std::string raw_query;
 };
+
+namespace {
 
 Target parseTarget(std::string_view target) {
   Target t;
@@ -450,6 +456,70 @@ Result<ParsedSearch> parseSearch(std::string_view type, const Target& t,
 
 // ---------------------------------------------------------------------------------------------
 
+// If-Match: W/"3" or "3" → 3.
+std::optional<std::int64_t> ifMatch(const http::Request& r) {
+  std::string_view v = r.header("If-Match");
+  if (v.empty()) return std::nullopt;
+  if (v.substr(0, 2) == "W/") v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  char* end = nullptr;
+  const std::string text(v);
+  const long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < 1) return -1;  // never a current version: 412
+  return n;
+}
+
+http::Response resourceResponse(int status, std::string body, const StoredVersion& v,
+                                std::string_view base) {
+  http::Response r = json(status, std::move(body));
+  r.headers.push_back({"ETag", "W/\"" + std::to_string(v.version) + "\""});
+  r.headers.push_back({"Last-Modified", v.last_updated});
+  r.headers.push_back({"Location", std::string(base) + "/" + v.type + "/" + v.id + "/_history/" +
+                                       std::to_string(v.version)});
+  return r;
+}
+
+// $validate: what liaison itself can say of a resource — JSON, type, id, and for a Patient its
+// INS (system, structure, key, consistency with sex and birth date).
+std::string validateResource(std::string_view type, std::string_view body) {
+  IssueList issues;
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    issues.add(Errc::RestBodyInvalid, "Le corps n'est pas un objet JSON.");
+  } else if (!doc.HasMember("resourceType") || !doc["resourceType"].IsString() ||
+             std::string_view(doc["resourceType"].GetString()) != type) {
+    issues.add(Errc::RestBodyInvalid, "resourceType attendu : " + std::string(type) + ".",
+               "resourceType");
+  } else if (type == "Patient" && doc.HasMember("identifier") && doc["identifier"].IsArray()) {
+    nir::Traits traits;
+    if (doc.HasMember("gender") && doc["gender"].IsString()) {
+      const std::string_view g = doc["gender"].GetString();
+      if (g == "male") traits.sex = 'M';
+      if (g == "female") traits.sex = 'F';
+    }
+    if (doc.HasMember("birthDate") && doc["birthDate"].IsString() &&
+        doc["birthDate"].GetStringLength() >= 7) {
+      const std::string d = doc["birthDate"].GetString();
+      traits.birth_year = std::atoi(d.substr(0, 4).c_str());
+      traits.birth_month = std::atoi(d.substr(5, 2).c_str());
+    }
+    rapidjson::SizeType i = 0;
+    for (const auto& id : doc["identifier"].GetArray()) {
+      const std::string where = "Patient.identifier[" + std::to_string(i++) + "]";
+      if (!id.IsObject() || !id.HasMember("system") || !id["system"].IsString() ||
+          !id.HasMember("value") || !id["value"].IsString())
+        continue;
+      const std::string_view system = id["system"].GetString();
+      if (nir::kindOfSystem(system) == nir::IdentifierKind::Unknown) continue;
+      nir::checkSystem(system, issues, where + ".system");
+      nir::CheckResult check = nir::check(id["value"].GetString(), traits, where + ".value");
+      issues.append(check.issues);
+    }
+  }
+  return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.");
+}
+
 std::string baseUrl(const ApiOptions& options, const http::Request& r) {
   if (!options.base_url.empty()) return options.base_url;
   const std::string_view host = r.header("Host");
@@ -623,7 +693,8 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
     w.String(type);
     w.Key("interaction");
     w.StartArray();
-    for (const char* code : {"read", "vread", "history-instance", "history-type", "search-type"}) {
+    for (const char* code : {"read", "vread", "update", "delete", "history-instance",
+                             "history-type", "create", "search-type"}) {
       w.StartObject();
       w.Key("code");
       w.String(code);
@@ -634,6 +705,12 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
     w.String("versioned");
     w.Key("readHistory");
     w.Bool(true);
+    w.Key("updateCreate");
+    w.Bool(true);
+    w.Key("conditionalCreate");
+    w.Bool(true);
+    w.Key("conditionalDelete");
+    w.String("not-supported");
     std::vector<std::string> includes;
     for (const map::SearchParameter* p : search.of(type)) {
       if (p->kind == SearchKind::Reference) includes.push_back(type + ":" + p->name);
@@ -668,8 +745,21 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
     w.EndObject();
   }
   w.EndArray();
+  w.Key("interaction");
+  w.StartArray();
+  w.StartObject();
+  w.Key("code");
+  w.String("transaction");
+  w.EndObject();
+  w.EndArray();
   w.Key("operation");
   w.StartArray();
+  w.StartObject();
+  w.Key("name");
+  w.String("validate");
+  w.Key("definition");
+  w.String("http://hl7.org/fhir/OperationDefinition/Resource-validate");
+  w.EndObject();
   w.StartObject();
   w.Key("name");
   w.String("ingest");
@@ -742,8 +832,11 @@ http::Response FhirApi::handle(const http::Request& request) {
     // The audit trail of patient data: who (certificate subject), what, when, outcome.
     const std::string agent =
         request.client_subject.empty() ? "anonymous:" + request.remote : request.client_subject;
-    const std::string subtype =
-        action == 'C' ? "create" : (what.find('?') != std::string::npos ? "search-type" : "read");
+    const std::string subtype = action == 'C'                         ? "create"
+                                : action == 'U'                       ? "update"
+                                : action == 'D'                       ? "delete"
+                                : what.find('?') != std::string::npos ? "search-type"
+                                                                      : "read";
     const std::string now = instantNow(clock_->now());
     auto store = acquire();
     if (store) {
@@ -797,6 +890,10 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
     if (!store) return failure(store.error());
     Lease lease(*this, std::move(*store));
     const std::string_view type = request.header("Content-Type");
+    if (type.find("json") != std::string_view::npos && isTransactionBundle(request.body)) {
+      what = "Bundle (transaction)";
+      return transaction(*lease, request.body, base);
+    }
     const bool mail =
         type.find("message/rfc822") != std::string_view::npos ||
         (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(request.body));
@@ -858,7 +955,7 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
   const std::string& type = t.path[0];
   if (search_->of(type).empty())
     return failure(Errc::RestTypeUnsupported, "Type de ressource non servi : " + type);
-  if (!get) return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge ici");
+  if (!get) return write(request, t, base, what, action);
   if (t.path.size() >= 2 && t.path[1] != "_history" && !isFhirId(t.path[1]))
     return failure(Errc::RestNotFound, "Identifiant de ressource invalide");
 
@@ -959,6 +1056,115 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
     return json(200, bundleJson("searchset", base, entries, page->total, self, next));
   }
   return failure(Errc::RestNotFound, "Chemin inconnu");
+}
+
+bool FhirApi::isTransactionBundle(std::string_view body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  return !doc.HasParseError() && doc.IsObject() && doc.HasMember("resourceType") &&
+         doc["resourceType"].IsString() &&
+         std::string_view(doc["resourceType"].GetString()) == "Bundle" && doc.HasMember("type") &&
+         doc["type"].IsString() && std::string_view(doc["type"].GetString()) == "transaction";
+}
+
+http::Response FhirApi::transaction(Store& store, std::string_view body, std::string_view base) {
+  (void)base;
+  auto tx = store.begin();
+  if (!tx) return failure(tx.error());
+  std::string response;
+  const std::string now = instantNow(clock_->now());
+  auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response);
+  if (!applied)
+    return failure(
+        applied.error().code == Errc::FhirStructure ? Errc::RestBodyInvalid : applied.error().code,
+        applied.error().detail);
+  if (auto c = (*tx)->commit(); !c) return failure(c.error());
+  return json(200, std::move(response));
+}
+
+http::Response FhirApi::write(const http::Request& request, const Target& t,
+                              const std::string& base, std::string& what, char& action) {
+  const std::string& type = t.path[0];
+  const std::string now = instantNow(clock_->now());
+  // POST /Type/$validate
+  if (request.method == "POST" && t.path.size() == 2 && t.path[1] == "$validate")
+    return json(200, validateResource(type, request.body));
+  const bool create = request.method == "POST" && t.path.size() == 1;
+  const bool update = request.method == "PUT" && t.path.size() == 2;
+  const bool remove = request.method == "DELETE" && t.path.size() == 2;
+  if (!create && !update && !remove)
+    return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge ici");
+
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+
+  if (remove) {
+    action = 'D';
+    what = type + "/" + t.path[1];
+    auto tx = lease->begin();
+    if (!tx) return failure(tx.error());
+    auto removed = lease.check((*tx)->remove(type, t.path[1], ifMatch(request)));
+    if (!removed) return failure(removed.error());
+    if (!*removed) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
+    if (auto c = lease.check((*tx)->commit()); !c) return failure(c.error());
+    http::Response r = json(200, outcomeJson(Errc::RestGone, "Ressource supprimée : " + what));
+    r.headers.push_back({"ETag", "W/\"" + std::to_string((*removed)->version) + "\""});
+    return r;
+  }
+
+  std::string id;
+  if (create) {
+    action = 'C';
+    what = type;
+    // Conditional create: If-None-Exist is a search; one match is the answer, more is an error.
+    if (const std::string_view condition = request.header("If-None-Exist"); !condition.empty()) {
+      auto parsed =
+          parseSearch(type, parseTarget("?" + std::string(condition)), *search_, options_, base);
+      if (!parsed) return failure(parsed.error());
+      parsed->request.count = 2;
+      auto page = lease.check(lease->search(parsed->request));
+      if (!page) return failure(page.error());
+      if (page->resources.size() > 1)
+        return failure(Errc::RestPreconditionFailed, "If-None-Exist : plusieurs correspondances");
+      if (page->resources.size() == 1) {
+        const StoredResource& found = page->resources.front();
+        what = type + "/" + found.id;
+        return resourceResponse(200, found.json,
+                                {found.type, found.id, found.version, found.last_updated}, base);
+      }
+    }
+    static std::atomic<std::uint64_t> counter{0};
+    const std::uint64_t seed =
+        std::hash<std::string_view>{}(request.body) ^
+        static_cast<std::uint64_t>(clock_->now().time_since_epoch().count()) ^
+        (counter.fetch_add(1) * 0x9E3779B97F4A7C15ULL);
+    id = map::deriveUuid(seed, type);
+  } else {
+    action = 'U';
+    id = t.path[1];
+    what = type + "/" + id;
+  }
+  auto prepared = pipeline::prepareResource(request.body, type, id, now, create);
+  if (!prepared) return failure(prepared.error());
+  auto tx = lease->begin();
+  if (!tx) return failure(tx.error());
+  if (auto key = pipeline::identifyingIdentifierOf(type, *prepared)) {
+    auto holder = lease.check((*tx)->holderOf(type, key->first, key->second, id));
+    if (!holder) return failure(holder.error());
+    if (*holder != id)
+      return failure(Errc::RestIdentifierTaken,
+                     type + "/" + *holder + " porte déjà cet identifiant (" + key->first + ")");
+  }
+  auto written = lease.check(
+      (*tx)->update(NewResource{type, id, *prepared, now, search_->extract(type, *prepared)},
+                    create ? std::nullopt : ifMatch(request)));
+  if (!written) return failure(written.error());
+  if (auto c = lease.check((*tx)->commit()); !c) return failure(c.error());
+  auto stored = lease.check(lease->read(type, id));
+  if (!stored || !*stored) return failure(Errc::DbError, "relecture impossible");
+  what = type + "/" + id;
+  return resourceResponse(written->version == 1 ? 201 : 200, (*stored)->json, *written, base);
 }
 
 }  // namespace liaison::rest

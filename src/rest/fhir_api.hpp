@@ -19,6 +19,8 @@
 
 namespace liaison::rest {
 
+struct Target;  // a parsed request target (fhir_api.cpp)
+
 using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
 
 struct ApiOptions {
@@ -60,6 +62,10 @@ class FhirApi {
   void release(std::unique_ptr<Store> store);
 
   http::Response route(const http::Request& request, std::string& audit_what, char& action);
+  http::Response write(const http::Request& request, const Target& target, const std::string& base,
+                       std::string& audit_what, char& action);
+  http::Response transaction(Store& store, std::string_view body, std::string_view base);
+  static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;
   const map::SearchParameters* search_;

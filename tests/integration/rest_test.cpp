@@ -178,7 +178,7 @@ TEST_F(Rest, ReadVreadAndHistory) {
   EXPECT_STREQ(missing.body["issue"][0]["details"]["coding"][0]["code"].GetString(),
                "rest-not-found");
   EXPECT_EQ(get("/Basic/1").status, 404);
-  EXPECT_EQ(call("DELETE", "/" + patient).status, 405);
+  EXPECT_EQ(call("PATCH", "/" + patient).status, 405);
 }
 
 TEST_F(Rest, PatientSearchParameters) {
@@ -312,6 +312,118 @@ TEST_F(Rest, HealthAndMetrics) {
             std::string::npos);
   EXPECT_NE(metrics.text.find("liaison_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace liaison
+
+namespace liaison {
+namespace {
+
+std::string patientJson(const std::string& nir, const std::string& family,
+                        const std::string& id = "") {
+  return "{\"resourceType\":\"Patient\"" + (id.empty() ? "" : ",\"id\":\"" + id + "\"") +
+         ",\"identifier\":[{\"system\":\"urn:oid:1.2.250.1.213.1.4.10\",\"value\":\"" + nir +
+         "\"}],\"name\":[{\"family\":\"" + family +
+         "\",\"given\":[\"Léa\"]}],\"gender\":\"male\",\"birthDate\":\"1980-05-02\"}";
+}
+
+TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
+  const std::string nir = test::withKey("1800575056123");
+  Reply created =
+      call("POST", "/Patient", patientJson(nir, "ESSAI-CREATION"), "application/fhir+json");
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_EQ(created.header("ETag"), "W/\"1\"");
+  const std::string id = created.body["id"].GetString();
+  EXPECT_NE(created.header("Location").find("/Patient/" + id + "/_history/1"), std::string::npos);
+  EXPECT_EQ(ids(get("/Patient?identifier=" + nir)), std::vector<std::string>{"Patient/" + id});
+
+  // The same INS again: refused; with If-None-Exist: the existing one.
+  EXPECT_EQ(call("POST", "/Patient", patientJson(nir, "DOUBLON"), "application/fhir+json").status,
+            409);
+  {
+    http::Request r;
+    r.method = "POST";
+    r.target = "/Patient";
+    r.body = patientJson(nir, "DOUBLON");
+    r.headers = {{"Host", "gw.test"},
+                 {"Content-Type", "application/fhir+json"},
+                 {"If-None-Exist", "identifier=urn:oid:1.2.250.1.213.1.4.10|" + nir}};
+    http::Response resp = api_->handle(r);
+    EXPECT_EQ(resp.status, 200);
+    rapidjson::Document d;
+    d.Parse(resp.body.c_str());
+    ASSERT_TRUE(d.IsObject());
+    EXPECT_EQ(std::string(d["id"].GetString()), id);
+  }
+
+  // Update with If-Match: version 2, the index follows, version 1 stays readable.
+  auto put = [&](const std::string& body, const std::string& if_match) {
+    http::Request r;
+    r.method = "PUT";
+    r.target = "/Patient/" + id;
+    r.body = body;
+    r.headers = {{"Host", "gw.test"}, {"Content-Type", "application/fhir+json"}};
+    if (!if_match.empty()) r.headers.push_back({"If-Match", if_match});
+    return api_->handle(r);
+  };
+  http::Response updated = put(patientJson(nir, "ESSAI-RENOMME", id), "W/\"1\"");
+  ASSERT_EQ(updated.status, 200) << updated.body;
+  {
+    rapidjson::Document d;
+    d.Parse(updated.body.c_str());
+    ASSERT_TRUE(d.IsObject());
+    EXPECT_STREQ(d["meta"]["versionId"].GetString(), "2");
+    EXPECT_STREQ(d["meta"]["lastUpdated"].GetString(), "2026-11-23T10:00:00.000Z");
+  }
+  EXPECT_EQ(put(patientJson(nir, "PERIME", id), "W/\"1\"").status, 412);
+  EXPECT_EQ(put(patientJson(nir, "AUTRE-ID", "another-id"), "").status, 400);
+  EXPECT_EQ(ids(get("/Patient?family=essai-renomme")), std::vector<std::string>{"Patient/" + id});
+  EXPECT_EQ(ids(get("/Patient?family=essai-creation")).size(), 0u);
+  Reply v1 = get("/Patient/" + id + "/_history/1");
+  EXPECT_NE(v1.text.find("ESSAI-CREATION"), std::string::npos);
+
+  // Delete: gone, out of searches, in the history.
+  Reply deleted = call("DELETE", "/Patient/" + id);
+  EXPECT_EQ(deleted.status, 200);
+  EXPECT_EQ(get("/Patient/" + id).status, 410);
+  EXPECT_EQ(ids(get("/Patient?identifier=" + nir)).size(), 0u);
+  EXPECT_EQ(get("/Patient/" + id + "/_history").body["entry"].Size(), 3u);
+  EXPECT_EQ(call("DELETE", "/Patient/" + id).status, 404);
+  EXPECT_EQ(call("POST", "/Observation", "{\"resourceType\":\"Patient\"}", "application/fhir+json")
+                .status,
+            400);
+}
+
+TEST_F(Rest, TransactionBundleResolvesReferences) {
+  const std::string nir = test::withKey("2850692123456");
+  const std::string bundle =
+      "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+      "{\"fullUrl\":\"urn:uuid:11111111-2222-4333-8444-555555555555\",\"resource\":" +
+      patientJson(nir, "TRANSACTION") +
+      ",\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+      "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":"
+      "[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},\"subject\":{\"reference\":"
+      "\"urn:uuid:11111111-2222-4333-8444-555555555555\"},\"valueQuantity\":{\"value\":72,"
+      "\"unit\":\"/min\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"/min\"}},"
+      "\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}";
+  Reply r = post(bundle, "application/fhir+json");
+  ASSERT_EQ(r.status, 200) << r.text.substr(0, 300);
+  EXPECT_STREQ(r.body["type"].GetString(), "transaction-response");
+  const std::string patient = ids(get("/Patient?identifier=" + nir)).at(0);
+  EXPECT_EQ(ids(get("/Observation?subject=" + patient + "&code=8867-4")).size(), 1u);
+}
+
+TEST_F(Rest, ValidateChecksTheIns) {
+  Reply good = call("POST", "/Patient/$validate",
+                    patientJson(test::withKey("1800575056123"), "VALIDE"), "application/fhir+json");
+  EXPECT_EQ(good.status, 200);
+  EXPECT_EQ(good.text.find("\"severity\":\"error\""), std::string::npos) << good.text;
+  Reply bad = call("POST", "/Patient/$validate", patientJson("180057505612399", "CLE-FAUSSE"),
+                   "application/fhir+json");
+  EXPECT_EQ(bad.status, 200);
+  EXPECT_NE(bad.text.find("nir-key"), std::string::npos) << bad.text;
+  EXPECT_NE(bad.text.find("Patient.identifier[0].value"), std::string::npos) << bad.text;
 }
 
 }  // namespace

@@ -6,6 +6,29 @@
 namespace liaison::pg {
 namespace {
 
+// A version of a resource: meta.versionId and meta.lastUpdated set in the stored JSON ($3, $6;
+// $4 is the same instant as timestamptz, and a parameter has one type).
+constexpr std::string_view kVersionedContent =
+    "jsonb_set(jsonb_set(CASE WHEN jsonb_typeof($5::jsonb->'meta') = 'object' THEN $5::jsonb "
+    "ELSE jsonb_set($5::jsonb, '{meta}', '{}'::jsonb) END, '{meta,versionId}', to_jsonb($3::text)),"
+    " '{meta,lastUpdated}', to_jsonb($6::text))";
+const std::string kUpdateResource =
+    "WITH u AS (UPDATE resource SET version = $3::integer, last_updated = $4::timestamptz, "
+    "deleted = false, content = " +
+    std::string(kVersionedContent) +
+    " WHERE type = $1 AND id = $2 RETURNING type, id, version, last_updated, content) "
+    "INSERT INTO resource_history (type, id, version, last_updated, content) "
+    "SELECT type, id, version, last_updated, content FROM u "
+    "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+const std::string kInsertResource =
+    "WITH i AS (INSERT INTO resource (type, id, version, last_updated, content) "
+    "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
+    std::string(kVersionedContent) +
+    ") RETURNING type, id, version, last_updated, content) "
+    "INSERT INTO resource_history (type, id, version, last_updated, content) "
+    "SELECT type, id, version, last_updated, content FROM i "
+    "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
 class PgTransaction : public StoreTransaction {
  public:
   explicit PgTransaction(PgConnection& db) : db_(db) {}
@@ -96,6 +119,51 @@ class PgTransaction : public StoreTransaction {
     return out;
   }
 
+  Result<StoredVersion> update(const NewResource& res,
+                               std::optional<std::int64_t> if_match) override {
+    auto current =
+        db_.exec("SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
+                 {Param{res.type}, Param{res.id}});
+    if (!current) return current.error();
+    std::int64_t version = 1;
+    if (current->rows() == 1) version = current->integer(0, 0) + 1;
+    if (if_match && (current->rows() == 0 || current->integer(0, 0) != *if_match)) {
+      return makeError(
+          Errc::RestPreconditionFailed,
+          "If-Match: version " + std::to_string(*if_match) + " n'est pas la version courante");
+    }
+    const std::string v = std::to_string(version);
+    const std::string sql = std::string(current->rows() == 1 ? kUpdateResource : kInsertResource);
+    auto written = db_.exec(sql, {Param{res.type}, Param{res.id}, Param{v}, Param{res.last_updated},
+                                  Param{res.json}, Param{res.last_updated}});
+    if (!written) return written.error();
+    if (auto r = replaceIndex(res.type, res.id, res.index); !r) return r.error();
+    return StoredVersion{res.type, res.id, version, std::string(written->text(0, 0))};
+  }
+
+  Result<std::optional<StoredVersion>> remove(std::string_view type, std::string_view id,
+                                              std::optional<std::int64_t> if_match) override {
+    auto current =
+        db_.exec("SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
+                 {Param{type}, Param{id}});
+    if (!current) return current.error();
+    if (current->rows() == 0 || current->text(0, 1) == "t") return std::optional<StoredVersion>{};
+    if (if_match && current->integer(0, 0) != *if_match)
+      return makeError(Errc::RestPreconditionFailed, "If-Match: version périmée");
+    const std::string v = std::to_string(current->integer(0, 0) + 1);
+    auto done = db_.exec(
+        "WITH u AS (UPDATE resource SET version = $3::integer, last_updated = now(), "
+        "deleted = true WHERE type = $1 AND id = $2 RETURNING last_updated, content) "
+        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content) "
+        "SELECT $1, $2, $3::integer, last_updated, true, content FROM u "
+        "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        {Param{type}, Param{id}, Param{v}});
+    if (!done) return done.error();
+    if (auto r = replaceIndex(type, id, {}); !r) return r.error();
+    return std::optional<StoredVersion>{StoredVersion{
+        std::string(type), std::string(id), std::stoll(v), std::string(done->text(0, 0))}};
+  }
+
   Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
                              std::string_view quarantine_code) override {
     const std::string id = std::to_string(journal_id);
@@ -105,6 +173,40 @@ class PgTransaction : public StoreTransaction {
         {Param{id}, Param{outcome.status}, Param{quarantine_code, false, quarantine_code.empty()},
          Param{outcome.outcome_json},
          Param{outcome.response_json, false, outcome.response_json.empty()}});
+    if (!r) return r.error();
+    return Unit{};
+  }
+
+  Result<Unit> replaceIndex(std::string_view type, std::string_view id,
+                            const std::vector<IndexEntry>& index) {
+    std::string rows;
+    json::JsonOut w(rows);
+    w.StartArray();
+    for (const IndexEntry& e : index) {
+      w.StartArray();
+      w.String(e.param);
+      w.String(std::string_view(reinterpret_cast<const char*>(&e.kind), 1));
+      w.String(e.first);
+      w.String(e.second);
+      w.EndArray();
+    }
+    w.EndArray();
+    auto r = db_.exec(
+        "WITH dt AS (DELETE FROM search_token WHERE type = $1 AND id = $2),"
+        " ds AS (DELETE FROM search_string WHERE type = $1 AND id = $2),"
+        " dd AS (DELETE FROM search_date WHERE type = $1 AND id = $2),"
+        " dr AS (DELETE FROM search_reference WHERE type = $1 AND id = $2),"
+        " idx AS (SELECT x->>0 AS param, x->>1 AS kind, x->>2 AS first, x->>3 AS second"
+        "  FROM jsonb_array_elements($3::jsonb) AS x),"
+        " t AS (INSERT INTO search_token (type, id, param, system, value)"
+        "  SELECT $1, $2, param, first, second FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (type, id, param, value)"
+        "  SELECT $1, $2, param, second FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (type, id, param, low, high)"
+        "  SELECT $1, $2, param, first::timestamptz, second::timestamptz FROM idx WHERE kind = 'd')"
+        " INSERT INTO search_reference (type, id, param, target)"
+        "  SELECT $1, $2, param, second FROM idx WHERE kind = 'r'",
+        {Param{type}, Param{id}, Param{rows}});
     if (!r) return r.error();
     return Unit{};
   }

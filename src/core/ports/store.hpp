@@ -117,6 +117,17 @@ class StoreTransaction {
   // Creates version 1 of each resource (and its history row).
   virtual Result<std::vector<StoredVersion>> create(std::span<const NewResource> resources) = 0;
 
+  // Writes the next version of a resource (version 1 when it does not exist yet): its JSON with
+  // meta.versionId and meta.lastUpdated set, the history row, and its search index replaced.
+  // With `if_match`, RestPreconditionFailed unless the current version is that one.
+  virtual Result<StoredVersion> update(const NewResource& resource,
+                                       std::optional<std::int64_t> if_match) = 0;
+
+  // Deletes (soft): a new version marked deleted, the search index removed. nullopt when the
+  // resource does not exist or is already deleted.
+  virtual Result<std::optional<StoredVersion>> remove(std::string_view type, std::string_view id,
+                                                      std::optional<std::int64_t> if_match) = 0;
+
   // Records the outcome of a journaled message. DbConflict when it already has one (a concurrent
   // ingest of the same message won).
   virtual Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
