@@ -261,8 +261,16 @@ std::vector<IndexEntry> SearchParameters::extract(std::string_view resource_type
           break;
         }
         case SearchKind::String:
-          if (v->IsString() && v->GetStringLength() > 0)
-            out.push_back({name, p.kind, "", foldText(str(*v))});
+          if (v->IsString() && v->GetStringLength() > 0) {
+            const std::string folded = foldText(str(*v));
+            out.push_back({name, p.kind, "", folded});
+            // From each later word to the end, under "<name>#w": a prefix of any word is then
+            // one index range ("dup" finds "fictif dupont").
+            for (std::size_t at = folded.find(' '); at != std::string::npos;
+                 at = folded.find(' ', at + 1))
+              out.push_back(
+                  {name + std::string(liaison::kWordSuffix), p.kind, "", folded.substr(at + 1)});
+          }
           break;
         case SearchKind::Date: {
           std::optional<std::pair<std::string, std::string>> range;

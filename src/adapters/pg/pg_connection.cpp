@@ -82,7 +82,30 @@ Result<PgResult> PgConnection::exec(std::string_view sql, std::initializer_list<
 }
 
 Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Param>& params) {
-  const std::string statement(sql);
+  return run(nullptr, std::string(sql), params);
+}
+
+Result<PgResult> PgConnection::execPrepared(const std::string& sql,
+                                            std::initializer_list<Param> params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    const std::string name = "liaison_" + std::to_string(prepared_.size() + 1);
+    PGresult* r =
+        PQprepare(c_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+    const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK) {
+      Error e = errorOf(r, c_);
+      if (r != nullptr) PQclear(r);
+      return e;
+    }
+    PQclear(r);
+    it = prepared_.emplace(sql, name).first;
+  }
+  return run(&it->second, sql, std::vector<Param>(params));
+}
+
+Result<PgResult> PgConnection::run(const std::string* prepared_name, const std::string& statement,
+                                   const std::vector<Param>& params) {
   std::vector<std::string> copies;  // libpq wants NUL-terminated text parameters
   copies.reserve(params.size());
   std::vector<const char*> values;
@@ -100,8 +123,11 @@ Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Para
     lengths.push_back(static_cast<int>(p.value.size()));
     formats.push_back(p.binary ? 1 : 0);
   }
-  PGresult* r = PQexecParams(c_, statement.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), lengths.data(), formats.data(), 0);
+  PGresult* r = prepared_name != nullptr
+                    ? PQexecPrepared(c_, prepared_name->c_str(), static_cast<int>(values.size()),
+                                     values.data(), lengths.data(), formats.data(), 0)
+                    : PQexecParams(c_, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), lengths.data(), formats.data(), 0);
   const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     Error e = errorOf(r, c_);

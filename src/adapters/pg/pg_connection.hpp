@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error/result.hpp"
@@ -54,6 +55,10 @@ class PgConnection {
   // One statement with $1… parameters (text results).
   Result<PgResult> exec(std::string_view sql, std::initializer_list<Param> params = {});
   Result<PgResult> exec(std::string_view sql, const std::vector<Param>& params);
+  // The same, as a statement prepared once per connection (planned once): for the fixed SQL of
+  // the hot paths. Not for searches, whose plans depend on the values (LIKE prefixes).
+  Result<PgResult> execPrepared(const std::string& sql, std::initializer_list<Param> params);
+
   // Several statements, no parameters (migrations).
   Result<Unit> script(std::string_view sql);
 
@@ -61,7 +66,10 @@ class PgConnection {
 
  private:
   explicit PgConnection(pg_conn* c) : c_(c) {}
+  Result<PgResult> run(const std::string* prepared_name, const std::string& sql,
+                       const std::vector<Param>& params);
   pg_conn* c_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL → statement name
 };
 
 }  // namespace liaison::pg

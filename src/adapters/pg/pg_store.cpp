@@ -39,13 +39,13 @@ class PgTransaction : public StoreTransaction {
   Result<std::string> holderOf(std::string_view type, std::string_view system,
                                std::string_view value, std::string_view proposed_id) override {
     // Waits for a concurrent holder to commit or roll back; then either we hold it or we see it.
-    auto claimed = db_.exec(
+    auto claimed = db_.execPrepared(
         "INSERT INTO identifier_holder (type, system, value, resource_id) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (type, system, value) DO NOTHING RETURNING resource_id",
         {Param{type}, Param{system}, Param{value}, Param{proposed_id}});
     if (!claimed) return claimed.error();
     if (claimed->rows() == 1) return std::string(claimed->text(0, 0));
-    auto holder = db_.exec(
+    auto holder = db_.execPrepared(
         "SELECT resource_id FROM identifier_holder WHERE type = $1 AND system = $2 AND value = $3",
         {Param{type}, Param{system}, Param{value}});
     if (!holder) return holder.error();
@@ -85,7 +85,7 @@ class PgTransaction : public StoreTransaction {
       w.EndObject();
     }
     w.EndArray();
-    auto inserted = db_.exec(
+    auto inserted = db_.execPrepared(
         "WITH input AS ("
         "  SELECT e->>'type' AS type, e->>'id' AS id, (e->>'updated')::timestamptz AS updated,"
         "         e->'content' AS content, n"
@@ -121,9 +121,9 @@ class PgTransaction : public StoreTransaction {
 
   Result<StoredVersion> update(const NewResource& res,
                                std::optional<std::int64_t> if_match) override {
-    auto current =
-        db_.exec("SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
-                 {Param{res.type}, Param{res.id}});
+    auto current = db_.execPrepared(
+        "SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
+        {Param{res.type}, Param{res.id}});
     if (!current) return current.error();
     std::int64_t version = 1;
     if (current->rows() == 1) version = current->integer(0, 0) + 1;
@@ -134,8 +134,9 @@ class PgTransaction : public StoreTransaction {
     }
     const std::string v = std::to_string(version);
     const std::string sql = std::string(current->rows() == 1 ? kUpdateResource : kInsertResource);
-    auto written = db_.exec(sql, {Param{res.type}, Param{res.id}, Param{v}, Param{res.last_updated},
-                                  Param{res.json}, Param{res.last_updated}});
+    auto written =
+        db_.execPrepared(sql, {Param{res.type}, Param{res.id}, Param{v}, Param{res.last_updated},
+                               Param{res.json}, Param{res.last_updated}});
     if (!written) return written.error();
     if (auto r = replaceIndex(res.type, res.id, res.index); !r) return r.error();
     return StoredVersion{res.type, res.id, version, std::string(written->text(0, 0))};
@@ -143,15 +144,15 @@ class PgTransaction : public StoreTransaction {
 
   Result<std::optional<StoredVersion>> remove(std::string_view type, std::string_view id,
                                               std::optional<std::int64_t> if_match) override {
-    auto current =
-        db_.exec("SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
-                 {Param{type}, Param{id}});
+    auto current = db_.execPrepared(
+        "SELECT version, deleted FROM resource WHERE type = $1 AND id = $2 FOR UPDATE",
+        {Param{type}, Param{id}});
     if (!current) return current.error();
     if (current->rows() == 0 || current->text(0, 1) == "t") return std::optional<StoredVersion>{};
     if (if_match && current->integer(0, 0) != *if_match)
       return makeError(Errc::RestPreconditionFailed, "If-Match: version périmée");
     const std::string v = std::to_string(current->integer(0, 0) + 1);
-    auto done = db_.exec(
+    auto done = db_.execPrepared(
         "WITH u AS (UPDATE resource SET version = $3::integer, last_updated = now(), "
         "deleted = true WHERE type = $1 AND id = $2 RETURNING last_updated, content) "
         "INSERT INTO resource_history (type, id, version, last_updated, deleted, content) "
@@ -167,7 +168,7 @@ class PgTransaction : public StoreTransaction {
   Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
                              std::string_view quarantine_code) override {
     const std::string id = std::to_string(journal_id);
-    auto r = db_.exec(
+    auto r = db_.execPrepared(
         "INSERT INTO ingest_outcome (journal_id, status, quarantine_code, outcome, response) "
         "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
         {Param{id}, Param{outcome.status}, Param{quarantine_code, false, quarantine_code.empty()},
@@ -191,7 +192,7 @@ class PgTransaction : public StoreTransaction {
       w.EndArray();
     }
     w.EndArray();
-    auto r = db_.exec(
+    auto r = db_.execPrepared(
         "WITH dt AS (DELETE FROM search_token WHERE type = $1 AND id = $2),"
         " ds AS (DELETE FROM search_string WHERE type = $1 AND id = $2),"
         " dd AS (DELETE FROM search_date WHERE type = $1 AND id = $2),"
@@ -295,15 +296,16 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& conninfo) {
 
 Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
   const std::string size = std::to_string(m.bytes.size());
-  auto inserted = db_->exec(
+  auto inserted = db_->execPrepared(
       "INSERT INTO message_journal (message_id, sha256, source, size, raw) "
       "VALUES ($1, $2, $3, $4, $5) ON CONFLICT ON CONSTRAINT message_journal_once DO NOTHING "
       "RETURNING id",
       {Param{m.message_id}, Param{m.sha256}, Param{m.source}, Param{size}, Param{m.bytes, true}});
   if (!inserted) return inserted.error();
   if (inserted->rows() == 1) return JournalEntry{inserted->integer(0, 0), false, std::nullopt};
-  auto first = db_->exec("SELECT id FROM message_journal WHERE message_id = $1 AND sha256 = $2",
-                         {Param{m.message_id}, Param{m.sha256}});
+  auto first =
+      db_->execPrepared("SELECT id FROM message_journal WHERE message_id = $1 AND sha256 = $2",
+                        {Param{m.message_id}, Param{m.sha256}});
   if (!first) return first.error();
   if (first->rows() != 1) return makeError(Errc::DbSerialization, "message journalisé introuvable");
   JournalEntry entry{first->integer(0, 0), true, std::nullopt};
@@ -315,7 +317,7 @@ Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
 
 Result<std::optional<StoredOutcome>> PgStore::outcomeOf(std::int64_t journal_id) {
   const std::string id = std::to_string(journal_id);
-  auto r = db_->exec(
+  auto r = db_->execPrepared(
       "SELECT status, outcome::text, coalesce(response::text, '') FROM ingest_outcome "
       "WHERE journal_id = $1",
       {Param{id}});
@@ -326,10 +328,10 @@ Result<std::optional<StoredOutcome>> PgStore::outcomeOf(std::int64_t journal_id)
 }
 
 Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::string_view id) {
-  auto r = db_->exec("SELECT type, id, version, " + std::string(kInstant) +
-                         ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
-                         "FROM resource WHERE type = $1 AND id = $2",
-                     {Param{type}, Param{id}});
+  auto r = db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
+                                 ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
+                                 "FROM resource WHERE type = $1 AND id = $2",
+                             {Param{type}, Param{id}});
   if (!r) return r.error();
   if (r->rows() == 0) return std::optional<StoredResource>{};
   return std::optional<StoredResource>{storedAt(*r, 0)};
@@ -338,10 +340,11 @@ Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::
 Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
                                                      std::int64_t version) {
   const std::string v = std::to_string(version);
-  auto r = db_->exec("SELECT type, id, version, " + std::string(kInstant) +
-                         ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
-                         "FROM resource_history WHERE type = $1 AND id = $2 AND version = $3",
-                     {Param{type}, Param{id}, Param{v}});
+  auto r =
+      db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
+                            ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
+                            "FROM resource_history WHERE type = $1 AND id = $2 AND version = $3",
+                        {Param{type}, Param{id}, Param{v}});
   if (!r) return r.error();
   if (r->rows() == 0) return std::optional<StoredResource>{};
   return std::optional<StoredResource>{storedAt(*r, 0)};
@@ -401,15 +404,16 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
                                  ")");
           break;
         case SearchKind::String:
+          // Rows under "<param>" hold whole values, under "<param>#w" each later word onward
+          // (map/search_parameters.hpp): a prefix matches either, exact and contains the whole.
           if (v.op == "exact") {
-            alternatives.push_back("x.value = " + param(v.second));
+            alternatives.push_back("(x.param = " + param(c.param) +
+                                   " AND x.value = " + param(v.second) + ")");
           } else if (v.op == "contains") {
-            alternatives.push_back("x.value LIKE " + param("%" + escapeLike(v.second) + "%"));
+            alternatives.push_back("(x.param = " + param(c.param) + " AND x.value LIKE " +
+                                   param("%" + escapeLike(v.second) + "%") + ")");
           } else {
-            // Prefix of the value or of one of its words ("dup" finds "fictif dupont").
-            const std::string p = escapeLike(v.second);
-            alternatives.push_back("(x.value LIKE " + param(p + "%") + " OR x.value LIKE " +
-                                   param("% " + p + "%") + ")");
+            alternatives.push_back("x.value LIKE " + param(escapeLike(v.second) + "%"));
           }
           break;
         case SearchKind::Date:
@@ -434,9 +438,12 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
                         : c.kind == SearchKind::String ? "search_string"
                         : c.kind == SearchKind::Date   ? "search_date"
                                                        : "search_reference";
+    const std::string params_sql = c.kind == SearchKind::String
+                                       ? "x.param IN (" + param(c.param) + ", " +
+                                             param(c.param + std::string(kWordSuffix)) + ")"
+                                       : "x.param = " + param(c.param);
     where += " AND EXISTS (SELECT 1 FROM " + std::string(table) +
-             " x WHERE x.type = r.type AND x.id = r.id AND x.param = " + param(c.param) + " AND (" +
-             any + "))";
+             " x WHERE x.type = r.type AND x.id = r.id AND " + params_sql + " AND (" + any + "))";
   }
   std::vector<Param> params;
   auto bind = [&params, &values] {
@@ -481,7 +488,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
 }
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {
-  auto r = db_->exec(
+  auto r = db_->execPrepared(
       "INSERT INTO audit_event (agent, action, what, outcome, content) "
       "VALUES ($1, $2, $3, $4, $5::jsonb)",
       {Param{a.agent}, Param{a.action}, Param{a.what}, Param{a.outcome}, Param{a.json}});

@@ -41,6 +41,10 @@ struct JournalEntry {
 
 // One search-index value of a resource (profiles/fhir/search-parameters.json).
 enum class SearchKind : char { Token = 't', String = 's', Date = 'd', Reference = 'r' };
+// A string parameter's whole value is indexed under its name, and from each later word onward
+// under "<name>#w", so that a prefix of any word is one index range.
+inline constexpr std::string_view kWordSuffix = "#w";
+
 struct IndexEntry {
   std::string param;
   SearchKind kind = SearchKind::Token;
