@@ -7,6 +7,23 @@
 namespace liaison::pipeline {
 namespace {
 
+// Fetched once: EVP_sha1() / EVP_sha256() make every EVP_Digest fetch the implementation again.
+const EVP_MD* sha1Md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha1();
+  }();
+  return md;
+}
+
+const EVP_MD* sha256Md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
 std::string digest(const EVP_MD* md, std::string_view bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int n = 0;
@@ -14,7 +31,9 @@ std::string digest(const EVP_MD* md, std::string_view bytes) {
   return std::string(reinterpret_cast<const char*>(out.data()), n);
 }
 
-std::string hex(std::string_view raw) {
+}  // namespace
+
+std::string hexOf(std::string_view raw) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(raw.size() * 2);
@@ -26,8 +45,6 @@ std::string hex(std::string_view raw) {
   return out;
 }
 
-}  // namespace
-
 std::string base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -37,14 +54,17 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
+std::string sha1(std::string_view bytes) {
+  return digest(sha1Md(), bytes);
+}
 std::string sha1Hex(std::string_view bytes) {
-  return hex(digest(EVP_sha1(), bytes));
+  return hexOf(digest(sha1Md(), bytes));
 }
 std::string sha1Base64(std::string_view bytes) {
-  return base64(digest(EVP_sha1(), bytes));
+  return base64(digest(sha1Md(), bytes));
 }
 std::string sha256Hex(std::string_view bytes) {
-  return hex(digest(EVP_sha256(), bytes));
+  return hexOf(digest(sha256Md(), bytes));
 }
 
 }  // namespace liaison::pipeline

@@ -8,6 +8,9 @@
 namespace liaison::pipeline {
 
 std::string base64(std::string_view bytes);
+// The raw SHA-1 (20 bytes), to derive sha1Hex / sha1Base64 from one pass over the bytes.
+std::string sha1(std::string_view bytes);
+std::string hexOf(std::string_view raw);
 std::string sha1Hex(std::string_view bytes);
 std::string sha1Base64(std::string_view bytes);
 std::string sha256Hex(std::string_view bytes);

@@ -3,8 +3,10 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 
@@ -38,9 +40,9 @@ std::uint64_t seedOf(std::string_view s) {
   constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
   std::uint64_t h = 0x84222325CBF29CE4ULL ^ (s.size() * kMul);
   for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
-    std::uint64_t word = 0;
-    for (int b = 7; b >= 0; --b)
-      word = (word << 8) | static_cast<unsigned char>(s[i + static_cast<std::size_t>(b)]);
+    std::uint64_t word = 0;  // the 8 bytes as a little-endian word, whatever the host
+    std::memcpy(&word, s.data() + i, 8);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
     h = (h ^ word) * kMul;
     h ^= h >> 29;
   }
@@ -379,9 +381,10 @@ void addMasterIdentifier(Facts& f, std::string_view unique_id) {
 // The vital-signs section (LOINC 8716-3) is mapped when its entries are; other sections stay text.
 constexpr std::string_view kVitalSignsSection = "8716-3";
 
+// `raw_sha1`: the SHA-1 of `bytes` when already computed (checked against METADATA.XML), or "".
 void addDocumentFacts(Facts& f, const std::string& path, std::string_view bytes,
-                      const parse::XdsDocumentEntry& entry, const parse::CdaDocument& cda,
-                      const std::string& now) {
+                      std::string_view raw_sha1, const parse::XdsDocumentEntry& entry,
+                      const parse::CdaDocument& cda, const std::string& now) {
   f.text("doc.path", path)
       .text("doc.entryUuid", entry.entry_uuid.rfind("urn:", 0) == 0 ? entry.entry_uuid : "");
   std::string cda_id =
@@ -417,7 +420,7 @@ void addDocumentFacts(Facts& f, const std::string& path, std::string_view bytes,
   f.text("doc.language", !cda.language.empty() ? cda.language : entry.language);
   f.text("doc.data", base64(bytes));
   f.integer("doc.size", static_cast<std::int64_t>(bytes.size()));
-  f.text("doc.hash", sha1Base64(bytes));
+  f.text("doc.hash", raw_sha1.empty() ? sha1Base64(bytes) : base64(raw_sha1));
   if (!cda.non_xml_data.empty() && cda.non_xml_media_type == "application/pdf") {
     f.text("doc.pdf.data", base64(cda.non_xml_data));
     f.integer("doc.pdf.size", static_cast<std::int64_t>(cda.non_xml_data.size()));
@@ -640,6 +643,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
       const parse::XdmEntry* entry;
       const parse::XdsDocumentEntry* meta;
       std::optional<parse::CdaDocument> cda;
+      std::string sha1;  // raw, when METADATA.XML gave a hash to check
     };
     std::vector<parse::XdsSubmission> submissions;
     submissions.reserve(subsets.size());  // Doc::meta points into these
@@ -658,7 +662,8 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
                                        "METADATA.XML décrit " + e.uri + ", absent de l'archive."),
                              mail.message_id);
         }
-        if (!e.hash.empty() && lower(e.hash) != sha1Hex(file->bytes)) {
+        std::string digest = e.hash.empty() ? std::string() : sha1(file->bytes);
+        if (!e.hash.empty() && lower(e.hash) != hexOf(digest)) {
           return quarantined(makeError(Errc::XdmHashMismatch, "Empreinte SHA-1 de " + file->path +
                                                                   " différente de METADATA.XML."),
                              mail.message_id);
@@ -668,7 +673,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
                                        "Taille de " + file->path + " différente de METADATA.XML."),
                              mail.message_id);
         }
-        Doc doc{file->path, file, &e, std::nullopt};
+        Doc doc{file->path, file, &e, std::nullopt, std::move(digest)};
         if (e.mime_type.find("xml") != std::string::npos ||
             (e.mime_type.empty() && looksLikeXml(file->bytes))) {
           auto cda = parse::parseCda(file->bytes);
@@ -739,7 +744,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
         report.text_only.push_back("document non CDA gardé tel quel");
       } else {
         const parse::CdaDocument& cda = *d.cda;
-        addDocumentFacts(f, d.path, d.entry->bytes, *d.meta, cda, now);
+        addDocumentFacts(f, d.path, d.entry->bytes, d.sha1, *d.meta, cda, now);
         bundle.append(mss_->document(), f, doc_seed);
         report.kind =
             "CDA " + cda.code.code + (cda.structured ? " (structuré)" : " (non structuré)");

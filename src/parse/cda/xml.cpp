@@ -111,6 +111,37 @@ bool prologHasDoctype(std::string_view xml) {
   }
 }
 
+// True when Xerces will read `xml` as UTF-8 from its first byte to its last, so that the
+// byte-level prologHasDoctype is exact: an optional UTF-8 BOM, then '<' or XML white space (no
+// NUL among the first bytes: not UTF-16 or UCS-4 without a BOM, not EBCDIC), and an XML
+// declaration, when there is one, that names no encoding or UTF-8.
+bool readAsUtf8(std::string_view xml) {
+  if (xml.substr(0, 3) == "\xEF\xBB\xBF") xml.remove_prefix(3);
+  if (xml.empty()) return false;
+  const char first = xml.front();
+  if (first != '<' && first != ' ' && first != '\t' && first != '\r' && first != '\n') return false;
+  if (xml.substr(0, 4).find('\0') != std::string_view::npos) return false;
+  if (!xml.starts_with("<?xml")) return true;
+  const std::size_t end = xml.find("?>");
+  if (end == std::string_view::npos) return false;
+  const std::string_view decl = xml.substr(0, end);
+  const std::size_t at = decl.find("encoding");
+  if (at == std::string_view::npos) return true;
+  const std::size_t quote = decl.find_first_of("\"'", at);
+  if (quote == std::string_view::npos) return false;
+  const std::size_t close = decl.find(decl[quote], quote + 1);
+  if (close == std::string_view::npos) return false;
+  const std::string_view name = decl.substr(quote + 1, close - quote - 1);
+  if (name.size() != 5) return false;
+  static constexpr std::string_view kUtf8 = "utf-8";
+  for (std::size_t i = 0; i < 5; ++i) {
+    const char c =
+        name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
+    if (c != kUtf8[i]) return false;
+  }
+  return true;
+}
+
 // UTF-16 → UTF-8: ASCII is copied directly; the rest goes through Xerces' UTF-8 transcoder.
 void appendUtf8(std::string& out, const XMLCh* s, std::size_t n, xc::XMLTranscoder& utf8) {
   const std::size_t base = out.size();
@@ -402,25 +433,30 @@ class SaxBridge final : public xc::DefaultHandler {
   std::string scratch_;
 };
 
-// One SAX2 reader per thread, rebuilt after any parse that did not end normally.
-// Member order matters: the reader points to the bridge and the security manager, the bridge
+// SAX2 readers per thread, rebuilt after any parse that did not end normally: the
+// well-formedness scanner (WFXMLScanner) for documents read as UTF-8 whose prolog holds no
+// DOCTYPE (it never builds a grammar: no element declarations recorded per parse, about a third
+// of Xerces' time), and the general scanner (IGXMLScanner, validation off) for everything else,
+// where startDTD, the entity resolver and the SecurityManager stay the defences.
+// The fast scanner skips a DOCTYPE without reading it, so it is only used where the byte-level
+// check in readXml has already proved there is none (readAsUtf8 + prologHasDoctype).
+// Member order matters: the readers point to the bridge and the security manager, the bridge
 // to the transcoder; members are destroyed in reverse order.
 struct ReaderSlot {
   std::unique_ptr<xc::XMLTranscoder> utf8;
   xc::SecurityManager security;
   std::unique_ptr<SaxBridge> bridge;
-  std::unique_ptr<xc::SAX2XMLReader> reader;
+  std::unique_ptr<xc::SAX2XMLReader> general;
+  std::unique_ptr<xc::SAX2XMLReader> fast;
 };
 
-std::unique_ptr<ReaderSlot> makeReaderSlot() {
-  auto slot = std::make_unique<ReaderSlot>();
-  xc::XMLTransService::Codes code = xc::XMLTransService::Ok;
-  slot->utf8.reset(xc::XMLPlatformUtils::fgTransService->makeNewTranscoderFor(
-      xc::XMLRecognizer::UTF_8, code, 16 * 1024));
-  if (!slot->utf8 || code != xc::XMLTransService::Ok) return nullptr;
-  slot->bridge = std::make_unique<SaxBridge>(*slot->utf8);
-  slot->reader.reset(xc::XMLReaderFactory::createXMLReader());
-  xc::SAX2XMLReader& r = *slot->reader;
+std::unique_ptr<xc::SAX2XMLReader> makeReader(ReaderSlot& slot, bool well_formedness_only) {
+  std::unique_ptr<xc::SAX2XMLReader> reader(xc::XMLReaderFactory::createXMLReader());
+  xc::SAX2XMLReader& r = *reader;
+  // The scanner first: choosing it replaces the scanner the features below are set on.
+  if (well_formedness_only) {
+    r.setProperty(xc::XMLUni::fgXercesScannerName, const_cast<XMLCh*>(xc::XMLUni::fgWFXMLScanner));
+  }
   r.setFeature(xc::XMLUni::fgSAX2CoreNameSpaces, true);
   r.setFeature(xc::XMLUni::fgSAX2CoreNameSpacePrefixes, false);
   r.setFeature(xc::XMLUni::fgSAX2CoreValidation, false);
@@ -434,13 +470,26 @@ std::unique_ptr<ReaderSlot> makeReaderSlot() {
   r.setFeature(xc::XMLUni::fgXercesContinueAfterFatalError, false);
   r.setFeature(xc::XMLUni::fgXercesCacheGrammarFromParse, false);
   r.setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, false);
-  r.setProperty(xc::XMLUni::fgXercesSecurityManager, &slot->security);
+  // The general scanner only counts expansions of entities a DTD declared. The well-formedness
+  // scanner reads no DTD, so only the predefined entities (&amp;…) ever expand there, yet it
+  // counts those against the limit too: METADATA.XML is full of them, so no manager there.
+  if (!well_formedness_only) r.setProperty(xc::XMLUni::fgXercesSecurityManager, &slot.security);
   // Never call setDTDHandler(nullptr) after this: in Xerces 3.2 it also unhooks the lexical
   // handler's startDTD (SAX2XMLReaderImpl::setDTDHandler resets the scanner's DocTypeHandler).
-  r.setContentHandler(slot->bridge.get());
-  r.setErrorHandler(slot->bridge.get());
-  r.setEntityResolver(slot->bridge.get());
-  r.setLexicalHandler(slot->bridge.get());
+  r.setContentHandler(slot.bridge.get());
+  r.setErrorHandler(slot.bridge.get());
+  r.setEntityResolver(slot.bridge.get());
+  r.setLexicalHandler(slot.bridge.get());
+  return reader;
+}
+
+std::unique_ptr<ReaderSlot> makeReaderSlot() {
+  auto slot = std::make_unique<ReaderSlot>();
+  xc::XMLTransService::Codes code = xc::XMLTransService::Ok;
+  slot->utf8.reset(xc::XMLPlatformUtils::fgTransService->makeNewTranscoderFor(
+      xc::XMLRecognizer::UTF_8, code, 16 * 1024));
+  if (!slot->utf8 || code != xc::XMLTransService::Ok) return nullptr;
+  slot->bridge = std::make_unique<SaxBridge>(*slot->utf8);
   return slot;
 }
 
@@ -474,13 +523,16 @@ std::optional<Error> readXml(std::string_view xml, XmlHandler& handler, const Xm
     ReaderSlot& slot = *holder;
     std::optional<BusyGuard> busy;
     if (!nested) busy.emplace(t_reader_busy);
+    const bool fast = !limits.allow_doctype && readAsUtf8(xml);  // no DOCTYPE: checked above
+    std::unique_ptr<xc::SAX2XMLReader>& reader = fast ? slot.fast : slot.general;
+    if (!reader) reader = makeReader(slot, fast);
     slot.security.setEntityExpansionLimit(limits.max_entity_expansions);
     slot.bridge->begin(handler, limits);
     xc::MemBufInputSource source(reinterpret_cast<const XMLByte*>(xml.data()), xml.size(),
                                  "liaison-xml", false);
     source.setCopyBufToStream(false);  // Xerces copies the whole input by default
     try {
-      slot.reader->parse(source);
+      reader->parse(source);
       clean = true;
     } catch (const StopParse&) {
     } catch (const Abort& abort) {
