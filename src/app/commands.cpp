@@ -19,6 +19,7 @@
 
 #include "adapters/http/server.hpp"
 #include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
@@ -701,13 +702,20 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
   pipeline::FormIntake forms(*ess, clock);
   pipeline::MessageIntake messages(*mss, *ess, clock);
   const std::string database = config->database;
+  auto audit = pg::PgAuditLog::open(database);  // flushed when runServe returns
+  if (!audit) {
+    err << "liaison serve: " << info(audit.error().code).code << ": " << audit.error().detail
+        << "\n";
+    return kExitStore;
+  }
+  rest::ApiOptions options{config->base_url, 20, 1000, audit->get()};
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {
         auto s = pg::PgStore::open(database);
         if (!s) return s.error();
         return std::unique_ptr<Store>(std::move(*s));
       },
-      *search, messages, forms, clock, rest::ApiOptions{config->base_url, 20, 1000});
+      *search, messages, forms, clock, options);
   http::Server server(config->server, [&api](const http::Request& r) { return api.handle(r); });
   auto bound = server.start();
   if (!bound) {

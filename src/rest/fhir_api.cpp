@@ -838,13 +838,17 @@ http::Response FhirApi::handle(const http::Request& request) {
                                 : what.find('?') != std::string::npos ? "search-type"
                                                                       : "read";
     const std::string now = instantNow(clock_->now());
-    auto store = acquire();
-    if (store) {
+    const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
+    AuditRecord record{agent, std::string(1, action), what, outcome,
+                       auditEventJson(now, agent, action, subtype, what, response.status)};
+    if (options_.audit_log != nullptr) {
+      options_.audit_log->record(std::move(record));
+    } else if (auto store = acquire()) {
       Lease lease(*this, std::move(*store));
-      const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
-      lease.check(
-          lease->audit({agent, std::string(1, action), what, outcome,
-                        auditEventJson(now, agent, action, subtype, what, response.status)}));
+      if (!lease.check(lease->audit(record))) {
+        // An unrecorded read of patient data is not served.
+        response = failure(Errc::DbUnavailable, "Journal d'audit indisponible ; réessayer.");
+      }
     }
   }
   const double seconds =

@@ -27,6 +27,8 @@ struct ApiOptions {
   std::string base_url;  // "https://gw.example/fhir"; "" = from the Host header
   int default_count = 20;
   int max_count = 1000;
+  // Where AuditEvents go: batched by this log when given, else one INSERT per request.
+  AuditLog* audit_log = nullptr;
 };
 
 // Prometheus counters and a latency histogram; lock-free increments.

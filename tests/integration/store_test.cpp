@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "pipeline/codec.hpp"
@@ -449,6 +450,31 @@ TEST_F(FreshDatabase, CommandLine) {
       run("ingest --db 'host=/nonexistent port=1 dbname=x connect_timeout=2' " + inputs);
   EXPECT_EQ(unreachable.first, 3);
   EXPECT_NE(unreachable.second.find("db-unavailable"), std::string::npos) << unreachable.second;
+}
+
+TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
+  constexpr int kThreads = 4;
+  constexpr int kEach = 700;  // more than a batch
+  {
+    auto log = pg::PgAuditLog::open(dsn_);
+    ASSERT_TRUE(log) << log.error().detail;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < kEach; ++i) {
+          (*log)->record({"CN=t" + std::to_string(t), "R", "Patient/" + std::to_string(i), "0",
+                          R"({"resourceType":"AuditEvent"})"});
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    (*log)->flush();
+    EXPECT_EQ(count("SELECT count(*) FROM audit_event"), kThreads * kEach);
+    (*log)->record({"CN=last", "R", "Patient/last", "0", R"({"resourceType":"AuditEvent"})"});
+  }  // destruction writes what is queued
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent = 'CN=last'"), 1);
+  EXPECT_EQ(count("SELECT count(DISTINCT agent) FROM audit_event"), kThreads + 1);
 }
 
 TEST(StoreUnavailable, IsATransientError) {

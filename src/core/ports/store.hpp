@@ -148,6 +148,15 @@ struct AuditRecord {
   std::string json;     // the FHIR AuditEvent
 };
 
+// Where the audit trail goes when it must not cost a round trip per request: records are
+// written in batches by a writer of its own (a crash loses at most the last batch in flight).
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  // Queues a record; blocks only while the queue is full (the database is behind or down).
+  virtual void record(AuditRecord record) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;

@@ -1,0 +1,46 @@
+#pragma once
+// The audit trail written in batches (core/ports/store.hpp AuditLog): one connection and one
+// thread of its own, one INSERT per batch, so that a read does not pay a second round trip and
+// a second commit. Flushed on destruction; on a database error the batch is kept and retried.
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/ports/store.hpp"
+
+namespace liaison::pg {
+
+class PgConnection;
+
+class PgAuditLog : public AuditLog {
+ public:
+  static Result<std::unique_ptr<PgAuditLog>> open(const std::string& conninfo,
+                                                  std::size_t capacity = 10000);
+  ~PgAuditLog() override;  // writes what is queued (retrying for up to 10 s), then stops
+
+  void record(AuditRecord record) override;
+  // Blocks until everything recorded so far is in the database (tests, shutdown).
+  void flush();
+
+ private:
+  PgAuditLog(std::string conninfo, std::unique_ptr<PgConnection> db, std::size_t capacity);
+  void run();
+  bool write(const std::deque<AuditRecord>& batch);
+
+  std::string conninfo_;
+  std::unique_ptr<PgConnection> db_;
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable wake_;      // the writer: records to write, or stop
+  std::condition_variable progress_;  // producers and flush(): room in the queue, batch written
+  std::deque<AuditRecord> queue_;
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace liaison::pg
