@@ -119,8 +119,9 @@ void printUsage(std::ostream& out) {
          "      With --db (or $LIAISON_DB), each input is journaled in PostgreSQL first, then its\n"
          "      resources and outcome are stored in one transaction; an input already ingested\n"
          "      returns its first outcome (\"duplicate\": true) and writes nothing.\n"
-         "  liaison db migrate|status [--db DSN]\n"
-         "      Apply the schema migrations (under an advisory lock), or print the version.\n"
+         "  liaison db migrate|status|reindex [--db DSN]\n"
+         "      Apply the schema migrations (under an advisory lock), print the version, or\n"
+         "      rebuild the search index (after profiles/fhir/search-parameters.json changed).\n"
          "  liaison serve [--config FILE] [--db DSN] [--port N]\n"
          "      Serve the FHIR R4 REST API over HTTPS (mutual TLS when configured). FILE is JSON\n"
          "      (default $LIAISON_CONFIG): listen, tls, database, baseUrl, threads, limits, ess, "
@@ -478,7 +479,7 @@ int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostrea
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--db" && i + 1 < args.size()) {
       dsn = std::string(args[++i]);
-    } else if (!action && (args[i] == "migrate" || args[i] == "status")) {
+    } else if (!action && (args[i] == "migrate" || args[i] == "status" || args[i] == "reindex")) {
       action = args[i];
     } else {
       err << "liaison db: unexpected argument " << args[i] << "\n";
@@ -486,7 +487,7 @@ int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostrea
     }
   }
   if (!action || !dsn) {
-    err << "liaison db: usage: liaison db migrate|status [--db DSN] (or $LIAISON_DB)\n";
+    err << "liaison db: usage: liaison db migrate|status|reindex [--db DSN] (or $LIAISON_DB)\n";
     return kExitUsage;
   }
   if (*action == "status") {
@@ -498,6 +499,23 @@ int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostrea
     out << "{\"schemaVersion\":" << *v << ",\"latest\":" << pg::latestSchemaVersion()
         << ",\"current\":" << (*v == pg::latestSchemaVersion() ? "true" : "false") << "}\n";
     return *v == pg::latestSchemaVersion() ? kExitOk : kExitFailure;
+  }
+  if (*action == "reindex") {
+    auto search = loadSearchParameters(err);
+    if (!search) return kExitUsage;
+    auto schema = pg::requireCurrentSchema(*dsn);
+    auto store = schema ? pg::PgStore::open(*dsn) : schema.error();
+    auto count = store ? (*store)->reindex([&search](std::string_view type, std::string_view json) {
+      return search->extract(type, json);
+    })
+                       : store.error();
+    if (!count) {
+      err << "liaison db: " << info(count.error().code).code << ": " << count.error().detail
+          << "\n";
+      return kExitStore;
+    }
+    out << "{\"reindexed\":" << *count << "}\n";
+    return kExitOk;
   }
   auto report = pg::migrate(*dsn);
   if (!report) {

@@ -446,10 +446,40 @@ TEST_F(FreshDatabase, CommandLine) {
   EXPECT_EQ(duplicates, 3u) << again.second;
   EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 3);
 
+  auto reindexed = run("db reindex " + db);
+  EXPECT_EQ(reindexed.first, 0) << reindexed.second;
+  EXPECT_NE(reindexed.second.find("{\"reindexed\":"), std::string::npos) << reindexed.second;
+
   auto unreachable =
       run("ingest --db 'host=/nonexistent port=1 dbname=x connect_timeout=2' " + inputs);
   EXPECT_EQ(unreachable.first, 3);
   EXPECT_NE(unreachable.second.find("db-unavailable"), std::string::npos) << unreachable.second;
+}
+
+TEST_F(Store, ReindexRebuildsTheSearchIndex) {
+  auto store = openStore();
+  ASSERT_TRUE(ingest(*store, message("ldl_ses.eml")));
+  ASSERT_TRUE(ingest(*store, message("tlm_da.eml")));
+  const std::string rows =
+      "SELECT (SELECT count(*) FROM search_token) * 1000000 + "
+      "(SELECT count(*) FROM search_string) * 10000 + "
+      "(SELECT count(*) FROM search_date) * 100 + "
+      "(SELECT count(*) FROM search_reference)";
+  const std::int64_t before = count(rows);
+  ASSERT_GT(before, 0);
+  ASSERT_TRUE(
+      db_->script("DELETE FROM search_string; DELETE FROM search_token; "
+                  "INSERT INTO search_reference VALUES ('Patient', 'x', 'stale', 'y')"));
+  auto n = store->reindex(
+      [](std::string_view type, std::string_view json) {
+        return test::searchParameters().extract(type, json);
+      },
+      3);  // several batches
+  ASSERT_TRUE(n) << n.error().detail;
+  EXPECT_EQ(*n, count("SELECT count(*) FROM resource WHERE NOT deleted"));
+  // Everything back, except the stale row of a resource that does not exist.
+  EXPECT_EQ(count(rows), before + 1);
+  EXPECT_EQ(count("SELECT count(*) FROM search_reference WHERE param = 'stale'"), 1);
 }
 
 TEST_F(Store, AuditLogWritesEveryRecordInBatches) {

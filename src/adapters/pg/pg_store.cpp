@@ -496,6 +496,33 @@ Result<Unit> PgStore::audit(const AuditRecord& a) {
   return Unit{};
 }
 
+Result<std::int64_t> PgStore::reindex(const Extractor& extract, int batch) {
+  std::int64_t done = 0;
+  std::string after_type;
+  std::string after_id;
+  const std::string limit = std::to_string(batch);
+  for (;;) {
+    auto page = db_->execPrepared(
+        "SELECT type, id, content::text FROM resource WHERE NOT deleted AND (type, id) > ($1, $2) "
+        "ORDER BY type, id LIMIT $3::integer",
+        {Param{after_type}, Param{after_id}, Param{limit}});
+    if (!page) return page.error();
+    if (page->rows() == 0) return done;
+    auto tx = begin();
+    if (!tx) return tx.error();
+    auto& t = static_cast<PgTransaction&>(**tx);
+    for (int i = 0; i < page->rows(); ++i) {
+      const std::string_view type = page->text(i, 0);
+      const std::string_view id = page->text(i, 1);
+      if (auto r = t.replaceIndex(type, id, extract(type, page->text(i, 2))); !r) return r.error();
+    }
+    if (auto c = (*tx)->commit(); !c) return c.error();
+    done += page->rows();
+    after_type = std::string(page->text(page->rows() - 1, 0));
+    after_id = std::string(page->text(page->rows() - 1, 1));
+  }
+}
+
 Result<std::unique_ptr<StoreTransaction>> PgStore::begin() {
   if (auto r = db_->script("BEGIN"); !r) return r.error();
   return std::unique_ptr<StoreTransaction>(new PgTransaction(*db_));

@@ -2,6 +2,7 @@
 // The store on PostgreSQL (core/ports/store.hpp). One connection per PgStore: a thread uses its
 // own (the server will keep a pool of them).
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,12 @@ class PgStore : public Store {
                              std::string_view after) override;
   Result<SearchPage> search(const SearchRequest& request) override;
   Result<Unit> audit(const AuditRecord& record) override;
+
+  // Rebuilds the search index of every current resource (after search-parameters.json or a
+  // migration changed what is indexed), in transactions of `batch` resources. Returns the count.
+  using Extractor =
+      std::function<std::vector<IndexEntry>(std::string_view type, std::string_view json)>;
+  Result<std::int64_t> reindex(const Extractor& extract, int batch = 500);
 
  private:
   explicit PgStore(std::unique_ptr<PgConnection> db);
