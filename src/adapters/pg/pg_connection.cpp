@@ -87,7 +87,14 @@ Result<PgResult> PgConnection::exec(std::string_view sql, const std::vector<Para
 
 Result<PgResult> PgConnection::execPrepared(const std::string& sql,
                                             std::initializer_list<Param> params) {
+  return execPrepared(sql, std::vector<Param>(params));
+}
+
+Result<PgResult> PgConnection::execPrepared(const std::string& sql,
+                                            const std::vector<Param>& params) {
+  constexpr std::size_t kMaxPrepared = 256;
   auto it = prepared_.find(sql);
+  if (it == prepared_.end() && prepared_.size() >= kMaxPrepared) return run(nullptr, sql, params);
   if (it == prepared_.end()) {
     const std::string name = "liaison_" + std::to_string(prepared_.size() + 1);
     PGresult* r =
@@ -101,7 +108,7 @@ Result<PgResult> PgConnection::execPrepared(const std::string& sql,
     PQclear(r);
     it = prepared_.emplace(sql, name).first;
   }
-  return run(&it->second, sql, std::vector<Param>(params));
+  return run(&it->second, sql, params);
 }
 
 Result<PgResult> PgConnection::run(const std::string* prepared_name, const std::string& statement,

@@ -58,6 +58,9 @@ class PgConnection {
   // The same, as a statement prepared once per connection (planned once): for the fixed SQL of
   // the hot paths. Not for searches, whose plans depend on the values (LIKE prefixes).
   Result<PgResult> execPrepared(const std::string& sql, std::initializer_list<Param> params);
+  // Dynamic SQL of a bounded number of shapes (searches): prepared while fewer than 256
+  // statements are, then run unprepared. PostgreSQL keeps custom plans where the values matter.
+  Result<PgResult> execPrepared(const std::string& sql, const std::vector<Param>& params);
 
   // Several statements, no parameters (migrations).
   Result<Unit> script(std::string_view sql);

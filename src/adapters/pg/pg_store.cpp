@@ -376,7 +376,7 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
   }
   const std::string limit = std::to_string(count + 1);
   sql += " ORDER BY last_updated DESC, id DESC, version DESC LIMIT " + limit;
-  auto r = db_->exec(sql, params);
+  auto r = db_->execPrepared(sql, params);
   if (!r) return r.error();
   SearchPage page;
   for (int i = 0; i < r->rows() && i < count; ++i)
@@ -455,7 +455,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   SearchPage page;
   if (q.total || q.count_only) {
     bind();
-    auto total = db_->exec("SELECT count(*) FROM resource r WHERE " + where, params);
+    auto total = db_->execPrepared("SELECT count(*) FROM resource r WHERE " + where, params);
     if (!total) return total.error();
     page.total = total->integer(0, 0);
     if (q.count_only) return page;
@@ -479,7 +479,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
       where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + " LIMIT " +
       std::to_string(q.count + 1);
   bind();
-  auto r = db_->exec(sql, params);
+  auto r = db_->execPrepared(sql, params);
   if (!r) return r.error();
   for (int i = 0; i < r->rows() && i < q.count; ++i)
     page.resources.push_back(storedAt(*r, i));
