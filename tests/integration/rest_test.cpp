@@ -231,6 +231,23 @@ TEST_F(Rest, ServiceRequestSearchWithInclude) {
   EXPECT_EQ(ids(get("/ServiceRequest?_lastUpdated=ge2020-01-01")).size(), 2u);
 }
 
+// What the API returns is FHIR R4: every searchset goes to the independent validator
+// (tests/conformance, run after the suites by ctest).
+TEST_F(Rest, SearchsetsForTheConformanceCheck) {
+  for (const char* type :
+       {"Patient", "ServiceRequest", "Observation", "DocumentReference", "CarePlan", "Encounter",
+        "Practitioner", "Organization", "QuestionnaireResponse", "Consent"}) {
+    Reply r = get(std::string("/") + type + "?_count=100&_total=accurate");
+    ASSERT_EQ(r.status, 200) << type;
+    EXPECT_GT(r.body["total"].GetInt64(), 0) << type;
+    test::dumpBundle(std::string("rest-searchset-") + type, r.text);
+  }
+  Reply history = get("/" + patientA() + "/_history");
+  test::dumpBundle("rest-history-patient", history.text);
+  Reply capability = get("/metadata");
+  test::dumpBundle("rest-capability-statement", capability.text);
+}
+
 TEST_F(Rest, PagingVisitsEveryMatchOnce) {
   std::set<std::string> seen;
   std::string next = "/Observation?_count=7&_sort=_lastUpdated";
