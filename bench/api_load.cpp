@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "adapters/pg/pg_store.hpp"
+#include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
 #include "map/search_parameters.hpp"
 #include "pipeline/stored_intake.hpp"
@@ -49,21 +50,6 @@ std::string readFile(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string instantNow() {
-  using namespace std::chrono;
-  const auto t = system_clock::now();
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<microseconds>(t - day)};
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count() / 1000));
-  return buf;
 }
 
 constexpr const char* kSyllables[] = {
@@ -404,7 +390,7 @@ int main(int argc, char** argv) {
         const std::uint64_t first = b * static_cast<std::uint64_t>(batch);
         const int count = static_cast<int>(std::min<std::uint64_t>(batch, patients - first));
         const std::string bundle = bundleOf(first, count, seed);
-        const std::string now = instantNow();
+        const std::string now = fhir::instantOf(std::chrono::system_clock::now());
         std::string response;
         auto tx = (*store)->begin();
         if (!tx) {

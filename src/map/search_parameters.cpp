@@ -241,12 +241,18 @@ std::vector<std::string> SearchParameters::resources() const {
 
 std::vector<IndexEntry> SearchParameters::extract(std::string_view resource_type,
                                                   std::string_view json) const {
-  std::vector<IndexEntry> out;
-  auto r = by_resource_.find(resource_type);
-  if (r == by_resource_.end()) return out;
+  if (by_resource_.find(resource_type) == by_resource_.end()) return {};
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return out;
+  if (doc.HasParseError() || !doc.IsObject()) return {};
+  return extract(resource_type, doc);
+}
+
+std::vector<IndexEntry> SearchParameters::extract(std::string_view resource_type,
+                                                  const rapidjson::Value& doc) const {
+  std::vector<IndexEntry> out;
+  auto r = by_resource_.find(resource_type);
+  if (r == by_resource_.end() || !doc.IsObject()) return out;
   for (const auto& [name, p] : r->second) {
     std::vector<const Value*> values;
     for (const auto& path : p.paths)

@@ -2,6 +2,8 @@
 // The FHIR search parameters liaison serves, as data (profiles/fhir/search-parameters.json):
 // which values of a resource each one indexes, and how. Pure: the text comes loaded.
 
+#include <rapidjson/document.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +34,9 @@ class SearchParameters {
 
   // The index entries of a resource (JSON text), one per value per parameter, deduplicated.
   std::vector<IndexEntry> extract(std::string_view resource_type, std::string_view json) const;
+  // The same from a resource already parsed (the transaction path: no second parse).
+  std::vector<IndexEntry> extract(std::string_view resource_type,
+                                  const rapidjson::Value& resource) const;
 
  private:
   std::map<std::string, std::map<std::string, SearchParameter>, std::less<>> by_resource_;

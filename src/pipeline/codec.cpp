@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <bit>
+#include <cstring>
 
 namespace liaison::pipeline {
 namespace {
@@ -65,6 +67,21 @@ std::string sha1Base64(std::string_view bytes) {
 }
 std::string sha256Hex(std::string_view bytes) {
   return hexOf(digest(sha256Md(), bytes));
+}
+
+std::uint64_t contentSeed(std::string_view s) {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  std::uint64_t h = 0xCBF29CE484222325ULL ^ (s.size() * kMul);
+  for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
+    std::uint64_t word = 0;  // the 8 bytes as a little-endian word, whatever the host
+    std::memcpy(&word, s.data() + i, 8);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+    h = (h ^ word) * kMul;
+    h ^= h >> 29;
+  }
+  for (std::size_t i = s.size() & ~std::size_t{7}; i < s.size(); ++i)
+    h = (h ^ static_cast<unsigned char>(s[i])) * kMul;
+  return h ^ (h >> 32);
 }
 
 }  // namespace liaison::pipeline

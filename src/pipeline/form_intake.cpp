@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/questionnaire_response.hpp"
 #include "parse/form/form_parser.hpp"
+#include "pipeline/codec.hpp"
 #include "pipeline/form_source.hpp"
 #include "validate/form_validation.hpp"
 
@@ -22,36 +24,6 @@ constexpr std::string_view kIssueCodeSystem =
 // FR Core 2.1.0 identity reliability codes: a NIR typed into a form did not come from INSi.
 constexpr std::string_view kIdentityProvisional = "PROV";
 constexpr std::size_t kMinRecognisedLines = 3;
-
-// Seed of the Bundle's ids: a hash of the input, eight bytes at a time (intake hashes every
-// form, so a byte-wise hash showed up in profiles). Stable across runs and platforms.
-std::uint64_t contentSeed(std::string_view s) {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  std::uint64_t h = 0xCBF29CE484222325ULL ^ (s.size() * kMul);
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t word = 0;
-    for (int b = 7; b >= 0; --b)
-      word = (word << 8) | static_cast<unsigned char>(s[i + static_cast<std::size_t>(b)]);
-    h = (h ^ word) * kMul;
-    h ^= h >> 29;
-  }
-  for (; i < s.size(); ++i)
-    h = (h ^ static_cast<unsigned char>(s[i])) * kMul;
-  return h ^ (h >> 32);
-}
-
-std::string fhirDateTime(system_clock::time_point t) {
-  auto day = floor<days>(t);
-  year_month_day ymd{day};
-  hh_mm_ss hms{floor<seconds>(t - day)};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
 
 std::optional<int> ageInYears(const form::Date& birth, system_clock::time_point now) {
   if (birth.month == 0 || birth.day == 0) return std::nullopt;
@@ -266,7 +238,7 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
                *place);
   }
   source.set(Fact::RequestStatus, result.status == IngestStatus::Accepted ? "active" : "draft");
-  std::string now_text = fhirDateTime(now);
+  std::string now_text = fhir::dateTimeOf(now);
   source.set(Fact::RequestAuthored, response.authored.value_or(now_text));
   source.set(Fact::Now, now_text);
   source.set(Fact::EssId, ess.id);
@@ -288,9 +260,6 @@ std::string operationOutcomeJson(const IngestResult& result) {
 }
 
 std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty) {
-  struct {
-    const IssueList& issues;
-  } result{issues};
   std::string out;
   JsonWriter w(out);
   w.StartObject();
@@ -298,7 +267,7 @@ std::string operationOutcomeJson(const IssueList& issues, std::string_view when_
   w.String("OperationOutcome");
   w.Key("issue");
   w.StartArray();
-  for (const Issue& issue : result.issues.items()) {
+  for (const Issue& issue : issues.items()) {
     const ErrcInfo& row = info(issue.code);
     w.StartObject();
     w.Key("severity");
@@ -335,7 +304,7 @@ std::string operationOutcomeJson(const IssueList& issues, std::string_view when_
     }
     w.EndObject();
   }
-  if (result.issues.empty()) {
+  if (issues.empty()) {
     w.StartObject();
     w.Key("severity");
     w.String("information");

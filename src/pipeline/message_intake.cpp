@@ -3,10 +3,8 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <map>
 
@@ -34,33 +32,6 @@ std::string lower(std::string_view s) {
 
 bool endsWithNoCase(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == suffix;
-}
-
-std::uint64_t seedOf(std::string_view s) {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  std::uint64_t h = 0x84222325CBF29CE4ULL ^ (s.size() * kMul);
-  for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
-    std::uint64_t word = 0;  // the 8 bytes as a little-endian word, whatever the host
-    std::memcpy(&word, s.data() + i, 8);
-    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
-    h = (h ^ word) * kMul;
-    h ^= h >> 29;
-  }
-  for (std::size_t i = s.size() & ~std::size_t{7}; i < s.size(); ++i)
-    h = (h ^ static_cast<unsigned char>(s[i])) * kMul;
-  return h ^ (h >> 32);
-}
-
-std::string fhirNow(system_clock::time_point t) {
-  auto day = floor<days>(t);
-  year_month_day ymd{day};
-  hh_mm_ss hms{floor<seconds>(t - day)};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
 }
 
 // RFC 5322 date ("Mon, 16 Jan 2024 15:11:12 +0100") → FHIR dateTime, with glibc's strptime.
@@ -591,8 +562,8 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
   auto parsed = parse::parseMime(bytes, limits_.mime);
   if (!parsed) return quarantined(parsed.error());
   const parse::MimeMessage& mail = *parsed;
-  const std::string now = fhirNow(clock_->now());
-  const std::uint64_t seed = seedOf(bytes);
+  const std::string now = fhir::dateTimeOf(clock_->now());
+  const std::uint64_t seed = contentSeed(bytes);
   const FactSchema& vocabulary = mssVocabulary();
 
   IngestResult r;
@@ -730,7 +701,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
     for (std::size_t i = 0; i < docs.size(); ++i) {
       const Doc& d = docs[i];
       const std::size_t first = bundle.emitted().size();
-      const std::uint64_t doc_seed = seed ^ seedOf(d.path);
+      const std::uint64_t doc_seed = seed ^ contentSeed(d.path);
       MappingReport report;
       report.document = d.path;
       Facts f(vocabulary);
@@ -797,7 +768,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
       f.text("bundle.patient", patient_url);
       addAttachmentFacts(f, a.filename, a.content_type, kindOf(a), "Pièce jointe du message",
                          a.bytes);
-      bundle.append(mss_->attachment(), f, seed ^ seedOf(a.part_path));
+      bundle.append(mss_->attachment(), f, seed ^ contentSeed(a.part_path));
       r.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
                            a.content_type,
                            mss_->attachment().name(),
@@ -894,7 +865,7 @@ IngestResult MessageIntake::ingest(std::string_view bytes) const {
       if (to_qualify) f.text("bundle.request", bundle.fullUrlOf("request"));
       addAttachmentFacts(f, a->filename, a->content_type, kindOf(*a), "Pièce jointe du message",
                          a->bytes);
-      bundle.append(mss_->attachment(), f, seed ^ seedOf(a->part_path));
+      bundle.append(mss_->attachment(), f, seed ^ contentSeed(a->part_path));
       r.reports.push_back({a->filename.empty() ? "partie " + a->part_path : a->filename,
                            a->content_type,
                            mss_->attachment().name(),

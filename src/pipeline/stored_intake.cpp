@@ -7,6 +7,7 @@
 #include <functional>
 #include <unordered_map>
 
+#include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/mapping.hpp"
@@ -27,20 +28,6 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
     if (lowerAscii(s[i]) != prefix[i]) return false;
   }
   return true;
-}
-
-std::string instantNow(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<milliseconds>(t - day)};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
 }
 
 using Value = rapidjson::Value;
@@ -246,9 +233,8 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
   for (const Planned& p : plan) {
     if (!p.create) continue;
     rewriteReferences(*p.resource, references, alloc);
-    std::string json = serialiseStored(*p.resource, p.id, now);
-    std::vector<IndexEntry> entries = search.extract(p.type, json);
-    resources.push_back({p.type, p.id, std::move(json), now, std::move(entries)});
+    resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now,
+                         search.extract(p.type, *p.resource)});
   }
   auto created = tx.create(resources);
   if (!created) return created.error();
@@ -318,7 +304,7 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
   // A journaled message without an outcome (a crash, or first time): process it now.
   out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
   out.outcome_json = operationOutcomeJson(out.result);
-  const std::string now = instantNow(clock_->now());
+  const std::string now = fhir::instantOf(clock_->now());
   const std::string quarantine_code =
       out.result.quarantine ? std::string(info(out.result.quarantine->code).code) : "";
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/mapping.hpp"
@@ -16,8 +17,6 @@ namespace liaison::rest {
 namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
-constexpr std::string_view kIssueCodeSystem =
-    "https://liaison.example.org/fhir/CodeSystem/liaison-issue";
 
 // ---------------------------------------------------------------------------------------------
 // URLs
@@ -126,44 +125,11 @@ http::Response json(int status, std::string body) {
   return r;
 }
 
+// An OperationOutcome of one issue, written as the intake writes them.
 std::string outcomeJson(Errc code, std::string_view text, std::string_view where = {}) {
-  const ErrcInfo& row = info(code);
-  std::string out;
-  json::JsonOut w(out);
-  w.StartObject();
-  w.Key("resourceType");
-  w.String("OperationOutcome");
-  w.Key("issue");
-  w.StartArray();
-  w.StartObject();
-  w.Key("severity");
-  w.String(toString(row.severity));
-  w.Key("code");
-  w.String(row.issue_type);
-  w.Key("details");
-  w.StartObject();
-  w.Key("coding");
-  w.StartArray();
-  w.StartObject();
-  w.Key("system");
-  w.String(kIssueCodeSystem);
-  w.Key("code");
-  w.String(row.code);
-  w.EndObject();
-  w.EndArray();
-  w.Key("text");
-  w.String(text);
-  w.EndObject();
-  if (!where.empty()) {
-    w.Key("expression");
-    w.StartArray();
-    w.String(where);
-    w.EndArray();
-  }
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  return out;
+  IssueList issues;
+  issues.add(code, std::string(text), std::string(where));
+  return pipeline::operationOutcomeJson(issues, "");
 }
 
 http::Response failure(Errc code, std::string_view text, std::string_view where = {}) {
@@ -179,20 +145,6 @@ http::Response failure(const Error& e) {
 void addVersionHeaders(http::Response& r, const StoredResource& s) {
   r.headers.push_back({"ETag", "W/\"" + std::to_string(s.version) + "\""});
   r.headers.push_back({"Last-Modified", s.last_updated});
-}
-
-std::string instantNow(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<milliseconds>(t - day)};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -837,7 +789,7 @@ http::Response FhirApi::handle(const http::Request& request) {
                                 : action == 'D'                       ? "delete"
                                 : what.find('?') != std::string::npos ? "search-type"
                                                                       : "read";
-    const std::string now = instantNow(clock_->now());
+    const std::string now = fhir::instantOf(clock_->now());
     const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
     AuditRecord record{agent, std::string(1, action), what, outcome,
                        auditEventJson(now, agent, action, subtype, what, response.status)};
@@ -1076,7 +1028,7 @@ http::Response FhirApi::transaction(Store& store, std::string_view body, std::st
   auto tx = store.begin();
   if (!tx) return failure(tx.error());
   std::string response;
-  const std::string now = instantNow(clock_->now());
+  const std::string now = fhir::instantOf(clock_->now());
   auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response);
   if (!applied)
     return failure(
@@ -1089,7 +1041,7 @@ http::Response FhirApi::transaction(Store& store, std::string_view body, std::st
 http::Response FhirApi::write(const http::Request& request, const Target& t,
                               const std::string& base, std::string& what, char& action) {
   const std::string& type = t.path[0];
-  const std::string now = instantNow(clock_->now());
+  const std::string now = fhir::instantOf(clock_->now());
   // POST /Type/$validate
   if (request.method == "POST" && t.path.size() == 2 && t.path[1] == "$validate")
     return json(200, validateResource(type, request.body));

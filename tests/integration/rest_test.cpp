@@ -12,33 +12,14 @@
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
+#include "integration_env.hpp"
 #include "rest/fhir_api.hpp"
 #include "support/test_support.hpp"
 
 namespace liaison {
 namespace {
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string adminDsn() {
-  const char* file = std::getenv("LIAISON_TEST_PG_DSN_FILE");
-  EXPECT_NE(file, nullptr) << "run through ctest";
-  std::string dsn = readFile(file == nullptr ? "" : file);
-  while (!dsn.empty() && dsn.back() == '\n')
-    dsn.pop_back();
-  return dsn;
-}
-
-std::string message(const std::string& name) {
-  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
-  EXPECT_NE(dir, nullptr);
-  return readFile(std::string(dir == nullptr ? "" : dir) + "/" + name);
-}
+using itest::message;
 
 struct Reply {
   int status = 0;
@@ -57,12 +38,8 @@ struct Reply {
 class Rest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto admin = pg::PgConnection::open(adminDsn());
-    ASSERT_TRUE(admin);
-    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS t_rest WITH (FORCE)"));
-    ASSERT_TRUE((*admin)->script("CREATE DATABASE t_rest"));
-    dsn_ = adminDsn();
-    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=t_rest");
+    dsn_ = itest::freshDatabase("t_rest");
+    ASSERT_FALSE(dsn_.empty());
     ASSERT_TRUE(pg::migrate(dsn_));
     messages_ = new pipeline::MessageIntake(test::mssante(), test::cardioPlus(), test::testClock());
     forms_ = new pipeline::FormIntake(test::cardioPlus(), test::testClock());
@@ -85,8 +62,7 @@ class Rest : public ::testing::Test {
     delete api_;
     delete forms_;
     delete messages_;
-    if (auto admin = pg::PgConnection::open(adminDsn()))
-      (void)(*admin)->script("DROP DATABASE IF EXISTS t_rest WITH (FORCE)");
+    itest::dropDatabase("t_rest");
   }
 
   static Reply call(const std::string& method, const std::string& target, std::string body = {},

@@ -17,6 +17,7 @@
 
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_connection.hpp"
+#include "integration_env.hpp"
 
 extern char** environ;
 
@@ -24,37 +25,8 @@ namespace liaison {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  EXPECT_NE(v, nullptr) << name << " is not set (run through ctest)";
-  return v == nullptr ? "" : v;
-}
-
-std::string adminDsn() {
-  std::string dsn = readFile(env("LIAISON_TEST_PG_DSN_FILE"));
-  while (!dsn.empty() && dsn.back() == '\n')
-    dsn.pop_back();
-  return dsn;
-}
-
-std::pair<int, std::string> shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n = 0;
-  while (pipe != nullptr && (n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    out.append(buf, n);
-  const int status = pipe != nullptr ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using itest::env;
+using itest::shell;
 
 // The server as a child process; its first stdout line says where it listens.
 struct Served {
@@ -113,20 +85,15 @@ struct Served {
 class Serve : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto admin = pg::PgConnection::open(adminDsn());
-    ASSERT_TRUE(admin);
-    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS t_serve WITH (FORCE)"));
-    ASSERT_TRUE((*admin)->script("CREATE DATABASE t_serve"));
-    dsn_ = adminDsn();
-    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=t_serve");
+    dsn_ = itest::freshDatabase("t_serve");
+    ASSERT_FALSE(dsn_.empty());
     pki_ = env("LIAISON_TEST_PKI_DIR");
     dir_ = fs::temp_directory_path() / ("liaison-serve-" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }
   void TearDown() override {
     fs::remove_all(dir_);
-    if (auto admin = pg::PgConnection::open(adminDsn()))
-      (void)(*admin)->script("DROP DATABASE IF EXISTS t_serve WITH (FORCE)");
+    itest::dropDatabase("t_serve");
   }
 
   std::string config(const std::string& extra = "") {
@@ -167,7 +134,7 @@ TEST_F(Serve, HttpsWithClientCertificatesEndToEnd) {
   EXPECT_EQ(statusOf(meta.second), 200);
   EXPECT_NE(meta.second.find("CapabilityStatement"), std::string::npos);
 
-  const std::string mail = env("LIAISON_MESSAGES_DIR") + "/ldl_ses.eml";
+  const std::string mail = itest::messagePath("ldl_ses.eml");
   auto posted =
       curl(server.url + "/", "-H 'Content-Type: message/rfc822' --data-binary @'" + mail + "'");
   EXPECT_EQ(statusOf(posted.second), 201) << posted.second.substr(0, 400);

@@ -17,6 +17,7 @@
 #include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
+#include "integration_env.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
 #include "support/test_support.hpp"
@@ -24,27 +25,8 @@
 namespace liaison {
 namespace {
 
-// Written by `scripts/pg start` (the ctest fixture pg.start).
-std::string adminDsn() {
-  const char* file = std::getenv("LIAISON_TEST_PG_DSN_FILE");
-  EXPECT_NE(file, nullptr) << "LIAISON_TEST_PG_DSN_FILE is not set (run through ctest)";
-  std::ifstream in(file == nullptr ? "" : file);
-  std::string dsn;
-  std::getline(in, dsn);
-  EXPECT_FALSE(dsn.empty()) << "no DSN in " << (file == nullptr ? "" : file);
-  return dsn;
-}
-
-std::string message(std::string_view name) {
-  const char* dir = std::getenv("LIAISON_MESSAGES_DIR");
-  EXPECT_NE(dir, nullptr) << "LIAISON_MESSAGES_DIR is not set (run through ctest)";
-  std::ifstream in(std::string(dir == nullptr ? "" : dir) + "/" + std::string(name),
-                   std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using itest::adminDsn;
+using itest::message;
 
 // The same mail under another Message-ID: another message of the same patient.
 std::string withMessageId(std::string mail, std::string_view id) {
@@ -62,12 +44,8 @@ class Store : public ::testing::Test {
     name_ = "t_" + std::string(info->name());
     for (char& c : name_)
       c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
-    auto admin = pg::PgConnection::open(adminDsn());
-    ASSERT_TRUE(admin) << admin.error().detail;
-    ASSERT_TRUE((*admin)->script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"));
-    ASSERT_TRUE((*admin)->script("CREATE DATABASE " + name_));
-    dsn_ = adminDsn();
-    dsn_.replace(dsn_.find("dbname=postgres"), 15, "dbname=" + name_);
+    dsn_ = itest::freshDatabase(name_);
+    ASSERT_FALSE(dsn_.empty());
     if (migrated_) {
       auto m = pg::migrate(dsn_);
       ASSERT_TRUE(m) << m.error().detail;
@@ -78,8 +56,7 @@ class Store : public ::testing::Test {
   }
   void TearDown() override {
     db_.reset();
-    if (auto admin = pg::PgConnection::open(adminDsn()))
-      (void)(*admin)->script("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    itest::dropDatabase(name_);
   }
 
   std::int64_t count(const std::string& sql) {
@@ -406,22 +383,12 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
   EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
 }
 
-// The command line: `liaison db migrate|status` and `liaison ingest --db`.
-std::pair<int, std::string> run(const std::string& args) {
-  const std::string command = std::string(LIAISON_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  char buf[65536];
-  std::size_t n = 0;
-  while (pipe != nullptr && (n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    out.append(buf, n);
-  const int status = pipe != nullptr ? pclose(pipe) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST_F(FreshDatabase, CommandLine) {
+  auto run = [](const std::string& args) {
+    return itest::shell(std::string(LIAISON_BINARY) + " " + args);
+  };
   const std::string db = "--db '" + dsn_ + "'";
-  const std::string dir = std::getenv("LIAISON_MESSAGES_DIR");
+  const std::string dir = itest::env("LIAISON_MESSAGES_DIR");
   const std::string inputs =
       "'" + dir + "/ldl_ses.eml' '" + dir + "/pps.eml' '" + dir + "/xdm_bomb.eml'";
   auto outdated = run("ingest " + db + " " + inputs);

@@ -120,6 +120,46 @@ pipeline::IngestResult ingestMessage(std::string_view bytes, std::string_view na
   return r;
 }
 
+std::vector<const rapidjson::Value*> Bundle::of(std::string_view type) const {
+  std::vector<const rapidjson::Value*> out;
+  for (const auto& e : doc["entry"].GetArray()) {
+    if (std::string_view(e["resource"]["resourceType"].GetString()) == type)
+      out.push_back(&e["resource"]);
+  }
+  return out;
+}
+
+const rapidjson::Value& Bundle::one(std::string_view type) const {
+  static const rapidjson::Value null;
+  auto all = of(type);
+  EXPECT_EQ(all.size(), 1u) << type;
+  return all.empty() ? null : *all.front();
+}
+
+std::map<std::string, int> Bundle::counts() const {
+  std::map<std::string, int> c;
+  for (const auto& e : doc["entry"].GetArray())
+    ++c[e["resource"]["resourceType"].GetString()];
+  return c;
+}
+
+std::string Bundle::fullUrlOf(const rapidjson::Value& resource) const {
+  for (const auto& e : doc["entry"].GetArray()) {
+    if (&e["resource"] == &resource) return e["fullUrl"].GetString();
+  }
+  return {};
+}
+
+Bundle parseBundle(const pipeline::IngestResult& result) {
+  Bundle b;
+  b.doc.Parse(result.bundle_json.data(), result.bundle_json.size());
+  EXPECT_FALSE(b.doc.HasParseError()) << result.bundle_json.substr(0, 200);
+  if (b.doc.HasParseError() || !b.doc.IsObject() || !b.doc.HasMember("entry"))
+    b.doc.Parse(R"({"type":"none","entry":[]})");
+  EXPECT_STREQ(b.doc["type"].GetString(), "transaction");
+  return b;
+}
+
 std::string replaceLine(std::string text, std::string_view label, std::string_view new_value) {
   std::string prefix = "\n" + std::string(label) + " :";
   std::size_t at = text.find(prefix);

@@ -2,10 +2,14 @@
 // Shared helpers for liaison's tests: repository files, the Cardio+ profile, a fixed clock, and
 // the dump of every produced Bundle for the independent conformance check.
 
+#include <rapidjson/document.h>
+
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/ports/clock.hpp"
 #include "map/search_parameters.hpp"
@@ -43,6 +47,18 @@ pipeline::IngestResult ingestCardioPlus(std::string_view bytes, std::string_view
 
 // Ingests one mail with the MSSanté and Cardio+ profiles and the test clock, dumping any Bundle.
 pipeline::IngestResult ingestMessage(std::string_view bytes, std::string_view name);
+
+// A Bundle produced by an intake, parsed, with the lookups the tests use.
+struct Bundle {
+  rapidjson::Document doc;
+  std::vector<const rapidjson::Value*> of(std::string_view type) const;
+  const rapidjson::Value& one(std::string_view type) const;  // fails the test unless exactly one
+  std::map<std::string, int> counts() const;                 // resources per type
+  std::string fullUrlOf(const rapidjson::Value& resource) const;
+};
+
+// The result's transaction Bundle (fails the test when it is not one; then an empty Bundle).
+Bundle parseBundle(const pipeline::IngestResult& result);
 
 // Replaces the value of the first "Label : …" line (exact label) in a text form.
 std::string replaceLine(std::string text, std::string_view label, std::string_view new_value);

@@ -29,6 +29,20 @@ const std::string kInsertResource =
     "SELECT type, id, version, last_updated, content FROM i "
     "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
+// Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
+void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
+  w.StartArray();
+  for (const IndexEntry& e : index) {
+    w.StartArray();
+    w.String(e.param);
+    w.String(std::string_view(reinterpret_cast<const char*>(&e.kind), 1));
+    w.String(e.first);
+    w.String(e.second);
+    w.EndArray();
+  }
+  w.EndArray();
+}
+
 class PgTransaction : public StoreTransaction {
  public:
   explicit PgTransaction(PgConnection& db) : db_(db) {}
@@ -72,16 +86,7 @@ class PgTransaction : public StoreTransaction {
       w.Key("content");
       w.RawValue(r.json.data(), r.json.size());
       w.Key("index");
-      w.StartArray();
-      for (const IndexEntry& e : r.index) {
-        w.StartArray();
-        w.String(e.param);
-        w.String(std::string_view(reinterpret_cast<const char*>(&e.kind), 1));
-        w.String(e.first);
-        w.String(e.second);
-        w.EndArray();
-      }
-      w.EndArray();
+      writeIndex(w, r.index);
       w.EndObject();
     }
     w.EndArray();
@@ -182,16 +187,7 @@ class PgTransaction : public StoreTransaction {
                             const std::vector<IndexEntry>& index) {
     std::string rows;
     json::JsonOut w(rows);
-    w.StartArray();
-    for (const IndexEntry& e : index) {
-      w.StartArray();
-      w.String(e.param);
-      w.String(std::string_view(reinterpret_cast<const char*>(&e.kind), 1));
-      w.String(e.first);
-      w.String(e.second);
-      w.EndArray();
-    }
-    w.EndArray();
+    writeIndex(w, index);
     auto r = db_.execPrepared(
         "WITH dt AS (DELETE FROM search_token WHERE type = $1 AND id = $2),"
         " ds AS (DELETE FROM search_string WHERE type = $1 AND id = $2),"

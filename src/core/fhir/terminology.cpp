@@ -135,6 +135,37 @@ std::optional<std::string> dateOfTs(std::string_view ts) {
   return t->date;
 }
 
+namespace {
+
+std::string utcText(std::chrono::system_clock::time_point t, bool milliseconds) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<std::chrono::milliseconds>(t - day)};
+  char buf[40];
+  const int n =
+      std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                    static_cast<int>(hms.seconds().count()));
+  std::string out(buf, static_cast<std::size_t>(n));
+  if (milliseconds) {
+    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(hms.subseconds().count()));
+    out += buf;
+  }
+  return out + "Z";
+}
+
+}  // namespace
+
+std::string dateTimeOf(std::chrono::system_clock::time_point t) {
+  return utcText(t, false);
+}
+
+std::string instantOf(std::chrono::system_clock::time_point t) {
+  return utcText(t, true);
+}
+
 std::optional<std::string> instantOfTs(std::string_view ts) {
   auto t = parseTs(ts);
   if (!t || t->date.size() != 10 || t->time.empty() || t->zone.empty()) return std::nullopt;

@@ -19,36 +19,8 @@ std::string completeText() {
   return readRepoFile("samples/fiches/fiche-complete.txt");
 }
 
-struct Bundle {
-  rapidjson::Document doc;
-  std::vector<const rapidjson::Value*> of(std::string_view type) const {
-    std::vector<const rapidjson::Value*> out;
-    for (const auto& e : doc["entry"].GetArray()) {
-      if (std::string_view(e["resource"]["resourceType"].GetString()) == type)
-        out.push_back(&e["resource"]);
-    }
-    return out;
-  }
-  const rapidjson::Value& one(std::string_view type) const {
-    auto all = of(type);
-    EXPECT_EQ(all.size(), 1u) << type;
-    return *all.front();
-  }
-  std::map<std::string, int> counts() const {
-    std::map<std::string, int> c;
-    for (const auto& e : doc["entry"].GetArray())
-      ++c[e["resource"]["resourceType"].GetString()];
-    return c;
-  }
-};
-
-Bundle parse(const IngestResult& r) {
-  Bundle b;
-  b.doc.Parse(r.bundle_json.data(), r.bundle_json.size());
-  EXPECT_FALSE(b.doc.HasParseError());
-  EXPECT_STREQ(b.doc["type"].GetString(), "transaction");
-  return b;
-}
+using test::Bundle;
+using test::parseBundle;
 
 std::vector<Errc> codesOf(const IngestResult& r) {
   std::vector<Errc> out;
@@ -65,7 +37,7 @@ TEST(FormIntake, CompleteTextFormIsAccepted) {
   IngestResult r = ingestCardioPlus(completeText(), "intake-complete-text");
   ASSERT_EQ(r.status, IngestStatus::Accepted);
   EXPECT_FALSE(r.issues.hasErrors());
-  Bundle b = parse(r);
+  Bundle b = parseBundle(r);
   std::map<std::string, int> expected = {
       {"Patient", 1},          {"Practitioner", 2},      {"Organization", 2},
       {"PractitionerRole", 1}, {"ServiceRequest", 1},    {"Observation", 22},
@@ -114,7 +86,7 @@ TEST(FormIntake, CompleteTextFormIsAccepted) {
 }
 
 TEST(FormIntake, RiskFactorsAreCodedYesNoUnknown) {
-  Bundle b = parse(ingestCardioPlus(completeText(), "intake-risk-factors"));
+  Bundle b = parseBundle(ingestCardioPlus(completeText(), "intake-risk-factors"));
   std::map<std::string, std::string> answers;  // SNOMED code → Y / N / asked-unknown
   for (const auto* obs : b.of("Observation")) {
     const auto& code = (*obs)["code"]["coding"][0];
@@ -142,9 +114,9 @@ TEST(FormIntake, QuestionnaireResponseGivesTheSameResources) {
       ingestCardioPlus(readRepoFile("samples/fiches/questionnaire-response.json"), "intake-qr");
   ASSERT_EQ(qr.status, IngestStatus::Accepted)
       << (qr.issues.empty() ? "" : qr.issues.items()[0].message);
-  EXPECT_EQ(parse(qr).counts(), parse(text).counts());
+  EXPECT_EQ(parseBundle(qr).counts(), parseBundle(text).counts());
   // The form's own date is the request date.
-  EXPECT_STREQ(parse(qr).one("ServiceRequest")["authoredOn"].GetString(),
+  EXPECT_STREQ(parseBundle(qr).one("ServiceRequest")["authoredOn"].GetString(),
                "2026-11-20T09:30:00+01:00");
 }
 
@@ -152,7 +124,7 @@ TEST(FormIntake, IncompleteFormIsKeptAsDraftWithOneIssuePerGap) {
   IngestResult r =
       ingestCardioPlus(readRepoFile("samples/fiches/fiche-incomplete.txt"), "intake-incomplete");
   ASSERT_EQ(r.status, IngestStatus::Incomplete);
-  Bundle b = parse(r);
+  Bundle b = parseBundle(r);
   EXPECT_STREQ(b.one("ServiceRequest")["status"].GetString(), "draft");
   // A NIR with a wrong key is not sent as an INS.
   EXPECT_FALSE(b.one("Patient").HasMember("identifier"));
@@ -196,7 +168,7 @@ TEST(FormIntake, NirMustAgreeWithTheTraits) {
       "intake-birth-postal");
   EXPECT_EQ(postal.status, IngestStatus::Accepted);
   EXPECT_STREQ(
-      parse(postal).one("Patient")["extension"][1]["valueAddress"]["postalCode"].GetString(),
+      parseBundle(postal).one("Patient")["extension"][1]["valueAddress"]["postalCode"].GetString(),
       "38000");
 }
 
@@ -206,7 +178,7 @@ TEST(FormIntake, ProvisionalNumberIsNotAnIns) {
                                     "intake-provisional");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::NirProvisional));
-  EXPECT_FALSE(parse(r).one("Patient").HasMember("identifier"));
+  EXPECT_FALSE(parseBundle(r).one("Patient").HasMember("identifier"));
   EXPECT_EQ(r.eligibility->status, validate::EligibilityStatus::NotEligible);
 }
 
@@ -217,7 +189,7 @@ TEST(FormIntake, ConsentNotAttested) {
   IngestResult r = ingestCardioPlus(text, "intake-no-consent");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::FormConsentNotAttested));
-  EXPECT_EQ(parse(r).of("Consent").size(), 0u);
+  EXPECT_EQ(parseBundle(r).of("Consent").size(), 0u);
 }
 
 TEST(FormIntake, ImplausibleBmiIsAWarningNotAGap) {

@@ -67,43 +67,8 @@ std::string hexToBase64(std::string_view hex) {
   return out;
 }
 
-struct Bundle {
-  rapidjson::Document doc;
-  std::vector<const rapidjson::Value*> of(std::string_view type) const {
-    std::vector<const rapidjson::Value*> out;
-    for (const auto& e : doc["entry"].GetArray()) {
-      if (std::string_view(e["resource"]["resourceType"].GetString()) == type)
-        out.push_back(&e["resource"]);
-    }
-    return out;
-  }
-  const rapidjson::Value& one(std::string_view type) const {
-    static const rapidjson::Value null;
-    auto all = of(type);
-    EXPECT_EQ(all.size(), 1u) << type;
-    return all.empty() ? null : *all.front();
-  }
-  std::map<std::string, int> counts() const {
-    std::map<std::string, int> c;
-    for (const auto& e : doc["entry"].GetArray())
-      ++c[e["resource"]["resourceType"].GetString()];
-    return c;
-  }
-  std::string fullUrlOf(const rapidjson::Value& resource) const {
-    for (const auto& e : doc["entry"].GetArray()) {
-      if (&e["resource"] == &resource) return e["fullUrl"].GetString();
-    }
-    return {};
-  }
-};
-
-Bundle parse(const IngestResult& r) {
-  Bundle b;
-  b.doc.Parse(r.bundle_json.data(), r.bundle_json.size());
-  EXPECT_FALSE(b.doc.HasParseError()) << r.bundle_json.substr(0, 200);
-  if (b.doc.HasParseError() || !b.doc.IsObject()) b.doc.Parse(R"({"entry":[]})");
-  return b;
-}
+using test::Bundle;
+using test::parseBundle;
 
 bool has(const IngestResult& r, Errc code) {
   return r.issues.contains(code);
@@ -137,7 +102,7 @@ TEST(MessageIntake, DischargeLetterBecomesDocumentReferenceEncounterAndVitalSign
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
   EXPECT_EQ(r.message_id, "ldl_ses@ch-fictif.mssante.fr");
   EXPECT_FALSE(r.issues.hasErrors()) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   EXPECT_STREQ(b.doc["type"].GetString(), "transaction");
   auto counts = b.counts();
   EXPECT_EQ(counts["Patient"], 1);
@@ -215,7 +180,7 @@ TEST(MessageIntake, SameMessageSameBundle) {
 TEST(MessageIntake, SignedMessageIsUnwrapped) {
   const IngestResult r = ingestCase("signed.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
-  auto counts = parse(r).counts();
+  auto counts = parseBundle(r).counts();
   EXPECT_EQ(counts["Observation"], 5);
   EXPECT_EQ(counts["Encounter"], 1);
   // The signature is not a document of the patient's.
@@ -228,7 +193,7 @@ TEST(MessageIntake, SignedMessageIsUnwrapped) {
 TEST(MessageIntake, RequestForAdviceBecomesServiceRequest) {
   const IngestResult r = ingestCase("tlm_da.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const rapidjson::Value& patient = b.one("Patient");
   EXPECT_EQ(insOf(patient), kInsB);
   const rapidjson::Value& request = b.one("ServiceRequest");
@@ -240,7 +205,7 @@ TEST(MessageIntake, RequestForAdviceBecomesServiceRequest) {
 TEST(MessageIntake, CarePlanDocumentBecomesCarePlan) {
   const IngestResult r = ingestCase("pps.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const rapidjson::Value& plan = b.one("CarePlan");
   EXPECT_EQ(str(plan["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
   EXPECT_EQ(b.of("DocumentReference").size(), 1u);
@@ -253,7 +218,7 @@ TEST(MessageIntake, UnstructuredCdaKeepsItsPdf) {
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::InsTraitsIncomplete)) << issuesText(r);
   EXPECT_TRUE(has(r, Errc::MssHeaderMismatch)) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const rapidjson::Value& doc = b.one("DocumentReference");
   ASSERT_EQ(doc["content"].Size(), 2u);
   const auto& pdf = doc["content"][1]["attachment"];
@@ -273,26 +238,27 @@ TEST(MessageIntake, UnstructuredCdaKeepsItsPdf) {
 TEST(MessageIntake, QuestionnaireResponseAttachmentTakesTheFormPath) {
   const IngestResult r = ingestCase("qr_attachment.eml");
   ASSERT_NE(r.status, IngestStatus::Quarantined) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   EXPECT_EQ(b.of("QuestionnaireResponse").size(), 1u);
   EXPECT_EQ(b.of("ServiceRequest").size(), 1u);
   EXPECT_TRUE(r.eligibility.has_value());
   // The same form on its own gives the same resources.
   const IngestResult direct =
       test::ingestCardioPlus(readRepoFile("samples/fiches/questionnaire-response.json"), "");
-  EXPECT_EQ(b.counts(), parse(direct).counts());
+  EXPECT_EQ(b.counts(), parseBundle(direct).counts());
 }
 
 TEST(MessageIntake, FormInLatin9QuotedPrintableBody) {
   const IngestResult r = ingestCase("fiche_body.eml");
   ASSERT_NE(r.status, IngestStatus::Quarantined) << issuesText(r);
   EXPECT_FALSE(r.issues.hasErrors()) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const IngestResult direct =
       test::ingestCardioPlus(readRepoFile("samples/fiches/fiche-complete.txt"), "");
-  EXPECT_EQ(b.counts(), parse(direct).counts());
+  EXPECT_EQ(b.counts(), parseBundle(direct).counts());
   // Accents survived ISO-8859-15 + quoted-printable.
-  EXPECT_EQ(str(b.one("Patient"), "birthDate"), str(parse(direct).one("Patient"), "birthDate"));
+  EXPECT_EQ(str(b.one("Patient"), "birthDate"),
+            str(parseBundle(direct).one("Patient"), "birthDate"));
   EXPECT_NE(r.bundle_json.find("é"), std::string::npos);
 }
 
@@ -300,13 +266,13 @@ TEST(MessageIntake, IncompleteFormInBodyListsWhatIsMissing) {
   const IngestResult r = ingestCase("fiche_incomplete.eml");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::FormRequiredMissing)) << issuesText(r);
-  EXPECT_EQ(parse(r).of("QuestionnaireResponse").size(), 1u);
+  EXPECT_EQ(parseBundle(r).of("QuestionnaireResponse").size(), 1u);
 }
 
 TEST(MessageIntake, FhirBundleAttachmentJoinsTheTransaction) {
   const IngestResult r = ingestCase("bundle_attachment.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   EXPECT_EQ(insOf(b.one("Patient")), kInsB);
   const rapidjson::Value& obs = b.one("Observation");
   EXPECT_EQ(str(obs["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
@@ -321,7 +287,7 @@ TEST(MessageIntake, PdfOnlyIsARequestToQualify) {
   const IngestResult r = ingestCase("pdf_only.eml");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::MessageToQualify));
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const rapidjson::Value& request = b.one("ServiceRequest");
   EXPECT_EQ(str(request, "status"), "draft");
   const rapidjson::Value& patient = b.one("Patient");
@@ -337,7 +303,7 @@ TEST(MessageIntake, FreeTextIsDecodedAndKept) {
   const IngestResult r = ingestCase("free_text.eml");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::MessageToQualify));
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   const rapidjson::Value& text = b.one("DocumentReference");
   const std::string body = decodeBase64(str(text["content"][0]["attachment"], "data"));
   EXPECT_NE(body.find("Chère consœur"), std::string::npos) << body;  // windows-1252 → UTF-8
@@ -359,7 +325,7 @@ TEST(MessageIntake, NoInsIsIncomplete) {
   const IngestResult r = ingestCase("no_ins.eml");
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::InsMissing)) << issuesText(r);
-  const Bundle b = parse(r);
+  const Bundle b = parseBundle(r);
   EXPECT_EQ(insOf(b.one("Patient")), "");
   EXPECT_EQ(b.counts()["Observation"], 5);  // nothing else is lost
 }
@@ -375,7 +341,7 @@ TEST(MessageIntake, InsMismatchPointsAtMetadata) {
   }
   EXPECT_EQ(mismatches, 2) << issuesText(r);  // SubmissionSet and DocumentEntry
   // The CDA's INS is the patient's, and it agrees with the CDA's traits.
-  EXPECT_EQ(insOf(parse(r).one("Patient")), kInsA);
+  EXPECT_EQ(insOf(parseBundle(r).one("Patient")), kInsA);
   EXPECT_FALSE(has(r, Errc::NirTraitSexMismatch)) << issuesText(r);
 }
 
