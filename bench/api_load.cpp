@@ -399,7 +399,7 @@ int main(int argc, char** argv) {
           failed = true;
           return;
         }
-        auto outcome = pipeline::applyTransaction(bundle, **tx, now, *search, response);
+        auto outcome = pipeline::applyTransaction(bundle, **tx, now, *search, response, 0);
         if (outcome) {
           if (auto c = (*tx)->commit(); !c) outcome = c.error();
         }

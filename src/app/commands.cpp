@@ -21,6 +21,7 @@
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_store.hpp"
+#include "app/mail_service.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "pipeline/form_intake.hpp"
@@ -128,6 +129,11 @@ void printUsage(std::ostream& out) {
          "mss;\n"
          "      $LIAISON_DB overrides the database. Checked before any socket opens. Prints the\n"
          "      address it listens on; SIGTERM/SIGINT stop it gracefully.\n"
+         "  liaison pull --config FILE [--db DSN]\n"
+         "      Once: process interrupted messages, fetch every mailbox of the \"mail\" section\n"
+         "      (journal, mark on the server, ingest, queue acknowledgements), then send the\n"
+         "      outbox until nothing is due. Prints a JSON summary. `serve` does the same\n"
+         "      continuously when its configuration has a \"mail\" section.\n"
          "  liaison errors\n"
          "      Print the error catalogue (code, HTTP status, FHIR issue type, severity).\n"
          "  liaison --version | --help\n";
@@ -560,9 +566,11 @@ struct ServeConfig {
   std::string base_url;
   fs::path ess;
   fs::path mss;
+  std::optional<MailConfig> mail;  // the MSSanté transport, when configured
 };
 
-std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, std::ostream& err) {
+std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, std::ostream& err,
+                                           bool serving = true) {
   ServeConfig c;
   c.ess = dataDir() / "profiles/cardio-plus/ess.json";
   c.mss = dataDir() / "profiles/mssante/intake.json";
@@ -608,7 +616,7 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       return o[k].GetInt64();
     };
     static const std::set<std::string> known{"listen", "tls", "database", "baseUrl", "threads",
-                                             "limits", "ess", "mss",      "log"};
+                                             "limits", "ess", "mss",      "log",     "mail"};
     for (const auto& m : d.GetObject()) {
       if (!known.count(m.name.GetString())) bad(m.name.GetString(), "unknown setting");
     }
@@ -636,6 +644,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     if (auto v = str(d, "ess", "ess")) c.ess = path(*v);
     if (auto v = str(d, "mss", "mss")) c.mss = path(*v);
     if (d.HasMember("log") && d["log"].IsBool()) c.server.log = d["log"].GetBool();
+    if (d.HasMember("mail")) {
+      c.mail = readMailConfig(d["mail"], base, err);
+      if (!c.mail) ok = false;
+    }
     if (d.HasMember("threads") && d["threads"].IsObject()) {
       const auto& t = d["threads"];
       if (auto v = num(t, "io", "threads.io", 1, 64))
@@ -656,6 +668,7 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     }
     if (!ok) return std::nullopt;
   }
+  if (!serving) return c;  // `liaison pull` opens no socket of its own
   if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty())) {
     err << "liaison serve: tls.cert and tls.key are required (or tls.enabled: false, for local "
            "tests only)\n";
@@ -726,7 +739,17 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
         << "\n";
     return kExitStore;
   }
-  rest::ApiOptions options{config->base_url, 20, 1000, audit->get()};
+  pipeline::MailMetrics mail_metrics;
+  std::optional<pipeline::Acknowledgements> acks;
+  if (config->mail) acks.emplace(config->mail->acknowledgements, clock);
+  pipeline::StoredIntake::Answer answer;
+  if (acks) {
+    answer = [&acks](std::string_view bytes, const pipeline::IngestResult& result,
+                     std::int64_t journal_id) { return acks->answer(bytes, result, journal_id); };
+  }
+  rest::ApiOptions options{
+      config->base_url, 20,     1000,
+      audit->get(),     answer, [&mail_metrics] { return mail_metrics.text(); }};
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {
         auto s = pg::PgStore::open(database);
@@ -742,11 +765,112 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     return kExitUsage;
   }
   server.stopOnSignals();
+  std::optional<MailService> mail;
+  if (config->mail) {
+    mail.emplace(
+        *config->mail, database,
+        [&](Store& store) {
+          pipeline::StoredIntake intake(store, messages, forms, *search, clock);
+          intake.answerWith(answer);
+          return intake;
+        },
+        mail_metrics, err);
+    mail->start();
+  }
   out << "liaison serve: listening on " << (config->server.tls ? "https://" : "http://")
       << config->server.address << ":" << *bound << std::endl;
   server.wait();
+  if (mail) mail->stop();
   err << "liaison serve: stopped\n";
   return kExitOk;
+}
+
+}  // namespace liaison::app
+
+namespace liaison::app {
+
+int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<fs::path> config_file;
+  if (const char* c = std::getenv("LIAISON_CONFIG"); c != nullptr && *c != '\0') config_file = c;
+  std::optional<std::string> dsn;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_file = fs::path(args[++i]);
+    } else if (args[i] == "--db" && i + 1 < args.size()) {
+      dsn = std::string(args[++i]);
+    } else {
+      err << "liaison pull: unexpected argument " << args[i] << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!config_file) {
+    err << "liaison pull: --config FILE (or $LIAISON_CONFIG) is required\n";
+    return kExitUsage;
+  }
+  auto config = readServeConfig(config_file, err, false);
+  if (!config) return kExitUsage;
+  if (!config->mail) {
+    err << "liaison pull: the configuration has no \"mail\" section\n";
+    return kExitUsage;
+  }
+  if (auto env = databaseFromEnvironment()) config->database = *env;
+  if (dsn) config->database = *dsn;
+  if (config->database.empty()) {
+    err << "liaison pull: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
+    return kExitUsage;
+  }
+  auto ess = loadEss(config->ess, err);
+  auto mss = loadMss(config->mss, err);
+  auto search = loadSearchParameters(err);
+  if (!ess || !mss || !search) return kExitUsage;
+  if (auto schema = pg::requireCurrentSchema(config->database); !schema) {
+    err << "liaison pull: " << info(schema.error().code).code << ": " << schema.error().detail
+        << "\n";
+    return kExitStore;
+  }
+  SystemClock clock;
+  pipeline::FormIntake forms(*ess, clock);
+  pipeline::MessageIntake messages(*mss, *ess, clock);
+  pipeline::Acknowledgements acks(config->mail->acknowledgements, clock);
+  pipeline::MailMetrics metrics;
+  MailService mail(
+      *config->mail, config->database,
+      [&](Store& store) {
+        pipeline::StoredIntake intake(store, messages, forms, *search, clock);
+        intake.answerWith(
+            [&acks](std::string_view bytes, const pipeline::IngestResult& result,
+                    std::int64_t journal_id) { return acks.answer(bytes, result, journal_id); });
+        return intake;
+      },
+      metrics, err);
+  const auto began = std::chrono::steady_clock::now();
+  const bool ok = mail.runOnce();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::string line;
+  json::JsonOut w(line);
+  w.StartObject();
+  w.Key("fetched");
+  w.Int64(static_cast<std::int64_t>(metrics.fetched.load()));
+  w.Key("processed");
+  w.Int64(static_cast<std::int64_t>(metrics.stored.load()));
+  w.Key("duplicates");
+  w.Int64(static_cast<std::int64_t>(metrics.duplicates.load()));
+  w.Key("reports");
+  w.Int64(static_cast<std::int64_t>(metrics.reports.load()));
+  w.Key("recovered");
+  w.Int64(static_cast<std::int64_t>(metrics.recovered.load()));
+  w.Key("sent");
+  w.Int64(static_cast<std::int64_t>(metrics.sent.load()));
+  w.Key("retried");
+  w.Int64(static_cast<std::int64_t>(metrics.retried.load()));
+  w.Key("failed");
+  w.Int64(static_cast<std::int64_t>(metrics.failed.load()));
+  w.Key("seconds");
+  w.Double(secs);
+  w.EndObject();
+  out << line << std::endl;
+  return ok ? kExitOk : kExitStore;
 }
 
 }  // namespace liaison::app

@@ -15,6 +15,7 @@ inline constexpr int kExitStore = 3;  // the database failed: inputs not stored 
 int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runIngest(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runServe(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runErrors(std::ostream& out);
 void printUsage(std::ostream& out);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   if (command == "ingest") return runIngest(rest, std::cout, std::cerr);
   if (command == "db") return runDb(rest, std::cout, std::cerr);
   if (command == "serve") return runServe(rest, std::cout, std::cerr);
+  if (command == "pull") return runPull(rest, std::cout, std::cerr);
   if (command == "errors") return runErrors(std::cout);
   if (command == "--version" || command == "version") {
     std::cout << "liaison " << LIAISON_VERSION << "\n";

@@ -184,7 +184,7 @@ std::string messageIdOf(std::string_view bytes) {
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
                                             const std::string& now,
                                             const map::SearchParameters& search,
-                                            std::string& response_json) {
+                                            std::string& response_json, std::uint64_t salt) {
   rapidjson::Document doc;
   doc.Parse(bundle_json.data(), bundle_json.size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entry") ||
@@ -192,7 +192,8 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
     return makeError(Errc::FhirStructure, "Bundle sans entrées lisibles.");
   }
   auto& alloc = doc.GetAllocator();
-  const std::uint64_t seed = std::hash<std::string_view>{}(bundle_json);
+  const std::uint64_t seed =
+      std::hash<std::string_view>{}(bundle_json) ^ (salt * 0x9E3779B97F4A7C15ULL);
 
   struct Planned {
     std::string type;
@@ -288,10 +289,14 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
                     std::move(source)};
   auto journaled = store_->journal(in);
   if (!journaled) return journaled.error();
+  return process(*journaled, bytes, mail);
+}
 
+Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::string_view bytes,
+                                           bool mail) const {
   StoredIngest out;
-  out.journal_id = journaled->id;
-  out.duplicate = journaled->duplicate;
+  out.journal_id = journaled.id;
+  out.duplicate = false;  // processed now, even when journaled before (an interrupted ingest)
   auto fromStored = [&out](const StoredOutcome& stored) {
     out.duplicate = true;
     out.result.status = statusOf(stored.status).value_or(IngestStatus::Quarantined);
@@ -299,14 +304,18 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
     out.response_json = stored.response_json;
     return out;
   };
-  if (journaled->outcome) return fromStored(*journaled->outcome);
+  if (journaled.outcome) return fromStored(*journaled.outcome);
 
   // A journaled message without an outcome (a crash, or first time): process it now.
   out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
   out.outcome_json = operationOutcomeJson(out.result);
   const std::string now = fhir::instantOf(clock_->now());
-  const std::string quarantine_code =
+  std::string quarantine_code =
       out.result.quarantine ? std::string(info(out.result.quarantine->code).code) : "";
+
+  std::vector<OutboundMail> answers =
+      mail && answer_ ? answer_(bytes, out.result, out.journal_id) : std::vector<OutboundMail>{};
+  bool refused = false;
 
   for (int attempt = 1;; ++attempt) {
     auto tx = store_->begin();
@@ -317,7 +326,8 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
     std::string response;
     std::optional<Error> failed;
     if (!out.result.bundle_json.empty()) {
-      auto applied = applyTransaction(out.result.bundle_json, **tx, now, *search_, response);
+      auto applied = applyTransaction(out.result.bundle_json, **tx, now, *search_, response,
+                                      static_cast<std::uint64_t>(out.journal_id));
       if (!applied) failed = applied.error();
     }
     if (!failed) {
@@ -326,6 +336,10 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
           StoredOutcome{std::string(toString(out.result.status)), out.outcome_json, response},
           quarantine_code);
       if (!recorded) failed = recorded.error();
+    }
+    for (const OutboundMail& answer : answers) {
+      if (failed) break;
+      if (auto queued = (*tx)->enqueue(answer); !queued) failed = queued.error();
     }
     if (!failed) {
       auto committed = (*tx)->commit();
@@ -341,6 +355,23 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
       auto stored = store_->outcomeOf(out.journal_id);
       if (!stored) return stored.error();
       if (*stored) return fromStored(**stored);
+    }
+    if (!transient(*failed) && !refused) {
+      // The store refuses what the intake made of this message (data it cannot hold, or a bug):
+      // the message is quarantined with that reason, rather than retried for ever in front of
+      // those behind it. Its bytes stay in the journal, to process again once fixed.
+      refused = true;
+      IngestResult q;
+      q.status = IngestStatus::Quarantined;
+      q.quarantine = *failed;
+      q.message_id = out.result.message_id;
+      out.result = std::move(q);
+      out.outcome_json = operationOutcomeJson(out.result);
+      quarantine_code = std::string(info(failed->code).code);
+      answers = mail && answer_ ? answer_(bytes, out.result, out.journal_id)
+                                : std::vector<OutboundMail>{};
+      attempt = 0;
+      continue;
     }
     if (!transient(*failed) || attempt >= kAttempts) return *failed;
   }

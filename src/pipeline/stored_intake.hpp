@@ -4,6 +4,7 @@
 // outcome and writes nothing; the same patient (INS) is found, not created again.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,11 +33,13 @@ struct TransactionOutcome {
 };
 
 // Applies a transaction Bundle (as written by the intake) inside `tx`; fills the response Bundle.
-// Search-index entries come from `search`.
+// Search-index entries come from `search`. New ids derive from the Bundle and `salt`, so that a
+// retry of the same transaction assigns the same ones; the salt tells apart two transactions whose
+// Bundles are byte-identical (two messages with the same content: the journal id of each).
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
                                             const std::string& now,
                                             const map::SearchParameters& search,
-                                            std::string& response_json);
+                                            std::string& response_json, std::uint64_t salt);
 
 // A resource from a client, ready to store: the JSON of type `type` with `id` and meta
 // (versionId 1, lastUpdated `now`) set, other members kept. RestBodyInvalid when the text is not a
@@ -63,7 +66,20 @@ class StoredIntake {
   // then nothing but (perhaps) the journal row was written, and the input must be kept.
   Result<StoredIngest> ingest(std::string_view bytes, std::string source, bool mail) const;
 
+  // The second half of ingest(), for a message the caller already journaled (the mailbox intake
+  // journals, then marks the message on the server, then processes): runs the intake and commits
+  // the resources, the outcome and the answers, unless the message already has an outcome.
+  Result<StoredIngest> process(const JournalEntry& journaled, std::string_view bytes,
+                               bool mail) const;
+
+  // The mails that answer an ingested mail (acknowledgements): queued in the outbox in the same
+  // transaction as its outcome, so that each is sent if and only if the outcome committed.
+  using Answer = std::function<std::vector<OutboundMail>(
+      std::string_view bytes, const IngestResult& result, std::int64_t journal_id)>;
+  void answerWith(Answer answer) { answer_ = std::move(answer); }
+
  private:
+  Answer answer_;
   Store* store_;
   const MessageIntake* messages_;
   const FormIntake* forms_;

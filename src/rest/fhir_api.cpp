@@ -833,6 +833,93 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
     http::Response r;
     r.headers.push_back({"Content-Type", "text/plain; version=0.0.4"});
     r.body = metrics_.text();
+    if (options_.more_metrics) r.body += options_.more_metrics();
+    return r;
+  }
+  // GET /outbox — the mails liaison sends (acknowledgements, notices) and what became of them:
+  // for operators to see failures (5xx) and retries. Recipients are professionals' addresses.
+  if (t.path.size() == 1 && t.path[0] == "outbox") {
+    if (!get) return failure(Errc::RestMethodNotAllowed, "GET /outbox seulement");
+    std::string status;
+    int count = options_.default_count;
+    for (const auto& [name, value] : t.query) {
+      if (name == "status") {
+        static const std::set<std::string> known{"pending", "sending",   "sent",
+                                                 "failed",  "delivered", "displayed"};
+        if (!known.count(value))
+          return failure(Errc::RestSearchInvalid,
+                         "status : pending, sending, sent, failed, "
+                         "delivered ou displayed");
+        status = value;
+      } else if (name == "_count") {
+        char* end = nullptr;
+        const long n = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || n < 1 || n > options_.max_count)
+          return failure(Errc::RestSearchInvalid,
+                         "_count : un entier de 1 à " + std::to_string(options_.max_count));
+        count = static_cast<int>(n);
+      } else {
+        return failure(Errc::RestSearchUnknown, "Paramètre inconnu pour /outbox : " + name);
+      }
+    }
+    auto store = acquire();
+    if (!store) return failure(store.error());
+    Lease lease(*this, std::move(*store));
+    Outbox* outbox = lease->outbox();
+    if (outbox == nullptr) return failure(Errc::RestNotFound, "Pas de boîte d'envoi");
+    auto rows = lease.check(outbox->list(status, count));
+    if (!rows) return failure(rows.error());
+    action = 'R';
+    what = "outbox" + (status.empty() ? "" : "?status=" + status);
+    std::string body;
+    json::JsonOut w(body);
+    w.StartObject();
+    w.Key("mails");
+    w.StartArray();
+    for (const OutboxEntry& e : *rows) {
+      w.StartObject();
+      w.Key("id");
+      w.Int64(e.id);
+      w.Key("kind");
+      w.String(e.kind);
+      w.Key("messageId");
+      w.String(e.message_id);
+      w.Key("to");
+      w.StartArray();
+      for (const std::string& to : e.recipients)
+        w.String(to);
+      w.EndArray();
+      w.Key("status");
+      w.String(e.status);
+      w.Key("attempts");
+      w.Int64(e.attempts);
+      w.Key("nextAttemptAt");
+      w.String(e.next_attempt_at);
+      w.Key("createdAt");
+      w.String(e.created_at);
+      if (!e.sent_at.empty()) {
+        w.Key("sentAt");
+        w.String(e.sent_at);
+      }
+      if (!e.last_error.empty()) {
+        w.Key("lastError");
+        w.String(e.last_error);
+      }
+      if (!e.report.empty()) {
+        w.Key("report");
+        w.String(e.report);
+      }
+      if (e.journal_id != 0) {
+        w.Key("journal");
+        w.Int64(e.journal_id);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    http::Response r;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.body = std::move(body);
     return r;
   }
 
@@ -854,6 +941,7 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
         type.find("message/rfc822") != std::string_view::npos ||
         (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(request.body));
     pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
+    if (options_.answer) intake.answerWith(options_.answer);
     const std::string source =
         "api:" + (request.client_subject.empty() ? request.remote : request.client_subject);
     auto stored = lease.check(intake.ingest(request.body, source, mail));
@@ -1029,7 +1117,12 @@ http::Response FhirApi::transaction(Store& store, std::string_view body, std::st
   if (!tx) return failure(tx.error());
   std::string response;
   const std::string now = fhir::instantOf(clock_->now());
-  auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response);
+  // A new salt per request: a client that posts the same Bundle twice creates twice (FHIR).
+  static std::atomic<std::uint64_t> requests{0};
+  const std::uint64_t salt =
+      requests.fetch_add(1) ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response, salt);
   if (!applied)
     return failure(
         applied.error().code == Errc::FhirStructure ? Errc::RestBodyInvalid : applied.error().code,

@@ -16,6 +16,7 @@
 #include "map/search_parameters.hpp"
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
+#include "pipeline/stored_intake.hpp"
 
 namespace liaison::rest {
 
@@ -29,6 +30,10 @@ struct ApiOptions {
   int max_count = 1000;
   // Where AuditEvents go: batched by this log when given, else one INSERT per request.
   AuditLog* audit_log = nullptr;
+  // The acknowledgements of a message posted to / (as for one from a mailbox), when configured.
+  pipeline::StoredIntake::Answer answer;
+  // More Prometheus text for /metrics (the mail transport's counters).
+  std::function<std::string()> more_metrics;
 };
 
 // Prometheus counters and a latency histogram; lock-free increments.

@@ -2,8 +2,16 @@
 // What the integration tests share: the environment ctest sets (tests/CMakeLists.txt), the
 // private PostgreSQL cluster of the fixture pg.start, a fresh database per test, and commands.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +22,8 @@
 #include <utility>
 
 #include "adapters/pg/pg_connection.hpp"
+
+extern char** environ;
 
 namespace liaison::itest {
 
@@ -76,5 +86,73 @@ inline std::pair<int, std::string> shell(const std::string& command) {
   const int status = pipe != nullptr ? pclose(pipe) : -1;
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// The server as a child process; its first stdout line says where it listens.
+struct Served {
+  pid_t pid = -1;
+  int out = -1;
+  std::string url;
+
+  // With `log`, stderr is appended to that file.
+  bool start(const std::vector<std::string>& args, const std::string& log = {}) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    if (!log.empty())
+      posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0644);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    std::vector<char*> argv;
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out = fds[0];
+    if (rc != 0) return false;
+    std::string line;
+    char c = 0;
+    while (read(out, &c, 1) == 1 && c != '\n')
+      line += c;
+    const std::size_t at = line.find("://") == std::string::npos
+                               ? std::string::npos
+                               : line.rfind(' ', line.find("://")) + 1;
+    if (at == std::string::npos) return false;
+    url = line.substr(at);
+    return true;
+  }
+
+  // SIGTERM, then the exit status (-1 if it did not stop within 20 s).
+  int stop() {
+    if (pid <= 0) return -1;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        close(out);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+    return -1;
+  }
+  // SIGKILL: no shutdown at all, as in a crash or an OOM kill.
+  void crash() {
+    if (pid <= 0) return;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    close(out);
+    pid = -1;
+  }
+  ~Served() { stop(); }
+};
 
 }  // namespace liaison::itest

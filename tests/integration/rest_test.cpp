@@ -50,7 +50,7 @@ class Rest : public ::testing::Test {
           return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
         },
         test::searchParameters(), *messages_, *forms_, test::testClock(),
-        rest::ApiOptions{"https://gw.test/fhir", 20, 1000});
+        rest::ApiOptions{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}});
     for (const char* m : {"ldl_ses.eml", "pps.eml", "tlm_da.eml"}) {
       Reply r = post(message(m), "message/rfc822");
       ASSERT_EQ(r.status, 201) << m << ": " << r.text.substr(0, 400);

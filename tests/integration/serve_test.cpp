@@ -28,59 +28,7 @@ namespace fs = std::filesystem;
 using itest::env;
 using itest::shell;
 
-// The server as a child process; its first stdout line says where it listens.
-struct Served {
-  pid_t pid = -1;
-  int out = -1;
-  std::string url;
-
-  bool start(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    std::vector<char*> argv;
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    out = fds[0];
-    if (rc != 0) return false;
-    std::string line;
-    char c = 0;
-    while (read(out, &c, 1) == 1 && c != '\n')
-      line += c;
-    const std::size_t at = line.find("https://");
-    if (at == std::string::npos) return false;
-    url = line.substr(at);
-    return true;
-  }
-
-  // SIGTERM, then the exit status (-1 if it did not stop within 20 s).
-  int stop() {
-    if (pid <= 0) return -1;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        close(out);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-    return -1;
-  }
-  ~Served() { stop(); }
-};
+using itest::Served;
 
 class Serve : public ::testing::Test {
  protected:

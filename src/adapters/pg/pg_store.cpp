@@ -208,6 +208,24 @@ class PgTransaction : public StoreTransaction {
     return Unit{};
   }
 
+  Result<Unit> enqueue(const OutboundMail& m) override {
+    std::string recipients;
+    json::JsonOut w(recipients);
+    w.StartArray();
+    for (const std::string& r : m.recipients)
+      w.String(r);
+    w.EndArray();
+    const std::string journal = std::to_string(m.journal_id);
+    auto r = db_.execPrepared(
+        "INSERT INTO outbox (kind, message_id, mail_from, recipients, raw, journal_id) "
+        "VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5, "
+        "NULLIF($6::bigint, 0)) ON CONFLICT (message_id) DO NOTHING",
+        {Param{m.kind}, Param{m.message_id}, Param{m.mail_from}, Param{recipients},
+         Param{m.bytes, true}, Param{journal}});
+    if (!r) return r.error();
+    return Unit{};
+  }
+
   Result<Unit> commit() override {
     open_ = false;
     auto r = db_.script("COMMIT");
@@ -481,6 +499,166 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
     page.resources.push_back(storedAt(*r, i));
   if (r->rows() > q.count && q.count > 0) page.next = std::string(r->text(q.count - 1, 6));
   return page;
+}
+
+namespace {
+
+// bytea comes back in PostgreSQL's hex text form ("\\x…"): the raw bytes.
+std::string fromHex(std::string_view text) {
+  if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') text.remove_prefix(2);
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out(text.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<char>(nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]));
+  return out;
+}
+
+// A text[] in its text form ("{a,b}" or "{\"a b\"}"): the elements (addresses have no quotes).
+std::vector<std::string> fromArray(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.size() < 2) return out;
+  text = text.substr(1, text.size() - 2);
+  std::string cur;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      cur += text[++i];
+    } else if (c == ',' && !quoted) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!text.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+constexpr std::string_view kOutboxColumns =
+    "id, kind, message_id, mail_from, recipients::text, status, attempts, "
+    "to_char(next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "coalesce(last_error, ''), "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+    "coalesce(to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), "
+    "coalesce(report, ''), coalesce(journal_id, 0)";
+
+OutboxEntry outboxAt(const PgResult& r, int row) {
+  OutboxEntry e;
+  e.id = r.integer(row, 0);
+  e.kind = r.text(row, 1);
+  e.message_id = r.text(row, 2);
+  e.mail_from = r.text(row, 3);
+  e.recipients = fromArray(r.text(row, 4));
+  e.status = r.text(row, 5);
+  e.attempts = static_cast<int>(r.integer(row, 6));
+  e.next_attempt_at = r.text(row, 7);
+  e.last_error = r.text(row, 8);
+  e.created_at = r.text(row, 9);
+  e.sent_at = r.text(row, 10);
+  e.report = r.text(row, 11);
+  e.journal_id = r.integer(row, 12);
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<UnfinishedMessage>> PgStore::unfinished(int limit, int min_age_seconds) {
+  const std::string n = std::to_string(limit);
+  const std::string age = std::to_string(min_age_seconds);
+  auto r = db_->execPrepared(
+      "SELECT j.id, j.source, j.raw FROM message_journal j "
+      "WHERE NOT EXISTS (SELECT 1 FROM ingest_outcome o WHERE o.journal_id = j.id) "
+      "AND j.received_at <= now() - make_interval(secs => $2::integer) "
+      "ORDER BY j.received_at, j.id LIMIT $1::integer",
+      {Param{n}, Param{age}});
+  if (!r) return r.error();
+  std::vector<UnfinishedMessage> out;
+  out.reserve(static_cast<std::size_t>(r->rows()));
+  for (int i = 0; i < r->rows(); ++i)
+    out.push_back({r->integer(i, 0), std::string(r->text(i, 1)), fromHex(r->text(i, 2))});
+  return out;
+}
+
+Result<std::vector<OutboxEntry>> PgStore::lease(std::string_view worker, int max,
+                                                int lease_seconds) {
+  const std::string n = std::to_string(max);
+  const std::string secs = std::to_string(lease_seconds);
+  auto r = db_->execPrepared(
+      "WITH due AS (SELECT id AS due_id FROM outbox WHERE "
+      "(status = 'pending' AND next_attempt_at <= now()) OR "
+      "(status = 'sending' AND lease_until < now()) "
+      "ORDER BY next_attempt_at, id LIMIT $2::integer FOR UPDATE SKIP LOCKED) "
+      "UPDATE outbox o SET status = 'sending', leased_by = $1, attempts = o.attempts + 1, "
+      "lease_until = now() + make_interval(secs => $3::integer) FROM due WHERE o.id = due.due_id "
+      "RETURNING " +
+          std::string(kOutboxColumns) + ", raw",
+      {Param{worker}, Param{n}, Param{secs}});
+  if (!r) return r.error();
+  std::vector<OutboxEntry> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back(outboxAt(*r, i));
+    out.back().bytes = fromHex(r->text(i, 13));
+  }
+  return out;
+}
+
+Result<Unit> PgStore::markSent(std::int64_t id) {
+  const std::string i = std::to_string(id);
+  // A report may have come first (a fast MDN): it is kept.
+  auto r = db_->execPrepared(
+      "UPDATE outbox SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, "
+      "sent_at = now(), leased_by = NULL, lease_until = NULL, last_error = NULL WHERE id = $1",
+      {Param{i}});
+  if (!r) return r.error();
+  return Unit{};
+}
+
+Result<Unit> PgStore::retryLater(std::int64_t id, std::int64_t delay_ms, std::string_view error) {
+  const std::string i = std::to_string(id);
+  const std::string ms = std::to_string(delay_ms);
+  auto r = db_->execPrepared(
+      "UPDATE outbox SET status = 'pending', leased_by = NULL, lease_until = NULL, "
+      "next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), "
+      "last_error = $3 WHERE id = $1 AND status = 'sending'",
+      {Param{i}, Param{ms}, Param{error}});
+  if (!r) return r.error();
+  return Unit{};
+}
+
+Result<Unit> PgStore::markFailed(std::int64_t id, std::string_view error) {
+  const std::string i = std::to_string(id);
+  auto r = db_->execPrepared(
+      "UPDATE outbox SET status = 'failed', leased_by = NULL, lease_until = NULL, "
+      "last_error = $2 WHERE id = $1",
+      {Param{i}, Param{error}});
+  if (!r) return r.error();
+  return Unit{};
+}
+
+Result<bool> PgStore::recordReport(std::string_view message_id, std::string_view status,
+                                   std::string_view report) {
+  auto r = db_->execPrepared(
+      "UPDATE outbox SET status = $2, report = $3, leased_by = NULL, lease_until = NULL, "
+      "sent_at = coalesce(sent_at, now()) WHERE message_id = $1 RETURNING id",
+      {Param{message_id}, Param{status}, Param{report}});
+  if (!r) return r.error();
+  return r->rows() > 0;
+}
+
+Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int count) {
+  const std::string n = std::to_string(count);
+  auto r = db_->execPrepared("SELECT " + std::string(kOutboxColumns) +
+                                 " FROM outbox WHERE ($1 = '' OR status = $1) "
+                                 "ORDER BY created_at DESC, id DESC LIMIT $2::integer",
+                             {Param{status}, Param{n}});
+  if (!r) return r.error();
+  std::vector<OutboxEntry> out;
+  for (int i = 0; i < r->rows(); ++i)
+    out.push_back(outboxAt(*r, i));
+  return out;
 }
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {

@@ -12,7 +12,7 @@ namespace liaison::pg {
 
 class PgConnection;
 
-class PgStore : public Store {
+class PgStore : public Store, public Outbox {
  public:
   // Connects; does not migrate (see migrations.hpp).
   static Result<std::unique_ptr<PgStore>> open(const std::string& conninfo);
@@ -28,6 +28,17 @@ class PgStore : public Store {
                              std::string_view after) override;
   Result<SearchPage> search(const SearchRequest& request) override;
   Result<Unit> audit(const AuditRecord& record) override;
+  Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) override;
+  Outbox* outbox() override { return this; }
+
+  Result<std::vector<OutboxEntry>> lease(std::string_view worker, int max,
+                                         int lease_seconds) override;
+  Result<Unit> markSent(std::int64_t id) override;
+  Result<Unit> retryLater(std::int64_t id, std::int64_t delay_ms, std::string_view error) override;
+  Result<Unit> markFailed(std::int64_t id, std::string_view error) override;
+  Result<bool> recordReport(std::string_view message_id, std::string_view status,
+                            std::string_view report) override;
+  Result<std::vector<OutboxEntry>> list(std::string_view status, int count) override;
 
   // Rebuilds the search index of every current resource (after search-parameters.json or a
   // migration changed what is indexed), in transactions of `batch` resources. Returns the count.

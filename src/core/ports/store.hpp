@@ -107,6 +107,43 @@ struct StoredVersion {
   std::string last_updated;  // FHIR instant
 };
 
+// A mail liaison will send (an MDN, a notice): written to the outbox in the same transaction as
+// what caused it, then sent by an outbox worker, at least once, whatever crashes in between.
+struct OutboundMail {
+  std::string kind;        // "mdn" | "notice" | "missing-information"
+  std::string message_id;  // of the outgoing mail, without angle brackets (unique)
+  std::string mail_from;   // envelope sender
+  std::vector<std::string> recipients;
+  std::string bytes;            // the whole RFC 5322 message
+  std::int64_t journal_id = 0;  // the inbound message it answers (0: none)
+};
+
+// One outbox row, as workers and the API see it.
+struct OutboxEntry {
+  std::int64_t id = 0;
+  std::string kind;
+  std::string message_id;
+  std::string mail_from;
+  std::vector<std::string> recipients;
+  std::string status;  // pending | sending | sent | failed | delivered | displayed
+  int attempts = 0;
+  std::string next_attempt_at;  // FHIR instant
+  std::string last_error;       // "" when none
+  std::string created_at;       // FHIR instant
+  std::string sent_at;          // "" until sent
+  std::string report;           // the last MDN/DSN about it, as "kind action status" ("" if none)
+  std::int64_t journal_id = 0;
+  std::string bytes;  // only filled by lease()
+};
+
+// A journaled message that has no outcome: its processing was interrupted (a crash, a lost
+// database connection) and must be run again.
+struct UnfinishedMessage {
+  std::int64_t journal_id = 0;
+  std::string source;
+  std::string bytes;
+};
+
 // One database transaction. Destroying it without commit() rolls back.
 class StoreTransaction {
  public:
@@ -136,6 +173,10 @@ class StoreTransaction {
   // ingest of the same message won).
   virtual Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
                                      std::string_view quarantine_code) = 0;
+
+  // Queues a mail to send, in this transaction (so it exists if and only if what caused it was
+  // committed). A message_id already queued is not queued again.
+  virtual Result<Unit> enqueue(const OutboundMail& mail) = 0;
 
   virtual Result<Unit> commit() = 0;
 };
@@ -180,6 +221,40 @@ class Store {
   virtual Result<std::optional<StoredOutcome>> outcomeOf(std::int64_t journal_id) = 0;
 
   virtual Result<std::unique_ptr<StoreTransaction>> begin() = 0;
+
+  // Journaled messages without an outcome, oldest first (at most `limit`), whose journal row is
+  // older than `min_age_seconds` (so that a message another gateway is processing right now is
+  // left to it; a second run would still be harmless: outcomes are recorded once).
+  virtual Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) = 0;
+
+  // The outbox kept in the same database, when the store has one.
+  virtual class Outbox* outbox() { return nullptr; }
+};
+
+// The outbox: mails waiting to be sent, leased by workers so that several gateways on one database
+// never send the same row at the same time.
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+
+  // Takes up to `max` rows that are due (pending with next_attempt_at <= now, or sending with an
+  // expired lease: a worker died), with FOR UPDATE SKIP LOCKED; marks them sending, leased to
+  // `worker` for `lease_seconds`, attempts + 1. Rows come with their bytes.
+  virtual Result<std::vector<OutboxEntry>> lease(std::string_view worker, int max,
+                                                 int lease_seconds) = 0;
+  virtual Result<Unit> markSent(std::int64_t id) = 0;
+  // Back to pending, due again in `delay_ms`, with the error kept.
+  virtual Result<Unit> retryLater(std::int64_t id, std::int64_t delay_ms,
+                                  std::string_view error) = 0;
+  virtual Result<Unit> markFailed(std::int64_t id, std::string_view error) = 0;
+
+  // An MDN or DSN about one of our mails arrived: records it on the row with that Message-ID and
+  // moves its status (delivered, displayed, failed). false when no row has that Message-ID.
+  virtual Result<bool> recordReport(std::string_view message_id, std::string_view status,
+                                    std::string_view report) = 0;
+
+  // Rows by status ("" = all), newest first.
+  virtual Result<std::vector<OutboxEntry>> list(std::string_view status, int count) = 0;
 };
 
 }  // namespace liaison

@@ -1,0 +1,379 @@
+// The MSSanté transport end to end: the real `liaison` binary, a real PostgreSQL, a real Dovecot
+// (IMAPS, client certificates required) and a real Postfix (submission with client certificates,
+// delivery to Dovecot over LMTP), all on loopback (tests/mail/mail-peers), and the test PKI of
+// certs/make-test-pki. Mails go in through Postfix as a sender's client would send them; what
+// liaison answers is read back from the sender's mailbox.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_connection.hpp"
+#include "integration_env.hpp"
+#include "parse/mime/delivery_report.hpp"
+#include "parse/mime/mime_message.hpp"
+
+namespace liaison {
+namespace {
+
+namespace fs = std::filesystem;
+using itest::env;
+using itest::Served;
+using itest::shell;
+
+constexpr const char* kGateway = "ess-cardio-plus@cardio-plus.test";
+constexpr const char* kMartin = "dr-martin@cardio-plus.test";
+
+void replaceAll(std::string& s, std::string_view from, std::string_view to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+// A generated MSSanté mail, addressed inside the peers' domain, under its own Message-ID.
+std::string forPeers(std::string mail, const std::string& message_id) {
+  replaceAll(mail, "dr.testeur@ch-fictif.mssante.fr", kMartin);
+  replaceAll(mail, "secretariat@cardio-plus.ess.mssante.fr", kGateway);
+  const std::size_t at = mail.find("Message-ID: <");
+  mail.replace(at + 13, mail.find('>', at) - at - 13, message_id);
+  return mail;
+}
+
+// The files of a Maildir folder (INBOX: "", else ".name"), new and cur.
+std::vector<std::string> maildir(const fs::path& home, const std::string& folder = "") {
+  std::vector<std::string> out;
+  for (const char* sub : {"new", "cur"}) {
+    const fs::path d = home / "Maildir" / folder / sub;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(d, ec))
+      out.push_back(itest::readFile(f.path()));
+  }
+  return out;
+}
+
+class MailEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    peers_ = env("LIAISON_TEST_MAIL_DIR");
+    pki_ = env("LIAISON_TEST_PKI_DIR");
+    std::ifstream in(peers_ / "env");
+    for (std::string line; std::getline(in, line);) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) vars_[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    ASSERT_FALSE(vars_["IMAPS_PORT"].empty()) << "mail peers not started";
+    // Empty mailboxes for every test; the servers keep running.
+    for (const char* user : {"ess-cardio-plus", "dr-martin"}) {
+      for (const char* folder : {"", ".liaison-processed"}) {
+        for (const char* sub : {"new", "cur"}) {
+          std::error_code ec;
+          for (const auto& f :
+               fs::directory_iterator(peers_ / "vmail" / user / "Maildir" / folder / sub, ec))
+            fs::remove(f.path(), ec);
+        }
+      }
+    }
+    db_name_ =
+        "t_mail_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::transform(db_name_.begin(), db_name_.end(), db_name_.begin(),
+                   [](unsigned char c) { return std::isalnum(c) ? std::tolower(c) : '_'; });
+    db_name_.resize(std::min<std::size_t>(db_name_.size(), 48));  // PostgreSQL names: 63 bytes
+    dsn_ = itest::freshDatabase(db_name_);
+    ASSERT_FALSE(dsn_.empty());
+    auto m = pg::migrate(dsn_);
+    ASSERT_TRUE(m) << m.error().detail;
+    auto db = pg::PgConnection::open(dsn_);
+    ASSERT_TRUE(db);
+    db_ = std::move(*db);
+    dir_ = fs::temp_directory_path() / ("liaison-mail-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    db_.reset();
+    itest::dropDatabase(db_name_);
+    fs::remove_all(dir_);
+  }
+
+  std::string port(const char* name) { return vars_[name]; }
+
+  // The configuration of a gateway whose mailbox and SMTP use these certificates.
+  std::string config(const std::string& imap_cert = "mail-gateway",
+                     const std::string& smtp_cert = "mail-gateway",
+                     const std::string& outbox =
+                         "\"firstRetrySeconds\": 1, \"maxRetrySeconds\": 2, \"pollMs\": 100") {
+    auto certs = [&](const std::string& name) {
+      if (name.empty()) return "\"ca\": \"" + pki_ + "/ca.crt\"";
+      return "\"cert\": \"" + pki_ + "/" + name + ".crt\", \"key\": \"" + pki_ + "/" + name +
+             ".key\", \"ca\": \"" + pki_ + "/ca.crt\"";
+    };
+    const std::string path = (dir_ / "liaison.json").string();
+    std::ofstream(path)
+        << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0}, \"tls\": {\"enabled\": false},"
+        << " \"database\": \"" << dsn_ << "\","
+        << " \"mail\": {\"gateway\": {\"address\": \"" << kGateway
+        << "\", \"name\": \"ESS Cardio+\"}, \"nil\": \"NIL-LIAISON-TEST\","
+        << " \"mailboxes\": [{\"name\": \"cardio-plus\", \"url\": \"imaps://127.0.0.1:"
+        << port("IMAPS_PORT") << "\", \"saslExternal\": true, \"pollSeconds\": 1, "
+        << certs(imap_cert) << "}],"
+        << " \"smtp\": {\"url\": \"smtps://127.0.0.1:" << port("SMTPS_PORT") << "\", "
+        << certs(smtp_cert) << "},"
+        << " \"outbox\": {" << outbox << "}}}";
+    return path;
+  }
+
+  // Sends a mail as Dr Martin's mail client would: SMTP submission with his certificate.
+  void submit(const std::string& mail, const std::string& rcpt = kGateway,
+              const std::string& from = kMartin) {
+    const fs::path file = dir_ / "out.eml";
+    std::ofstream(file, std::ios::binary) << mail;
+    auto [rc, out] =
+        shell("curl -sS --max-time 20 --url smtp://127.0.0.1:" + port("SMTP_STARTTLS_PORT") +
+              "/client.cardio-plus.test --ssl-reqd" + " --cacert " + pki_ + "/ca.crt --cert " +
+              pki_ + "/mail-martin.crt --key " + pki_ + "/mail-martin.key --mail-from " + from +
+              " --mail-rcpt " + rcpt + " --upload-file " + file.string());
+    ASSERT_EQ(rc, 0) << out;
+  }
+
+  // Waits until the user's INBOX holds at least n mails (Postfix → LMTP takes a moment).
+  std::vector<std::string> waitFor(const std::string& user, std::size_t n, int seconds = 30) {
+    std::vector<std::string> mails;
+    for (int i = 0; i < seconds * 10; ++i) {
+      mails = maildir(peers_ / "vmail" / user);
+      if (mails.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return mails;
+  }
+
+  std::pair<int, std::string> pull(const std::string& config_path) {
+    return shell(std::string(LIAISON_BINARY) + " pull --config " + config_path);
+  }
+
+  std::int64_t count(const std::string& sql) {
+    auto r = db_->exec(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->integer(0, 0) : -1;
+  }
+
+  fs::path peers_;
+  std::string pki_;
+  std::map<std::string, std::string> vars_;
+  std::string db_name_;
+  std::string dsn_;
+  std::unique_ptr<pg::PgConnection> db_;
+  fs::path dir_;
+};
+
+TEST_F(MailEndToEnd, MailsBecomeStoredFhirAndTheirSendersGetTheAnswersMssanteExpects) {
+  submit(forPeers(itest::message("ldl_ses.eml"), "e2e-ldl@client.cardio-plus.test"));
+  submit(forPeers(itest::message("no_ins.eml"), "e2e-noins@client.cardio-plus.test"));
+  submit(forPeers(itest::message("fiche_incomplete.eml"), "e2e-fiche@client.cardio-plus.test"));
+  ASSERT_EQ(waitFor("ess-cardio-plus", 3).size(), 3u);
+
+  auto [rc, out] = pull(config());
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("\"processed\":3"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"sent\":3"), std::string::npos) << out;  // 2 MDNs, 1 missing-information
+
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE source LIKE 'imap:cardio-plus/%'"),
+            3);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Encounter'"), 2);  // 2 LDL-SES
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE status = 'sent'"), 3)
+      << db_->exec("SELECT string_agg(kind || ' ' || message_id, ', ') FROM outbox")->text(0, 0);
+  // Taken off the inbox, kept in the processed folder.
+  EXPECT_TRUE(maildir(peers_ / "vmail" / "ess-cardio-plus").empty());
+  EXPECT_EQ(maildir(peers_ / "vmail" / "ess-cardio-plus", ".liaison-processed").size(), 3u);
+
+  // What Dr Martin receives: the MDNs, delivered by Postfix, and the list of missing fields.
+  const auto received = waitFor("dr-martin", 3);
+  ASSERT_EQ(received.size(), 3u);
+  std::map<std::string, parse::DeliveryReport> mdns;
+  int missing = 0;
+  for (const std::string& m : received) {
+    if (auto report = parse::readDeliveryReport(m)) {
+      mdns[report->original_message_id] = *report;
+      continue;
+    }
+    auto parsed = parse::parseMime(m);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->header("X-MSS-NIL").value_or(""), "NIL-LIAISON-TEST");
+    if (parsed->subject.find("Demande incomplète") != std::string::npos) {
+      ++missing;
+      EXPECT_EQ(parsed->in_reply_to, "e2e-fiche@client.cardio-plus.test");
+    }
+  }
+  EXPECT_EQ(missing, 1);
+  ASSERT_EQ(mdns.size(), 2u);
+  EXPECT_EQ(mdns["e2e-ldl@client.cardio-plus.test"].disposition, "processed");
+  EXPECT_EQ(mdns["e2e-noins@client.cardio-plus.test"].disposition, "processed/error");
+  EXPECT_EQ(mdns["e2e-noins@client.cardio-plus.test"].error.substr(0, 4), "903^");
+
+  // Again: nothing waiting, nothing done twice.
+  auto [rc2, out2] = pull(config());
+  ASSERT_EQ(rc2, 0) << out2;
+  EXPECT_NE(out2.find("\"processed\":0"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("\"sent\":0"), std::string::npos) << out2;
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 3);
+}
+
+TEST_F(MailEndToEnd, AWrongOrMissingClientCertificateIsRefusedAndNothingIsTaken) {
+  submit(forPeers(itest::message("ldl_ses.eml"), "e2e-cert@client.cardio-plus.test"));
+  ASSERT_EQ(waitFor("ess-cardio-plus", 1).size(), 1u);
+  for (const std::string cert : {"rogue", ""}) {
+    SCOPED_TRACE(cert.empty() ? "no certificate" : cert);
+    auto [rc, out] = pull(config(cert));
+    EXPECT_NE(rc, 0) << out;
+    EXPECT_TRUE(out.find("mail-auth-refused") != std::string::npos ||
+                out.find("mail-tls-refused") != std::string::npos)
+        << out;
+    EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 0);
+    EXPECT_EQ(maildir(peers_ / "vmail" / "ess-cardio-plus").size(), 1u);  // still waiting
+  }
+  // The mailbox accepts the right certificate, but the SMTP service refuses a rogue one: the
+  // answer waits in the outbox (our configuration, not the recipient, is at fault).
+  auto [rc, out] = pull(config("mail-gateway", "rogue"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE status = 'pending' AND (last_error LIKE "
+                  "'mail-tls-refused%' OR last_error LIKE 'mail-auth-refused%')"),
+            1);
+}
+
+TEST_F(MailEndToEnd, ServeKeepsGoingAcrossAnImapRestartAndShowsFailedMails) {
+  // An MDN to an address that does not exist: 550, failed, visible through the API.
+  std::string lost = forPeers(itest::message("ldl_ses.eml"), "e2e-lost@client.cardio-plus.test");
+  replaceAll(lost, std::string("Disposition-Notification-To: <") + kMartin,
+             "Disposition-Notification-To: <nobody@cardio-plus.test");
+  replaceAll(lost, std::string("Return-Path: <") + kMartin,
+             "Return-Path: <nobody@cardio-plus.test");
+  for (int i = 0; i < 3; ++i)
+    submit(forPeers(itest::message("tlm_da.eml"),
+                    "e2e-before-" + std::to_string(i) + "@client.cardio-plus.test"));
+  Served server;
+  ASSERT_TRUE(
+      server.start({LIAISON_BINARY, "serve", "--config", config()}, (dir_ / "serve.log").string()));
+  auto processed = [&](std::int64_t n) {
+    for (int i = 0; i < 300; ++i) {
+      if (count("SELECT count(*) FROM ingest_outcome") >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(processed(3)) << itest::readFile((dir_ / "serve.log").string());
+  auto [rc, out] = shell(env("LIAISON_TEST_MAIL_PEERS") + " restart-imap " + peers_.string());
+  ASSERT_EQ(rc, 0) << out;
+  for (int i = 0; i < 3; ++i)
+    submit(forPeers(itest::message("tlm_da.eml"),
+                    "e2e-after-" + std::to_string(i) + "@client.cardio-plus.test"));
+  submit(lost, kGateway, "nobody@cardio-plus.test");  // the MDN's submission is what fails
+  ASSERT_TRUE(processed(7)) << itest::readFile((dir_ / "serve.log").string());
+  std::string failed;
+  for (int i = 0; i < 100 && failed.find("nobody@cardio-plus.test") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    failed = shell("curl -sS " + server.url + "/outbox?status=failed").second;
+  }
+  EXPECT_NE(failed.find("nobody@cardio-plus.test"), std::string::npos) << failed;
+  EXPECT_NE(failed.find("smtp-permanent"), std::string::npos) << failed;
+  const std::string metrics = shell("curl -sS " + server.url + "/metrics").second;
+  EXPECT_NE(metrics.find("liaison_mail_fetched_total 7"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("liaison_outbox_failed_total 1"), std::string::npos) << metrics;
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 7);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 7);
+  EXPECT_EQ(waitFor("dr-martin", 6).size(), 6u);  // the six MDNs that could go
+}
+
+// 500 requests wait in the mailbox; the gateway is killed with SIGKILL at random moments 20
+// times and restarted. At the end every message is stored exactly once and every
+// acknowledgement was sent at least once.
+TEST_F(MailEndToEnd, CrashTestSigkillTwentyTimesLosesNothingAndDoesNothingTwice) {
+  constexpr int kMessages = 500;
+  // Delivered straight into the Maildir, as Dovecot's LMTP would (it is the gateway that is
+  // under test here, and 500 SMTP submissions would only add time).
+  std::string base = forPeers(itest::message("fiche_body.eml"), "x");
+  const std::size_t mime = base.find("MIME-Version: 1.0\r\n");
+  ASSERT_NE(mime, std::string::npos);
+  base.insert(mime, std::string("Disposition-Notification-To: <") + kMartin + ">\r\n");
+  const fs::path inbox = peers_ / "vmail" / "ess-cardio-plus" / "Maildir" / "new";
+  fs::create_directories(inbox);
+  for (int i = 0; i < kMessages; ++i) {
+    std::string mail = base;
+    const std::size_t at = mail.find("Message-ID: <x>");
+    mail.replace(at + 13, 1, "crash-" + std::to_string(i) + "@client.cardio-plus.test");
+    std::ofstream(inbox / ("1700000000.M" + std::to_string(i) + "P1.liaison-test"),
+                  std::ios::binary)
+        << mail;
+  }
+  ASSERT_EQ(
+      shell("chown -R dovecot:dovecot " + (peers_ / "vmail" / "ess-cardio-plus").string()).first,
+      0);
+
+  // Short leases: a send interrupted by a kill is retried soon, not in 5 minutes.
+  const std::string conf =
+      config("mail-gateway", "mail-gateway",
+             "\"firstRetrySeconds\": 1, \"maxRetrySeconds\": 2, \"pollMs\": 100, "
+             "\"leaseSeconds\": 5, \"recoverAfterSeconds\": 0");
+  const std::string log = (dir_ / "serve.log").string();
+  std::mt19937 random(20261202);
+  std::uniform_int_distribution<int> moment(30, 400);  // intake of 500 takes ~2–3 s
+  for (int kill = 0; kill < 20; ++kill) {
+    Served server;
+    ASSERT_TRUE(server.start({LIAISON_BINARY, "serve", "--config", conf}, log))
+        << itest::readFile(log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(moment(random)));
+    server.crash();
+  }
+  const auto done_at_crashes = count("SELECT count(*) FROM ingest_outcome");
+  Served server;
+  ASSERT_TRUE(server.start({LIAISON_BINARY, "serve", "--config", conf}, log));
+  bool finished = false;
+  for (int i = 0; i < 1200 && !finished; ++i) {
+    finished = count("SELECT count(*) FROM ingest_outcome") == kMessages &&
+               count("SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0 &&
+               count("SELECT count(*) FROM outbox") == kMessages;
+    if (!finished) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(server.stop(), 0);
+  ASSERT_TRUE(finished) << "outcomes " << count("SELECT count(*) FROM ingest_outcome")
+                        << ", outbox " << count("SELECT count(*) FROM outbox") << "\n"
+                        << itest::readFile(log).substr(0, 20000);
+  const std::string log_text = itest::readFile(log);
+  std::size_t recoveries = 0;
+  for (std::size_t at = log_text.find("processed again"); at != std::string::npos;
+       at = log_text.find("processed again", at + 1))
+    ++recoveries;
+  std::cerr << "crash test: " << done_at_crashes << " of " << kMessages
+            << " messages processed during the 20 killed runs; " << recoveries
+            << " recoveries of interrupted messages; "
+            << count("SELECT count(*) FROM outbox WHERE attempts > 1")
+            << " acknowledgements sent again after a kill\n";
+
+  // Stored exactly once.
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), kMessages);
+  EXPECT_EQ(count("SELECT count(DISTINCT message_id) FROM message_journal"), kMessages);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), kMessages);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'QuestionnaireResponse'"), kMessages);
+  EXPECT_TRUE(maildir(peers_ / "vmail" / "ess-cardio-plus").empty());
+  // Every acknowledgement sent at least once: Dr Martin has an MDN about each message.
+  std::set<std::string> acknowledged;
+  for (int i = 0; i < 300 && acknowledged.size() < kMessages; ++i) {
+    acknowledged.clear();
+    for (const std::string& m : maildir(peers_ / "vmail" / "dr-martin")) {
+      if (auto report = parse::readDeliveryReport(m))
+        acknowledged.insert(report->original_message_id);
+    }
+    if (acknowledged.size() < kMessages)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(acknowledged.size(), static_cast<std::size_t>(kMessages));
+}
+
+}  // namespace
+}  // namespace liaison

@@ -1,0 +1,425 @@
+// The MSSanté transport's use cases against a real PostgreSQL: the outbox (leases under
+// concurrency, expired leases, retries and failures), the mailbox intake's ordering (journal,
+// then mark, then process) under injected failures, recovery of interrupted messages, the
+// acknowledgements queued with each outcome, and reports about our own mails.
+// The mailbox and the SMTP peer here are in-memory stand-ins, because the failures must strike at
+// exact points; tests/integration/mail runs the real adapters against Dovecot and Postfix, and
+// tests/integration/mail_e2e_test.cpp the whole gateway.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_connection.hpp"
+#include "adapters/pg/pg_store.hpp"
+#include "compose/mail/mail_compose.hpp"
+#include "integration_env.hpp"
+#include "parse/mime/delivery_report.hpp"
+#include "parse/mime/mime_message.hpp"
+#include "pipeline/acknowledgement.hpp"
+#include "pipeline/mail_transport.hpp"
+#include "support/test_support.hpp"
+
+namespace liaison {
+namespace {
+
+class MemoryMailbox final : public Mailbox {
+ public:
+  std::map<std::uint32_t, std::string> inbox;
+  std::set<std::uint32_t> fail_mark_once;  // markProcessed fails once for these
+  std::set<std::uint32_t> fail_fetch_once;
+  std::vector<std::uint32_t> processed;
+
+  const std::string& name() const override { return name_; }
+  Result<WaitingMessages> waiting() override {
+    WaitingMessages w{7, {}};
+    for (const auto& [uid, bytes] : inbox)
+      w.uids.push_back(uid);
+    return w;
+  }
+  Result<std::string> fetch(std::uint32_t uid) override {
+    if (fail_fetch_once.erase(uid)) return makeError(Errc::MailUnavailable, "connection lost");
+    return inbox.at(uid);
+  }
+  Result<Unit> markProcessed(std::uint32_t uid) override {
+    if (fail_mark_once.erase(uid)) return makeError(Errc::MailUnavailable, "connection lost");
+    inbox.erase(uid);
+    processed.push_back(uid);
+    return Unit{};
+  }
+
+ private:
+  std::string name_ = "test";
+};
+
+class ScriptedSender final : public MailSender {
+ public:
+  std::vector<Errc> script;  // what the next sends answer (then success)
+  std::vector<std::string> delivered;
+  std::mutex mutex;
+  Result<Unit> send(std::string_view, std::span<const std::string>,
+                    std::string_view bytes) override {
+    std::lock_guard lock(mutex);
+    if (!script.empty()) {
+      const Errc e = script.front();
+      script.erase(script.begin());
+      return makeError(e, "scripted");
+    }
+    delivered.emplace_back(bytes);
+    return Unit{};
+  }
+};
+
+class MailPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = "m_" + std::string(info->name());
+    for (char& c : name_)
+      c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+    dsn_ = itest::freshDatabase(name_);
+    ASSERT_FALSE(dsn_.empty());
+    auto m = pg::migrate(dsn_);
+    ASSERT_TRUE(m) << m.error().detail;
+    auto db = pg::PgConnection::open(dsn_);
+    ASSERT_TRUE(db);
+    db_ = std::move(*db);
+    store_ = openStore();
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+    itest::dropDatabase(name_);
+  }
+  std::unique_ptr<pg::PgStore> openStore() {
+    auto s = pg::PgStore::open(dsn_);
+    EXPECT_TRUE(s) << (s ? "" : s.error().detail);
+    return s ? std::move(*s) : nullptr;
+  }
+  std::int64_t count(const std::string& sql) {
+    auto r = db_->exec(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? r->integer(0, 0) : -1;
+  }
+  pipeline::StoredIntake intake(Store& store) {
+    pipeline::StoredIntake i(store, messages_, forms_, test::searchParameters(), test::testClock());
+    i.answerWith([this](std::string_view bytes, const pipeline::IngestResult& r,
+                        std::int64_t journal) { return acks_.answer(bytes, r, journal); });
+    return i;
+  }
+  void enqueue(pg::PgStore& store, const std::string& id, std::string to = "a@b.test") {
+    auto tx = store.begin();
+    ASSERT_TRUE(tx);
+    OutboundMail m{"notice", id, "gw@b.test", {std::move(to)}, "Subject: x\r\n\r\nbody\r\n", 0};
+    ASSERT_TRUE((*tx)->enqueue(m));
+    ASSERT_TRUE((*tx)->commit());
+  }
+
+  std::string name_;
+  std::string dsn_;
+  std::unique_ptr<pg::PgConnection> db_;
+  std::unique_ptr<pg::PgStore> store_;
+  pipeline::MessageIntake messages_{test::mssante(), test::cardioPlus(), test::testClock()};
+  pipeline::FormIntake forms_{test::cardioPlus(), test::testClock()};
+  pipeline::Acknowledgements acks_{
+      pipeline::AcknowledgementPolicy{
+          {"ess-cardio-plus@cardio-plus.test", "ESS Cardio+"}, "NIL-LIAISON-TEST", "liaison; test"},
+      test::testClock()};
+};
+
+TEST_F(MailPipeline, EachDueRowIsLeasedByOneWorkerOnly) {
+  for (int i = 0; i < 60; ++i)
+    enqueue(*store_, "m" + std::to_string(i) + "@gw.test");
+  std::mutex mutex;
+  std::multiset<std::int64_t> leased;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      auto store = openStore();
+      for (;;) {
+        auto rows = store->lease("w" + std::to_string(w), 5, 60);
+        ASSERT_TRUE(rows) << rows.error().detail;
+        if (rows->empty()) return;
+        std::lock_guard lock(mutex);
+        for (const auto& r : *rows)
+          leased.insert(r.id);
+      }
+    });
+  }
+  for (auto& t : workers)
+    t.join();
+  EXPECT_EQ(leased.size(), 60u);
+  EXPECT_EQ(std::set<std::int64_t>(leased.begin(), leased.end()).size(), 60u);  // none twice
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE status = 'sending' AND attempts = 1"), 60);
+}
+
+TEST_F(MailPipeline, AnExpiredLeaseMakesTheRowDueAgain) {
+  enqueue(*store_, "lost@gw.test");
+  auto first = store_->lease("dead-worker", 10, 1);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 1u);
+  auto none = store_->lease("other", 10, 60);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());  // leased, not yet expired
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  auto again = store_->lease("other", 10, 60);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].attempts, 2);
+  EXPECT_EQ((*again)[0].bytes, "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_EQ((*again)[0].recipients, std::vector<std::string>{"a@b.test"});
+}
+
+TEST_F(MailPipeline, TransientFailuresAreRetriedAndPermanentOnesFail) {
+  enqueue(*store_, "retry@gw.test");
+  ScriptedSender smtp;
+  smtp.script = {Errc::SmtpTransient, Errc::MailUnavailable};
+  pipeline::RetryPolicy policy;
+  policy.first_delay_ms = 0;  // due again at once
+  pipeline::MailMetrics metrics;
+  pipeline::OutboxSender sender(*store_, smtp, policy, "w", &metrics);
+  auto r1 = sender.sendDue();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->retried, 1u);
+  auto pending = store_->list("pending", 10);
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_NE((*pending)[0].last_error.find("smtp-transient"), std::string::npos);
+  ASSERT_TRUE(sender.sendDue());
+  auto r3 = sender.sendDue();
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->sent, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE status = 'sent' AND attempts = 3 AND "
+                  "last_error IS NULL AND sent_at IS NOT NULL"),
+            1);
+  EXPECT_EQ(metrics.retried.load(), 2u);
+
+  enqueue(*store_, "refused@gw.test", "nobody@b.test");
+  smtp.script = {Errc::SmtpPermanent};
+  auto r4 = sender.sendDue();
+  ASSERT_TRUE(r4);
+  EXPECT_EQ(r4->failed, 1u);
+  auto failed = store_->list("failed", 10);
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].message_id, "refused@gw.test");
+  EXPECT_NE((*failed)[0].last_error.find("smtp-permanent"), std::string::npos);
+  auto r5 = sender.sendDue();  // a failed row is never sent again
+  ASSERT_TRUE(r5);
+  EXPECT_EQ(r5->leased, 0u);
+}
+
+TEST_F(MailPipeline, TooManyTransientFailuresGiveUp) {
+  enqueue(*store_, "flaky@gw.test");
+  ScriptedSender smtp;
+  smtp.script = {Errc::SmtpTransient, Errc::SmtpTransient, Errc::SmtpTransient};
+  pipeline::RetryPolicy policy;
+  policy.first_delay_ms = 0;
+  policy.max_attempts = 3;
+  pipeline::OutboxSender sender(*store_, smtp, policy, "w");
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(sender.sendDue());
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE status = 'failed' AND attempts = 3"), 1);
+}
+
+TEST_F(MailPipeline, RetryDelaysGrowWithJitterUpToTheCap) {
+  pipeline::RetryPolicy p;
+  p.first_delay_ms = 1000;
+  p.max_delay_ms = 60000;
+  EXPECT_EQ(pipeline::retryDelayMs(p, 1, 0), 500);
+  EXPECT_EQ(pipeline::retryDelayMs(p, 1, 500), 1000);
+  EXPECT_EQ(pipeline::retryDelayMs(p, 3, 0), 2000);  // 4 s, half of it random
+  EXPECT_EQ(pipeline::retryDelayMs(p, 30, 0), 30000);
+  EXPECT_LE(pipeline::retryDelayMs(p, 30, ~0ULL), 60000);
+  std::set<std::int64_t> spread;
+  for (std::uint64_t r = 0; r < 50; ++r)
+    spread.insert(pipeline::retryDelayMs(p, 4, r * 7919));
+  EXPECT_GT(spread.size(), 10u);  // not in step
+}
+
+TEST_F(MailPipeline, NothingIsLostOrDoneTwiceWhenTheMailboxFailsMidWay) {
+  MemoryMailbox box;
+  box.inbox[1] = itest::message("ldl_ses.eml");
+  box.inbox[2] = itest::message("no_ins.eml");
+  box.inbox[3] = itest::message("fiche_incomplete.eml");
+  box.fail_mark_once = {2};   // journaled, not marked: fetched again next pass
+  box.fail_fetch_once = {3};  // not even journaled
+  auto in = intake(*store_);
+  pipeline::MailMetrics metrics;
+  pipeline::MailboxIntake pull(box, *store_, *store_, in, &metrics);
+  auto first = pull.drain();
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, Errc::MailUnavailable);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 2);  // 1 and 2
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 1);   // 2 was never processed
+  auto second = pull.drain();
+  ASSERT_FALSE(second);  // 3's fetch fails this time
+  auto third = pull.drain();
+  ASSERT_TRUE(third) << third.error().detail;
+  EXPECT_TRUE(box.inbox.empty());
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 3);
+  // One Encounter per discharge letter (ldl_ses and no_ins are both LDL-SES): none twice.
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Encounter'"), 2);
+  EXPECT_EQ(metrics.stored.load(), 3u);
+  auto again = pull.drain();  // nothing left, nothing redone
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->waiting, 0u);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 3);
+}
+
+TEST_F(MailPipeline, AMessageFetchedAgainAfterItsOutcomeIsNotProcessedTwice) {
+  MemoryMailbox box;
+  box.inbox[1] = itest::message("ldl_ses.eml");
+  auto in = intake(*store_);
+  pipeline::MailboxIntake pull(box, *store_, *store_, in);
+  ASSERT_TRUE(pull.drain());
+  const auto resources = count("SELECT count(*) FROM resource");
+  const auto mails = count("SELECT count(*) FROM outbox");
+  box.inbox[9] = itest::message("ldl_ses.eml");  // the server shows it again (a lost MOVE)
+  auto pass = pull.drain();
+  ASSERT_TRUE(pass);
+  EXPECT_EQ(pass->duplicates, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM resource"), resources);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), mails);
+}
+
+TEST_F(MailPipeline, InterruptedMessagesAreProcessedOnRecovery) {
+  const std::string bytes = itest::message("tlm_da.eml");
+  auto journaled = store_->journal(InboundMessage{bytes, "tlm_da@ch-fictif.mssante.fr",
+                                                  "0000000000000000000000000000000000000000000000"
+                                                  "000000000000000000",
+                                                  "imap:test/7/1"});
+  ASSERT_TRUE(journaled);
+  auto in = intake(*store_);
+  auto young = pipeline::recoverUnfinished(*store_, *store_, in, 3600);
+  ASSERT_TRUE(young);
+  EXPECT_EQ(*young, 0u);  // another gateway may be on it: left alone
+  auto redone = pipeline::recoverUnfinished(*store_, *store_, in, 0);
+  ASSERT_TRUE(redone) << redone.error().detail;
+  EXPECT_EQ(*redone, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'accepted'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'mdn'"), 1);
+  auto nothing = pipeline::recoverUnfinished(*store_, *store_, in, 0);
+  ASSERT_TRUE(nothing);
+  EXPECT_EQ(*nothing, 0u);
+}
+
+// The MDN as queued: a report about the original, with the disposition that fits.
+parse::DeliveryReport mdnOf(pg::PgConnection& db, const std::string& kind) {
+  auto r = db.exec("SELECT raw FROM outbox WHERE kind = '" + kind + "' ORDER BY id LIMIT 1");
+  EXPECT_TRUE(r && r->rows() == 1) << kind;
+  if (!r || r->rows() != 1) return {};
+  std::string hex(r->text(0, 0).substr(2));
+  std::string raw;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  auto report = parse::readDeliveryReport(raw);
+  EXPECT_TRUE(report) << raw.substr(0, 2000);
+  return report.value_or(parse::DeliveryReport{});
+}
+
+TEST_F(MailPipeline, EachOutcomeIsAcknowledgedAsMssanteExpects) {
+  struct Case {
+    const char* mail;
+    const char* disposition;
+    const char* error_prefix;
+  };
+  for (const Case& c :
+       {Case{"ldl_ses.eml", "processed", ""}, Case{"no_ins.eml", "processed/error", "903^"},
+        Case{"ins_mismatch.eml", "processed/error", "904^"},
+        Case{"xdm_hash_mismatch.eml", "processed/error", "906^"}}) {
+    SCOPED_TRACE(c.mail);
+    ASSERT_TRUE(db_->script("TRUNCATE outbox"));
+    MemoryMailbox box;
+    box.inbox[1] = itest::message(c.mail);
+    auto in = intake(*store_);
+    pipeline::MailboxIntake pull(box, *store_, *store_, in);
+    auto pass = pull.drain();
+    ASSERT_TRUE(pass) << pass.error().detail;
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'mdn' AND recipients = "
+                    "'{dr.testeur@ch-fictif.mssante.fr}'"),
+              1);
+    const parse::DeliveryReport mdn = mdnOf(*db_, "mdn");
+    EXPECT_EQ(mdn.kind, parse::DeliveryReport::Kind::Disposition);
+    EXPECT_EQ(mdn.disposition, c.disposition);
+    EXPECT_EQ(mdn.error.rfind(c.error_prefix, 0), 0u) << mdn.error;
+    EXPECT_EQ(
+        mdn.original_message_id,
+        std::string(c.mail).substr(0, std::string(c.mail).size() - 4) + "@ch-fictif.mssante.fr");
+  }
+}
+
+TEST_F(MailPipeline, AnIncompleteRequestGetsTheListOfMissingFields) {
+  MemoryMailbox box;
+  box.inbox[1] = itest::message("fiche_incomplete.eml");
+  auto in = intake(*store_);
+  pipeline::MailboxIntake pull(box, *store_, *store_, in);
+  ASSERT_TRUE(pull.drain());
+  auto r = db_->exec(
+      "SELECT convert_from(raw, 'UTF8'), recipients::text FROM outbox WHERE kind = "
+      "'missing-information'");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->rows(), 1);
+  EXPECT_EQ(r->text(0, 1), "{dr.testeur@ch-fictif.mssante.fr}");
+  auto mail = parse::parseMime(r->text(0, 0));
+  ASSERT_TRUE(mail);
+  EXPECT_NE(mail->subject.find("Demande incomplète"), std::string::npos) << mail->subject;
+  EXPECT_NE(mail->text_body.find("informations obligatoires"), std::string::npos);
+  EXPECT_NE(mail->text_body.find("form-required-missing"), std::string::npos) << mail->text_body;
+  EXPECT_EQ(mail->header("Auto-Submitted").value_or(""), "auto-replied");
+  EXPECT_EQ(mail->header("X-MSS-NIL").value_or(""), "NIL-LIAISON-TEST");
+  EXPECT_EQ(mail->in_reply_to, "fiche_incomplete@ch-fictif.mssante.fr");
+}
+
+TEST_F(MailPipeline, ReportsAboutOurMailsMoveTheOutboxAndAreNeverAnswered) {
+  enqueue(*store_, "liaison.mdn.1@cardio-plus.test", "dr.testeur@ch-fictif.mssante.fr");
+  enqueue(*store_, "liaison.notice.2@cardio-plus.test", "nobody@cardio-plus.test");
+  compose::MdnRequest mdn;
+  mdn.header.from = {"dr.testeur@ch-fictif.mssante.fr", "Dr Testeur"};
+  mdn.header.to = {{"ess-cardio-plus@cardio-plus.test", ""}};
+  mdn.header.subject = "Accusé";
+  mdn.header.message_id = "their-mdn@ch-fictif.mssante.fr";
+  mdn.final_recipient = "dr.testeur@ch-fictif.mssante.fr";
+  mdn.original_message_id = "liaison.mdn.1@cardio-plus.test";
+  mdn.disposition = "manual-action/MDN-sent-manually; displayed";
+  mdn.human_text = "Lu.";
+  const std::string dsn =
+      "From: MAILER-DAEMON@mx.cardio-plus.test\r\nTo: ess-cardio-plus@cardio-plus.test\r\n"
+      "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce1@mx>\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n"
+      " boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nUndeliverable.\r\n"
+      "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+      "Final-Recipient: rfc822; nobody@cardio-plus.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+      "Diagnostic-Code: smtp; 550 5.1.1 unknown user\r\n\r\n--B\r\n"
+      "Content-Type: text/rfc822-headers\r\n\r\nMessage-ID: <liaison.notice.2@cardio-plus.test>\r\n"
+      "Subject: x\r\n\r\n--B--\r\n";
+  MemoryMailbox box;
+  box.inbox[1] = compose::composeMdn(mdn);
+  box.inbox[2] = dsn;
+  auto in = intake(*store_);
+  pipeline::MailboxIntake pull(box, *store_, *store_, in);
+  auto pass = pull.drain();
+  ASSERT_TRUE(pass) << pass.error().detail;
+  EXPECT_EQ(pass->reports, 2u);
+  auto rows = store_->list("", 10);
+  ASSERT_TRUE(rows);
+  std::map<std::string, OutboxEntry> by_id;
+  for (const auto& e : *rows)
+    by_id[e.message_id] = e;
+  EXPECT_EQ(by_id["liaison.mdn.1@cardio-plus.test"].status, "displayed");
+  EXPECT_EQ(by_id["liaison.notice.2@cardio-plus.test"].status, "failed");
+  EXPECT_NE(by_id["liaison.notice.2@cardio-plus.test"].report.find("5.1.1"), std::string::npos);
+  EXPECT_EQ(rows->size(), 2u);  // no answer to a report
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'report'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource"), 0);
+}
+
+}  // namespace
+}  // namespace liaison
