@@ -273,7 +273,8 @@ void MailService::pollLoop(std::size_t index) {
     recovered = true;
     pipeline::MailboxIntake pull(mailbox, *store, *store, intake, metrics_);
     const auto began = std::chrono::steady_clock::now();
-    auto pass = pull.drain(&stopping_);
+    // In slices, so that a backlog shows its progress in the log as it goes.
+    auto pass = pull.drain(&stopping_, 500);
     if (!pass) {
       say(describe(pass.error()) + " (retrying)");
       if (pass.error().code == Errc::DbUnavailable || pass.error().code == Errc::DbError)
@@ -286,9 +287,12 @@ void MailService::pollLoop(std::size_t index) {
     if (pass->processed + pass->duplicates + pass->reports > 0) {
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+      const std::uint64_t done = pass->processed + pass->duplicates + pass->reports;
       say(std::to_string(pass->processed) + " processed, " + std::to_string(pass->duplicates) +
           " already done, " + std::to_string(pass->reports) + " report(s) in " +
-          std::to_string(static_cast<int>(secs * 1000)) + " ms");
+          std::to_string(static_cast<int>(secs * 1000)) + " ms" +
+          (pass->waiting > done ? ", " + std::to_string(pass->waiting - done) + " still waiting"
+                                : ""));
       continue;  // more may have arrived meanwhile
     }
     if (!sleepFor(std::chrono::seconds(settings.poll_seconds))) return;

@@ -99,7 +99,7 @@ MailboxIntake::MailboxIntake(Mailbox& mailbox, Store& store, Outbox& outbox,
                              const StoredIntake& intake, MailMetrics* metrics)
     : mailbox_(&mailbox), store_(&store), outbox_(&outbox), intake_(&intake), metrics_(metrics) {}
 
-Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop) {
+Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop, std::size_t max) {
   PassResult pass;
   auto waiting = mailbox_->waiting();
   if (!waiting) {
@@ -108,8 +108,10 @@ Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop) {
   }
   pass.waiting = waiting->uids.size();
   if (metrics_ != nullptr) metrics_->backlog.store(pass.waiting);
+  std::size_t taken = 0;
   for (std::uint32_t uid : waiting->uids) {
     if (stop != nullptr && stop->load()) break;
+    if (max != 0 && taken++ == max) break;
     if (auto r = one(waiting->uid_validity, uid, pass); !r) return r.error();
     if (metrics_ != nullptr && metrics_->backlog.load() > 0) metrics_->backlog.fetch_sub(1);
   }

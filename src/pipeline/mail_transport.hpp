@@ -47,10 +47,10 @@ class MailboxIntake {
   MailboxIntake(Mailbox& mailbox, Store& store, Outbox& outbox, const StoredIntake& intake,
                 MailMetrics* metrics = nullptr);
 
-  // One pass over the waiting messages, oldest first. Stops at the first failure (returned):
-  // what was not done stays where it is (mailbox or journal) for the next pass. `stop` is looked
-  // at between messages.
-  Result<PassResult> drain(const std::atomic<bool>* stop = nullptr);
+  // One pass over the waiting messages, oldest first, at most `max` of them (0: all). Stops at
+  // the first failure (returned): what was not done stays where it is (mailbox or journal) for
+  // the next pass. `stop` is looked at between messages.
+  Result<PassResult> drain(const std::atomic<bool>* stop = nullptr, std::size_t max = 0);
 
  private:
   Result<Unit> one(std::uint32_t uid_validity, std::uint32_t uid, PassResult& pass);
