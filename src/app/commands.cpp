@@ -687,6 +687,30 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   return c;
 }
 
+// Each mailbox's intake: its own ESS when it names one (null: the server's).
+struct MailboxIntakes {
+  std::vector<std::unique_ptr<pipeline::FormIntake>> forms;
+  std::vector<std::unique_ptr<pipeline::MessageIntake>> messages;
+};
+
+std::optional<MailboxIntakes> mailboxIntakes(const MailConfig& mail,
+                                             const std::shared_ptr<const pipeline::MssProfile>& mss,
+                                             const Clock& clock, std::ostream& err) {
+  MailboxIntakes out;
+  for (const MailboxSettings& m : mail.mailboxes) {
+    if (m.ess.empty()) {
+      out.forms.emplace_back();
+      out.messages.emplace_back();
+      continue;
+    }
+    auto ess = loadEss(m.ess, err);
+    if (!ess) return std::nullopt;
+    out.forms.push_back(std::make_unique<pipeline::FormIntake>(*ess, clock));
+    out.messages.push_back(std::make_unique<pipeline::MessageIntake>(mss, *ess, clock));
+  }
+  return out;
+}
+
 }  // namespace
 
 int runServe(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
@@ -766,11 +790,16 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
   }
   server.stopOnSignals();
   std::optional<MailService> mail;
+  std::optional<MailboxIntakes> own;
   if (config->mail) {
+    own = mailboxIntakes(*config->mail, *mss, clock, err);
+    if (!own) return kExitUsage;
     mail.emplace(
         *config->mail, database,
-        [&](Store& store) {
-          pipeline::StoredIntake intake(store, messages, forms, *search, clock);
+        [&](Store& store, std::optional<std::size_t> i) {
+          const bool has_own = i && own->forms[*i];
+          pipeline::StoredIntake intake(store, has_own ? *own->messages[*i] : messages,
+                                        has_own ? *own->forms[*i] : forms, *search, clock);
           intake.answerWith(answer);
           return intake;
         },
@@ -833,10 +862,14 @@ int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostr
   pipeline::MessageIntake messages(*mss, *ess, clock);
   pipeline::Acknowledgements acks(config->mail->acknowledgements, clock);
   pipeline::MailMetrics metrics;
+  auto own = mailboxIntakes(*config->mail, *mss, clock, err);
+  if (!own) return kExitUsage;
   MailService mail(
       *config->mail, config->database,
-      [&](Store& store) {
-        pipeline::StoredIntake intake(store, messages, forms, *search, clock);
+      [&](Store& store, std::optional<std::size_t> i) {
+        const bool has_own = i && own->forms[*i];
+        pipeline::StoredIntake intake(store, has_own ? *own->messages[*i] : messages,
+                                      has_own ? *own->forms[*i] : forms, *search, clock);
         intake.answerWith(
             [&acks](std::string_view bytes, const pipeline::IngestResult& result,
                     std::int64_t journal_id) { return acks.answer(bytes, result, journal_id); });

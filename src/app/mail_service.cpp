@@ -102,7 +102,7 @@ std::optional<MailConfig> readMailConfig(const rapidjson::Value& m, const fs::pa
       }
       known(b, at,
             {"name", "url", "folder", "processedFolder", "flagOnly", "user", "password",
-             "saslExternal", "cert", "key", "ca", "pollSeconds", "timeoutSeconds"});
+             "saslExternal", "cert", "key", "ca", "pollSeconds", "timeoutSeconds", "ess"});
       MailboxSettings s;
       str(b, "name", at + "name", s.imap.name);
       str(b, "url", at + "url", s.imap.url);
@@ -116,6 +116,9 @@ std::optional<MailConfig> readMailConfig(const rapidjson::Value& m, const fs::pa
       file(b, "key", at + "key", s.imap.key_file);
       file(b, "ca", at + "ca", s.imap.ca_file);
       num(b, "pollSeconds", at + "pollSeconds", 1, 86400, s.poll_seconds);
+      std::string ess;
+      file(b, "ess", at + "ess", ess);
+      s.ess = ess;
       int timeout = 60;
       num(b, "timeoutSeconds", at + "timeoutSeconds", 1, 3600, timeout);
       s.imap.timeout = std::chrono::seconds(timeout);
@@ -197,6 +200,23 @@ MailService::~MailService() {
   stop();
 }
 
+MailService::Intakes MailService::intakesOver(Store& store) const {
+  Intakes out;
+  for (std::size_t i = 0; i < config_.mailboxes.size(); ++i)
+    out.mailboxes.push_back(intake_(store, i));
+  out.server.push_back(intake_(store, std::nullopt));
+  return out;
+}
+
+const pipeline::StoredIntake& MailService::Intakes::forSource(
+    std::string_view source, const std::vector<MailboxSettings>& settings) const {
+  for (std::size_t i = 0; i < settings.size(); ++i) {
+    const std::string prefix = "imap:" + settings[i].imap.name + "/";
+    if (source.substr(0, prefix.size()) == prefix) return mailboxes[i];
+  }
+  return server.front();
+}
+
 void MailService::start() {
   for (std::size_t i = 0; i < config_.mailboxes.size(); ++i)
     threads_.emplace_back([this, i] { pollLoop(i); });
@@ -259,10 +279,15 @@ void MailService::pollLoop(std::size_t index) {
       }
       store = std::move(*opened);
     }
-    pipeline::StoredIntake intake = intake_(*store);
+    const Intakes intakes = intakesOver(*store);
+    const pipeline::StoredIntake& intake = intakes.mailboxes[index];
     // Interrupted messages first (once per start, then on each pass for older leftovers).
     auto redone = pipeline::recoverUnfinished(
-        *store, *store, intake, recovered ? config_.recover_after_seconds : 0, metrics_);
+        *store, *store,
+        [&](std::string_view source) -> const pipeline::StoredIntake& {
+          return intakes.forSource(source, config_.mailboxes);
+        },
+        recovered ? config_.recover_after_seconds : 0, metrics_);
     if (!redone) {
       say("recovery: " + describe(redone.error()));
       store.reset();
@@ -345,14 +370,21 @@ bool MailService::runOnce() {
     return false;
   }
   pg::PgStore& store = **opened;
-  pipeline::StoredIntake intake = intake_(store);
+  const Intakes intakes = intakesOver(store);
   bool ok = true;
-  auto redone = pipeline::recoverUnfinished(store, store, intake, 0, metrics_);
+  auto redone = pipeline::recoverUnfinished(
+      store, store,
+      [&](std::string_view source) -> const pipeline::StoredIntake& {
+        return intakes.forSource(source, config_.mailboxes);
+      },
+      0, metrics_);
   if (!redone) {
     say("recovery: " + describe(redone.error()));
     return false;
   }
-  for (const MailboxSettings& settings : config_.mailboxes) {
+  for (std::size_t i = 0; i < config_.mailboxes.size(); ++i) {
+    const MailboxSettings& settings = config_.mailboxes[i];
+    const pipeline::StoredIntake& intake = intakes.mailboxes[i];
     auto mailbox = mail::ImapMailbox::open(settings.imap);
     if (!mailbox) {
       say(settings.imap.name + ": " + describe(mailbox.error()));

@@ -26,6 +26,7 @@ namespace liaison::app {
 struct MailboxSettings {
   mail::ImapConfig imap;
   int poll_seconds = 10;
+  std::filesystem::path ess;  // the ESS this mailbox serves ("" = the server's)
 };
 
 struct MailConfig {
@@ -47,8 +48,10 @@ std::optional<MailConfig> readMailConfig(const rapidjson::Value& mail,
 // outbox sent by `outbox_workers`. Each thread has its own database connection.
 class MailService {
  public:
-  // The intake over one thread's store (StoredIntake keeps a reference to it).
-  using IntakeFactory = std::function<pipeline::StoredIntake(Store&)>;
+  // The intake of a mailbox (by index; nullopt: the server's own, for other sources) over one
+  // thread's store (StoredIntake keeps a reference to it).
+  using IntakeFactory =
+      std::function<pipeline::StoredIntake(Store&, std::optional<std::size_t> mailbox)>;
   MailService(MailConfig config, std::string database, IntakeFactory intake,
               pipeline::MailMetrics& metrics, std::ostream& log);
   ~MailService();
@@ -64,6 +67,14 @@ class MailService {
   void pollLoop(std::size_t mailbox);
   void sendLoop(int worker);
   bool sleepFor(std::chrono::milliseconds d);  // false when stopping
+  // The intakes of every mailbox and the server's, over `store`, and the choice by source.
+  struct Intakes {
+    std::vector<pipeline::StoredIntake> mailboxes;
+    std::vector<pipeline::StoredIntake> server;  // one
+    const pipeline::StoredIntake& forSource(std::string_view source,
+                                            const std::vector<MailboxSettings>& settings) const;
+  };
+  Intakes intakesOver(Store& store) const;
 
   MailConfig config_;
   std::string database_;

@@ -96,8 +96,13 @@ std::string MailMetrics::text() const {
 }
 
 MailboxIntake::MailboxIntake(Mailbox& mailbox, Store& store, Outbox& outbox,
-                             const StoredIntake& intake, MailMetrics* metrics)
-    : mailbox_(&mailbox), store_(&store), outbox_(&outbox), intake_(&intake), metrics_(metrics) {}
+                             const StoredIntake& intake, MailMetrics* metrics, std::size_t batch)
+    : mailbox_(&mailbox),
+      store_(&store),
+      outbox_(&outbox),
+      intake_(&intake),
+      metrics_(metrics),
+      batch_(std::max<std::size_t>(batch, 1)) {}
 
 Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop, std::size_t max) {
   PassResult pass;
@@ -108,56 +113,83 @@ Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop, std::size
   }
   pass.waiting = waiting->uids.size();
   if (metrics_ != nullptr) metrics_->backlog.store(pass.waiting);
-  std::size_t taken = 0;
-  for (std::uint32_t uid : waiting->uids) {
+  std::span<const std::uint32_t> todo(waiting->uids);
+  if (max != 0 && todo.size() > max) todo = todo.first(max);
+  while (!todo.empty()) {
     if (stop != nullptr && stop->load()) break;
-    if (max != 0 && taken++ == max) break;
-    if (auto r = one(waiting->uid_validity, uid, pass); !r) return r.error();
-    if (metrics_ != nullptr && metrics_->backlog.load() > 0) metrics_->backlog.fetch_sub(1);
+    auto taken = take(waiting->uid_validity, todo.first(std::min(batch_, todo.size())), pass);
+    if (!taken) return taken.error();
+    todo = todo.subspan(*taken);
   }
   return pass;
 }
 
-Result<Unit> MailboxIntake::one(std::uint32_t uid_validity, std::uint32_t uid, PassResult& pass) {
-  auto bytes = mailbox_->fetch(uid);
-  if (!bytes) {
-    bump(metrics_ ? &metrics_->mailbox_errors : nullptr);
-    return bytes.error();
+Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
+                                        std::span<const std::uint32_t> uids, PassResult& pass) {
+  constexpr std::size_t kBatchBytes = 32 * 1024 * 1024;
+  struct Taken {
+    std::string bytes;
+    JournalEntry journaled;
+  };
+  std::vector<Taken> taken;
+  std::vector<std::uint32_t> marked;
+  std::optional<Error> failure;
+  std::size_t bytes = 0;
+  // 1. Each message fetched and written to the journal, committed: from here on it cannot be lost.
+  for (std::uint32_t uid : uids) {
+    if (bytes >= kBatchBytes) break;  // the rest in the next batch
+    auto fetched = mailbox_->fetch(uid);
+    if (!fetched) {
+      bump(metrics_ ? &metrics_->mailbox_errors : nullptr);
+      failure = fetched.error();
+      break;
+    }
+    bump(metrics_ ? &metrics_->fetched : nullptr);
+    const std::string source =
+        "imap:" + mailbox_->name() + "/" + std::to_string(uid_validity) + "/" + std::to_string(uid);
+    auto journaled = store_->journal(
+        InboundMessage{*fetched, messageIdOf(*fetched), sha256Hex(*fetched), source});
+    if (!journaled) {
+      failure = journaled.error();
+      break;
+    }
+    bytes += fetched->size();
+    taken.push_back({std::move(*fetched), std::move(*journaled)});
+    marked.push_back(uid);
   }
-  bump(metrics_ ? &metrics_->fetched : nullptr);
-  const std::string source =
-      "imap:" + mailbox_->name() + "/" + std::to_string(uid_validity) + "/" + std::to_string(uid);
-  // 1. The journal, committed: from here on the message cannot be lost.
-  auto journaled =
-      store_->journal(InboundMessage{*bytes, messageIdOf(*bytes), sha256Hex(*bytes), source});
-  if (!journaled) return journaled.error();
-  // 2. Only then is it taken off the inbox. A crash before this line fetches it again, and the
-  // journal recognises it.
-  if (auto marked = mailbox_->markProcessed(uid); !marked) {
-    bump(metrics_ ? &metrics_->mailbox_errors : nullptr);
-    return marked.error();
+  // 2. Only then are they taken off the inbox, in one command. A crash before this fetches them
+  // again, and the journal recognises them.
+  if (!marked.empty()) {
+    if (auto r = mailbox_->markProcessed(marked); !r) {
+      bump(metrics_ ? &metrics_->mailbox_errors : nullptr);
+      return failure ? *failure : r.error();
+    }
   }
-  // 3. The pipeline. A crash from here on leaves a journaled message without an outcome, which
+  // 3. The pipeline. A crash from here on leaves journaled messages without an outcome, which
   // recoverUnfinished() processes.
-  if (journaled->outcome) {
-    ++pass.duplicates;
-    bump(metrics_ ? &metrics_->duplicates : nullptr);
-    return Unit{};
+  for (Taken& t : taken) {
+    if (metrics_ != nullptr && metrics_->backlog.load() > 0) metrics_->backlog.fetch_sub(1);
+    if (t.journaled.outcome) {
+      ++pass.duplicates;
+      bump(metrics_ ? &metrics_->duplicates : nullptr);
+      continue;
+    }
+    if (auto report = parse::readDeliveryReport(t.bytes)) {
+      if (auto r = applyReport(*store_, *outbox_, t.journaled.id, *report); !r) return r.error();
+      ++pass.reports;
+      bump(metrics_ ? &metrics_->reports : nullptr);
+      continue;
+    }
+    auto ingested = intake_->process(t.journaled, t.bytes, true);
+    if (!ingested) return ingested.error();
+    ++pass.processed;
+    count(metrics_, *ingested);
   }
-  if (auto report = parse::readDeliveryReport(*bytes)) {
-    if (auto r = applyReport(*store_, *outbox_, journaled->id, *report); !r) return r.error();
-    ++pass.reports;
-    bump(metrics_ ? &metrics_->reports : nullptr);
-    return Unit{};
-  }
-  auto ingested = intake_->process(*journaled, *bytes, true);
-  if (!ingested) return ingested.error();
-  ++pass.processed;
-  count(metrics_, *ingested);
-  return Unit{};
+  if (failure) return *failure;
+  return taken.size();
 }
 
-Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const StoredIntake& intake,
+Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const IntakeFor& intake_for,
                                         int min_age_seconds, MailMetrics* metrics) {
   std::uint64_t done = 0;
   for (;;) {
@@ -170,7 +202,7 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Stor
       if (auto report = mail ? parse::readDeliveryReport(m.bytes) : std::nullopt) {
         if (auto r = applyReport(store, outbox, m.journal_id, *report); !r) return r.error();
       } else {
-        auto ingested = intake.process(entry, m.bytes, mail);
+        auto ingested = intake_for(m.source).process(entry, m.bytes, mail);
         if (!ingested) return ingested.error();
         count(metrics, *ingested);
       }

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "core/ports/mail.hpp"
@@ -44,8 +46,10 @@ struct PassResult {
 
 class MailboxIntake {
  public:
+  // Messages are taken in batches of up to `batch` (and 32 MB): each fetched and journaled, then
+  // the batch marked on the server in one command, then each processed.
   MailboxIntake(Mailbox& mailbox, Store& store, Outbox& outbox, const StoredIntake& intake,
-                MailMetrics* metrics = nullptr);
+                MailMetrics* metrics = nullptr, std::size_t batch = 32);
 
   // One pass over the waiting messages, oldest first, at most `max` of them (0: all). Stops at
   // the first failure (returned): what was not done stays where it is (mailbox or journal) for
@@ -53,17 +57,23 @@ class MailboxIntake {
   Result<PassResult> drain(const std::atomic<bool>* stop = nullptr, std::size_t max = 0);
 
  private:
-  Result<Unit> one(std::uint32_t uid_validity, std::uint32_t uid, PassResult& pass);
+  // One batch; returns how many of `uids` it took (fewer when the byte budget ran out).
+  Result<std::size_t> take(std::uint32_t uid_validity, std::span<const std::uint32_t> uids,
+                           PassResult& pass);
   Mailbox* mailbox_;
   Store* store_;
   Outbox* outbox_;
   const StoredIntake* intake_;
   MailMetrics* metrics_;
+  std::size_t batch_;
 };
 
 // Processes journaled messages that have no outcome (interrupted by a crash or a lost connection),
-// oldest first; returns how many. Reports are applied to the outbox, mails and forms ingested.
-Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const StoredIntake& intake,
+// oldest first; returns how many. Reports are applied to the outbox, mails and forms ingested by
+// the intake `intakeFor` gives for the message's journal source ("imap:<mailbox>/…": each
+// mailbox may have its own ESS).
+using IntakeFor = std::function<const StoredIntake&(std::string_view source)>;
+Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const IntakeFor& intake_for,
                                         int min_age_seconds, MailMetrics* metrics = nullptr);
 
 struct RetryPolicy {

@@ -46,12 +46,18 @@ class MemoryMailbox final : public Mailbox {
     if (fail_fetch_once.erase(uid)) return makeError(Errc::MailUnavailable, "connection lost");
     return inbox.at(uid);
   }
-  Result<Unit> markProcessed(std::uint32_t uid) override {
-    if (fail_mark_once.erase(uid)) return makeError(Errc::MailUnavailable, "connection lost");
-    inbox.erase(uid);
-    processed.push_back(uid);
+  Result<Unit> markProcessed(std::span<const std::uint32_t> uids) override {
+    for (std::uint32_t uid : uids) {
+      if (fail_mark_once.erase(uid)) return makeError(Errc::MailUnavailable, "connection lost");
+    }
+    for (std::uint32_t uid : uids) {
+      inbox.erase(uid);
+      processed.push_back(uid);
+    }
+    ++marks;
     return Unit{};
   }
+  int marks = 0;
 
  private:
   std::string name_ = "test";
@@ -251,14 +257,20 @@ TEST_F(MailPipeline, NothingIsLostOrDoneTwiceWhenTheMailboxFailsMidWay) {
   box.fail_fetch_once = {3};  // not even journaled
   auto in = intake(*store_);
   pipeline::MailMetrics metrics;
-  pipeline::MailboxIntake pull(box, *store_, *store_, in, &metrics);
+  pipeline::MailboxIntake pull(box, *store_, *store_, in, &metrics, 2);  // batches of 2
+  // Batch {1, 2}: both journaled, then marking them fails: nothing is processed yet.
   auto first = pull.drain();
   ASSERT_FALSE(first);
   EXPECT_EQ(first.error().code, Errc::MailUnavailable);
-  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 2);  // 1 and 2
-  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 1);   // 2 was never processed
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 0);
+  EXPECT_EQ(box.inbox.size(), 3u);
+  // {1, 2} fetched again (the journal knows them), marked, processed; then 3's fetch fails.
   auto second = pull.drain();
-  ASSERT_FALSE(second);  // 3's fetch fails this time
+  ASSERT_FALSE(second);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 2);
+  EXPECT_EQ(box.inbox.size(), 1u);
   auto third = pull.drain();
   ASSERT_TRUE(third) << third.error().detail;
   EXPECT_TRUE(box.inbox.empty());
@@ -297,16 +309,20 @@ TEST_F(MailPipeline, InterruptedMessagesAreProcessedOnRecovery) {
                                                   "imap:test/7/1"});
   ASSERT_TRUE(journaled);
   auto in = intake(*store_);
-  auto young = pipeline::recoverUnfinished(*store_, *store_, in, 3600);
+  auto young = pipeline::recoverUnfinished(
+      *store_, *store_, [&in](std::string_view) -> const pipeline::StoredIntake& { return in; },
+      3600);
   ASSERT_TRUE(young);
   EXPECT_EQ(*young, 0u);  // another gateway may be on it: left alone
-  auto redone = pipeline::recoverUnfinished(*store_, *store_, in, 0);
+  auto redone = pipeline::recoverUnfinished(
+      *store_, *store_, [&in](std::string_view) -> const pipeline::StoredIntake& { return in; }, 0);
   ASSERT_TRUE(redone) << redone.error().detail;
   EXPECT_EQ(*redone, 1u);
   EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'accepted'"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'mdn'"), 1);
-  auto nothing = pipeline::recoverUnfinished(*store_, *store_, in, 0);
+  auto nothing = pipeline::recoverUnfinished(
+      *store_, *store_, [&in](std::string_view) -> const pipeline::StoredIntake& { return in; }, 0);
   ASSERT_TRUE(nothing);
   EXPECT_EQ(*nothing, 0u);
 }

@@ -22,19 +22,23 @@ Result<CurlPtr> newHandle(const char* protocols, const TlsSettings& tls, char* e
   // Seconds, rounded up: also bounds each server reply (default 120 s) and the polite
   // LOGOUT/QUIT when a handle is dropped.
   const long reply_s = static_cast<long>((tls.timeout.count() + 999) / 1000);
-  bool ok = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(tls.connect_timeout)) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(tls.timeout)) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, reply_s) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)) ==
-                CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+  bool ok =
+      curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protocols) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms(tls.connect_timeout)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms(tls.timeout)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, reply_s) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L) == CURLE_OK &&
+      // libcurl clips a reply line longer than half its buffer (16 KB by default): a
+      // UID SEARCH of a 10,000-message backlog is one ~50 KB line. The largest buffer.
+      curl_easy_setopt(c, CURLOPT_BUFFERSIZE, static_cast<long>(CURL_MAX_READ_SIZE)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)) ==
+          CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
   if (ok && !tls.ca_file.empty())
     ok = curl_easy_setopt(c, CURLOPT_CAINFO, tls.ca_file.c_str()) == CURLE_OK;
   if (ok && !tls.cert_file.empty()) {

@@ -377,17 +377,30 @@ Result<std::string> ImapMailbox::fetch(std::uint32_t uid) {
   return bytes;
 }
 
-Result<Unit> ImapMailbox::markProcessed(std::uint32_t uid) {
+Result<Unit> ImapMailbox::markProcessed(std::span<const std::uint32_t> uids) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mutex);
-  const std::string id = std::to_string(uid);
+  if (uids.empty()) return Unit{};
+  // An IMAP sequence set, runs compressed ("3:7,9"): one command for a whole batch.
+  std::vector<std::uint32_t> sorted(uids.begin(), uids.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::string id;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] <= sorted[j] + 1)
+      ++j;
+    if (!id.empty()) id += ',';
+    id += std::to_string(sorted[i]);
+    if (sorted[j] != sorted[i]) id += ":" + std::to_string(sorted[j]);
+    i = j + 1;
+  }
   if (m.config.flag_instead_of_move)
     return m.command("STORE", m.folder_url,
                      "UID STORE " + id + " +FLAGS.SILENT (" + std::string(kProcessedKeyword) + ")");
   if (auto r = m.loadCapabilities(); !r) return r;
   for (int attempt = 0;; ++attempt) {
     if (auto r = m.ensureProcessedFolder(); !r) return r;
-    auto moved = m.moveToProcessed(std::to_string(uid));
+    auto moved = m.moveToProcessed(id);
     // The folder was deleted since it was made (RFC 3501 [TRYCREATE]): make it again, once.
     if (!moved && attempt == 0 && containsNoCase(m.reply, "[TRYCREATE]")) {
       m.processed_folder_ready = false;

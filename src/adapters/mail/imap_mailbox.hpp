@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "core/error/result.hpp"
@@ -64,7 +65,8 @@ class ImapMailbox final : public Mailbox {
 
   // UID MOVE to `processed_folder` (or the COPY fallback), or in flag mode UID STORE
   // +FLAGS ($LiaisonProcessed). Succeeds for a UID no longer in `folder` (already processed).
-  Result<Unit> markProcessed(std::uint32_t uid) override;
+  Result<Unit> markProcessed(std::span<const std::uint32_t> uids) override;
+  using Mailbox::markProcessed;
 
   // Connections opened so far (TLS handshake and login each): stays 1 while the server keeps the
   // connection. For metrics and tests.

@@ -35,10 +35,11 @@ class Mailbox {
   // The exact bytes of one message.
   virtual Result<std::string> fetch(std::uint32_t uid) = 0;
 
-  // Marks a message as taken by the gateway, so that `waiting()` no longer lists it: moved to the
-  // processed folder (or flagged, when the mailbox is configured so). Only called once the message
-  // is safe in the journal.
-  virtual Result<Unit> markProcessed(std::uint32_t uid) = 0;
+  // Marks messages as taken by the gateway, so that `waiting()` no longer lists them: moved to
+  // the processed folder (or flagged, when the mailbox is configured so), in one command. Only
+  // called once the messages are safe in the journal. UIDs no longer there are no error.
+  virtual Result<Unit> markProcessed(std::span<const std::uint32_t> uids) = 0;
+  Result<Unit> markProcessed(std::uint32_t uid) { return markProcessed(std::span(&uid, 1)); }
 };
 
 class MailSender {
