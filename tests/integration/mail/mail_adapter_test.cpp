@@ -387,6 +387,32 @@ TEST(MailAdapters, MarkProcessedMovesToTheProcessedFolder) {
   checkMarkProcessed(imapConfig("mail-gateway", "ess-cardio-plus"));
 }
 
+// A batch in one command: a sequence set with a run and a gap ("a:b,d"); the message in the gap
+// stays waiting.
+TEST(MailAdapters, MarkProcessedTakesABatchInOneCommand) {
+  auto gateway = openImap(imapConfig("mail-gateway", "ess-cardio-plus"));
+  Appender appender("mail-gateway", "ess-cardio-plus");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(uniqueId("batch" + std::to_string(i)));
+    ASSERT_TRUE(appender.append(makeMail(kGateway, ids.back())));
+  }
+  std::vector<std::uint32_t> uids;
+  for (const std::string& id : ids) {
+    auto m = awaitMessage(*gateway, id, 2s);
+    ASSERT_TRUE(m);
+    uids.push_back(m->uid);
+  }
+  const std::vector<std::uint32_t> batch{uids[3], uids[0], uids[1]};  // any order
+  auto done = gateway->markProcessed(batch);
+  ASSERT_TRUE(done) << done.error().detail;
+  EXPECT_FALSE(listed(*gateway, uids[0]));
+  EXPECT_FALSE(listed(*gateway, uids[1]));
+  EXPECT_TRUE(listed(*gateway, uids[2]));
+  EXPECT_FALSE(listed(*gateway, uids[3]));
+  ASSERT_TRUE(gateway->markProcessed(uids[2]));
+}
+
 TEST(MailAdapters, MarkProcessedWithoutMoveCopiesThenExpunges) {
   ImapConfig config = imapConfig("mail-gateway", "ess-cardio-plus");
   config.use_move = false;
