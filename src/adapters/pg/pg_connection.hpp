@@ -65,6 +65,10 @@ class PgConnection {
   // Several statements, no parameters (migrations).
   Result<Unit> script(std::string_view sql);
 
+  // A string as an SQL literal, quoted and escaped by libpq (for the rare value the planner must
+  // see: a search prefix).
+  std::string literal(std::string_view value) const;
+
   bool ok() const;
 
  private:

@@ -407,6 +407,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
     return "$" + std::to_string(values.size());
   };
   std::string where = "r.type = $1 AND NOT r.deleted";
+  bool inlined = false;  // a value written into the SQL: run unprepared
   for (const SearchClause& c : q.all) {
     std::vector<std::string> alternatives;
     const bool last_updated = c.param == "_lastUpdated";
@@ -427,7 +428,11 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
             alternatives.push_back("(x.param = " + param(c.param) + " AND x.value LIKE " +
                                    param("%" + escapeLike(v.second) + "%") + ")");
           } else {
-            alternatives.push_back("x.value LIKE " + param(escapeLike(v.second) + "%"));
+            // The prefix is written as a literal: how many rows it selects decides the plan
+            // (a frequent prefix walks the newest resources, a rare one the lookup index), and
+            // plans of prepared statements are generic (PgConnection). Not prepared, then.
+            alternatives.push_back("x.value LIKE " + db_->literal(escapeLike(v.second) + "%"));
+            inlined = true;
           }
           break;
         case SearchKind::Date:
@@ -469,7 +474,8 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   SearchPage page;
   if (q.total || q.count_only) {
     bind();
-    auto total = db_->execPrepared("SELECT count(*) FROM resource r WHERE " + where, params);
+    const std::string count_sql = "SELECT count(*) FROM resource r WHERE " + where;
+    auto total = inlined ? db_->exec(count_sql, params) : db_->execPrepared(count_sql, params);
     if (!total) return total.error();
     page.total = total->integer(0, 0);
     if (q.count_only) return page;
@@ -493,7 +499,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
       where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + " LIMIT " +
       std::to_string(q.count + 1);
   bind();
-  auto r = db_->execPrepared(sql, params);
+  auto r = inlined ? db_->exec(sql, params) : db_->execPrepared(sql, params);
   if (!r) return r.error();
   for (int i = 0; i < r->rows() && i < q.count; ++i)
     page.resources.push_back(storedAt(*r, i));
