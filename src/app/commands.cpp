@@ -712,6 +712,68 @@ std::optional<MailboxIntakes> mailboxIntakes(const MailConfig& mail,
   return out;
 }
 
+// What `serve` and `pull` run on, loaded and checked before anything opens: the profiles and
+// mappings, the database's schema, the intakes (the server's ESS and each mailbox's own) and the
+// acknowledgements when the mail transport is configured. Not movable: lambdas point into it.
+class Gateway {
+ public:
+  // nullptr after printing why; `exit` is then the exit code.
+  static std::unique_ptr<Gateway> load(const ServeConfig& config, std::string_view command,
+                                       std::ostream& err, int& exit) {
+    exit = kExitUsage;
+    auto ess = loadEss(config.ess, err);
+    auto mss = loadMss(config.mss, err);
+    auto search = loadSearchParameters(err);
+    if (!ess || !mss || !search) return nullptr;
+    if (auto schema = pg::requireCurrentSchema(config.database); !schema) {
+      err << "liaison " << command << ": " << info(schema.error().code).code << ": "
+          << schema.error().detail << "\n";
+      exit = kExitStore;
+      return nullptr;
+    }
+    std::unique_ptr<Gateway> g(new Gateway(*ess, *mss, std::move(*search)));
+    if (config.mail) {
+      g->acks_.emplace(config.mail->acknowledgements, g->clock);
+      auto own = mailboxIntakes(*config.mail, *mss, g->clock, err);
+      if (!own) return nullptr;
+      g->own_ = std::move(*own);
+    }
+    return g;
+  }
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // The acknowledgements of an ingested mail (empty when the mail transport is not configured).
+  pipeline::StoredIntake::Answer answer() const {
+    if (!acks_) return {};
+    return [this](std::string_view bytes, const pipeline::IngestResult& result,
+                  std::int64_t journal_id) { return acks_->answer(bytes, result, journal_id); };
+  }
+
+  // The intake of a mailbox (its own ESS when it names one) or of the server, over a store.
+  MailService::IntakeFactory intakes() const {
+    return [this](Store& store, std::optional<std::size_t> i) {
+      const bool has_own = i && *i < own_.forms.size() && own_.forms[*i];
+      pipeline::StoredIntake intake(store, has_own ? *own_.messages[*i] : messages,
+                                    has_own ? *own_.forms[*i] : forms, search, clock);
+      intake.answerWith(answer());
+      return intake;
+    };
+  }
+
+  SystemClock clock;
+  const map::SearchParameters search;
+  const pipeline::FormIntake forms;
+  const pipeline::MessageIntake messages;
+
+ private:
+  Gateway(const std::shared_ptr<const pipeline::EssProfile>& ess,
+          const std::shared_ptr<const pipeline::MssProfile>& mss, map::SearchParameters search_)
+      : search(std::move(search_)), forms(ess, clock), messages(mss, ess, clock) {}
+  std::optional<pipeline::Acknowledgements> acks_;
+  MailboxIntakes own_;
+};
+
 }  // namespace
 
 int runServe(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
@@ -745,18 +807,9 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     return kExitUsage;
   }
   // Everything is checked before a socket opens: profiles, mappings, the database and its schema.
-  auto ess = loadEss(config->ess, err);
-  auto mss = loadMss(config->mss, err);
-  auto search = loadSearchParameters(err);
-  if (!ess || !mss || !search) return kExitUsage;
-  if (auto schema = pg::requireCurrentSchema(config->database); !schema) {
-    err << "liaison serve: " << info(schema.error().code).code << ": " << schema.error().detail
-        << "\n";
-    return kExitStore;
-  }
-  SystemClock clock;
-  pipeline::FormIntake forms(*ess, clock);
-  pipeline::MessageIntake messages(*mss, *ess, clock);
+  int exit = kExitOk;
+  auto gateway = Gateway::load(*config, "serve", err, exit);
+  if (!gateway) return exit;
   const std::string database = config->database;
   auto audit = pg::PgAuditLog::open(database);  // flushed when runServe returns
   if (!audit) {
@@ -765,23 +818,17 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     return kExitStore;
   }
   pipeline::MailMetrics mail_metrics;
-  std::optional<pipeline::Acknowledgements> acks;
-  if (config->mail) acks.emplace(config->mail->acknowledgements, clock);
-  pipeline::StoredIntake::Answer answer;
-  if (acks) {
-    answer = [&acks](std::string_view bytes, const pipeline::IngestResult& result,
-                     std::int64_t journal_id) { return acks->answer(bytes, result, journal_id); };
-  }
   rest::ApiOptions options{
-      config->base_url, 20,     1000,
-      audit->get(),     answer, [&mail_metrics] { return mail_metrics.text(); }};
+      config->base_url, 20, 1000, audit->get(), gateway->answer(), [&mail_metrics] {
+        return mail_metrics.text();
+      }};
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {
         auto s = pg::PgStore::open(database);
         if (!s) return s.error();
         return std::unique_ptr<Store>(std::move(*s));
       },
-      *search, messages, forms, clock, options);
+      gateway->search, gateway->messages, gateway->forms, gateway->clock, options);
   http::Server server(config->server, [&api](const http::Request& r) { return api.handle(r); });
   auto bound = server.start();
   if (!bound) {
@@ -791,20 +838,8 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
   }
   server.stopOnSignals();
   std::optional<MailService> mail;
-  std::optional<MailboxIntakes> own;
   if (config->mail) {
-    own = mailboxIntakes(*config->mail, *mss, clock, err);
-    if (!own) return kExitUsage;
-    mail.emplace(
-        *config->mail, database,
-        [&](Store& store, std::optional<std::size_t> i) {
-          const bool has_own = i && own->forms[*i];
-          pipeline::StoredIntake intake(store, has_own ? *own->messages[*i] : messages,
-                                        has_own ? *own->forms[*i] : forms, *search, clock);
-          intake.answerWith(answer);
-          return intake;
-        },
-        mail_metrics, err);
+    mail.emplace(*config->mail, database, gateway->intakes(), mail_metrics, err);
     mail->start();
   }
   out << "liaison serve: listening on " << (config->server.tls ? "https://" : "http://")
@@ -849,34 +884,11 @@ int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostr
     err << "liaison pull: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
     return kExitUsage;
   }
-  auto ess = loadEss(config->ess, err);
-  auto mss = loadMss(config->mss, err);
-  auto search = loadSearchParameters(err);
-  if (!ess || !mss || !search) return kExitUsage;
-  if (auto schema = pg::requireCurrentSchema(config->database); !schema) {
-    err << "liaison pull: " << info(schema.error().code).code << ": " << schema.error().detail
-        << "\n";
-    return kExitStore;
-  }
-  SystemClock clock;
-  pipeline::FormIntake forms(*ess, clock);
-  pipeline::MessageIntake messages(*mss, *ess, clock);
-  pipeline::Acknowledgements acks(config->mail->acknowledgements, clock);
+  int exit = kExitOk;
+  auto gateway = Gateway::load(*config, "pull", err, exit);
+  if (!gateway) return exit;
   pipeline::MailMetrics metrics;
-  auto own = mailboxIntakes(*config->mail, *mss, clock, err);
-  if (!own) return kExitUsage;
-  MailService mail(
-      *config->mail, config->database,
-      [&](Store& store, std::optional<std::size_t> i) {
-        const bool has_own = i && own->forms[*i];
-        pipeline::StoredIntake intake(store, has_own ? *own->messages[*i] : messages,
-                                      has_own ? *own->forms[*i] : forms, *search, clock);
-        intake.answerWith(
-            [&acks](std::string_view bytes, const pipeline::IngestResult& result,
-                    std::int64_t journal_id) { return acks.answer(bytes, result, journal_id); });
-        return intake;
-      },
-      metrics, err);
+  MailService mail(*config->mail, config->database, gateway->intakes(), metrics, err);
   const auto began = std::chrono::steady_clock::now();
   const bool ok = mail.runOnce();
   const double secs =
