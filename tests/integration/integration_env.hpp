@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -56,6 +58,17 @@ inline std::string messagePath(std::string_view name) {
 }
 inline std::string message(std::string_view name) {
   return readFile(messagePath(name));
+}
+
+// A database name of the running test's own: `prefix` and the test's name, lower case, within
+// PostgreSQL's 63 bytes.
+inline std::string testDatabaseName(std::string_view prefix) {
+  std::string name =
+      std::string(prefix) + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (char& c : name)
+    c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+  name.resize(std::min<std::size_t>(name.size(), 60));
+  return name;
 }
 
 // An empty database of that name (dropped first if it exists); returns its DSN.

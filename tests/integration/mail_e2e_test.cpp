@@ -78,11 +78,7 @@ class MailEndToEnd : public ::testing::Test {
         }
       }
     }
-    db_name_ =
-        "t_mail_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::transform(db_name_.begin(), db_name_.end(), db_name_.begin(),
-                   [](unsigned char c) { return std::isalnum(c) ? std::tolower(c) : '_'; });
-    db_name_.resize(std::min<std::size_t>(db_name_.size(), 48));  // PostgreSQL names: 63 bytes
+    db_name_ = itest::testDatabaseName("t_mail_");
     dsn_ = itest::freshDatabase(db_name_);
     ASSERT_FALSE(dsn_.empty());
     auto m = pg::migrate(dsn_);

@@ -84,10 +84,7 @@ class ScriptedSender final : public MailSender {
 class MailPipeline : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    name_ = "m_" + std::string(info->name());
-    for (char& c : name_)
-      c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+    name_ = itest::testDatabaseName("m_");
     dsn_ = itest::freshDatabase(name_);
     ASSERT_FALSE(dsn_.empty());
     auto m = pg::migrate(dsn_);

@@ -40,10 +40,7 @@ std::string withMessageId(std::string mail, std::string_view id) {
 class Store : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    name_ = "t_" + std::string(info->name());
-    for (char& c : name_)
-      c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+    name_ = itest::testDatabaseName("t_");
     dsn_ = itest::freshDatabase(name_);
     ASSERT_FALSE(dsn_.empty());
     if (migrated_) {
