@@ -199,7 +199,17 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Inta
     for (const UnfinishedMessage& m : *batch) {
       const JournalEntry entry{m.journal_id, true, std::nullopt};
       const bool mail = looksLikeMail(m.bytes);
-      if (auto report = mail ? parse::readDeliveryReport(m.bytes) : std::nullopt) {
+      // Counted before the attempt, committed: a crash during it still counts.
+      auto attempts = store.recordAttempt(m.journal_id);
+      if (!attempts) return attempts.error();
+      if (*attempts > kMaxRecoveries) {
+        const Error give_up{Errc::IngestAborted,
+                            "Processing was interrupted " + std::to_string(*attempts - 1) +
+                                " times (the gateway stopped): quarantined for review."};
+        auto quarantined = intake_for(m.source).process(entry, m.bytes, mail, &give_up);
+        if (!quarantined) return quarantined.error();
+        count(metrics, *quarantined);
+      } else if (auto report = mail ? parse::readDeliveryReport(m.bytes) : std::nullopt) {
         if (auto r = applyReport(store, outbox, m.journal_id, *report); !r) return r.error();
       } else {
         auto ingested = intake_for(m.source).process(entry, m.bytes, mail);

@@ -72,6 +72,9 @@ class MailboxIntake {
 // oldest first; returns how many. Reports are applied to the outbox, mails and forms ingested by
 // the intake `intakeFor` gives for the message's journal source ("imap:<mailbox>/…": each
 // mailbox may have its own ESS).
+// A message interrupted more than kMaxRecoveries times (it stops the gateway each time it is
+// processed) is quarantined as ingest-aborted instead.
+inline constexpr int kMaxRecoveries = 5;
 using IntakeFor = std::function<const StoredIntake&(std::string_view source)>;
 Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const IntakeFor& intake_for,
                                         int min_age_seconds, MailMetrics* metrics = nullptr);

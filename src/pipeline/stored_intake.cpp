@@ -293,7 +293,7 @@ Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string so
 }
 
 Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::string_view bytes,
-                                           bool mail) const {
+                                           bool mail, const Error* give_up) const {
   StoredIngest out;
   out.journal_id = journaled.id;
   out.duplicate = false;  // processed now, even when journaled before (an interrupted ingest)
@@ -307,7 +307,13 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
   if (journaled.outcome) return fromStored(*journaled.outcome);
 
   // A journaled message without an outcome (a crash, or first time): process it now.
-  out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
+  if (give_up != nullptr) {
+    out.result.status = IngestStatus::Quarantined;
+    out.result.quarantine = *give_up;
+    out.result.message_id = messageIdOf(bytes);
+  } else {
+    out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
+  }
   out.outcome_json = operationOutcomeJson(out.result);
   const std::string now = fhir::instantOf(clock_->now());
   std::string quarantine_code =

@@ -69,8 +69,9 @@ class StoredIntake {
   // The second half of ingest(), for a message the caller already journaled (the mailbox intake
   // journals, then marks the message on the server, then processes): runs the intake and commits
   // the resources, the outcome and the answers, unless the message already has an outcome.
-  Result<StoredIngest> process(const JournalEntry& journaled, std::string_view bytes,
-                               bool mail) const;
+  // With `give_up`, the intake is not run: the message is quarantined with that reason.
+  Result<StoredIngest> process(const JournalEntry& journaled, std::string_view bytes, bool mail,
+                               const Error* give_up = nullptr) const;
 
   // The mails that answer an ingested mail (acknowledgements): queued in the outbox in the same
   // transaction as its outcome, so that each is sent if and only if the outcome committed.

@@ -338,6 +338,47 @@ parse::DeliveryReport mdnOf(pg::PgConnection& db, const std::string& kind) {
   return report.value_or(parse::DeliveryReport{});
 }
 
+// A message that stops the gateway each time it is processed (a crash: simulated here by the
+// attempts a crashed gateway leaves behind) is quarantined after kMaxRecoveries, answered with
+// an MDN 906, and no longer processed.
+TEST_F(MailPipeline, AMessageThatKeepsInterruptingIsQuarantined) {
+  const std::string bytes = itest::message("ldl_ses.eml");
+  auto journaled = store_->journal(
+      InboundMessage{bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'a'), "imap:test/7/1"});
+  ASSERT_TRUE(journaled);
+  for (int i = 0; i < pipeline::kMaxRecoveries; ++i) {
+    auto n = store_->recordAttempt(journaled->id);  // each ended in a crash
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, i + 1);
+  }
+  auto in = intake(*store_);
+  auto redone = pipeline::recoverUnfinished(
+      *store_, *store_, [&in](std::string_view) -> const pipeline::StoredIntake& { return in; }, 0);
+  ASSERT_TRUE(redone) << redone.error().detail;
+  EXPECT_EQ(*redone, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'quarantined' AND "
+                  "quarantine_code = 'ingest-aborted'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource"), 0);  // the intake was not run
+  const parse::DeliveryReport mdn = mdnOf(*db_, "mdn");
+  EXPECT_EQ(mdn.disposition, "processed/error");
+  EXPECT_EQ(mdn.error.rfind("906^", 0), 0u) << mdn.error;
+}
+
+TEST_F(MailPipeline, AnInterruptedMessageIsCountedAndProcessedWithinTheLimit) {
+  const std::string bytes = itest::message("ldl_ses.eml");
+  auto journaled = store_->journal(
+      InboundMessage{bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'b'), "imap:test/7/1"});
+  ASSERT_TRUE(journaled);
+  ASSERT_TRUE(store_->recordAttempt(journaled->id));  // one crash before
+  auto in = intake(*store_);
+  auto redone = pipeline::recoverUnfinished(
+      *store_, *store_, [&in](std::string_view) -> const pipeline::StoredIntake& { return in; }, 0);
+  ASSERT_TRUE(redone);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'accepted'"), 1);
+  EXPECT_EQ(count("SELECT attempts FROM ingest_attempt"), 2);
+}
+
 TEST_F(MailPipeline, EachOutcomeIsAcknowledgedAsMssanteExpects) {
   struct Case {
     const char* mail;

@@ -588,6 +588,16 @@ Result<std::vector<UnfinishedMessage>> PgStore::unfinished(int limit, int min_ag
   return out;
 }
 
+Result<int> PgStore::recordAttempt(std::int64_t journal_id) {
+  const std::string id = std::to_string(journal_id);
+  auto r = db_->execPrepared(
+      "INSERT INTO ingest_attempt (journal_id) VALUES ($1) ON CONFLICT (journal_id) DO UPDATE "
+      "SET attempts = ingest_attempt.attempts + 1, last_at = now() RETURNING attempts",
+      {Param{id}});
+  if (!r) return r.error();
+  return static_cast<int>(r->integer(0, 0));
+}
+
 Result<std::vector<OutboxEntry>> PgStore::lease(std::string_view worker, int max,
                                                 int lease_seconds) {
   const std::string n = std::to_string(max);

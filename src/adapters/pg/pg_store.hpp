@@ -29,6 +29,7 @@ class PgStore : public Store, public Outbox {
   Result<SearchPage> search(const SearchRequest& request) override;
   Result<Unit> audit(const AuditRecord& record) override;
   Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) override;
+  Result<int> recordAttempt(std::int64_t journal_id) override;
   Outbox* outbox() override { return this; }
 
   Result<std::vector<OutboxEntry>> lease(std::string_view worker, int max,

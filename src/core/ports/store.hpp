@@ -227,6 +227,11 @@ class Store {
   // left to it; a second run would still be harmless: outcomes are recorded once).
   virtual Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) = 0;
 
+  // Counts one more attempt at processing an interrupted message, committed at once, and returns
+  // how many there have been: a message that stops the gateway every time it is processed (a
+  // crash) is quarantined after a few, instead of stopping it for ever.
+  virtual Result<int> recordAttempt(std::int64_t journal_id) = 0;
+
   // The outbox kept in the same database, when the store has one.
   virtual class Outbox* outbox() { return nullptr; }
 };
