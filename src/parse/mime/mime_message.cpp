@@ -434,7 +434,9 @@ class TreeWalker {
       if (t.empty()) continue;
       std::string& body = out_.text_body;
       if (!body.empty()) {
-        while (!body.empty() && body.back() == '\n')
+        // A part's trailing CRs go too: a lone CR is data, but one before the joining "\n"
+        // would make a CRLF (found by fuzz/mime_fuzz.cpp).
+        while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
           body.pop_back();
         body += "\n\n";
       }

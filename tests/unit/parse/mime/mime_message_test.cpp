@@ -280,6 +280,19 @@ TEST(MimeMessage, CrCrLfIsOneLineEndAndLoneCrIsData) {
   }
 }
 
+// Found by fuzz/mime_fuzz.cpp: a text part ending with a lone CR, joined to the next with a blank
+// line, made a CRLF in the body.
+TEST(MimeMessage, TextPartsJoinWithoutMakingACrLf) {
+  const std::string mail =
+      "From: a@b.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nfirst\r\r\n"
+      "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsecond\r\n--b--\r\n";
+  MimeMessage m = parseOk(mail);
+  EXPECT_EQ(m.text_body.find("\r\n"), std::string::npos);
+  EXPECT_EQ(m.text_body.rfind("first", 0), 0u) << m.text_body;
+  EXPECT_NE(m.text_body.find("\n\nsecond"), std::string::npos) << m.text_body;
+}
+
 TEST(MimeMessage, UnknownCharsetIsReadAsWindows1252WithAWarning) {
   MimeMessage m =
       parseOk(textMail("text/plain; charset=x-unheard-of", "8bit", "R\xE9sultat \x80\n"));
