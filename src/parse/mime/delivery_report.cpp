@@ -224,7 +224,32 @@ std::string returnedMessageId(const MimeAttachment* returned, const MimeLimits& 
 
 }  // namespace
 
+namespace {
+
+// Whether the top-level Content-Type is multipart/report, read by GMime from the header block
+// alone (an empty body): most mails are not reports, and the intake parses their bodies anyway.
+bool headedAsReport(std::string_view bytes, const MimeLimits& limits) {
+  std::size_t end = bytes.size();
+  for (std::string_view blank : {std::string_view("\r\n\r\n"), std::string_view("\n\n")}) {
+    if (auto at = bytes.find(blank); at != std::string_view::npos && at < end) end = at;
+  }
+  if (end > limits.max_header_bytes) return false;  // parseMime refuses it too
+  const std::string head = std::string(bytes.substr(0, end)) + "\r\n\r\n";
+  mime_detail::ensureGMime();
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(head.data(), head.size()));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (!message) return false;
+  // GMime keeps the Content-* fields on the message's top-level part.
+  GMimeObject* part = g_mime_message_get_mime_part(message.get());
+  GMimeContentType* type = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
+  return type != nullptr && g_mime_content_type_is_type(type, "multipart", "report");
+}
+
+}  // namespace
+
 std::optional<DeliveryReport> readDeliveryReport(std::string_view bytes, const MimeLimits& limits) {
+  if (!headedAsReport(bytes, limits)) return std::nullopt;
   auto message = parseMime(bytes, limits);
   if (!message) return std::nullopt;
   std::optional<std::string> content_type = message->header("Content-Type");
