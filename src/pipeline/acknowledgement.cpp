@@ -3,17 +3,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text/ascii.hpp"
 #include "parse/mime/mime_message.hpp"
 
 namespace liaison::pipeline {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using ascii::lower;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))

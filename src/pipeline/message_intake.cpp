@@ -10,6 +10,7 @@
 
 #include "core/fhir/terminology.hpp"
 #include "core/nir/nir.hpp"
+#include "core/text/ascii.hpp"
 #include "parse/cda/cda_document.hpp"
 #include "parse/cda/xds_metadata.hpp"
 #include "parse/form/value_parser.hpp"
@@ -18,17 +19,12 @@
 namespace liaison::pipeline {
 namespace {
 
+using ascii::lower;
+
 using namespace std::chrono;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return out;
-}
 
 bool endsWithNoCase(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == suffix;

@@ -10,25 +10,17 @@
 #include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
+#include "core/text/ascii.hpp"
 #include "map/mapping.hpp"
 #include "pipeline/codec.hpp"
 
 namespace liaison::pipeline {
 namespace {
 
+using ascii::lowerAscii;
+using ascii::startsWithNoCase;
+
 constexpr int kAttempts = 4;  // transient store failures (serialization, deadlock) are retried
-
-char lowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lowerAscii(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
 
 using Value = rapidjson::Value;
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adapters/mail/curl_util.hpp"
+#include "core/text/ascii.hpp"
 
 // How libcurl (7.88) runs IMAP, which this file relies on:
 // - A URL with a mailbox (imaps://h:p/INBOX) makes libcurl SELECT it first, unless the reused
@@ -24,6 +25,9 @@
 
 namespace liaison::mail {
 namespace {
+
+using ascii::containsNoCase;
+using ascii::startsWithNoCase;
 
 constexpr std::string_view kProcessedKeyword = "$LiaisonProcessed";
 
@@ -44,18 +48,6 @@ std::string quoted(std::string_view s) {
     q += ch;
   }
   return q + '"';
-}
-
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), s.begin(),
-                    [](char a, char b) { return (a | 0x20) == (b | 0x20); });
-}
-
-bool containsNoCase(std::string_view s, std::string_view needle) {
-  for (std::size_t i = 0; i + needle.size() <= s.size(); ++i)
-    if (startsWithNoCase(s.substr(i), needle)) return true;
-  return false;
 }
 
 std::optional<std::uint32_t> parseUint(std::string_view s) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "adapters/mail/curl_util.hpp"
+#include "core/text/ascii.hpp"
 
 // How libcurl (7.88) runs SMTP, which this file relies on:
 // - The URL's path is the EHLO name. CURLUSESSL_ALL makes smtp:// require STARTTLS.
@@ -20,6 +21,8 @@
 
 namespace liaison::mail {
 namespace {
+
+using ascii::containsNoCase;
 
 bool validAddress(std::string_view a) {
   return !a.empty() && a.size() <= 320 && std::none_of(a.begin(), a.end(), [](char ch) {
@@ -43,12 +46,6 @@ std::string withCrlf(std::string_view bytes) {
   }
   if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
   return out;
-}
-
-bool containsNoCase(std::string_view s, std::string_view needle) {
-  const auto it = std::search(s.begin(), s.end(), needle.begin(), needle.end(),
-                              [](char a, char b) { return (a | 0x20) == (b | 0x20); });
-  return it != s.end();
 }
 
 struct SlistDeleter {

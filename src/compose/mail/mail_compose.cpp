@@ -19,9 +19,13 @@
 #include <memory>
 #include <mutex>
 
+#include "core/text/ascii.hpp"
+
 namespace liaison::compose {
 
 namespace {
+
+using ascii::equalsIgnoreCase;
 
 // --- GMime plumbing (compose depends on core only: parse/mime's helpers are not shared) ---------
 
@@ -114,12 +118,6 @@ std::string cleanMessageId(std::string_view s) {
 bool isFieldName(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(),
                                       [](char c) { return c > ' ' && c < 0x7F && c != ':'; });
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 // Fields written here from MailHeader: an `extra` entry may not give them a second value.

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <vector>
 
+#include "core/text/ascii.hpp"
 #include "parse/mime/gmime_support.hpp"
 #include "parse/text/encoding.hpp"
 
@@ -20,28 +21,15 @@ namespace liaison::parse {
 
 namespace {
 
+using ascii::equalsIgnoreCase;
+using ascii::lower;
+using ascii::lowerAscii;
+
 using mime_detail::GPtr;
 
 // Limits of the report part on top of MimeLimits: a DSN for a few hundred recipients stays far
 // below; anything larger is not a report liaison asked for.
 constexpr std::size_t kMaxReportFields = 4096;
-
-char lowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = lowerAscii(c);
-  return out;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lowerAscii(x) == lowerAscii(y);
-         });
-}
 
 bool isBlank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/text/ascii.hpp"
 #include "parse/mime/gmime_support.hpp"
 #include "parse/mime/mime_scan.hpp"
 #include "parse/mime/mime_text.hpp"
@@ -32,6 +33,10 @@ void ensureGMime() {
 
 namespace {
 
+using ascii::equalsIgnoreCase;
+using ascii::lower;
+using ascii::lowerAscii;
+
 using mime_detail::as;
 using mime_detail::EntityKind;
 using mime_detail::GCharPtr;
@@ -40,23 +45,6 @@ using mime_detail::isA;
 using mime_detail::ParserOptionsPtr;
 using mime_detail::ScanEntity;
 using mime_detail::ScanResult;
-
-char lowerAscii(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = lowerAscii(c);
-  return out;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lowerAscii(x) == lowerAscii(y);
-         });
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() &&

@@ -4,19 +4,16 @@
 #include <cstring>
 #include <optional>
 
+#include "core/text/ascii.hpp"
 #include "parse/mime/gmime_support.hpp"
 
 namespace liaison::parse::mime_detail {
 namespace {
 
+using ascii::equalsIgnoreCase;
+
 bool isBlank(char c) {
   return c == ' ' || c == '\t';
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x >= 'A' && x <= 'Z' ? x + 32 : x) == (y >= 'A' && y <= 'Z' ? y + 32 : y);
-         });
 }
 
 // A header field name as GMime accepts it: printable ASCII up to the colon, blanks before it.
