@@ -23,6 +23,7 @@
 #include <string_view>
 #include <utility>
 
+#include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_connection.hpp"
 
 extern char** environ;
@@ -81,6 +82,33 @@ inline std::string freshDatabase(const std::string& name) {
   std::string dsn = adminDsn();
   dsn.replace(dsn.find("dbname=postgres"), 15, "dbname=" + name);
   return dsn;
+}
+
+// A fresh database of the running test's own (testDatabaseName), migrated, with a connection to
+// it; `db` is null (and the test failed) when any step did not work.
+struct TestDatabase {
+  std::string name;
+  std::string dsn;
+  std::unique_ptr<pg::PgConnection> db;
+};
+inline TestDatabase migratedTestDatabase(std::string_view prefix) {
+  TestDatabase t{testDatabaseName(prefix), {}, nullptr};
+  t.dsn = freshDatabase(t.name);
+  if (t.dsn.empty()) return t;
+  auto migrated = pg::migrate(t.dsn);
+  EXPECT_TRUE(migrated) << (migrated ? "" : migrated.error().detail);
+  if (!migrated) return t;
+  auto db = pg::PgConnection::open(t.dsn);
+  EXPECT_TRUE(db) << (db ? "" : db.error().detail);
+  if (db) t.db = std::move(*db);
+  return t;
+}
+
+// The integer a one-value query returns (-1, and the test failed, on an error).
+inline std::int64_t count(pg::PgConnection& db, const std::string& sql) {
+  auto r = db.exec(sql);
+  EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+  return r ? r->integer(0, 0) : -1;
 }
 
 inline void dropDatabase(const std::string& name) {

@@ -78,14 +78,11 @@ class MailEndToEnd : public ::testing::Test {
         }
       }
     }
-    db_name_ = itest::testDatabaseName("t_mail_");
-    dsn_ = itest::freshDatabase(db_name_);
-    ASSERT_FALSE(dsn_.empty());
-    auto m = pg::migrate(dsn_);
-    ASSERT_TRUE(m) << m.error().detail;
-    auto db = pg::PgConnection::open(dsn_);
-    ASSERT_TRUE(db);
-    db_ = std::move(*db);
+    auto database = itest::migratedTestDatabase("t_mail_");
+    db_name_ = database.name;
+    dsn_ = database.dsn;
+    db_ = std::move(database.db);
+    ASSERT_TRUE(db_);
     dir_ = fs::temp_directory_path() / ("liaison-mail-" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }
@@ -150,11 +147,7 @@ class MailEndToEnd : public ::testing::Test {
     return shell(std::string(LIAISON_BINARY) + " pull --config " + config_path);
   }
 
-  std::int64_t count(const std::string& sql) {
-    auto r = db_->exec(sql);
-    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    return r ? r->integer(0, 0) : -1;
-  }
+  std::int64_t count(const std::string& sql) { return itest::count(*db_, sql); }
 
   fs::path peers_;
   std::string pki_;

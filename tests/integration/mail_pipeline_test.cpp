@@ -84,14 +84,11 @@ class ScriptedSender final : public MailSender {
 class MailPipeline : public ::testing::Test {
  protected:
   void SetUp() override {
-    name_ = itest::testDatabaseName("m_");
-    dsn_ = itest::freshDatabase(name_);
-    ASSERT_FALSE(dsn_.empty());
-    auto m = pg::migrate(dsn_);
-    ASSERT_TRUE(m) << m.error().detail;
-    auto db = pg::PgConnection::open(dsn_);
-    ASSERT_TRUE(db);
-    db_ = std::move(*db);
+    auto database = itest::migratedTestDatabase("m_");
+    name_ = database.name;
+    dsn_ = database.dsn;
+    db_ = std::move(database.db);
+    ASSERT_TRUE(db_);
     store_ = openStore();
   }
   void TearDown() override {
@@ -104,11 +101,7 @@ class MailPipeline : public ::testing::Test {
     EXPECT_TRUE(s) << (s ? "" : s.error().detail);
     return s ? std::move(*s) : nullptr;
   }
-  std::int64_t count(const std::string& sql) {
-    auto r = db_->exec(sql);
-    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    return r ? r->integer(0, 0) : -1;
-  }
+  std::int64_t count(const std::string& sql) { return itest::count(*db_, sql); }
   pipeline::StoredIntake intake(Store& store) {
     pipeline::StoredIntake i(store, messages_, forms_, test::searchParameters(), test::testClock());
     i.answerWith([this](std::string_view bytes, const pipeline::IngestResult& r,
