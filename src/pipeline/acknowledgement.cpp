@@ -124,7 +124,8 @@ std::string issuesText(const IngestResult& result, bool missing_only) {
     if (!issue.location.empty()) text += " (" + issue.location + ")";
     text += " [" + std::string(info(issue.code).code) + "]\n";
   }
-  if (!missing_only && result.quarantine)
+  // The reason is one of the issues when the result was made by quarantined().
+  if (!missing_only && result.quarantine && !result.issues.contains(result.quarantine->code))
     text += "  - [" + std::string(info(result.quarantine->code).code) + "] " +
             result.quarantine->detail + "\n";
   return text;

@@ -58,14 +58,6 @@ const form::Item* itemOf(const form::Questionnaire& q, const std::string& link_i
   return link_id.empty() ? nullptr : q.find(link_id);
 }
 
-IngestResult quarantined(Error error) {
-  IngestResult r;
-  r.status = IngestStatus::Quarantined;
-  r.issues.add(error.code, error.detail);
-  r.quarantine = std::move(error);
-  return r;
-}
-
 struct IdentityCheck {
   bool nir_valid = false;
   std::string normalized;
@@ -253,6 +245,15 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
   result.resources.assign(bundle.emitted().begin() + static_cast<std::ptrdiff_t>(first),
                           bundle.emitted().end());
   return result;
+}
+
+IngestResult quarantined(Error error, std::string message_id) {
+  IngestResult r;
+  r.status = IngestStatus::Quarantined;
+  r.issues.add(error.code, error.detail);
+  r.quarantine = std::move(error);
+  r.message_id = std::move(message_id);
+  return r;
 }
 
 std::string operationOutcomeJson(const IngestResult& result) {

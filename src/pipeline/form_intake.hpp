@@ -63,6 +63,10 @@ class FormIntake {
   IntakeLimits limits_;
 };
 
+// The result of an input that is quarantined: that status, the reason, and the reason as its
+// one issue (so that its OperationOutcome says why).
+IngestResult quarantined(Error error, std::string message_id = {});
+
 // The FHIR OperationOutcome of a result (always at least one issue), compact JSON.
 std::string operationOutcomeJson(const IngestResult& result);
 // The same for any issues; `when_empty` is the information issue's text when there are none.

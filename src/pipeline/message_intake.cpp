@@ -49,15 +49,6 @@ std::string fhirDateOfMail(const std::string& date) {
   return buf;
 }
 
-IngestResult quarantined(Error error, std::string message_id = {}) {
-  IngestResult r;
-  r.status = IngestStatus::Quarantined;
-  r.issues.add(error.code, error.detail);
-  r.quarantine = std::move(error);
-  r.message_id = std::move(message_id);
-  return r;
-}
-
 std::vector<std::pair<std::string, int>> countTypes(
     const std::vector<map::EmittedResource>& emitted, std::size_t from) {
   std::vector<std::pair<std::string, int>> counts;

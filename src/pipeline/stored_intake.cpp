@@ -299,13 +299,10 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
   if (journaled.outcome) return fromStored(*journaled.outcome);
 
   // A journaled message without an outcome (a crash, or first time): process it now.
-  if (give_up != nullptr) {
-    out.result.status = IngestStatus::Quarantined;
-    out.result.quarantine = *give_up;
-    out.result.message_id = messageIdOf(bytes);
-  } else {
+  if (give_up != nullptr)
+    out.result = quarantined(*give_up, mail ? messageIdOf(bytes) : std::string{});
+  else
     out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
-  }
   out.outcome_json = operationOutcomeJson(out.result);
   const std::string now = fhir::instantOf(clock_->now());
   std::string quarantine_code =
@@ -359,11 +356,7 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       // the message is quarantined with that reason, rather than retried for ever in front of
       // those behind it. Its bytes stay in the journal, to process again once fixed.
       refused = true;
-      IngestResult q;
-      q.status = IngestStatus::Quarantined;
-      q.quarantine = *failed;
-      q.message_id = out.result.message_id;
-      out.result = std::move(q);
+      out.result = quarantined(*failed, out.result.message_id);
       out.outcome_json = operationOutcomeJson(out.result);
       quarantine_code = std::string(info(failed->code).code);
       answers = mail && answer_ ? answer_(bytes, out.result, out.journal_id)

@@ -353,6 +353,9 @@ TEST_F(MailPipeline, AMessageThatKeepsInterruptingIsQuarantined) {
                   "quarantine_code = 'ingest-aborted'"),
             1);
   EXPECT_EQ(count("SELECT count(*) FROM resource"), 0);  // the intake was not run
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE outcome::text LIKE "
+                  "'%ingest-aborted%'"),
+            1);  // the OperationOutcome says why
   const parse::DeliveryReport mdn = mdnOf(*db_, "mdn");
   EXPECT_EQ(mdn.disposition, "processed/error");
   EXPECT_EQ(mdn.error.rfind("906^", 0), 0u) << mdn.error;
