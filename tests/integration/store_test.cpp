@@ -471,6 +471,45 @@ TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
   EXPECT_EQ(count("SELECT count(DISTINCT agent) FROM audit_event"), kThreads + 1);
 }
 
+// COPY's text format: tabs, newlines, backslashes and JSON escapes come back exactly as given.
+TEST_F(Store, AuditLogKeepsEveryCharacter) {
+  const std::string agent = "CN=Dupont\\, Jean\tO=ESS Cardio+\r\nOU=b\\\\s";
+  const std::string what = "Patient?name,birthdate\\N";
+  const std::string json =
+      R"({"resourceType":"AuditEvent","note":"tab\t nl\n bs\\ quote\" \u00e9 é \\N"})";
+  {
+    auto log = pg::PgAuditLog::open(dsn_);
+    ASSERT_TRUE(log) << log.error().detail;
+    (*log)->record({agent, "R", what, "0", json});
+  }
+  auto db = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(db) << db.error().detail;
+  auto r = (*db)->exec("SELECT agent, what, content::text FROM audit_event");
+  ASSERT_TRUE(r) << r.error().detail;
+  ASSERT_EQ(r->rows(), 1);
+  EXPECT_EQ(r->text(0, 0), agent);
+  EXPECT_EQ(r->text(0, 1), what);
+  EXPECT_EQ(r->text(0, 2), json);
+}
+
+// A record PostgreSQL refuses (not JSON) neither blocks the trail nor takes its batch with it.
+TEST_F(Store, AuditLogRecordRefusedByTheDatabaseDoesNotBlockTheOthers) {
+  {
+    auto log = pg::PgAuditLog::open(dsn_);
+    ASSERT_TRUE(log) << log.error().detail;
+    for (int i = 0; i < 10; ++i) {
+      (*log)->record({"CN=a", "R", "Patient/" + std::to_string(i), "0",
+                      i == 4 ? "{not json" : R"({"resourceType":"AuditEvent"})"});
+    }
+    (*log)->flush();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event"), 10);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what = 'Patient/4' AND content::text "
+                  "LIKE '%audit-content-refused%'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE content::text LIKE '%refused%'"), 1);
+}
+
 TEST(StoreUnavailable, IsATransientError) {
   auto store = pg::PgStore::open(
       "host=/nonexistent port=1 user=nobody dbname=none "

@@ -1,7 +1,8 @@
 #pragma once
 // The audit trail written in batches (core/ports/store.hpp AuditLog): one connection and one
-// thread of its own, one INSERT per batch, so that a read does not pay a second round trip and
-// a second commit. Flushed on destruction; on a database error the batch is kept and retried.
+// thread of its own, one COPY per batch (records gather for up to 10 ms), so that a read does not
+// pay a second round trip and a second commit. Flushed on destruction; on a database error the
+// batch is kept and retried.
 
 #include <condition_variable>
 #include <deque>
@@ -40,6 +41,7 @@ class PgAuditLog : public AuditLog {
   std::deque<AuditRecord> queue_;
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
+  bool hurry_ = false;  // flush(): write what is queued without gathering more
   std::thread writer_;
 };
 

@@ -2,7 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <vector>
 
 namespace liaison::pg {
@@ -155,6 +157,51 @@ Result<PgResult> PgConnection::run(const std::string* prepared_name, const std::
     return e;
   }
   return PgResult(r);
+}
+
+Result<Unit> PgConnection::copyIn(std::string_view copy_sql, std::string_view data) {
+  const std::string text(copy_sql);
+  PGresult* r = PQexec(c_, text.c_str());
+  if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
+    Error e = errorOf(r, c_);
+    if (r != nullptr) PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  // libpq sends in pieces of any size; large ones are split only to keep int lengths.
+  constexpr std::size_t kPiece = 1 << 20;
+  bool sent = true;
+  for (std::size_t at = 0; sent && at < data.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, data.size() - at);
+    sent = PQputCopyData(c_, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(c_, sent ? nullptr : "liaison: COPY data not sent") != 1) {
+    return errorOf(nullptr, c_);
+  }
+  std::optional<Error> failure;
+  while ((r = PQgetResult(c_)) != nullptr) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !failure) failure = errorOf(r, c_);
+    PQclear(r);
+  }
+  if (failure) return *failure;
+  return Unit{};
+}
+
+void appendCopyField(std::string& out, std::string_view value) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    const char* escaped = c == '\\'   ? "\\\\"
+                          : c == '\t' ? "\\t"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                                      : nullptr;
+    if (escaped == nullptr) continue;
+    out.append(value.substr(start, i - start));
+    out.append(escaped);
+    start = i + 1;
+  }
+  out.append(value.substr(start));
 }
 
 Result<Unit> PgConnection::script(std::string_view sql) {

@@ -65,6 +65,10 @@ class PgConnection {
   // Several statements, no parameters (migrations).
   Result<Unit> script(std::string_view sql);
 
+  // `COPY … FROM STDIN` with `data` in COPY's text format (rows already escaped: see
+  // appendCopyField): the cheapest way to append many rows in one statement.
+  Result<Unit> copyIn(std::string_view copy_sql, std::string_view data);
+
   // A string as an SQL literal, quoted and escaped by libpq (for the rare value the planner must
   // see: a search prefix).
   std::string literal(std::string_view value) const;
@@ -78,5 +82,9 @@ class PgConnection {
   pg_conn* c_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL → statement name
 };
+
+// Appends `value` as one field of COPY's text format: backslash, tab, newline and carriage
+// return escaped (the field and row delimiters stay unambiguous whatever the value holds).
+void appendCopyField(std::string& out, std::string_view value);
 
 }  // namespace liaison::pg
