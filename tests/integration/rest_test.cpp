@@ -141,7 +141,13 @@ TEST_F(Rest, ReadVreadAndHistory) {
   EXPECT_EQ(r.header("ETag"), "W/\"1\"");
   EXPECT_EQ(std::string("Patient/") + r.body["id"].GetString(), patient);
   EXPECT_STREQ(r.body["meta"]["versionId"].GetString(), "1");
-  EXPECT_EQ(get("/" + patient + "/_history/1").status, 200);
+  // The instant the store reads from last_updated is the one written into meta.lastUpdated.
+  const std::string updated = r.body["meta"]["lastUpdated"].GetString();
+  EXPECT_EQ(r.header("Last-Modified"), updated);
+  EXPECT_EQ(updated.size(), 24u) << updated;  // 2024-01-12T13:05:00.123Z
+  EXPECT_EQ(updated.back(), 'Z');
+  EXPECT_EQ(updated[10], 'T');
+  EXPECT_EQ(get("/" + patient + "/_history/1").header("Last-Modified"), updated);
   Reply v2 = get("/" + patient + "/_history/2");
   EXPECT_EQ(v2.status, 404);
   EXPECT_STREQ(v2.body["resourceType"].GetString(), "OperationOutcome");
@@ -382,6 +388,24 @@ TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
   EXPECT_EQ(get("/Patient/" + id).status, 410);
   EXPECT_EQ(ids(get("/Patient?identifier=" + nir)).size(), 0u);
   EXPECT_EQ(get("/Patient/" + id + "/_history").body["entry"].Size(), 3u);
+  // One version per page, newest first, through the next links' cursors.
+  std::vector<std::string> versions;
+  std::string next = "/Patient/" + id + "/_history?_count=1";
+  while (!next.empty() && versions.size() < 10) {
+    Reply page = get(next);
+    ASSERT_EQ(page.status, 200) << page.text;
+    for (const auto& e : page.body["entry"].GetArray()) {
+      versions.push_back(e.HasMember("resource") ? e["resource"]["meta"]["versionId"].GetString()
+                                                 : std::string("deleted"));
+    }
+    next.clear();
+    for (const auto& link : page.body["link"].GetArray()) {
+      if (std::string_view(link["relation"].GetString()) == "next")
+        next =
+            std::string(link["url"].GetString()).substr(std::string("https://gw.test/fhir").size());
+    }
+  }
+  EXPECT_EQ(versions, (std::vector<std::string>{"deleted", "2", "1"}));
   EXPECT_EQ(call("DELETE", "/Patient/" + id).status, 404);
   EXPECT_EQ(call("POST", "/Observation", "{\"resourceType\":\"Patient\"}", "application/fhir+json")
                 .status,
