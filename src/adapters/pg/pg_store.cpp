@@ -10,6 +10,75 @@
 namespace liaison::pg {
 namespace {
 
+// last_updated as PostgreSQL writes it ("2024-01-12 13:05:00.123456+00": every connection is
+// in UTC with ISO dates), turned into the FHIR instant and the paging position here: to_char()
+// and a numeric epoch per row cost PostgreSQL more than the read of the row itself.
+constexpr std::string_view kInstant = "last_updated";
+
+struct PgTimestamp {
+  std::string instant;      // 2024-01-12T13:05:00.123Z (milliseconds, truncated)
+  std::int64_t micros = 0;  // since the epoch
+};
+
+std::optional<PgTimestamp> pgTimestamp(std::string_view t) {
+  // YYYY-MM-DD HH:MM:SS[.f{1,6}]+00
+  auto number = [&t](std::size_t at, std::size_t n, int& out) {
+    if (at + n > t.size()) return false;
+    const auto [end, ec] = std::from_chars(t.data() + at, t.data() + at + n, out);
+    return ec == std::errc{} && end == t.data() + at + n;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (t.size() < 22 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
+      !number(0, 4, y) || !number(5, 2, mo) || !number(8, 2, d) || !number(11, 2, h) ||
+      !number(14, 2, mi) || !number(17, 2, sec)) {
+    return std::nullopt;
+  }
+  std::size_t at = 19;
+  std::string fraction;
+  if (t[at] == '.') {
+    ++at;
+    while (at < t.size() && t[at] >= '0' && t[at] <= '9')
+      fraction += t[at++];
+  }
+  if (t.substr(at) != "+00" || fraction.size() > 6) return std::nullopt;
+  const std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{unsigned(mo)},
+                                        std::chrono::day{unsigned(d)}};
+  if (!day.ok()) return std::nullopt;
+  std::string micros = fraction;
+  micros.resize(6, '0');
+  const auto since_epoch = std::chrono::sys_days{day}.time_since_epoch() + std::chrono::hours{h} +
+                           std::chrono::minutes{mi} + std::chrono::seconds{sec} +
+                           std::chrono::microseconds{std::stoi(micros)};
+  PgTimestamp out;
+  out.micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
+  out.instant.reserve(24);
+  out.instant.append(t.substr(0, 10)).append("T").append(t.substr(11, 8)).append(".");
+  out.instant.append(micros.substr(0, 3)).append("Z");
+  return out;
+}
+
+// The FHIR instant of a timestamp column (its text as is if it is not in the expected form).
+std::string instantAt(const PgResult& r, int row, int column) {
+  const std::string_view text = r.text(row, column);
+  const auto at = pgTimestamp(text);
+  return at ? at->instant : std::string(text);
+}
+
+StoredResource storedAt(const PgResult& r, int row) {
+  const std::string_view updated = r.text(row, 3);
+  const auto at = pgTimestamp(updated);
+  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)),
+          r.integer(row, 2),           at ? at->instant : std::string(updated),
+          r.text(row, 4) == "t",       std::string(r.text(row, 5))};
+}
+
+// The paging position of a row ("micros~id~version"): newest first, then by id and version.
+std::string positionAt(const PgResult& r, int row) {
+  const auto at = pgTimestamp(r.text(row, 3));
+  return std::to_string(at ? at->micros : 0) + "~" + std::string(r.text(row, 1)) + "~" +
+         std::string(r.text(row, 2));
+}
+
 // A version of a resource: meta.versionId and meta.lastUpdated set in the stored JSON ($3, $6;
 // $4 is the same instant as timestamptz, and a parameter has one type).
 constexpr std::string_view kVersionedContent =
@@ -23,7 +92,7 @@ const std::string kUpdateResource =
     " WHERE type = $1 AND id = $2 RETURNING type, id, version, last_updated, content) "
     "INSERT INTO resource_history (type, id, version, last_updated, content) "
     "SELECT type, id, version, last_updated, content FROM u "
-    "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    "RETURNING last_updated";
 const std::string kInsertResource =
     "WITH i AS (INSERT INTO resource (type, id, version, last_updated, content) "
     "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
@@ -31,7 +100,7 @@ const std::string kInsertResource =
     ") RETURNING type, id, version, last_updated, content) "
     "INSERT INTO resource_history (type, id, version, last_updated, content) "
     "SELECT type, id, version, last_updated, content FROM i "
-    "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    "RETURNING last_updated";
 
 // Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
 void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
@@ -94,36 +163,40 @@ class PgTransaction : public StoreTransaction {
       w.EndObject();
     }
     w.EndArray();
+    // The resources first: their keys (pk) are what the search-index rows point at.
     auto inserted = db_.execPrepared(
         "WITH input AS ("
         "  SELECT e->>'type' AS type, e->>'id' AS id, (e->>'updated')::timestamptz AS updated,"
-        "         e->'content' AS content, n"
+        "         e->'content' AS content, e->'index' AS index, n"
         "  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)),"
+        " ins AS ("
+        "  INSERT INTO resource (type, id, version, last_updated, content)"
+        "  SELECT type, id, 1, updated, content FROM input ORDER BY n"
+        "  RETURNING pk, type, id, version, last_updated),"
         " history AS ("
         "  INSERT INTO resource_history (type, id, version, last_updated, content)"
         "  SELECT type, id, 1, updated, content FROM input),"
         " idx AS ("
-        "  SELECT e->>'type' AS type, e->>'id' AS id, x->>0 AS param, x->>1 AS kind,"
-        "         x->>2 AS first, x->>3 AS second"
-        "  FROM jsonb_array_elements($1::jsonb) AS e, jsonb_array_elements(e->'index') AS x),"
-        " t AS (INSERT INTO search_token (type, id, param, system, value)"
-        "  SELECT type, id, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (type, id, param, value)"
-        "  SELECT type, id, param, second FROM idx WHERE kind = 's'),"
-        " d AS (INSERT INTO search_date (type, id, param, low, high)"
-        "  SELECT type, id, param, first::timestamptz, second::timestamptz FROM idx"
+        "  SELECT ins.pk, ins.type, x->>0 AS param, x->>1 AS kind, x->>2 AS first,"
+        "         x->>3 AS second"
+        "  FROM input JOIN ins ON ins.type = input.type AND ins.id = input.id,"
+        "       jsonb_array_elements(input.index) AS x),"
+        " t AS (INSERT INTO search_token (res, type, param, system, value)"
+        "  SELECT pk, type, param, first, second FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (res, type, param, value)"
+        "  SELECT pk, type, param, second FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (res, type, param, low, high)"
+        "  SELECT pk, type, param, first::timestamptz, second::timestamptz FROM idx"
         "  WHERE kind = 'd'),"
-        " r AS (INSERT INTO search_reference (type, id, param, target)"
-        "  SELECT type, id, param, second FROM idx WHERE kind = 'r')"
-        "INSERT INTO resource (type, id, version, last_updated, content)"
-        " SELECT type, id, 1, updated, content FROM input ORDER BY n"
-        " RETURNING type, id, version,"
-        "  to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        " r AS (INSERT INTO search_reference (res, type, param, target)"
+        "  SELECT pk, type, param, second FROM idx WHERE kind = 'r')"
+        "SELECT ins.type, ins.id, ins.version, ins.last_updated"
+        " FROM ins JOIN input ON ins.type = input.type AND ins.id = input.id ORDER BY input.n",
         {Param{batch}});
     if (!inserted) return inserted.error();
     for (int i = 0; i < inserted->rows(); ++i) {
       out.push_back({std::string(inserted->text(i, 0)), std::string(inserted->text(i, 1)),
-                     inserted->integer(i, 2), std::string(inserted->text(i, 3))});
+                     inserted->integer(i, 2), instantAt(*inserted, i, 3)});
     }
     return out;
   }
@@ -148,7 +221,7 @@ class PgTransaction : public StoreTransaction {
                                Param{res.json}, Param{res.last_updated}});
     if (!written) return written.error();
     if (auto r = replaceIndex(res.type, res.id, res.index); !r) return r.error();
-    return StoredVersion{res.type, res.id, version, std::string(written->text(0, 0))};
+    return StoredVersion{res.type, res.id, version, instantAt(*written, 0, 0)};
   }
 
   Result<std::optional<StoredVersion>> remove(std::string_view type, std::string_view id,
@@ -166,12 +239,12 @@ class PgTransaction : public StoreTransaction {
         "deleted = true WHERE type = $1 AND id = $2 RETURNING last_updated, content) "
         "INSERT INTO resource_history (type, id, version, last_updated, deleted, content) "
         "SELECT $1, $2, $3::integer, last_updated, true, content FROM u "
-        "RETURNING to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        "RETURNING last_updated",
         {Param{type}, Param{id}, Param{v}});
     if (!done) return done.error();
     if (auto r = replaceIndex(type, id, {}); !r) return r.error();
-    return std::optional<StoredVersion>{StoredVersion{
-        std::string(type), std::string(id), std::stoll(v), std::string(done->text(0, 0))}};
+    return std::optional<StoredVersion>{
+        StoredVersion{std::string(type), std::string(id), std::stoll(v), instantAt(*done, 0, 0)}};
   }
 
   Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
@@ -193,20 +266,21 @@ class PgTransaction : public StoreTransaction {
     json::JsonOut w(rows);
     writeIndex(w, index);
     auto r = db_.execPrepared(
-        "WITH dt AS (DELETE FROM search_token WHERE type = $1 AND id = $2),"
-        " ds AS (DELETE FROM search_string WHERE type = $1 AND id = $2),"
-        " dd AS (DELETE FROM search_date WHERE type = $1 AND id = $2),"
-        " dr AS (DELETE FROM search_reference WHERE type = $1 AND id = $2),"
-        " idx AS (SELECT x->>0 AS param, x->>1 AS kind, x->>2 AS first, x->>3 AS second"
-        "  FROM jsonb_array_elements($3::jsonb) AS x),"
-        " t AS (INSERT INTO search_token (type, id, param, system, value)"
-        "  SELECT $1, $2, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (type, id, param, value)"
-        "  SELECT $1, $2, param, second FROM idx WHERE kind = 's'),"
-        " d AS (INSERT INTO search_date (type, id, param, low, high)"
-        "  SELECT $1, $2, param, first::timestamptz, second::timestamptz FROM idx WHERE kind = 'd')"
-        " INSERT INTO search_reference (type, id, param, target)"
-        "  SELECT $1, $2, param, second FROM idx WHERE kind = 'r'",
+        "WITH k AS (SELECT pk FROM resource WHERE type = $1 AND id = $2),"
+        " dt AS (DELETE FROM search_token WHERE res = (SELECT pk FROM k)),"
+        " ds AS (DELETE FROM search_string WHERE res = (SELECT pk FROM k)),"
+        " dd AS (DELETE FROM search_date WHERE res = (SELECT pk FROM k)),"
+        " dr AS (DELETE FROM search_reference WHERE res = (SELECT pk FROM k)),"
+        " idx AS (SELECT k.pk, x->>0 AS param, x->>1 AS kind, x->>2 AS first, x->>3 AS second"
+        "  FROM k, jsonb_array_elements($3::jsonb) AS x),"
+        " t AS (INSERT INTO search_token (res, type, param, system, value)"
+        "  SELECT pk, $1, param, first, second FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (res, type, param, value)"
+        "  SELECT pk, $1, param, second FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (res, type, param, low, high)"
+        "  SELECT pk, $1, param, first::timestamptz, second::timestamptz FROM idx WHERE kind = 'd')"
+        " INSERT INTO search_reference (res, type, param, target)"
+        "  SELECT pk, $1, param, second FROM idx WHERE kind = 'r'",
         {Param{type}, Param{id}, Param{rows}});
     if (!r) return r.error();
     return Unit{};
@@ -241,68 +315,6 @@ class PgTransaction : public StoreTransaction {
   PgConnection& db_;
   bool open_ = true;
 };
-
-// last_updated as PostgreSQL writes it ("2024-01-12 13:05:00.123456+00": every connection is
-// in UTC with ISO dates), turned into the FHIR instant and the paging position here: to_char()
-// and a numeric epoch per row cost PostgreSQL more than the read of the row itself.
-constexpr std::string_view kInstant = "last_updated";
-
-struct PgTimestamp {
-  std::string instant;      // 2024-01-12T13:05:00.123Z (milliseconds, truncated)
-  std::int64_t micros = 0;  // since the epoch
-};
-
-std::optional<PgTimestamp> pgTimestamp(std::string_view t) {
-  // YYYY-MM-DD HH:MM:SS[.f{1,6}]+00
-  auto number = [&t](std::size_t at, std::size_t n, int& out) {
-    if (at + n > t.size()) return false;
-    const auto [end, ec] = std::from_chars(t.data() + at, t.data() + at + n, out);
-    return ec == std::errc{} && end == t.data() + at + n;
-  };
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (t.size() < 22 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
-      !number(0, 4, y) || !number(5, 2, mo) || !number(8, 2, d) || !number(11, 2, h) ||
-      !number(14, 2, mi) || !number(17, 2, sec)) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  std::string fraction;
-  if (t[at] == '.') {
-    ++at;
-    while (at < t.size() && t[at] >= '0' && t[at] <= '9')
-      fraction += t[at++];
-  }
-  if (t.substr(at) != "+00" || fraction.size() > 6) return std::nullopt;
-  const std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{unsigned(mo)},
-                                        std::chrono::day{unsigned(d)}};
-  if (!day.ok()) return std::nullopt;
-  std::string micros = fraction;
-  micros.resize(6, '0');
-  const auto since_epoch = std::chrono::sys_days{day}.time_since_epoch() + std::chrono::hours{h} +
-                           std::chrono::minutes{mi} + std::chrono::seconds{sec} +
-                           std::chrono::microseconds{std::stoi(micros)};
-  PgTimestamp out;
-  out.micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
-  out.instant.reserve(24);
-  out.instant.append(t.substr(0, 10)).append("T").append(t.substr(11, 8)).append(".");
-  out.instant.append(micros.substr(0, 3)).append("Z");
-  return out;
-}
-
-StoredResource storedAt(const PgResult& r, int row) {
-  const std::string_view updated = r.text(row, 3);
-  const auto at = pgTimestamp(updated);
-  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)),
-          r.integer(row, 2),           at ? at->instant : std::string(updated),
-          r.text(row, 4) == "t",       std::string(r.text(row, 5))};
-}
-
-// The paging position of a row ("micros~id~version"): newest first, then by id and version.
-std::string positionAt(const PgResult& r, int row) {
-  const auto at = pgTimestamp(r.text(row, 3));
-  return std::to_string(at ? at->micros : 0) + "~" + std::string(r.text(row, 1)) + "~" +
-         std::string(r.text(row, 2));
-}
 
 // "micros~id~version" → its three parts; false when malformed.
 bool splitCursor(std::string_view cursor, std::string& micros, std::string& id,
@@ -517,7 +529,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
                                              param(c.param + std::string(kWordSuffix)) + ")"
                                        : "x.param = " + param(c.param);
     where += " AND EXISTS (SELECT 1 FROM " + std::string(table) +
-             " x WHERE x.type = r.type AND x.id = r.id AND " + params_sql + " AND (" + any + "))";
+             " x WHERE x.res = r.pk AND x.type = r.type AND " + params_sql + " AND (" + any + "))";
   }
   std::vector<Param> params;
   auto bind = [&params, &values] {
