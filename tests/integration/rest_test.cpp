@@ -406,6 +406,15 @@ TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
     }
   }
   EXPECT_EQ(versions, (std::vector<std::string>{"deleted", "2", "1"}));
+  // The type's history has them too: superseded versions and the current one (a deletion).
+  Reply type_history = get("/Patient/_history?_count=1000");
+  ASSERT_EQ(type_history.status, 200) << type_history.text;
+  int of_this_patient = 0;
+  for (const auto& e : type_history.body["entry"].GetArray()) {
+    const std::string url = e.HasMember("fullUrl") ? e["fullUrl"].GetString() : "";
+    of_this_patient += url.find("/Patient/" + id) != std::string::npos;
+  }
+  EXPECT_EQ(of_this_patient, 3) << type_history.text.substr(0, 2000);
   EXPECT_EQ(call("DELETE", "/Patient/" + id).status, 404);
   EXPECT_EQ(call("POST", "/Observation", "{\"resourceType\":\"Patient\"}", "application/fhir+json")
                 .status,

@@ -85,22 +85,21 @@ constexpr std::string_view kVersionedContent =
     "jsonb_set(jsonb_set(CASE WHEN jsonb_typeof($5::jsonb->'meta') = 'object' THEN $5::jsonb "
     "ELSE jsonb_set($5::jsonb, '{meta}', '{}'::jsonb) END, '{meta,versionId}', to_jsonb($3::text)),"
     " '{meta,lastUpdated}', to_jsonb($6::text))";
+// The version being replaced moves to resource_history (which holds superseded versions only:
+// the current one is read from resource); both statements see the row as it was.
+constexpr std::string_view kSupersede =
+    "WITH old AS (INSERT INTO resource_history (type, id, version, last_updated, deleted, content)"
+    " SELECT type, id, version, last_updated, deleted, content FROM resource"
+    " WHERE type = $1 AND id = $2) ";
 const std::string kUpdateResource =
-    "WITH u AS (UPDATE resource SET version = $3::integer, last_updated = $4::timestamptz, "
+    std::string(kSupersede) +
+    "UPDATE resource SET version = $3::integer, last_updated = $4::timestamptz, "
     "deleted = false, content = " +
-    std::string(kVersionedContent) +
-    " WHERE type = $1 AND id = $2 RETURNING type, id, version, last_updated, content) "
-    "INSERT INTO resource_history (type, id, version, last_updated, content) "
-    "SELECT type, id, version, last_updated, content FROM u "
-    "RETURNING last_updated";
+    std::string(kVersionedContent) + " WHERE type = $1 AND id = $2 RETURNING last_updated";
 const std::string kInsertResource =
-    "WITH i AS (INSERT INTO resource (type, id, version, last_updated, content) "
+    "INSERT INTO resource (type, id, version, last_updated, content) "
     "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
-    std::string(kVersionedContent) +
-    ") RETURNING type, id, version, last_updated, content) "
-    "INSERT INTO resource_history (type, id, version, last_updated, content) "
-    "SELECT type, id, version, last_updated, content FROM i "
-    "RETURNING last_updated";
+    std::string(kVersionedContent) + ") RETURNING last_updated";
 
 // Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
 void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
@@ -173,9 +172,6 @@ class PgTransaction : public StoreTransaction {
         "  INSERT INTO resource (type, id, version, last_updated, content)"
         "  SELECT type, id, 1, updated, content FROM input ORDER BY n"
         "  RETURNING pk, type, id, version, last_updated),"
-        " history AS ("
-        "  INSERT INTO resource_history (type, id, version, last_updated, content)"
-        "  SELECT type, id, 1, updated, content FROM input),"
         " idx AS ("
         "  SELECT ins.pk, ins.type, x->>0 AS param, x->>1 AS kind, x->>2 AS first,"
         "         x->>3 AS second"
@@ -234,13 +230,11 @@ class PgTransaction : public StoreTransaction {
     if (if_match && current->integer(0, 0) != *if_match)
       return makeError(Errc::RestPreconditionFailed, "If-Match: version périmée");
     const std::string v = std::to_string(current->integer(0, 0) + 1);
-    auto done = db_.execPrepared(
-        "WITH u AS (UPDATE resource SET version = $3::integer, last_updated = now(), "
-        "deleted = true WHERE type = $1 AND id = $2 RETURNING last_updated, content) "
-        "INSERT INTO resource_history (type, id, version, last_updated, deleted, content) "
-        "SELECT $1, $2, $3::integer, last_updated, true, content FROM u "
-        "RETURNING last_updated",
-        {Param{type}, Param{id}, Param{v}});
+    auto done = db_.execPrepared(std::string(kSupersede) +
+                                     "UPDATE resource SET version = $3::integer, "
+                                     "last_updated = now(), deleted = true "
+                                     "WHERE type = $1 AND id = $2 RETURNING last_updated",
+                                 {Param{type}, Param{id}, Param{v}});
     if (!done) return done.error();
     if (auto r = replaceIndex(type, id, {}); !r) return r.error();
     return std::optional<StoredVersion>{
@@ -421,11 +415,14 @@ Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::
 Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
                                                      std::int64_t version) {
   const std::string v = std::to_string(version);
-  auto r =
-      db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
-                            ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
-                            "FROM resource_history WHERE type = $1 AND id = $2 AND version = $3",
-                        {Param{type}, Param{id}, Param{v}});
+  auto r = db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
+                                 ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM "
+                                 "resource WHERE type = $1 AND id = $2 AND version = $3::integer "
+                                 "UNION ALL SELECT type, id, version, " +
+                                 std::string(kInstant) +
+                                 ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM "
+                                 "resource_history WHERE type = $1 AND id = $2 AND version = $3",
+                             {Param{type}, Param{id}, Param{v}});
   if (!r) return r.error();
   if (r->rows() == 0) return std::optional<StoredResource>{};
   return std::optional<StoredResource>{storedAt(*r, 0)};
@@ -434,9 +431,12 @@ Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std:
 Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, int count,
                                     std::string_view after) {
   std::vector<Param> params{Param{type}};
+  // Every version: the current ones in resource, the superseded ones in resource_history.
   std::string sql = "SELECT type, id, version, " + std::string(kInstant) +
-                    ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
-                    "FROM resource_history WHERE type = $1";
+                    ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM ("
+                    "SELECT type, id, version, last_updated, deleted, content FROM resource "
+                    "UNION ALL SELECT type, id, version, last_updated, deleted, content "
+                    "FROM resource_history) AS versions WHERE type = $1";
   std::string micros;
   std::string cursor_id;
   std::string version;
