@@ -381,6 +381,77 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
   EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
 }
 
+// Revisions 7 (search rows keyed by resource.pk) and 8 (history of superseded versions only) on
+// a database that already holds resources in the revision-6 shape.
+TEST_F(FreshDatabase, KeyedSearchAndHistoryMigrationsKeepExistingData) {
+  ASSERT_TRUE(pg::migrate(dsn_, 6));
+  ASSERT_TRUE(db_->script(R"sql(
+    INSERT INTO resource (type, id, version, last_updated, deleted, content) VALUES
+      ('Patient', 'p1', 2, '2024-01-02T00:00:00Z', false, '{"resourceType":"Patient","id":"p1"}'),
+      ('ServiceRequest', 's1', 1, '2024-01-03T00:00:00Z', false,
+       '{"resourceType":"ServiceRequest","id":"s1"}'),
+      ('Observation', 'o1', 2, '2024-01-04T00:00:00Z', true,
+       '{"resourceType":"Observation","id":"o1"}');
+    INSERT INTO resource_history (type, id, version, last_updated, deleted, content) VALUES
+      ('Patient', 'p1', 1, '2024-01-01T00:00:00Z', false, '{"v":1}'),
+      ('Patient', 'p1', 2, '2024-01-02T00:00:00Z', false, '{"v":2}'),
+      ('ServiceRequest', 's1', 1, '2024-01-03T00:00:00Z', false, '{"v":1}'),
+      ('Observation', 'o1', 1, '2024-01-03T12:00:00Z', false, '{"v":1}'),
+      ('Observation', 'o1', 2, '2024-01-04T00:00:00Z', true, '{"v":1}');
+    INSERT INTO search_token (type, id, param, system, value) VALUES
+      ('Patient', 'p1', 'identifier', 'urn:oid:1.2.250.1.213.1.4.8', '279035121518989'),
+      ('ServiceRequest', 's1', 'status', '', 'active'),
+      ('Patient', 'gone', 'gender', '', 'female');
+    INSERT INTO search_string (type, id, param, value) VALUES ('Patient', 'p1', 'family', 'durand');
+    INSERT INTO search_date (type, id, param, low, high)
+      VALUES ('ServiceRequest', 's1', 'authored', '2024-01-03', '2024-01-04');
+    INSERT INTO search_reference (type, id, param, target)
+      VALUES ('ServiceRequest', 's1', 'patient', 'Patient/p1');
+  )sql"));
+  auto m = pg::migrate(dsn_);
+  ASSERT_TRUE(m) << m.error().detail;
+  EXPECT_EQ(m->to, pg::latestSchemaVersion());
+
+  // Every search row points at its own resource; the row of no resource is gone.
+  auto owners = [&](const std::string& table) {
+    return count("SELECT count(*) FROM " + table + " x JOIN resource r ON r.pk = x.res " +
+                 "AND r.type = x.type");
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM search_token"), 2);
+  EXPECT_EQ(owners("search_token"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM search_token x JOIN resource r ON r.pk = x.res "
+                  "WHERE r.id = 'p1' AND x.value = '279035121518989'"),
+            1);
+  EXPECT_EQ(owners("search_string"), 1);
+  EXPECT_EQ(owners("search_date"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM search_reference x JOIN resource r ON r.pk = x.res "
+                  "WHERE r.id = 's1' AND x.target = 'Patient/p1'"),
+            1);
+  // History: the superseded versions only (the current ones are read from resource).
+  EXPECT_EQ(count("SELECT count(*) FROM resource_history"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource_history WHERE (id, version) IN "
+                  "(('p1', 1), ('o1', 1))"),
+            2);
+
+  // The store reads and searches the migrated data; new resources get keys after the old ones.
+  auto store = openStore();
+  auto v1 = store->vread("Patient", "p1", 1);
+  ASSERT_TRUE(v1 && *v1);
+  EXPECT_EQ((*v1)->json, R"({"v": 1})");
+  auto v2 = store->vread("Patient", "p1", 2);
+  ASSERT_TRUE(v2 && *v2);
+  EXPECT_NE((*v2)->json.find("\"p1\""), std::string::npos);
+  auto history = store->history("Observation", "o1", 10, "");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->resources.size(), 2u);
+  EXPECT_TRUE(history->resources[0].deleted);
+  EXPECT_EQ(history->resources[1].version, 1);
+  ASSERT_TRUE(ingest(*store, message("ldl_ses.eml")));
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE pk IS NULL"), 0);
+  EXPECT_EQ(count("SELECT count(DISTINCT pk) FROM resource"),
+            count("SELECT count(*) FROM resource"));
+}
+
 TEST_F(FreshDatabase, CommandLine) {
   auto run = [](const std::string& args) {
     return itest::shell(std::string(LIAISON_BINARY) + " " + args);

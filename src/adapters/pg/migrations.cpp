@@ -35,7 +35,7 @@ int latestSchemaVersion() {
   return latest;
 }
 
-Result<MigrationReport> migrate(const std::string& conninfo) {
+Result<MigrationReport> migrate(const std::string& conninfo, int up_to) {
   auto db = PgConnection::open(conninfo);
   if (!db) return db.error();
   PgConnection& c = **db;
@@ -54,7 +54,7 @@ Result<MigrationReport> migrate(const std::string& conninfo) {
     report.from = report.to = *from;
     for (const Migration& m : migrations()) {
       const int v = versionOf(m.file);
-      if (v <= report.to) continue;
+      if (v <= report.to || v > up_to) continue;
       if (auto r = c.script("BEGIN"); !r) return r.error();
       auto applied = c.script(m.sql);
       if (applied) {

@@ -24,8 +24,9 @@ struct MigrationReport {
   std::vector<std::string> applied;  // file names
 };
 
-// Applies what is missing. Needs a role that may create tables (the owner, not the gateway).
-Result<MigrationReport> migrate(const std::string& conninfo);
+// Applies what is missing, up to `up_to` (tests of a migration on data: stop before it).
+// Needs a role that may create tables (the owner, not the gateway).
+Result<MigrationReport> migrate(const std::string& conninfo, int up_to = latestSchemaVersion());
 
 // The schema version of the database (0 when never migrated).
 Result<int> schemaVersion(const std::string& conninfo);
