@@ -64,9 +64,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conn
     return makeError(Errc::DbUnavailable, "PostgreSQL: " + message);
   }
   // Dates without a zone are UTC (search indexes, FHIR instants written as UTC).
-  // Timestamps come back as "2024-01-12 13:05:00.123+00" (PgStore turns them into instants).
-  if (PGresult* tz = PQexec(c, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'"); tz != nullptr)
-    PQclear(tz);
+  if (PGresult* tz = PQexec(c, "SET TimeZone = 'UTC'"); tz != nullptr) PQclear(tz);
   // Prepared statements keep one generic plan: a search planned again at each execution spent
   // more in the planner (~0.5 ms) than in the executor. The one value whose selectivity matters
   // to the plan, a string prefix, is written into the SQL of an unprepared statement (PgStore).

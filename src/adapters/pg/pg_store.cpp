@@ -1,82 +1,21 @@
 #include "adapters/pg/pg_store.hpp"
 
-#include <charconv>
-#include <chrono>
-#include <optional>
-
 #include "adapters/pg/pg_connection.hpp"
 #include "core/json/json_out.hpp"
 
 namespace liaison::pg {
 namespace {
 
-// last_updated as PostgreSQL writes it ("2024-01-12 13:05:00.123456+00": every connection is
-// in UTC with ISO dates), turned into the FHIR instant and the paging position here: to_char()
-// and a numeric epoch per row cost PostgreSQL more than the read of the row itself.
-constexpr std::string_view kInstant = "last_updated";
-
-struct PgTimestamp {
-  std::string instant;      // 2024-01-12T13:05:00.123Z (milliseconds, truncated)
-  std::int64_t micros = 0;  // since the epoch
-};
-
-std::optional<PgTimestamp> pgTimestamp(std::string_view t) {
-  // YYYY-MM-DD HH:MM:SS[.f{1,6}]+00
-  auto number = [&t](std::size_t at, std::size_t n, int& out) {
-    if (at + n > t.size()) return false;
-    const auto [end, ec] = std::from_chars(t.data() + at, t.data() + at + n, out);
-    return ec == std::errc{} && end == t.data() + at + n;
-  };
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (t.size() < 22 || t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':' ||
-      !number(0, 4, y) || !number(5, 2, mo) || !number(8, 2, d) || !number(11, 2, h) ||
-      !number(14, 2, mi) || !number(17, 2, sec)) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  std::string fraction;
-  if (t[at] == '.') {
-    ++at;
-    while (at < t.size() && t[at] >= '0' && t[at] <= '9')
-      fraction += t[at++];
-  }
-  if (t.substr(at) != "+00" || fraction.size() > 6) return std::nullopt;
-  const std::chrono::year_month_day day{std::chrono::year{y}, std::chrono::month{unsigned(mo)},
-                                        std::chrono::day{unsigned(d)}};
-  if (!day.ok()) return std::nullopt;
-  std::string micros = fraction;
-  micros.resize(6, '0');
-  const auto since_epoch = std::chrono::sys_days{day}.time_since_epoch() + std::chrono::hours{h} +
-                           std::chrono::minutes{mi} + std::chrono::seconds{sec} +
-                           std::chrono::microseconds{std::stoi(micros)};
-  PgTimestamp out;
-  out.micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
-  out.instant.reserve(24);
-  out.instant.append(t.substr(0, 10)).append("T").append(t.substr(11, 8)).append(".");
-  out.instant.append(micros.substr(0, 3)).append("Z");
-  return out;
-}
-
-// The FHIR instant of a timestamp column (its text as is if it is not in the expected form).
-std::string instantAt(const PgResult& r, int row, int column) {
-  const std::string_view text = r.text(row, column);
-  const auto at = pgTimestamp(text);
-  return at ? at->instant : std::string(text);
-}
+// last_updated as a FHIR instant, and a stable position in "newest first" order: microseconds
+// since the epoch, then the id and the version.
+constexpr std::string_view kInstant =
+    "to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+constexpr std::string_view kPosition =
+    "(extract(epoch FROM last_updated) * 1000000)::bigint::text || '~' || id || '~' || version";
 
 StoredResource storedAt(const PgResult& r, int row) {
-  const std::string_view updated = r.text(row, 3);
-  const auto at = pgTimestamp(updated);
-  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)),
-          r.integer(row, 2),           at ? at->instant : std::string(updated),
-          r.text(row, 4) == "t",       std::string(r.text(row, 5))};
-}
-
-// The paging position of a row ("micros~id~version"): newest first, then by id and version.
-std::string positionAt(const PgResult& r, int row) {
-  const auto at = pgTimestamp(r.text(row, 3));
-  return std::to_string(at ? at->micros : 0) + "~" + std::string(r.text(row, 1)) + "~" +
-         std::string(r.text(row, 2));
+  return {std::string(r.text(row, 0)), std::string(r.text(row, 1)), r.integer(row, 2),
+          std::string(r.text(row, 3)), r.text(row, 4) == "t",       std::string(r.text(row, 5))};
 }
 
 // A version of a resource: meta.versionId and meta.lastUpdated set in the stored JSON ($3, $6;
@@ -95,11 +34,12 @@ const std::string kUpdateResource =
     std::string(kSupersede) +
     "UPDATE resource SET version = $3::integer, last_updated = $4::timestamptz, "
     "deleted = false, content = " +
-    std::string(kVersionedContent) + " WHERE type = $1 AND id = $2 RETURNING last_updated";
+    std::string(kVersionedContent) + " WHERE type = $1 AND id = $2 RETURNING " +
+    std::string(kInstant);
 const std::string kInsertResource =
     "INSERT INTO resource (type, id, version, last_updated, content) "
     "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
-    std::string(kVersionedContent) + ") RETURNING last_updated";
+    std::string(kVersionedContent) + ") RETURNING " + std::string(kInstant);
 
 // Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
 void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
@@ -186,13 +126,14 @@ class PgTransaction : public StoreTransaction {
         "  WHERE kind = 'd'),"
         " r AS (INSERT INTO search_reference (res, type, param, target)"
         "  SELECT pk, type, param, second FROM idx WHERE kind = 'r')"
-        "SELECT ins.type, ins.id, ins.version, ins.last_updated"
+        "SELECT ins.type, ins.id, ins.version,"
+        "  to_char(ins.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
         " FROM ins JOIN input ON ins.type = input.type AND ins.id = input.id ORDER BY input.n",
         {Param{batch}});
     if (!inserted) return inserted.error();
     for (int i = 0; i < inserted->rows(); ++i) {
       out.push_back({std::string(inserted->text(i, 0)), std::string(inserted->text(i, 1)),
-                     inserted->integer(i, 2), instantAt(*inserted, i, 3)});
+                     inserted->integer(i, 2), std::string(inserted->text(i, 3))});
     }
     return out;
   }
@@ -217,7 +158,7 @@ class PgTransaction : public StoreTransaction {
                                Param{res.json}, Param{res.last_updated}});
     if (!written) return written.error();
     if (auto r = replaceIndex(res.type, res.id, res.index); !r) return r.error();
-    return StoredVersion{res.type, res.id, version, instantAt(*written, 0, 0)};
+    return StoredVersion{res.type, res.id, version, std::string(written->text(0, 0))};
   }
 
   Result<std::optional<StoredVersion>> remove(std::string_view type, std::string_view id,
@@ -233,12 +174,13 @@ class PgTransaction : public StoreTransaction {
     auto done = db_.execPrepared(std::string(kSupersede) +
                                      "UPDATE resource SET version = $3::integer, "
                                      "last_updated = now(), deleted = true "
-                                     "WHERE type = $1 AND id = $2 RETURNING last_updated",
+                                     "WHERE type = $1 AND id = $2 RETURNING " +
+                                     std::string(kInstant),
                                  {Param{type}, Param{id}, Param{v}});
     if (!done) return done.error();
     if (auto r = replaceIndex(type, id, {}); !r) return r.error();
-    return std::optional<StoredVersion>{
-        StoredVersion{std::string(type), std::string(id), std::stoll(v), instantAt(*done, 0, 0)}};
+    return std::optional<StoredVersion>{StoredVersion{
+        std::string(type), std::string(id), std::stoll(v), std::string(done->text(0, 0))}};
   }
 
   Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
@@ -433,7 +375,9 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
   std::vector<Param> params{Param{type}};
   // Every version: the current ones in resource, the superseded ones in resource_history.
   std::string sql = "SELECT type, id, version, " + std::string(kInstant) +
-                    ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM ("
+                    ", deleted, CASE WHEN deleted THEN '' ELSE content::text END, " +
+                    std::string(kPosition) +
+                    " FROM ("
                     "SELECT type, id, version, last_updated, deleted, content FROM resource "
                     "UNION ALL SELECT type, id, version, last_updated, deleted, content "
                     "FROM resource_history) AS versions WHERE type = $1";
@@ -462,7 +406,7 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
   SearchPage page;
   for (int i = 0; i < r->rows() && i < count; ++i)
     page.resources.push_back(storedAt(*r, i));
-  if (r->rows() > count) page.next = positionAt(*r, count - 1);
+  if (r->rows() > count) page.next = std::string(r->text(count - 1, 6));
   return page;
 }
 
@@ -559,8 +503,10 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   }
   const std::string dir = q.oldest_first ? " ASC" : " DESC";
   const std::string sql =
-      "SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.content::text "
-      "FROM resource r WHERE " +
+      "SELECT r.type, r.id, r.version, to_char(r.last_updated AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), r.deleted, r.content::text, "
+      "(extract(epoch FROM r.last_updated) * 1000000)::bigint::text || '~' || r.id || '~' || "
+      "r.version FROM resource r WHERE " +
       where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + " LIMIT " +
       std::to_string(q.count + 1);
   bind();
@@ -568,7 +514,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   if (!r) return r.error();
   for (int i = 0; i < r->rows() && i < q.count; ++i)
     page.resources.push_back(storedAt(*r, i));
-  if (r->rows() > q.count && q.count > 0) page.next = positionAt(*r, q.count - 1);
+  if (r->rows() > q.count && q.count > 0) page.next = std::string(r->text(q.count - 1, 6));
   return page;
 }
 
