@@ -30,7 +30,7 @@ class PgAuditLog : public AuditLog {
  private:
   PgAuditLog(std::string conninfo, std::unique_ptr<PgConnection> db, std::size_t capacity);
   void run();
-  bool write(const std::deque<AuditRecord>& batch);
+  bool write(std::deque<AuditRecord>& batch);  // removes from `batch` what it wrote
 
   std::string conninfo_;
   std::unique_ptr<PgConnection> db_;
