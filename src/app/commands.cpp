@@ -579,7 +579,8 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   c.server.tls = true;
   // Each worker holds one PostgreSQL connection and runs its handler to the end: twice the cores
   // keeps them busy while others wait on the database. Far more only queue on the CPU — with 16
-  // on 2 cores the reads' p99 was 36–51 ms against 9–13 ms with 4, for the same req/s.
+  // on 2 cores the reads' p99 was 36–51 ms against 9–13 ms with 4, for the same req/s
+  // (WORKERS=16 bench/run-api-bench against the default).
   c.server.worker_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
   if (file) {
     auto text = readFile(*file);
