@@ -3,8 +3,6 @@
 
 #include "parse/cda/cda_document.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -13,6 +11,7 @@
 #include <utility>
 
 #include "parse/cda/xml.hpp"
+#include "parse/text/base64.hpp"
 
 namespace liaison::parse {
 namespace {
@@ -142,49 +141,6 @@ bool isDecimal(std::string_view s) {
     if (exp == 0) return false;
   }
   return i == s.size();
-}
-
-// Base64 with OpenSSL (EVP_DecodeBlock); white space anywhere is tolerated, padding is checked.
-bool decodeBase64(std::string_view in, std::string& out) {
-  // Drop white space. XML text holds no control characters other than TAB, LF and CR, so a
-  // 16-byte block whose smallest byte is above 0x20 has none and is copied whole (vectorised).
-  std::string compact(in.size(), '\0');
-  char* w = compact.data();
-  std::size_t i = 0;
-  for (; i + 16 <= in.size(); i += 16) {
-    unsigned char low = 0xFF;
-    for (std::size_t j = 0; j < 16; ++j)
-      low = std::min(low, static_cast<unsigned char>(in[i + j]));
-    if (low > 0x20) {
-      std::memcpy(w, in.data() + i, 16);
-      w += 16;
-      continue;
-    }
-    for (std::size_t j = 0; j < 16; ++j) {
-      if (!isSpace(in[i + j])) *w++ = in[i + j];
-    }
-  }
-  for (; i < in.size(); ++i) {
-    if (!isSpace(in[i])) *w++ = in[i];
-  }
-  compact.resize(static_cast<std::size_t>(w - compact.data()));
-  out.clear();
-  if (compact.empty()) return true;
-  if (compact.size() % 4 != 0 || compact.size() > static_cast<std::size_t>(INT_MAX)) return false;
-  std::size_t padding = 0;
-  if (compact.back() == '=') ++padding;
-  if (compact[compact.size() - 2] == '=') ++padding;
-  if (compact.find('=') < compact.size() - padding) return false;  // '=' only at the end
-  out.resize(compact.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(compact.data()),
-                                static_cast<int>(compact.size()));
-  if (n < 0 || static_cast<std::size_t>(n) < padding) {
-    out.clear();
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return true;
 }
 
 // Narrative block → plain text: white space collapsed, blocks on their own lines, table cells
@@ -728,7 +684,10 @@ class CdaHandler final : public XmlHandler {
         break;
       case Capture::NonXmlText:
         if (non_xml_b64_) {
-          if (!decodeBase64(raw, doc_.non_xml_data)) {
+          if (auto bytes = decodeBase64(raw)) {
+            doc_.non_xml_data = std::move(*bytes);
+          } else {
+            doc_.non_xml_data.clear();
             warn("Corps non structuré : base64 invalide, contenu ignoré.", non_xml_line_);
           }
         } else {

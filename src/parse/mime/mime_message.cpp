@@ -19,6 +19,7 @@
 #include "parse/mime/gmime_support.hpp"
 #include "parse/mime/mime_scan.hpp"
 #include "parse/mime/mime_text.hpp"
+#include "parse/text/base64.hpp"
 
 namespace liaison::parse {
 
@@ -577,7 +578,7 @@ class TreeWalker {
     std::string bytes;
     switch (g_mime_part_get_content_encoding(part)) {
       case GMIME_CONTENT_ENCODING_BASE64: {
-        auto decoded = mime_detail::decodeBase64(encoded);
+        auto decoded = parse::decodeBase64(encoded);
         if (!decoded)
           return makeError(Errc::MimeEncodingInvalid, "invalid base64 content in part " + path);
         bytes = std::move(*decoded);

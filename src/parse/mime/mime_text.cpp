@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -12,50 +11,6 @@
 
 namespace liaison::parse::mime_detail {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// base64
-
-constexpr std::uint8_t kPad = 0x40;
-constexpr std::uint8_t kSpace = 0x80;
-constexpr std::uint8_t kBad = 0xFF;
-
-constexpr std::array<std::uint8_t, 256> makeBase64Table() {
-  std::array<std::uint8_t, 256> t{};
-  for (auto& v : t)
-    v = kBad;
-  constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i)
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint8_t>(i);
-  t['='] = kPad;
-  for (unsigned char c : {' ', '\t', '\r', '\n'})
-    t[c] = kSpace;
-  return t;
-}
-constexpr auto kBase64 = makeBase64Table();
-
-// Fast path tables: the 6 bits of a quad's k-th character already in place in a little-endian
-// 32-bit word holding the 3 decoded bytes; anything else (padding, blanks, invalid) sets bit 24.
-constexpr std::uint32_t kQuadBad = 0x01000000;
-using QuadTable = std::array<std::uint32_t, 256>;
-constexpr std::array<QuadTable, 4> makeQuadTables() {
-  std::array<QuadTable, 4> t{};
-  for (std::size_t c = 0; c < 256; ++c) {
-    std::uint32_t v = kBase64[c];
-    if (v >= 64) {
-      for (auto& table : t)
-        table[c] = kQuadBad;
-      continue;
-    }
-    t[0][c] = v << 2;                                // byte 0, high 6 bits
-    t[1][c] = (v >> 4) | ((v & 0x0F) << 12);         // byte 0 low 2 bits, byte 1 high 4 bits
-    t[2][c] = ((v >> 2) << 8) | ((v & 0x03) << 22);  // byte 1 low 4 bits, byte 2 high 2 bits
-    t[3][c] = v << 16;                               // byte 2, low 6 bits
-  }
-  return t;
-}
-constexpr auto kQuad = makeQuadTables();
 
 // ---------------------------------------------------------------------------------------------
 // single-byte charsets
@@ -216,74 +171,6 @@ std::optional<std::string> iconvToUtf8(std::string_view bytes, const std::string
 }
 
 }  // namespace
-
-std::optional<std::string> decodeBase64(std::string_view encoded) {
-  std::string out(encoded.size() / 4 * 3 + 4, '\0');  // +1: the fast path writes 4 bytes
-  auto* o = reinterpret_cast<unsigned char*>(out.data());
-  const auto* p = reinterpret_cast<const unsigned char*>(encoded.data());
-  const unsigned char* end = p + encoded.size();
-  std::uint32_t acc = 0;
-  int n = 0;  // characters in `acc`
-  while (p < end) {
-    if (n == 0) {
-      // Fast path: whole quads of alphabet characters (a 76-column line is 19 of them), each
-      // stored as one 4-byte word of which 3 bytes count (the buffer has a spare byte).
-      while (end - p >= 4) {
-        std::uint32_t x = kQuad[0][p[0]] | kQuad[1][p[1]] | kQuad[2][p[2]] | kQuad[3][p[3]];
-        if ((x & kQuadBad) != 0) break;
-        if constexpr (std::endian::native == std::endian::little) {
-          std::memcpy(o, &x, 4);
-        } else {
-          o[0] = static_cast<unsigned char>(x);
-          o[1] = static_cast<unsigned char>(x >> 8);
-          o[2] = static_cast<unsigned char>(x >> 16);
-        }
-        o += 3;
-        p += 4;
-      }
-      if (p == end) break;
-    }
-    std::uint8_t v = kBase64[*p++];
-    if (v < 64) {
-      acc = (acc << 6) | v;
-      if (++n == 4) {
-        o[0] = static_cast<unsigned char>(acc >> 16);
-        o[1] = static_cast<unsigned char>(acc >> 8);
-        o[2] = static_cast<unsigned char>(acc);
-        o += 3;
-        n = 0;
-        acc = 0;
-      }
-    } else if (v == kSpace) {
-      continue;
-    } else if (v == kPad) {
-      // "xx==" or "xxx=": then only more padding and whitespace until the end.
-      int pads = 1;
-      for (; p < end; ++p) {
-        std::uint8_t w = kBase64[*p];
-        if (w == kPad) {
-          ++pads;
-        } else if (w != kSpace) {
-          return std::nullopt;
-        }
-      }
-      if (n + pads != 4 || n < 2) return std::nullopt;
-      if (n == 2) {
-        *o++ = static_cast<unsigned char>(acc >> 4);
-      } else {
-        *o++ = static_cast<unsigned char>(acc >> 10);
-        *o++ = static_cast<unsigned char>(acc >> 2);
-      }
-      n = 0;
-      break;
-    } else {
-      return std::nullopt;  // outside the alphabet
-    }
-  }
-  if (n != 0) return std::nullopt;  // truncated: not a multiple of 4
-  out.resize(static_cast<std::size_t>(o - reinterpret_cast<unsigned char*>(out.data())));
-  return out;
-}
 
 TextResult textToUtf8(std::string_view bytes, std::string_view charset_param) {
   TextResult result;

@@ -1,16 +1,12 @@
 #pragma once
-// Internal to liaison_parse_mime: transfer decoding and charset conversion of part contents.
+// Internal to liaison_parse_mime: charset conversion of part contents (base64 is
+// parse/text/base64.hpp).
 
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace liaison::parse::mime_detail {
-
-// Strict base64 (RFC 2045 §6.8): whitespace is skipped; any other character outside the
-// alphabet, a length that is not a multiple of 4, or data after the padding is an error
-// (std::nullopt). GMime's own decoder skips all of these silently.
-std::optional<std::string> decodeBase64(std::string_view encoded);
 
 struct TextResult {
   std::string text;              // UTF-8, line ends "\n"
