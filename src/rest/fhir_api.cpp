@@ -478,69 +478,6 @@ std::string baseUrl(const ApiOptions& options, const http::Request& r) {
   return "https://" + std::string(host.empty() ? "localhost" : host);
 }
 
-std::string auditEventJson(const std::string& now, const std::string& agent, char action,
-                           std::string_view subtype, const std::string& what, int status) {
-  std::string out;
-  json::JsonOut w(out);
-  w.StartObject();
-  w.Key("resourceType");
-  w.String("AuditEvent");
-  w.Key("type");
-  w.StartObject();
-  w.Key("system");
-  w.String("http://terminology.hl7.org/CodeSystem/audit-event-type");
-  w.Key("code");
-  w.String("rest");
-  w.EndObject();
-  w.Key("subtype");
-  w.StartArray();
-  w.StartObject();
-  w.Key("system");
-  w.String("http://hl7.org/fhir/restful-interaction");
-  w.Key("code");
-  w.String(subtype);
-  w.EndObject();
-  w.EndArray();
-  w.Key("action");
-  w.String(std::string_view(&action, 1));
-  w.Key("recorded");
-  w.String(now);
-  w.Key("outcome");
-  w.String(status < 400 ? "0" : (status < 500 ? "4" : "8"));
-  w.Key("agent");
-  w.StartArray();
-  w.StartObject();
-  w.Key("who");
-  w.StartObject();
-  w.Key("display");
-  w.String(agent);
-  w.EndObject();
-  w.Key("requestor");
-  w.Bool(true);
-  w.EndObject();
-  w.EndArray();
-  w.Key("source");
-  w.StartObject();
-  w.Key("observer");
-  w.StartObject();
-  w.Key("display");
-  w.String("liaison");
-  w.EndObject();
-  w.EndObject();
-  w.Key("entity");
-  w.StartArray();
-  w.StartObject();
-  w.Key("what");
-  w.StartObject();
-  w.Key("display");
-  w.String(what);
-  w.EndObject();
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -789,10 +726,9 @@ http::Response FhirApi::handle(const http::Request& request) {
                                 : action == 'D'                       ? "delete"
                                 : what.find('?') != std::string::npos ? "search-type"
                                                                       : "read";
-    const std::string now = fhir::instantOf(clock_->now());
     const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
-    AuditRecord record{agent, std::string(1, action), what, outcome,
-                       auditEventJson(now, agent, action, subtype, what, response.status)};
+    AuditRecord record{
+        fhir::instantOf(clock_->now()), agent, std::string(1, action), subtype, what, outcome};
     if (options_.audit_log != nullptr) {
       options_.audit_log->record(std::move(record));
     } else if (auto store = acquire()) {

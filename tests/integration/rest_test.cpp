@@ -280,10 +280,13 @@ TEST_F(Rest, IngestThroughTheApiIsExactlyOnce) {
 
 TEST_F(Rest, EveryReadIsAudited) {
   const std::string a = patientA();  // a search
+  // Counted through the view that gives the trail as FHIR AuditEvents.
   const std::string reads_of_a =
-      "SELECT count(*) FROM audit_event WHERE agent = 'CN=secretariat-cardio-plus,O=ESS Cardio+' "
-      "AND action = 'R' AND what = '" +
-      a + "' AND content->>'resourceType' = 'AuditEvent'";
+      "SELECT count(*) FROM audit_event_fhir WHERE content->>'resourceType' = 'AuditEvent' "
+      "AND content->'agent'->0->'who'->>'display' = 'CN=secretariat-cardio-plus,O=ESS Cardio+' "
+      "AND content->>'action' = 'R' AND content->'subtype'->0->>'code' = 'read' "
+      "AND content->'entity'->0->'what'->>'display' = '" +
+      a + "' AND content->>'outcome' = '0'";
   const std::int64_t before = count("SELECT count(*) FROM audit_event");
   const std::int64_t a_before = count(reads_of_a);
   get("/" + a);  // a read
@@ -291,9 +294,12 @@ TEST_F(Rest, EveryReadIsAudited) {
   EXPECT_EQ(count("SELECT count(*) FROM audit_event"), before + 2);
   EXPECT_EQ(count(reads_of_a), a_before + 1);
   // Search values (an INS) never reach the audit trail, only parameter names.
-  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE content::text LIKE '%279035121518989%'"),
-            0);
-  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE what = 'Patient?identifier'"), 1);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM audit_event_fhir WHERE content::text LIKE '%279035121518989%'"),
+      0);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE what = 'Patient?identifier' AND "
+                  "subtype = 'search-type'"),
+            1);
   EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what LIKE '%=%'"), 0);
   // Metadata and health checks are not patient data.
   get("/metadata");

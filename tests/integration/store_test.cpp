@@ -383,7 +383,7 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
 
 // Revisions 7 (search rows keyed by resource.pk) and 8 (history of superseded versions only) on
 // a database that already holds resources in the revision-6 shape.
-TEST_F(FreshDatabase, KeyedSearchAndHistoryMigrationsKeepExistingData) {
+TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
   ASSERT_TRUE(pg::migrate(dsn_, 6));
   ASSERT_TRUE(db_->script(R"sql(
     INSERT INTO resource (type, id, version, last_updated, deleted, content) VALUES
@@ -407,6 +407,11 @@ TEST_F(FreshDatabase, KeyedSearchAndHistoryMigrationsKeepExistingData) {
       VALUES ('ServiceRequest', 's1', 'authored', '2024-01-03', '2024-01-04');
     INSERT INTO search_reference (type, id, param, target)
       VALUES ('ServiceRequest', 's1', 'patient', 'Patient/p1');
+    INSERT INTO audit_event (id, recorded, agent, action, what, outcome, content) VALUES
+      (41, '2024-01-05T10:00:00Z', 'CN=a', 'R', 'Patient/p1', '0',
+       '{"resourceType":"AuditEvent","subtype":[{"code":"read"}]}'),
+      (42, '2024-01-05T10:00:01Z', 'CN=b', 'R', 'Patient/p2', '0', '{"resourceType":"AuditEvent"}');
+    SELECT setval('audit_event_id_seq', 42);
   )sql"));
   auto m = pg::migrate(dsn_);
   ASSERT_TRUE(m) << m.error().detail;
@@ -432,6 +437,21 @@ TEST_F(FreshDatabase, KeyedSearchAndHistoryMigrationsKeepExistingData) {
   EXPECT_EQ(count("SELECT count(*) FROM resource_history WHERE (id, version) IN "
                   "(('p1', 1), ('o1', 1))"),
             2);
+
+  // The audit trail keeps its rows and ids as columns (the interaction out of the old JSON, empty
+  // where there was none), its sequence goes on, and the view gives them back as AuditEvents.
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE (id, agent, subtype, what) IN "
+                  "((41, 'CN=a', 'read', 'Patient/p1'), (42, 'CN=b', '', 'Patient/p2'))"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event_fhir WHERE id = 41 AND "
+                  "content->>'recorded' = '2024-01-05T10:00:00.000Z' AND "
+                  "content->'subtype'->0->>'code' = 'read'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event_fhir WHERE id = 42 AND "
+                  "content->'subtype' IS NULL"),
+            1);
+  ASSERT_TRUE(openStore()->audit({"2024-01-06T00:00:00Z", "CN=c", "R", "read", "Patient/p1", "0"}));
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE id > 42 AND agent = 'CN=c'"), 1);
 
   // The store reads and searches the migrated data; new resources get keys after the old ones.
   auto store = openStore();
@@ -529,8 +549,8 @@ TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&log, t] {
         for (int i = 0; i < kEach; ++i) {
-          (*log)->record({"CN=t" + std::to_string(t), "R", "Patient/" + std::to_string(i), "0",
-                          R"({"resourceType":"AuditEvent"})"});
+          (*log)->record({"2026-12-02T15:00:00.123Z", "CN=t" + std::to_string(t), "R", "read",
+                          "Patient/" + std::to_string(i), "0"});
         }
       });
     }
@@ -538,49 +558,60 @@ TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
       th.join();
     (*log)->flush();
     EXPECT_EQ(count("SELECT count(*) FROM audit_event"), kThreads * kEach);
-    (*log)->record({"CN=last", "R", "Patient/last", "0", R"({"resourceType":"AuditEvent"})"});
+    (*log)->record({"2026-12-02T15:00:00.123Z", "CN=last", "R", "read", "Patient/last", "0"});
   }  // destruction writes what is queued
   EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent = 'CN=last'"), 1);
   EXPECT_EQ(count("SELECT count(DISTINCT agent) FROM audit_event"), kThreads + 1);
 }
 
-// COPY's text format: tabs, newlines, backslashes and JSON escapes come back exactly as given.
+// COPY's text format: tabs, newlines, backslashes and accents come back exactly as given, and
+// the view builds the FHIR AuditEvent from the columns.
 TEST_F(Store, AuditLogKeepsEveryCharacter) {
-  const std::string agent = "CN=Dupont\\, Jean\tO=ESS Cardio+\r\nOU=b\\\\s";
+  const std::string agent = "CN=Dupont\\, Jean\tO=ESS Cardio+ é\r\nOU=b\\\\s";
   const std::string what = "Patient?name,birthdate\\N";
-  const std::string json =
-      R"({"resourceType":"AuditEvent","note":"tab\t nl\n bs\\ quote\" \u00e9 é \\N"})";
   {
     auto log = pg::PgAuditLog::open(dsn_);
     ASSERT_TRUE(log) << log.error().detail;
-    (*log)->record({agent, "R", what, "0", json});
+    (*log)->record({"2026-12-02T15:00:00.123Z", agent, "R", "search-type", what, "0"});
   }
   auto db = pg::PgConnection::open(dsn_);
   ASSERT_TRUE(db) << db.error().detail;
-  auto r = (*db)->exec("SELECT agent, what, content::text FROM audit_event");
+  auto r = (*db)->exec(
+      "SELECT agent, what, subtype, content->'agent'->0->'who'->>'display', "
+      "content->'entity'->0->'what'->>'display', content->>'recorded', "
+      "content->'subtype'->0->>'code', content->'type'->>'code' "
+      "FROM audit_event JOIN audit_event_fhir USING (id)");
   ASSERT_TRUE(r) << r.error().detail;
   ASSERT_EQ(r->rows(), 1);
   EXPECT_EQ(r->text(0, 0), agent);
   EXPECT_EQ(r->text(0, 1), what);
-  EXPECT_EQ(r->text(0, 2), json);
+  EXPECT_EQ(r->text(0, 2), "search-type");
+  EXPECT_EQ(r->text(0, 3), agent);
+  EXPECT_EQ(r->text(0, 4), what);
+  EXPECT_EQ(r->text(0, 5), "2026-12-02T15:00:00.123Z");
+  EXPECT_EQ(r->text(0, 6), "search-type");
+  EXPECT_EQ(r->text(0, 7), "rest");
 }
 
-// A record PostgreSQL refuses (not JSON) neither blocks the trail nor takes its batch with it.
+// A record PostgreSQL refuses (here a NUL byte, which no text column takes) neither blocks the
+// trail nor takes its batch with it: it is kept as a stand-in, who in printable ASCII.
 TEST_F(Store, AuditLogRecordRefusedByTheDatabaseDoesNotBlockTheOthers) {
   {
     auto log = pg::PgAuditLog::open(dsn_);
     ASSERT_TRUE(log) << log.error().detail;
     for (int i = 0; i < 10; ++i) {
-      (*log)->record({"CN=a", "R", "Patient/" + std::to_string(i), "0",
-                      i == 4 ? "{not json" : R"({"resourceType":"AuditEvent"})"});
+      (*log)->record({"2026-12-02T15:00:00.123Z", i == 4 ? std::string("CN=a\0b é", 9) : "CN=a",
+                      "R", "read", "Patient/" + std::to_string(i), "0"});
     }
     (*log)->flush();
   }
   EXPECT_EQ(count("SELECT count(*) FROM audit_event"), 10);
-  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what = 'Patient/4' AND content::text "
-                  "LIKE '%audit-content-refused%'"),
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what LIKE 'Patient/%'"), 9);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what = "
+                  "'urn:liaison:audit-record-refused' AND agent = 'CN=a?b ?"
+                  "?' AND action = 'R' "
+                  "AND subtype = 'read' AND recorded = '2026-12-02T15:00:00.123Z'"),
             1);
-  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE content::text LIKE '%refused%'"), 1);
 }
 
 TEST(StoreUnavailable, IsATransientError) {

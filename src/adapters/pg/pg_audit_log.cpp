@@ -53,21 +53,30 @@ void PgAuditLog::flush() {
 
 namespace {
 
-void appendRow(std::string& rows, const AuditRecord& a, std::string_view content) {
-  for (const std::string* field : {&a.agent, &a.action, &a.what, &a.outcome}) {
+void appendRow(std::string& rows, const AuditRecord& a) {
+  for (const std::string* field : {&a.recorded, &a.agent, &a.action, &a.subtype, &a.what}) {
     appendCopyField(rows, *field);
     rows += '\t';
   }
-  appendCopyField(rows, content);
+  appendCopyField(rows, a.outcome);
   rows += '\n';
 }
 
 constexpr std::string_view kCopy =
-    "COPY audit_event (agent, action, what, outcome, content) FROM STDIN";
-// What replaces a record's AuditEvent that PostgreSQL refused (not JSON): who, what and when stay.
-constexpr std::string_view kUnreadable =
-    R"({"resourceType":"AuditEvent","extension":[{"url":"urn:liaison:audit-content-refused",)"
-    R"("valueBoolean":true}]})";
+    "COPY audit_event (recorded, agent, action, subtype, what, outcome) FROM STDIN";
+
+// What stands in for a record PostgreSQL refused (bytes that are not UTF-8, a NUL, a constraint
+// added by the operator…): when, how and the outcome stay; who in printable ASCII; what is
+// replaced by a marker an auditor can search for.
+constexpr std::string_view kRefusedWhat = "urn:liaison:audit-record-refused";
+
+AuditRecord refusedStandIn(const AuditRecord& a) {
+  AuditRecord out = a;
+  for (char& c : out.agent)
+    if (c < 0x20 || c > 0x7E) c = '?';
+  out.what = kRefusedWhat;
+  return out;
+}
 
 }  // namespace
 
@@ -76,7 +85,7 @@ bool PgAuditLog::write(std::deque<AuditRecord>& batch) {
   // parse as jsonb before the rows are built. The batch is one COPY: all of it or none of it.
   std::string rows;
   for (const AuditRecord& a : batch)
-    appendRow(rows, a, a.json);
+    appendRow(rows, a);
   if (!db_ || !db_->ok()) {
     auto db = PgConnection::open(conninfo_);
     if (!db) return false;
@@ -93,19 +102,19 @@ bool PgAuditLog::write(std::deque<AuditRecord>& batch) {
   }
   // PostgreSQL refused the data itself: one record, retried, would block the trail (and, once
   // the queue is full, every read). Each record alone, then; one refused again is kept with a
-  // placeholder AuditEvent instead of its own.
+  // stand-in (refusedStandIn).
   // Written records leave the batch, so that a failure midway retries only the rest.
   while (!batch.empty()) {
     const AuditRecord& a = batch.front();
     rows.clear();
-    appendRow(rows, a, a.json);
+    appendRow(rows, a);
     if (!db_->copyIn(kCopy, rows)) {
       if (!db_->ok()) {
         db_.reset();
         return false;
       }
       rows.clear();
-      appendRow(rows, a, kUnreadable);
+      appendRow(rows, refusedStandIn(a));
       if (!db_->copyIn(kCopy, rows)) return false;
     }
     batch.pop_front();

@@ -690,9 +690,10 @@ Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int coun
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {
   auto r = db_->execPrepared(
-      "INSERT INTO audit_event (agent, action, what, outcome, content) "
-      "VALUES ($1, $2, $3, $4, $5::jsonb)",
-      {Param{a.agent}, Param{a.action}, Param{a.what}, Param{a.outcome}, Param{a.json}});
+      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome) "
+      "VALUES ($1::timestamptz, $2, $3, $4, $5, $6)",
+      {Param{a.recorded}, Param{a.agent}, Param{a.action}, Param{a.subtype}, Param{a.what},
+       Param{a.outcome}});
   if (!r) return r.error();
   return Unit{};
 }

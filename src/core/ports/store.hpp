@@ -181,12 +181,15 @@ class StoreTransaction {
   virtual Result<Unit> commit() = 0;
 };
 
+// One entry of the audit trail: the columns of a FHIR AuditEvent, which the store builds from them
+// when asked (it is not kept as JSON: every read writes one).
 struct AuditRecord {
-  std::string agent;    // who: client certificate subject, or "local:<user>"
-  std::string action;   // C R U D E
-  std::string what;     // "Patient/123", "Patient?name,birthdate" (parameter names only)
-  std::string outcome;  // "0" success, "4" minor failure, "8" serious failure
-  std::string json;     // the FHIR AuditEvent
+  std::string recorded;  // when, as a FHIR instant (UTC)
+  std::string agent;     // who: client certificate subject, or "local:<user>"
+  std::string action;    // C R U D E
+  std::string subtype;   // FHIR restful-interaction: read, search-type, create, update, delete
+  std::string what;      // "Patient/123", "Patient?name,birthdate" (parameter names only)
+  std::string outcome;   // "0" success, "4" minor failure, "8" serious failure
 };
 
 // Where the audit trail goes when it must not cost a round trip per request: records are
