@@ -512,6 +512,76 @@ TEST_F(FreshDatabase, CommandLine) {
   EXPECT_NE(unreachable.second.find("db-unavailable"), std::string::npos) << unreachable.second;
 }
 
+// A search on a name alone takes its page from the index rows, which carry the resource's
+// last_updated and id (migration V010). Paging must still visit every match once, in order,
+// through ties of last_updated; an updated resource moves with its new time and a deleted one
+// leaves; and the pages must equal those of the general statement (the same search with a
+// _lastUpdated clause that every resource satisfies goes through it).
+TEST_F(Store, NameSearchPagesFromTheIndexRows) {
+  auto store = openStore();
+  auto patient = [](const std::string& id, const std::string& updated, const std::string& family) {
+    return NewResource{"Patient",
+                       id,
+                       R"({"resourceType":"Patient","id":")" + id + R"("})",
+                       updated,
+                       {{"family", SearchKind::String, "", family},
+                        {"name", SearchKind::String, "", family + " jean"},
+                        {"name#w", SearchKind::String, "", "jean"}}};
+  };
+  std::vector<NewResource> batch;
+  for (int i = 0; i < 25; ++i)  // one instant for all: the id breaks the ties
+    batch.push_back(patient("p" + std::to_string(100 + i), "2024-01-01T00:00:00.000Z", "durand"));
+  for (int i = 0; i < 4; ++i)
+    batch.push_back(patient("q" + std::to_string(i),
+                            "2024-02-0" + std::to_string(i + 1) + "T00:00:00.000Z",
+                            i % 2 == 0 ? "durant" : (i == 1 ? "dupont" : "jeannot")));
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->create(batch));
+    auto moved = (*tx)->update(patient("p107", "2024-03-01T00:00:00.000Z", "durand"), 1);
+    ASSERT_TRUE(moved) << moved.error().detail;
+    ASSERT_TRUE((*tx)->remove("Patient", "p111", std::nullopt));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  auto walk = [&](std::vector<SearchClause> all, bool oldest_first) {
+    std::vector<std::string> ids;
+    SearchRequest q{"Patient", std::move(all), 4, oldest_first, false, false, ""};
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = store->search(q);
+      EXPECT_TRUE(page) << page.error().detail;
+      if (!page) break;
+      for (const StoredResource& r : page->resources)
+        ids.push_back(r.id);
+      if (page->next.empty()) break;
+      q.after = page->next;
+    }
+    return ids;
+  };
+  const SearchClause dur{"name", SearchKind::String, {{"prefix", "", "dur"}}};
+  const SearchClause any_time{
+      "_lastUpdated", SearchKind::Date, {{"ge", "2000-01-01T00:00:00Z", "2000-01-02T00:00:00Z"}}};
+  const SearchClause jean_word{"name", SearchKind::String, {{"prefix", "", "jea"}}};
+
+  std::vector<std::string> expected = {"p107", "q2", "q0"};  // newest first, then ties by id
+  for (int i = 124; i >= 100; --i)
+    if (i != 107 && i != 111) expected.push_back("p" + std::to_string(i));
+  EXPECT_EQ(walk({dur}, false), expected);
+  // The general statement (EXISTS on the resources) gives the same pages.
+  const SearchClause by_family{"family", SearchKind::String, {{"prefix", "", "dur"}}};
+  EXPECT_EQ(walk({dur, any_time}, false), expected);
+  std::vector<std::string> oldest(expected.rbegin(), expected.rend());
+  EXPECT_EQ(walk({dur}, true), oldest);
+  EXPECT_EQ(walk({by_family}, false), expected);
+  // Every live patient has a later word "jean"; q3's whole name ("jeannot jean") matches too,
+  // and comes back once.
+  const std::vector<std::string> jean = walk({jean_word}, false);
+  EXPECT_EQ(jean.size(), 28u);
+  EXPECT_EQ(std::set<std::string>(jean.begin(), jean.end()).size(), 28u);
+  // A search on two string parameters goes through the general statement.
+  EXPECT_EQ(walk({by_family, dur}, false), expected);
+}
+
 TEST_F(Store, ReindexRebuildsTheSearchIndex) {
   auto store = openStore();
   ASSERT_TRUE(ingest(*store, message("ldl_ses.eml")));

@@ -113,14 +113,14 @@ class PgTransaction : public StoreTransaction {
         "  SELECT type, id, 1, updated, content FROM input ORDER BY n"
         "  RETURNING pk, type, id, version, last_updated),"
         " idx AS ("
-        "  SELECT ins.pk, ins.type, x->>0 AS param, x->>1 AS kind, x->>2 AS first,"
-        "         x->>3 AS second"
+        "  SELECT ins.pk, ins.type, ins.id, ins.last_updated, x->>0 AS param, x->>1 AS kind,"
+        "         x->>2 AS first, x->>3 AS second"
         "  FROM input JOIN ins ON ins.type = input.type AND ins.id = input.id,"
         "       jsonb_array_elements(input.index) AS x),"
         " t AS (INSERT INTO search_token (res, type, param, system, value)"
         "  SELECT pk, type, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (res, type, param, value)"
-        "  SELECT pk, type, param, second FROM idx WHERE kind = 's'),"
+        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id)"
+        "  SELECT pk, type, param, second, last_updated, id FROM idx WHERE kind = 's'),"
         " d AS (INSERT INTO search_date (res, type, param, low, high)"
         "  SELECT pk, type, param, first::timestamptz, second::timestamptz FROM idx"
         "  WHERE kind = 'd'),"
@@ -202,17 +202,17 @@ class PgTransaction : public StoreTransaction {
     json::JsonOut w(rows);
     writeIndex(w, index);
     auto r = db_.execPrepared(
-        "WITH k AS (SELECT pk FROM resource WHERE type = $1 AND id = $2),"
+        "WITH k AS (SELECT pk, last_updated FROM resource WHERE type = $1 AND id = $2),"
         " dt AS (DELETE FROM search_token WHERE res = (SELECT pk FROM k)),"
         " ds AS (DELETE FROM search_string WHERE res = (SELECT pk FROM k)),"
         " dd AS (DELETE FROM search_date WHERE res = (SELECT pk FROM k)),"
         " dr AS (DELETE FROM search_reference WHERE res = (SELECT pk FROM k)),"
-        " idx AS (SELECT k.pk, x->>0 AS param, x->>1 AS kind, x->>2 AS first, x->>3 AS second"
-        "  FROM k, jsonb_array_elements($3::jsonb) AS x),"
+        " idx AS (SELECT k.pk, k.last_updated, x->>0 AS param, x->>1 AS kind, x->>2 AS first,"
+        "  x->>3 AS second FROM k, jsonb_array_elements($3::jsonb) AS x),"
         " t AS (INSERT INTO search_token (res, type, param, system, value)"
         "  SELECT pk, $1, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (res, type, param, value)"
-        "  SELECT pk, $1, param, second FROM idx WHERE kind = 's'),"
+        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id)"
+        "  SELECT pk, $1, param, second, last_updated, $2 FROM idx WHERE kind = 's'),"
         " d AS (INSERT INTO search_date (res, type, param, low, high)"
         "  SELECT pk, $1, param, first::timestamptz, second::timestamptz FROM idx WHERE kind = 'd')"
         " INSERT INTO search_reference (res, type, param, target)"
@@ -417,64 +417,79 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
     values.push_back(std::move(v));
     return "$" + std::to_string(values.size());
   };
-  std::string where = "r.type = $1 AND NOT r.deleted";
   bool inlined = false;  // a value written into the SQL: run unprepared
-  for (const SearchClause& c : q.all) {
+  // One clause as SQL: its alternatives OR-ed, on the index table aliased `x` (or on the
+  // resource's last_updated, `updated`, for _lastUpdated). Each call binds its own parameters.
+  auto condition = [&](const SearchClause& c, const std::string& x, const std::string& updated) {
     std::vector<std::string> alternatives;
-    const bool last_updated = c.param == "_lastUpdated";
     for (const SearchValue& v : c.any) {
       switch (c.kind) {
         case SearchKind::Token:
-          alternatives.push_back("(x.value = " + param(v.second) +
-                                 (v.op == "system" ? " AND x.system = " + param(v.first) : "") +
-                                 ")");
+          alternatives.push_back(
+              "(" + x + ".value = " + param(v.second) +
+              (v.op == "system" ? " AND " + x + ".system = " + param(v.first) : "") + ")");
           break;
         case SearchKind::String:
           // Rows under "<param>" hold whole values, under "<param>#w" each later word onward
           // (map/search_parameters.hpp): a prefix matches either, exact and contains the whole.
           if (v.op == "exact") {
-            alternatives.push_back("(x.param = " + param(c.param) +
-                                   " AND x.value = " + param(v.second) + ")");
+            alternatives.push_back("(" + x + ".param = " + param(c.param) + " AND " + x +
+                                   ".value = " + param(v.second) + ")");
           } else if (v.op == "contains") {
-            alternatives.push_back("(x.param = " + param(c.param) + " AND x.value LIKE " +
-                                   param("%" + escapeLike(v.second) + "%") + ")");
+            alternatives.push_back("(" + x + ".param = " + param(c.param) + " AND " + x +
+                                   ".value LIKE " + param("%" + escapeLike(v.second) + "%") + ")");
           } else {
             // The prefix is written as a literal: how many rows it selects decides the plan
             // (a frequent prefix walks the newest resources, a rare one the lookup index), and
             // plans of prepared statements are generic (PgConnection). Not prepared, then.
-            alternatives.push_back("x.value LIKE " + db_->literal(escapeLike(v.second) + "%"));
+            alternatives.push_back(x + ".value LIKE " + db_->literal(escapeLike(v.second) + "%"));
             inlined = true;
           }
           break;
         case SearchKind::Date:
-          alternatives.push_back(
-              last_updated ? dateCondition(v.op, "r.last_updated", "r.last_updated", v, param)
-                           : dateCondition(v.op, "x.low", "x.high", v, param));
+          alternatives.push_back(c.param == "_lastUpdated"
+                                     ? dateCondition(v.op, updated, updated, v, param)
+                                     : dateCondition(v.op, x + ".low", x + ".high", v, param));
           break;
         case SearchKind::Reference:
-          alternatives.push_back("x.target = " + param(v.second));
+          alternatives.push_back(x + ".target = " + param(v.second));
           break;
       }
     }
-    if (alternatives.empty()) continue;
     std::string any;
     for (const std::string& a : alternatives)
       any += (any.empty() ? "" : " OR ") + a;
-    if (last_updated) {
-      where += " AND (" + any + ")";
-      continue;
+    return any;
+  };
+  auto tableOf = [](SearchKind kind) {
+    return kind == SearchKind::Token    ? "search_token"
+           : kind == SearchKind::String ? "search_string"
+           : kind == SearchKind::Date   ? "search_date"
+                                        : "search_reference";
+  };
+  auto paramsOf = [&](const SearchClause& c, const std::string& x) {
+    return c.kind == SearchKind::String ? x + ".param IN (" + param(c.param) + ", " +
+                                              param(c.param + std::string(kWordSuffix)) + ")"
+                                        : x + ".param = " + param(c.param);
+  };
+  // Every clause but _lastUpdated as EXISTS on its index table, correlated to `owner` (the
+  // resource's key) and `owner_type`; _lastUpdated on `updated`.
+  auto filters = [&](const std::string& owner, const std::string& owner_type,
+                     const std::string& updated, const SearchClause* skip) {
+    std::string where;
+    for (const SearchClause& c : q.all) {
+      if (&c == skip || c.any.empty()) continue;
+      const std::string any = condition(c, "x", updated);
+      if (c.param == "_lastUpdated") {
+        where += " AND (" + any + ")";
+        continue;
+      }
+      where += " AND EXISTS (SELECT 1 FROM " + std::string(tableOf(c.kind)) +
+               " x WHERE x.res = " + owner + " AND x.type = " + owner_type + " AND " +
+               paramsOf(c, "x") + " AND (" + any + "))";
     }
-    const char* table = c.kind == SearchKind::Token    ? "search_token"
-                        : c.kind == SearchKind::String ? "search_string"
-                        : c.kind == SearchKind::Date   ? "search_date"
-                                                       : "search_reference";
-    const std::string params_sql = c.kind == SearchKind::String
-                                       ? "x.param IN (" + param(c.param) + ", " +
-                                             param(c.param + std::string(kWordSuffix)) + ")"
-                                       : "x.param = " + param(c.param);
-    where += " AND EXISTS (SELECT 1 FROM " + std::string(table) +
-             " x WHERE x.res = r.pk AND x.type = r.type AND " + params_sql + " AND (" + any + "))";
-  }
+    return where;
+  };
   std::vector<Param> params;
   auto bind = [&params, &values] {
     params.clear();
@@ -484,31 +499,60 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
 
   SearchPage page;
   if (q.total || q.count_only) {
+    const std::string count_sql =
+        "SELECT count(*) FROM resource r WHERE r.type = $1 AND NOT "
+        "r.deleted" +
+        filters("r.pk", "r.type", "r.last_updated", nullptr);
     bind();
-    const std::string count_sql = "SELECT count(*) FROM resource r WHERE " + where;
     auto total = inlined ? db_->exec(count_sql, params) : db_->execPrepared(count_sql, params);
     if (!total) return total.error();
     page.total = total->integer(0, 0);
     if (q.count_only) return page;
+    values.resize(1);  // the page's statement binds its own: none of the count's may stay unused
+    inlined = false;
   }
   std::string micros;
   std::string cursor_id;
   std::string version;
-  if (!q.after.empty()) {
-    if (!splitCursor(q.after, micros, cursor_id, version))
-      return makeError(Errc::FhirStructure, "curseur de pagination invalide");
-    const std::string cmp = q.oldest_first ? ">" : "<";
-    where += " AND ((extract(epoch FROM r.last_updated) * 1000000)::bigint, r.id) " + cmp + " (" +
-             param(micros) + "::bigint, " + param(cursor_id) + ")";
-  }
+  if (!q.after.empty() && !splitCursor(q.after, micros, cursor_id, version))
+    return makeError(Errc::FhirStructure, "curseur de pagination invalide");
+  const std::string cmp = q.oldest_first ? ">" : "<";
   const std::string dir = q.oldest_first ? " ASC" : " DESC";
+  auto after = [&](const std::string& updated, const std::string& id) {
+    if (q.after.empty()) return std::string();
+    return " AND ((extract(epoch FROM " + updated + ") * 1000000)::bigint, " + id + ") " + cmp +
+           " (" + param(micros) + "::bigint, " + param(cursor_id) + ")";
+  };
+  const std::string limit = " LIMIT " + std::to_string(q.count + 1);
+
+  // A search on one string parameter alone (a name) takes its page from the index rows, which
+  // carry the resource's last_updated and id (migration V010): a frequent prefix matches
+  // thousands of rows, and fetching each resource only to sort them was the whole cost. Other
+  // searches filter the resources with EXISTS on each index table.
+  const SearchClause* by_string = nullptr;
+  int indexed = 0;
+  for (const SearchClause& c : q.all) {
+    if (c.any.empty() || c.param == "_lastUpdated") continue;
+    ++indexed;
+    if (c.kind == SearchKind::String) by_string = &c;
+  }
+  std::string where = "r.type = $1 AND NOT r.deleted";
+  if (indexed == 1 && by_string != nullptr) {
+    where += " AND r.pk IN (SELECT s.res FROM search_string s WHERE s.type = $1 AND " +
+             paramsOf(*by_string, "s") + " AND (" + condition(*by_string, "s", "") + ")" +
+             filters("s.res", "s.type", "s.last_updated", by_string) +
+             after("s.last_updated", "s.id") +
+             " GROUP BY s.res, s.last_updated, s.id ORDER BY s.last_updated" + dir + ", s.id" +
+             dir + limit + ")";
+  } else {
+    where += filters("r.pk", "r.type", "r.last_updated", nullptr) + after("r.last_updated", "r.id");
+  }
   const std::string sql =
       "SELECT r.type, r.id, r.version, to_char(r.last_updated AT TIME ZONE 'UTC', "
       "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), r.deleted, r.content::text, "
       "(extract(epoch FROM r.last_updated) * 1000000)::bigint::text || '~' || r.id || '~' || "
       "r.version FROM resource r WHERE " +
-      where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + " LIMIT " +
-      std::to_string(q.count + 1);
+      where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + limit;
   bind();
   auto r = inlined ? db_->exec(sql, params) : db_->execPrepared(sql, params);
   if (!r) return r.error();
