@@ -500,8 +500,7 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   SearchPage page;
   if (q.total || q.count_only) {
     const std::string count_sql =
-        "SELECT count(*) FROM resource r WHERE r.type = $1 AND NOT "
-        "r.deleted" +
+        "SELECT count(*) FROM resource r WHERE r.type = $1 AND NOT r.deleted" +
         filters("r.pk", "r.type", "r.last_updated", nullptr);
     bind();
     auto total = inlined ? db_->exec(count_sql, params) : db_->execPrepared(count_sql, params);
