@@ -6,12 +6,21 @@
 namespace liaison::pg {
 namespace {
 
-// last_updated as a FHIR instant, and a stable position in "newest first" order: microseconds
-// since the epoch, then the id and the version.
-constexpr std::string_view kInstant =
-    "to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
-constexpr std::string_view kPosition =
-    "(extract(epoch FROM last_updated) * 1000000)::bigint::text || '~' || id || '~' || version";
+// A timestamptz column as a FHIR instant (UTC, milliseconds).
+std::string instantOf(std::string_view column) {
+  return "to_char(" + std::string(column) +
+         " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+}
+// Its microseconds since the epoch: the part of a paging position that orders by time.
+std::string microsOf(std::string_view column) {
+  return "(extract(epoch FROM " + std::string(column) + ") * 1000000)::bigint";
+}
+// A stable position in last_updated order, "micros~id~version", of the row `row` ("" or "r.").
+std::string positionOf(std::string_view row) {
+  const std::string r(row);
+  return microsOf(r + "last_updated") + "::text || '~' || " + r + "id || '~' || " + r + "version";
+}
+const std::string kInstant = instantOf("last_updated");
 
 StoredResource storedAt(const PgResult& r, int row) {
   return {std::string(r.text(row, 0)), std::string(r.text(row, 1)), r.integer(row, 2),
@@ -34,12 +43,11 @@ const std::string kUpdateResource =
     std::string(kSupersede) +
     "UPDATE resource SET version = $3::integer, last_updated = $4::timestamptz, "
     "deleted = false, content = " +
-    std::string(kVersionedContent) + " WHERE type = $1 AND id = $2 RETURNING " +
-    std::string(kInstant);
+    std::string(kVersionedContent) + " WHERE type = $1 AND id = $2 RETURNING " + kInstant;
 const std::string kInsertResource =
     "INSERT INTO resource (type, id, version, last_updated, content) "
     "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
-    std::string(kVersionedContent) + ") RETURNING " + std::string(kInstant);
+    std::string(kVersionedContent) + ") RETURNING " + kInstant;
 
 // Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
 void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
@@ -126,9 +134,9 @@ class PgTransaction : public StoreTransaction {
         "  WHERE kind = 'd'),"
         " r AS (INSERT INTO search_reference (res, type, param, target)"
         "  SELECT pk, type, param, second FROM idx WHERE kind = 'r')"
-        "SELECT ins.type, ins.id, ins.version,"
-        "  to_char(ins.last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        " FROM ins JOIN input ON ins.type = input.type AND ins.id = input.id ORDER BY input.n",
+        "SELECT ins.type, ins.id, ins.version, " +
+            instantOf("ins.last_updated") +
+            " FROM ins JOIN input ON ins.type = input.type AND ins.id = input.id ORDER BY input.n",
         {Param{batch}});
     if (!inserted) return inserted.error();
     for (int i = 0; i < inserted->rows(); ++i) {
@@ -175,7 +183,7 @@ class PgTransaction : public StoreTransaction {
                                      "UPDATE resource SET version = $3::integer, "
                                      "last_updated = now(), deleted = true "
                                      "WHERE type = $1 AND id = $2 RETURNING " +
-                                     std::string(kInstant),
+                                     kInstant,
                                  {Param{type}, Param{id}, Param{v}});
     if (!done) return done.error();
     if (auto r = replaceIndex(type, id, {}); !r) return r.error();
@@ -345,7 +353,7 @@ Result<std::optional<StoredOutcome>> PgStore::outcomeOf(std::int64_t journal_id)
 }
 
 Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::string_view id) {
-  auto r = db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
+  auto r = db_->execPrepared("SELECT type, id, version, " + kInstant +
                                  ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
                                  "FROM resource WHERE type = $1 AND id = $2",
                              {Param{type}, Param{id}});
@@ -357,11 +365,11 @@ Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::
 Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
                                                      std::int64_t version) {
   const std::string v = std::to_string(version);
-  auto r = db_->execPrepared("SELECT type, id, version, " + std::string(kInstant) +
+  auto r = db_->execPrepared("SELECT type, id, version, " + kInstant +
                                  ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM "
                                  "resource WHERE type = $1 AND id = $2 AND version = $3::integer "
                                  "UNION ALL SELECT type, id, version, " +
-                                 std::string(kInstant) +
+                                 kInstant +
                                  ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM "
                                  "resource_history WHERE type = $1 AND id = $2 AND version = $3",
                              {Param{type}, Param{id}, Param{v}});
@@ -374,9 +382,9 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
                                     std::string_view after) {
   std::vector<Param> params{Param{type}};
   // Every version: the current ones in resource, the superseded ones in resource_history.
-  std::string sql = "SELECT type, id, version, " + std::string(kInstant) +
+  std::string sql = "SELECT type, id, version, " + kInstant +
                     ", deleted, CASE WHEN deleted THEN '' ELSE content::text END, " +
-                    std::string(kPosition) +
+                    positionOf("") +
                     " FROM ("
                     "SELECT type, id, version, last_updated, deleted, content FROM resource "
                     "UNION ALL SELECT type, id, version, last_updated, deleted, content "
@@ -395,9 +403,8 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
     params.push_back(Param{micros});
     params.push_back(Param{cursor_id});
     params.push_back(Param{version});
-    sql += " AND ((extract(epoch FROM last_updated) * 1000000)::bigint, id, version) < ($" +
-           std::to_string(n + 1) + "::bigint, $" + std::to_string(n + 2) + ", $" +
-           std::to_string(n + 3) + "::integer)";
+    sql += " AND (" + microsOf("last_updated") + ", id, version) < ($" + std::to_string(n + 1) +
+           "::bigint, $" + std::to_string(n + 2) + ", $" + std::to_string(n + 3) + "::integer)";
   }
   const std::string limit = std::to_string(count + 1);
   sql += " ORDER BY last_updated DESC, id DESC, version DESC LIMIT " + limit;
@@ -519,8 +526,8 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   const std::string dir = q.oldest_first ? " ASC" : " DESC";
   auto after = [&](const std::string& updated, const std::string& id) {
     if (q.after.empty()) return std::string();
-    return " AND ((extract(epoch FROM " + updated + ") * 1000000)::bigint, " + id + ") " + cmp +
-           " (" + param(micros) + "::bigint, " + param(cursor_id) + ")";
+    return " AND (" + microsOf(updated) + ", " + id + ") " + cmp + " (" + param(micros) +
+           "::bigint, " + param(cursor_id) + ")";
   };
   const std::string limit = " LIMIT " + std::to_string(q.count + 1);
 
@@ -546,12 +553,10 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
   } else {
     where += filters("r.pk", "r.type", "r.last_updated", nullptr) + after("r.last_updated", "r.id");
   }
-  const std::string sql =
-      "SELECT r.type, r.id, r.version, to_char(r.last_updated AT TIME ZONE 'UTC', "
-      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), r.deleted, r.content::text, "
-      "(extract(epoch FROM r.last_updated) * 1000000)::bigint::text || '~' || r.id || '~' || "
-      "r.version FROM resource r WHERE " +
-      where + " ORDER BY r.last_updated" + dir + ", r.id" + dir + limit;
+  const std::string sql = "SELECT r.type, r.id, r.version, " + instantOf("r.last_updated") +
+                          ", r.deleted, r.content::text, " + positionOf("r.") +
+                          " FROM resource r WHERE " + where + " ORDER BY r.last_updated" + dir +
+                          ", r.id" + dir + limit;
   bind();
   auto r = inlined ? db_->exec(sql, params) : db_->execPrepared(sql, params);
   if (!r) return r.error();
@@ -597,13 +602,10 @@ std::vector<std::string> fromArray(std::string_view text) {
   return out;
 }
 
-constexpr std::string_view kOutboxColumns =
-    "id, kind, message_id, mail_from, recipients::text, status, attempts, "
-    "to_char(next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "coalesce(last_error, ''), "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-    "coalesce(to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), "
-    "coalesce(report, ''), coalesce(journal_id, 0)";
+const std::string kOutboxColumns =
+    "id, kind, message_id, mail_from, recipients::text, status, attempts, " +
+    instantOf("next_attempt_at") + ", coalesce(last_error, ''), " + instantOf("created_at") +
+    ", coalesce(" + instantOf("sent_at") + ", ''), coalesce(report, ''), coalesce(journal_id, 0)";
 
 OutboxEntry outboxAt(const PgResult& r, int row) {
   OutboxEntry e;
@@ -664,7 +666,7 @@ Result<std::vector<OutboxEntry>> PgStore::lease(std::string_view worker, int max
       "UPDATE outbox o SET status = 'sending', leased_by = $1, attempts = o.attempts + 1, "
       "lease_until = now() + make_interval(secs => $3::integer) FROM due WHERE o.id = due.due_id "
       "RETURNING " +
-          std::string(kOutboxColumns) + ", raw",
+          kOutboxColumns + ", raw",
       {Param{worker}, Param{n}, Param{secs}});
   if (!r) return r.error();
   std::vector<OutboxEntry> out;
@@ -720,7 +722,7 @@ Result<bool> PgStore::recordReport(std::string_view message_id, std::string_view
 
 Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int count) {
   const std::string n = std::to_string(count);
-  auto r = db_->execPrepared("SELECT " + std::string(kOutboxColumns) +
+  auto r = db_->execPrepared("SELECT " + kOutboxColumns +
                                  " FROM outbox WHERE ($1 = '' OR status = $1) "
                                  "ORDER BY created_at DESC, id DESC LIMIT $2::integer",
                              {Param{status}, Param{n}});
