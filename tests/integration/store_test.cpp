@@ -515,8 +515,9 @@ TEST_F(FreshDatabase, CommandLine) {
 // A search on a name alone takes its page from the index rows, which carry the resource's
 // last_updated and id (migration V010). Paging must still visit every match once, in order,
 // through ties of last_updated; an updated resource moves with its new time and a deleted one
-// leaves; and the pages must equal those of the general statement (the same search with a
-// _lastUpdated clause that every resource satisfies goes through it).
+// leaves; a _lastUpdated clause filters on the rows' copy of the time; and the pages must equal
+// those of the general statement (EXISTS on the resources), which a search on two string
+// parameters goes through.
 TEST_F(Store, NameSearchPagesFromTheIndexRows) {
   auto store = openStore();
   auto patient = [](const std::string& id, const std::string& updated, const std::string& family) {
@@ -567,9 +568,8 @@ TEST_F(Store, NameSearchPagesFromTheIndexRows) {
   for (int i = 124; i >= 100; --i)
     if (i != 107 && i != 111) expected.push_back("p" + std::to_string(i));
   EXPECT_EQ(walk({dur}, false), expected);
-  // The general statement (EXISTS on the resources) gives the same pages.
   const SearchClause by_family{"family", SearchKind::String, {{"prefix", "", "dur"}}};
-  EXPECT_EQ(walk({dur, any_time}, false), expected);
+  EXPECT_EQ(walk({dur, any_time}, false), expected);  // a time every resource matches
   std::vector<std::string> oldest(expected.rbegin(), expected.rend());
   EXPECT_EQ(walk({dur}, true), oldest);
   EXPECT_EQ(walk({by_family}, false), expected);
@@ -578,7 +578,7 @@ TEST_F(Store, NameSearchPagesFromTheIndexRows) {
   const std::vector<std::string> jean = walk({jean_word}, false);
   EXPECT_EQ(jean.size(), 28u);
   EXPECT_EQ(std::set<std::string>(jean.begin(), jean.end()).size(), 28u);
-  // A search on two string parameters goes through the general statement.
+  // Two string parameters: the general statement, same pages.
   EXPECT_EQ(walk({by_family, dur}, false), expected);
 }
 
