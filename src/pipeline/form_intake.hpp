@@ -9,6 +9,7 @@
 
 #include "core/error/error.hpp"
 #include "core/ports/clock.hpp"
+#include "core/ports/store.hpp"
 #include "map/mapping.hpp"
 #include "pipeline/bundle_writer.hpp"
 #include "pipeline/ess_profile.hpp"
@@ -29,6 +30,14 @@ struct MappingReport {
   std::vector<std::string> skipped;    // not mapped, and why
 };
 
+// The resources a Bundle holds for one document (a CDA of the archive, an attachment): stored
+// once per document identity, whatever the number of mails that bring it.
+struct DocumentGroup {
+  DocumentIdentity identity;
+  std::string document;                // fullUrl of its DocumentReference
+  std::vector<std::string> resources;  // fullUrls of what derives from it (not the document)
+};
+
 struct IngestResult {
   IngestStatus status = IngestStatus::Quarantined;
   std::optional<Error> quarantine;  // why, when quarantined
@@ -37,7 +46,9 @@ struct IngestResult {
   IssueList issues;
   std::optional<validate::Eligibility> eligibility;
   std::vector<MappingReport> reports;
-  std::string message_id;  // of the mail, when the input was one
+  std::string message_id;                // of the mail, when the input was one
+  std::vector<BinaryContent> binaries;   // documents' bytes, referenced as Binary/<id>
+  std::vector<DocumentGroup> documents;  // in Bundle order
 };
 
 struct IntakeLimits {

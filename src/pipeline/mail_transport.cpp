@@ -148,7 +148,7 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
     const std::string source =
         "imap:" + mailbox_->name() + "/" + std::to_string(uid_validity) + "/" + std::to_string(uid);
     auto journaled = store_->journal(
-        InboundMessage{*fetched, messageIdOf(*fetched), sha256Hex(*fetched), source});
+        InboundMessage{*fetched, messageIdOf(*fetched), sha256Hex(*fetched), source, {}});
     if (!journaled) {
       failure = journaled.error();
       break;
@@ -197,7 +197,7 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Inta
     if (!batch) return batch.error();
     if (batch->empty()) return done;
     for (const UnfinishedMessage& m : *batch) {
-      const JournalEntry entry{m.journal_id, true, std::nullopt};
+      const JournalEntry entry{m.journal_id, true, std::nullopt, false};
       const bool mail = looksLikeMail(m.bytes);
       // Counted before the attempt, committed: a crash during it still counts.
       auto attempts = store.recordAttempt(m.journal_id);

@@ -277,8 +277,8 @@ StoredIntake::StoredIntake(Store& store, const MessageIntake& messages, const Fo
 
 Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
                                           bool mail) const {
-  InboundMessage in{bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes),
-                    std::move(source)};
+  InboundMessage in{
+      bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes), std::move(source), {}};
   auto journaled = store_->journal(in);
   if (!journaled) return journaled.error();
   return process(*journaled, bytes, mail);

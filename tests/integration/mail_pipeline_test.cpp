@@ -293,10 +293,12 @@ TEST_F(MailPipeline, AMessageFetchedAgainAfterItsOutcomeIsNotProcessedTwice) {
 
 TEST_F(MailPipeline, InterruptedMessagesAreProcessedOnRecovery) {
   const std::string bytes = itest::message("tlm_da.eml");
-  auto journaled = store_->journal(InboundMessage{bytes, "tlm_da@ch-fictif.mssante.fr",
+  auto journaled = store_->journal(InboundMessage{bytes,
+                                                  "tlm_da@ch-fictif.mssante.fr",
                                                   "0000000000000000000000000000000000000000000000"
                                                   "000000000000000000",
-                                                  "imap:test/7/1"});
+                                                  "imap:test/7/1",
+                                                  {}});
   ASSERT_TRUE(journaled);
   auto in = intake(*store_);
   auto young = pipeline::recoverUnfinished(
@@ -336,8 +338,8 @@ parse::DeliveryReport mdnOf(pg::PgConnection& db, const std::string& kind) {
 // an MDN 906, and no longer processed.
 TEST_F(MailPipeline, AMessageThatKeepsInterruptingIsQuarantined) {
   const std::string bytes = itest::message("ldl_ses.eml");
-  auto journaled = store_->journal(
-      InboundMessage{bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'a'), "imap:test/7/1"});
+  auto journaled = store_->journal(InboundMessage{
+      bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'a'), "imap:test/7/1", {}});
   ASSERT_TRUE(journaled);
   for (int i = 0; i < pipeline::kMaxRecoveries; ++i) {
     auto n = store_->recordAttempt(journaled->id);  // each ended in a crash
@@ -363,8 +365,8 @@ TEST_F(MailPipeline, AMessageThatKeepsInterruptingIsQuarantined) {
 
 TEST_F(MailPipeline, AnInterruptedMessageIsCountedAndProcessedWithinTheLimit) {
   const std::string bytes = itest::message("ldl_ses.eml");
-  auto journaled = store_->journal(
-      InboundMessage{bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'b'), "imap:test/7/1"});
+  auto journaled = store_->journal(InboundMessage{
+      bytes, "ldl_ses@ch-fictif.mssante.fr", std::string(64, 'b'), "imap:test/7/1", {}});
   ASSERT_TRUE(journaled);
   ASSERT_TRUE(store_->recordAttempt(journaled->id));  // one crash before
   auto in = intake(*store_);

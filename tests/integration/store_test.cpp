@@ -330,7 +330,8 @@ TEST_F(Store, InterruptedMessageIsProcessedOnceOnRetry) {
   auto store = openStore();
   const std::string mail = message("pps.eml");
   // A crash after the journal commit, before the outcome: the journal row alone.
-  auto j = store->journal({mail, pipeline::messageIdOf(mail), pipeline::sha256Hex(mail), "test"});
+  auto j =
+      store->journal({mail, pipeline::messageIdOf(mail), pipeline::sha256Hex(mail), "test", {}});
   ASSERT_TRUE(j);
   EXPECT_FALSE(j->outcome);
   auto r = ingest(*store, mail);

@@ -230,6 +230,21 @@ class PgTransaction : public StoreTransaction {
     return Unit{};
   }
 
+  // Placeholders until migration V011 lands (issue 12): nothing calls them yet.
+  Result<std::optional<StoredResource>> read(std::string_view, std::string_view) override {
+    return makeError(Errc::Internal, "not implemented yet");
+  }
+  Result<Unit> putBinary(const BinaryContent&) override {
+    return makeError(Errc::Internal, "not implemented yet");
+  }
+  Result<DocumentClaim> claimDocument(const DocumentIdentity&, std::string_view,
+                                      std::span<const std::string>) override {
+    return makeError(Errc::Internal, "not implemented yet");
+  }
+  Result<std::optional<std::string>> openRequestOf(std::string_view) override {
+    return makeError(Errc::Internal, "not implemented yet");
+  }
+
   Result<Unit> enqueue(const OutboundMail& m) override {
     std::string recipients;
     json::JsonOut w(recipients);
@@ -327,13 +342,14 @@ Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
       "RETURNING id",
       {Param{m.message_id}, Param{m.sha256}, Param{m.source}, Param{size}, Param{m.bytes, true}});
   if (!inserted) return inserted.error();
-  if (inserted->rows() == 1) return JournalEntry{inserted->integer(0, 0), false, std::nullopt};
+  if (inserted->rows() == 1)
+    return JournalEntry{inserted->integer(0, 0), false, std::nullopt, false};
   auto first =
       db_->execPrepared("SELECT id FROM message_journal WHERE message_id = $1 AND sha256 = $2",
                         {Param{m.message_id}, Param{m.sha256}});
   if (!first) return first.error();
   if (first->rows() != 1) return makeError(Errc::DbSerialization, "message journalisé introuvable");
-  JournalEntry entry{first->integer(0, 0), true, std::nullopt};
+  JournalEntry entry{first->integer(0, 0), true, std::nullopt, false};
   auto outcome = outcomeOf(entry.id);
   if (!outcome) return outcome.error();
   entry.outcome = std::move(*outcome);
@@ -731,6 +747,10 @@ Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int coun
   for (int i = 0; i < r->rows(); ++i)
     out.push_back(outboxAt(*r, i));
   return out;
+}
+
+Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view) {
+  return makeError(Errc::Internal, "not implemented yet");
 }
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {

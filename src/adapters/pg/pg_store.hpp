@@ -28,6 +28,7 @@ class PgStore : public Store, public Outbox {
                              std::string_view after) override;
   Result<SearchPage> search(const SearchRequest& request) override;
   Result<Unit> audit(const AuditRecord& record) override;
+  Result<std::optional<BinaryContent>> readBinary(std::string_view id) override;
   Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) override;
   Result<int> recordAttempt(std::int64_t journal_id) override;
   Outbox* outbox() override { return this; }

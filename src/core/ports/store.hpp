@@ -23,6 +23,10 @@ struct InboundMessage {
   std::string message_id;  // RFC 5322 Message-ID, "" when the input has none (a form file)
   std::string sha256;      // hex, of `bytes`
   std::string source;      // where it came from: "file:…", "imap:…", "api"
+  // What makes two copies the same message (hex SHA-256): for a mail, of its bytes without the
+  // trace header fields that relays add or rewrite (Received, Return-Path, Delivered-To…), so
+  // that a redelivery is recognised; otherwise `sha256`. "" means `sha256`.
+  std::string content_key;
 };
 
 // The outcome of a journaled message, as stored once its resources committed.
@@ -34,9 +38,12 @@ struct StoredOutcome {
 
 struct JournalEntry {
   std::int64_t id = 0;
-  bool duplicate = false;  // the same Message-ID and content were journaled before
+  bool duplicate = false;  // the same Message-ID and content key were journaled before
   // The first ingest's outcome, when the message was already processed: return it, write nothing.
   std::optional<StoredOutcome> outcome;
+  // Another message with the same (non-empty) Message-ID but a different content was journaled
+  // before: a reused Message-ID, which the secretariat should see.
+  bool message_id_reused = false;
 };
 
 // One search-index value of a resource (profiles/fhir/search-parameters.json).
@@ -107,6 +114,43 @@ struct StoredVersion {
   std::string last_updated;  // FHIR instant
 };
 
+// The bytes of a document (a CDA, a PDF…), kept out of the resources' JSON: stored once, under
+// their SHA-256, and served by GET /Binary/{id}. DocumentReference.content.attachment.url names
+// them ("Binary/<id>").
+struct BinaryContent {
+  std::string id;            // lower-case hex SHA-256 of `bytes` (64 characters: a FHIR id)
+  std::string content_type;  // e.g. "application/pdf", "text/xml"
+  std::string bytes;
+};
+
+// What makes a received document the same as, or a version of, one stored before.
+struct DocumentIdentity {
+  // The document itself: "<system>|<value>" of its uniqueId / CDA id (the DocumentReference's
+  // masterIdentifier), or "sha256|<hex>" for a file without one (an attachment).
+  std::string key;
+  std::string set;                    // "<system>|<value>" of the CDA setId; "" when none
+  std::int64_t version = 0;           // CDA versionNumber; 0 when none
+  std::vector<std::string> replaces;  // keys of the documents it replaces (relatedDocument RPLC)
+};
+
+// What the store knows of a document being stored (StoreTransaction::claimDocument).
+struct DocumentClaim {
+  enum class Status : std::uint8_t {
+    New,         // first seen: store it and what derives from it
+    Same,        // stored before (another mail, another relay, a resend): store nothing again
+    Supersedes,  // a newer version of stored ones: store it, retire the versions it replaces
+    Superseded,  // an older version of a stored one, arriving late: store it retired
+  };
+  Status status = Status::New;
+  // Same: the stored DocumentReference ("DocumentReference/<id>"); Superseded: the current one.
+  std::string current;
+  struct Version {
+    std::string document;                // "DocumentReference/<id>"
+    std::vector<std::string> resources;  // what was derived from it, "Type/id"
+  };
+  std::vector<Version> superseded;  // Supersedes: the versions it replaces, still current until now
+};
+
 // A mail liaison will send (an MDN, a notice): written to the outbox in the same transaction as
 // what caused it, then sent by an outbox worker, at least once, whatever crashes in between.
 struct OutboundMail {
@@ -174,6 +218,25 @@ class StoreTransaction {
   virtual Result<Unit> recordOutcome(std::int64_t journal_id, const StoredOutcome& outcome,
                                      std::string_view quarantine_code) = 0;
 
+  // The current version of a resource, read in this transaction (nullopt when absent or deleted).
+  virtual Result<std::optional<StoredResource>> read(std::string_view type,
+                                                     std::string_view id) = 0;
+
+  // Stores a document's bytes once: the same id again writes nothing.
+  virtual Result<Unit> putBinary(const BinaryContent& binary) = 0;
+
+  // Records that `document` ("DocumentReference/<id>") and `resources` ("Type/id", what was
+  // derived from it) hold this document identity, and says how it relates to what was stored
+  // before (see DocumentClaim). Atomic per document set under concurrency (a lock and a unique
+  // key, not a read-then-write race): two copies of one document never both become New.
+  virtual Result<DocumentClaim> claimDocument(const DocumentIdentity& identity,
+                                              std::string_view document,
+                                              std::span<const std::string> resources) = 0;
+
+  // The newest open ServiceRequest (status draft, active or on-hold) of a patient
+  // ("Patient/<id>"), as "ServiceRequest/<id>"; nullopt when there is none.
+  virtual Result<std::optional<std::string>> openRequestOf(std::string_view patient) = 0;
+
   // Queues a mail to send, in this transaction (so it exists if and only if what caused it was
   // committed). A message_id already queued is not queued again.
   virtual Result<Unit> enqueue(const OutboundMail& mail) = 0;
@@ -215,9 +278,11 @@ class Store {
                                      std::string_view after) = 0;
   virtual Result<SearchPage> search(const SearchRequest& request) = 0;
   virtual Result<Unit> audit(const AuditRecord& record) = 0;
+  // A document's bytes by id (BinaryContent::id); nullopt when unknown.
+  virtual Result<std::optional<BinaryContent>> readBinary(std::string_view id) = 0;
 
   // Writes the message to the journal and commits, before anything else is done with it. A
-  // message already journaled (same Message-ID and SHA-256) is not written again.
+  // message already journaled (same Message-ID and content key) is not written again.
   virtual Result<JournalEntry> journal(const InboundMessage& message) = 0;
 
   // The outcome of a journaled message, if it has one.

@@ -23,7 +23,24 @@ struct CdaCode {
   std::string display;
 };
 
-// recordTarget/patientRole. Traits per CI-SIS (french-e-health.md §2.5).
+// An address (patientRole/addr …), as written.
+struct CdaAddress {
+  std::string use;                 // @use (H, HP, WP, PST …)
+  std::vector<std::string> lines;  // streetAddressLine, or houseNumber + streetName …, in order
+  std::string postal_code;
+  std::string city;
+  std::string county;  // INSEE code in French documents, when given
+  std::string country;
+};
+
+struct CdaTelecom {
+  std::string use;    // @use
+  std::string value;  // tel:…, mailto:…, fax:…, as written
+};
+
+// recordTarget/patientRole. Traits per CI-SIS (french-e-health.md §2.5) and the ANS ConceptMap
+// mappingPatientCDAFHIR (IG document-core): what each qualifier of name/family and name/given
+// means is decided by the intake (pipeline/patient_identity), the parser keeps them apart.
 struct CdaPatient {
   std::vector<CdaId> ids;          // ids with a root and no nullFlavor, in order
   std::string birth_family;        // family@qualifier BR, else the first unqualified family
@@ -38,6 +55,21 @@ struct CdaPatient {
   std::string birth_place_city;
   std::vector<std::string> telecoms;  // patientRole/telecom@value, in order
   int multiple_birth_order = 0;       // sdtc:multipleBirthOrderNumber, 0 when absent
+
+  // The name parts as written, each with its @qualifier (space-separated tokens, "" when none),
+  // in document order: the first name element only.
+  struct NamePart {
+    std::string text;
+    std::string qualifier;
+  };
+  std::vector<NamePart> families;
+  std::vector<NamePart> givens;
+  std::string birth_place_name;             // birthplace/place/name
+  std::optional<bool> deceased;             // sdtc:deceasedInd@value
+  std::string deceased_time;                // sdtc:deceasedTime@value, as written
+  std::optional<bool> multiple_birth;       // sdtc:multipleBirthInd@value
+  std::vector<CdaAddress> addresses;        // patientRole/addr
+  std::vector<CdaTelecom> telecom_details;  // patientRole/telecom, with @use
 };
 
 // author/assignedAuthor, legalAuthenticator/assignedEntity, informationRecipient/intendedRecipient.
@@ -58,6 +90,62 @@ struct CdaVital {
   std::string unit;            // UCUM, from @unit
   std::string effective_time;  // the observation's, else its organizer's (@value or low@value)
   std::string section_code;    // code of the innermost enclosing section
+};
+
+// A value carried by a clinical statement (observation/value, doseQuantity …), as written.
+struct CdaValue {
+  std::string type;   // xsi:type without its prefix (PQ, CD, CE, CV, CO, ST, ED, BL, INT, REAL,
+                      // TS, IVL_PQ …); "" when there is none (doseQuantity: "PQ")
+  std::string value;  // @value (PQ, INT, REAL, BL, TS, MO), or the text content (ST, ED)
+  std::string unit;   // @unit (PQ, IVL_PQ)
+  CdaCode code;       // CD, CE, CV, CO (originalText in `text`)
+  std::string low;    // IVL_PQ / IVL_TS low@value
+  std::string high;   // IVL_PQ / IVL_TS high@value
+  std::string text;   // originalText of a coded value
+  bool null = false;  // @nullFlavor present: nothing was measured
+};
+
+// One clinical statement of a section: an entry's act, observation, organizer, procedure,
+// encounter, substanceAdministration or supply, and every statement nested in it
+// (component, entryRelationship). Which ones become FHIR resources is data
+// (mappings/mssante/entries/*.json), decided by the intake.
+struct CdaEntry {
+  std::size_t section = 0;  // index into CdaDocument::sections (the innermost enclosing one)
+  int parent = -1;   // index into CdaDocument::entries of the enclosing statement; -1 at the top
+  std::string kind;  // the element's local name: observation, organizer, act, procedure …
+  std::string mood;  // @moodCode as written ("" when absent: EVN by default)
+  std::string class_code;                 // @classCode
+  bool negated = false;                   // @negationInd = "true"
+  std::vector<std::string> template_ids;  // "root" or "root|extension"
+  CdaId id;                               // the first id with a root
+  CdaCode code;
+  std::string code_text;   // code/originalText (its text; a reference is resolved in `text`)
+  std::string text;        // text of the statement, or of the narrative element its reference names
+  std::string status;      // statusCode@code
+  std::string time;        // effectiveTime@value, or its low / center
+  std::string time_low;    // effectiveTime/low@value
+  std::string time_high;   // effectiveTime/high@value
+  CdaValue value;          // the first value
+  CdaCode interpretation;  // interpretationCode
+  CdaCode target_site;     // targetSiteCode
+  CdaValue dose;           // doseQuantity
+  CdaCode route;           // routeCode
+  CdaCode material;        // consumable/…/manufacturedMaterial/code
+  std::string material_name;         // manufacturedMaterial/name
+  CdaCode participant;               // participant/participantRole/playingEntity/code (allergen)
+  std::string participant_name;      // playingEntity/name
+  std::string reference_range_low;   // referenceRange/observationRange/value low@value
+  std::string reference_range_high;  // referenceRange/observationRange/value high@value
+  std::string reference_range_unit;
+  std::uint64_t line = 0;  // where it starts, for the report
+};
+
+// relatedDocument: the document this one replaces (RPLC), appends to (APND) or transforms.
+struct CdaRelatedDocument {
+  std::string type_code;  // RPLC, APND, XFRM
+  CdaId id;               // parentDocument/id
+  CdaId set_id;           // parentDocument/setId
+  std::string version;    // parentDocument/versionNumber@value
 };
 
 struct CdaSection {
@@ -96,7 +184,9 @@ struct CdaDocument {
   std::string non_xml_media_type;
   std::string non_xml_data;          // bytes (base64 decoded when representation="B64")
   std::vector<CdaSection> sections;  // every section, nested ones included, in document order
-  std::vector<CdaVital> vitals;
+  std::vector<CdaEntry> entries;     // every clinical statement, in document order
+  std::vector<CdaVital> vitals;      // (to be replaced by entries)
+  std::vector<CdaRelatedDocument> related_documents;
 
   IssueList issues;  // warnings: values that could not be read (CdaValueInvalid) …
 };

@@ -36,12 +36,22 @@ struct XdsPerson {
   std::string oid;
 };
 
+// One HL7 v2 XPN of PID-5: family^given^further given names^…^…^…^name type.
+struct XdsPatientName {
+  std::string family;         // XPN.1
+  std::string given;          // XPN.2
+  std::string further_given;  // XPN.3 (PAM FR: the list of birth given names)
+  std::string type;           // XPN.7: L (birth / legal name), D (used name) …
+};
+
 // sourcePatientInfo: PID-5 (first name of type L, else the first), PID-7, PID-8.
 struct XdsPatientInfo {
   std::string family;
   std::string given;
   std::string birth_date;
   std::string sex;
+  std::vector<XdsPatientName> names;  // every PID-5 value and ~ repetition, in order
+  std::string birth_place;            // PID-11 of type BDL: its county (XAD.9), the INSEE code
 };
 
 struct XdsDocumentEntry {
