@@ -1,8 +1,11 @@
 #pragma once
 // CDA R2 (CI-SIS volets: LDL-SES, TLM-DA, PPS, unstructured N1 …) → header, patient traits,
-// sections and vital signs. One SAX pass, no tree. Pure: bytes in, values and issues out.
-// XML hardening: see xml.hpp.
+// sections, clinical statements (entries) and vital signs. One SAX pass, no tree. Pure: bytes
+// in, values and issues out. XML hardening: see xml.hpp. Texts are as written, white space
+// collapsed (narrative: see CdaSection::text).
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,10 +26,16 @@ struct CdaCode {
   std::string display;
 };
 
-// An address (patientRole/addr …), as written.
+// An address (patientRole/addr …), as written. An addr with a nullFlavor, or with nothing in it,
+// is not kept.
 struct CdaAddress {
-  std::string use;                 // @use (H, HP, WP, PST …)
-  std::vector<std::string> lines;  // streetAddressLine, or houseNumber + streetName …, in order
+  std::string use;  // @use (H, HP, WP, PST …)
+  // In document order: each streetAddressLine, deliveryAddressLine, additionalLocator, careOf
+  // is a line; consecutive parts of one kind share a line, space-joined: street (houseNumber,
+  // houseNumberNumeric, buildingNumberSuffix, streetNameType, streetNameBase, streetName,
+  // direction), unit (unitType, unitID), delivery (postBox, deliveryInstallation*, deliveryMode*).
+  // An addr of free text only (no part) is one line.
+  std::vector<std::string> lines;
   std::string postal_code;
   std::string city;
   std::string county;  // INSEE code in French documents, when given
@@ -51,25 +60,27 @@ struct CdaPatient {
   std::vector<std::string> given;  // every given element, in order
   std::string sex;                 // administrativeGenderCode@code as written (M/F/U expected)
   std::string birth_time;          // as written
-  std::string birth_place_code;    // birthplace/place/addr/county (INSEE code)
+  // birthplace/place/addr/county (INSEE code, CI-SIS); without a county, addr/country when it
+  // holds an INSEE code (5 digits, or 2A/2B + 3 digits: ANS ConceptMap mappingPatientCDAFHIR).
+  std::string birth_place_code;
   std::string birth_place_city;
   std::vector<std::string> telecoms;  // patientRole/telecom@value, in order
   int multiple_birth_order = 0;       // sdtc:multipleBirthOrderNumber, 0 when absent
 
-  // The name parts as written, each with its @qualifier (space-separated tokens, "" when none),
-  // in document order: the first name element only.
+  // The name parts as written, each with its @qualifier as written (space-separated tokens, ""
+  // when none), in document order: the first name element only (at most 100 of each).
   struct NamePart {
     std::string text;
     std::string qualifier;
   };
   std::vector<NamePart> families;
   std::vector<NamePart> givens;
-  std::string birth_place_name;             // birthplace/place/name
-  std::optional<bool> deceased;             // sdtc:deceasedInd@value
-  std::string deceased_time;                // sdtc:deceasedTime@value, as written
-  std::optional<bool> multiple_birth;       // sdtc:multipleBirthInd@value
-  std::vector<CdaAddress> addresses;        // patientRole/addr
-  std::vector<CdaTelecom> telecom_details;  // patientRole/telecom, with @use
+  std::string birth_place_name;        // birthplace/place/name
+  std::optional<bool> deceased;        // sdtc:deceasedInd@value (true/false; else a warning)
+  std::string deceased_time;           // sdtc:deceasedTime@value, as written
+  std::optional<bool> multiple_birth;  // sdtc:multipleBirthInd@value (true/false; else a warning)
+  std::vector<CdaAddress> addresses;   // patientRole/addr, in order (at most 100)
+  std::vector<CdaTelecom> telecom_details;  // patientRole/telecom with a @value (at most 100)
 };
 
 // author/assignedAuthor, legalAuthenticator/assignedEntity, informationRecipient/intendedRecipient.
@@ -93,22 +104,28 @@ struct CdaVital {
 };
 
 // A value carried by a clinical statement (observation/value, doseQuantity …), as written.
+// A number that does not read as one (PQ, REAL, INT, MO, IVL_PQ bounds, BL not true/false) is
+// kept as written, with a CdaValueInvalid warning.
 struct CdaValue {
-  std::string type;   // xsi:type without its prefix (PQ, CD, CE, CV, CO, ST, ED, BL, INT, REAL,
-                      // TS, IVL_PQ …); "" when there is none (doseQuantity: "PQ")
-  std::string value;  // @value (PQ, INT, REAL, BL, TS, MO), or the text content (ST, ED)
-  std::string unit;   // @unit (PQ, IVL_PQ)
-  CdaCode code;       // CD, CE, CV, CO (originalText in `text`)
-  std::string low;    // IVL_PQ / IVL_TS low@value
-  std::string high;   // IVL_PQ / IVL_TS high@value
-  std::string text;   // originalText of a coded value
+  std::string type;   // xsi:type without its prefix (PQ, CD, CE, CV, CO, CS, ST, ED, BL, INT,
+                      // REAL, TS, MO, IVL_PQ, IVL_TS …); "" when there is none. doseQuantity:
+                      // "PQ" (@value), or "IVL_PQ" when it has low/high (as FR-Traitement has)
+  std::string value;  // @value (any type: PQ, INT, REAL, BL, TS, MO …), else IVL center@value;
+                      // ST, ED, SC: the text content (ED: or the narrative its reference names)
+  std::string unit;   // @unit (PQ), MO @currency; IVL: the first low/high @unit when no @unit
+  CdaCode code;       // @code/@codeSystem/@displayName when present (CD, CE, CV, CO, CS, SC)
+  std::string low;    // IVL_* low@value
+  std::string high;   // IVL_* high@value
+  std::string text;   // originalText of a coded value (or the narrative its reference names)
   bool null = false;  // @nullFlavor present: nothing was measured
 };
 
 // One clinical statement of a section: an entry's act, observation, organizer, procedure,
-// encounter, substanceAdministration or supply, and every statement nested in it
-// (component, entryRelationship). Which ones become FHIR resources is data
-// (mappings/mssante/entries/*.json), decided by the intake.
+// encounter, substanceAdministration, supply, observationMedia or regionOfInterest, and every
+// statement nested in it (component, entryRelationship, precondition/criterion), in the order
+// they start. Which ones become FHIR resources is data (mappings/mssante/entries/*.json),
+// decided by the intake. Every "first" below is the first such child element of the statement.
+// At most kMaxCdaEntries per document (beyond: one warning, the rest is not read).
 struct CdaEntry {
   std::size_t section = 0;  // index into CdaDocument::sections (the innermost enclosing one)
   int parent = -1;   // index into CdaDocument::entries of the enclosing statement; -1 at the top
@@ -116,34 +133,39 @@ struct CdaEntry {
   std::string mood;  // @moodCode as written ("" when absent: EVN by default)
   std::string class_code;                 // @classCode
   bool negated = false;                   // @negationInd = "true"
-  std::vector<std::string> template_ids;  // "root" or "root|extension"
+  std::vector<std::string> template_ids;  // "root" or "root|extension" (at most 32)
   CdaId id;                               // the first id with a root
-  CdaCode code;
-  std::string code_text;   // code/originalText (its text; a reference is resolved in `text`)
-  std::string text;        // text of the statement, or of the narrative element its reference names
-  std::string status;      // statusCode@code
-  std::string time;        // effectiveTime@value, or its low / center
-  std::string time_low;    // effectiveTime/low@value
-  std::string time_high;   // effectiveTime/high@value
-  CdaValue value;          // the first value
-  CdaCode interpretation;  // interpretationCode
-  CdaCode target_site;     // targetSiteCode
-  CdaValue dose;           // doseQuantity
-  CdaCode route;           // routeCode
-  CdaCode material;        // consumable/…/manufacturedMaterial/code
-  std::string material_name;         // manufacturedMaterial/name
-  CdaCode participant;               // participant/participantRole/playingEntity/code (allergen)
-  std::string participant_name;      // playingEntity/name
-  std::string reference_range_low;   // referenceRange/observationRange/value low@value
-  std::string reference_range_high;  // referenceRange/observationRange/value high@value
-  std::string reference_range_unit;
-  std::uint64_t line = 0;  // where it starts, for the report
+  CdaCode code;                           // the first code
+  std::string code_text;  // code/originalText's own text (its reference, if any, feeds `text`)
+  // The narrative element (same section first, else any) named by text/reference (@value "#x"
+  // or "x"); else text's own content; else, with no text reference, the one code/originalText
+  // names. References are resolved once the document is read: they may point forward.
+  std::string text;
+  std::string status;         // statusCode@code
+  std::string time;           // first effectiveTime: @value, else low@value, else center@value
+  std::string time_low;       // effectiveTime/low@value
+  std::string time_high;      // effectiveTime/high@value
+  CdaValue value;             // the first value
+  CdaCode interpretation;     // the first interpretationCode
+  CdaCode target_site;        // the first targetSiteCode
+  CdaValue dose;              // doseQuantity
+  CdaCode route;              // routeCode
+  CdaCode material;           // consumable/manufacturedProduct/manufacturedMaterial/code
+  std::string material_name;  // manufacturedMaterial/name
+  // The first participant/participantRole/playingEntity (or playingDevice: FR-Dispositif-
+  // medical)/code: the allergen of FR-Allergie-ou-hypersensibilite.
+  CdaCode participant;
+  std::string participant_name;      // playingEntity/name, else its code/originalText (or ref.)
+  std::string reference_range_low;   // first referenceRange/observationRange/value low@value
+  std::string reference_range_high;  // … high@value
+  std::string reference_range_unit;  // … value@unit, else low/high @unit
+  std::uint64_t line = 0;            // where it starts, for the report
 };
 
 // relatedDocument: the document this one replaces (RPLC), appends to (APND) or transforms.
 struct CdaRelatedDocument {
-  std::string type_code;  // RPLC, APND, XFRM
-  CdaId id;               // parentDocument/id
+  std::string type_code;  // @typeCode as written: RPLC, APND, XFRM
+  CdaId id;               // parentDocument's first id with a root
   CdaId set_id;           // parentDocument/setId
   std::string version;    // parentDocument/versionNumber@value
 };
@@ -185,13 +207,22 @@ struct CdaDocument {
   std::string non_xml_data;          // bytes (base64 decoded when representation="B64")
   std::vector<CdaSection> sections;  // every section, nested ones included, in document order
   std::vector<CdaEntry> entries;     // every clinical statement, in document order
-  std::vector<CdaVital> vitals;      // (to be replaced by entries)
-  std::vector<CdaRelatedDocument> related_documents;
+  // Derived from entries once the document is read: observations with a LOINC code and a
+  // decimal PQ value, in the order they end. (To be replaced by entries.)
+  std::vector<CdaVital> vitals;
+  std::vector<CdaRelatedDocument> related_documents;  // in order (at most 16)
 
   IssueList issues;  // warnings: values that could not be read (CdaValueInvalid) …
 };
 
 inline constexpr std::size_t kMaxSectionText = 64 * 1024;
+inline constexpr std::size_t kMaxCdaEntries = 10'000;
+// One text of an entry (text, code_text, value texts, names) and one narrative element with an
+// ID; cut on a UTF-8 character boundary.
+inline constexpr std::size_t kMaxEntryText = 8 * 1024;
+// All the entries' texts of one document together (references may repeat a narrative element):
+// beyond, texts stay empty and one warning says so.
+inline constexpr std::size_t kMaxEntryTextTotal = 8u << 20;
 
 // Errors: XmlMalformed, XmlDoctypeForbidden, XmlTooComplex (see xml.hpp); CdaInvalid (root is
 // not {urn:hl7-org:v3}ClinicalDocument, or no body); CdaRecordTargetMissing; CdaPatientIdMissing
