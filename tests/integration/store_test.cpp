@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <latch>
 #include <map>
 #include <set>
 #include <sstream>
@@ -34,6 +35,17 @@ std::string withMessageId(std::string mail, std::string_view id) {
   const std::size_t end = mail.find('>', at);
   mail.replace(at + 13, end - at - 13, id);
   return mail;
+}
+
+// Bytes no text column would take: NUL, high bytes, a lone CR.
+std::string pdfBytes(std::string_view tag) {
+  std::string bytes("%PDF-1.4\n\0\x01\x7f\x80\xfe\xff\r%%EOF", 22);
+  bytes += tag;
+  return bytes;
+}
+
+BinaryContent binaryOf(const std::string& bytes, std::string content_type = "application/pdf") {
+  return BinaryContent{pipeline::sha256Hex(bytes), std::move(content_type), bytes};
 }
 
 // A database of its own for each test, migrated unless asked otherwise.
@@ -373,17 +385,34 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
   for (const char* forbidden :
        {"UPDATE message_journal SET source = 'x'", "DELETE FROM message_journal",
         "DELETE FROM ingest_outcome", "DELETE FROM resource", "CREATE TABLE evil (x int)",
-        "DROP TABLE resource", "TRUNCATE message_journal"}) {
+        "DROP TABLE resource", "TRUNCATE message_journal",
+        "UPDATE binary_content SET content_type = 'x'", "DELETE FROM binary_content",
+        "UPDATE document_version SET document = 'DocumentReference/x'",
+        "UPDATE document_version SET resources = '{}'", "DELETE FROM document_version"}) {
     auto denied = (*server)->exec(forbidden);
     ASSERT_FALSE(denied) << forbidden;
     EXPECT_NE(denied.error().detail.find("42501"), std::string::npos)
         << forbidden << ": " << denied.error().detail;
   }
   EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  // What it must do of the issue-12 tables: store bytes, claim and retire documents.
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->putBinary(binaryOf(pdfBytes("gateway"))));
+    auto first = (*tx)->claimDocument({"1.2.3|G1", "1.2.3|G", 1, {}}, "DocumentReference/g1", {});
+    ASSERT_TRUE(first) << first.error().detail;
+    auto second = (*tx)->claimDocument({"1.2.3|G2", "1.2.3|G", 2, {}}, "DocumentReference/g2", {});
+    ASSERT_TRUE(second) << second.error().detail;
+    EXPECT_EQ(second->status, DocumentClaim::Status::Supersedes);
+    ASSERT_TRUE((*tx)->commit());
+  }
+  auto bytes = store->readBinary(binaryOf(pdfBytes("gateway")).id);
+  ASSERT_TRUE(bytes && *bytes);
 }
 
-// Revisions 7 (search rows keyed by resource.pk) and 8 (history of superseded versions only) on
-// a database that already holds resources in the revision-6 shape.
+// Revisions 7 (search rows keyed by resource.pk), 8 (history of superseded versions only) and 11
+// (the journal's content key) on a database that already holds data in the revision-6 shape.
 TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
   ASSERT_TRUE(pg::migrate(dsn_, 6));
   ASSERT_TRUE(db_->script(R"sql(
@@ -413,6 +442,9 @@ TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
        '{"resourceType":"AuditEvent","subtype":[{"code":"read"}]}'),
       (42, '2024-01-05T10:00:01Z', 'CN=b', 'R', 'Patient/p2', '0', '{"resourceType":"AuditEvent"}');
     SELECT setval('audit_event_id_seq', 42);
+    INSERT INTO message_journal (message_id, sha256, source, size, raw) VALUES
+      ('old@test', encode(sha256('old mail'::bytea), 'hex'), 'file:a', 8, 'old mail'::bytea),
+      ('', encode(sha256('old form'::bytea), 'hex'), 'file:b', 8, 'old form'::bytea);
   )sql"));
   auto m = pg::migrate(dsn_);
   ASSERT_TRUE(m) << m.error().detail;
@@ -453,6 +485,19 @@ TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
             1);
   ASSERT_TRUE(openStore()->audit({"2024-01-06T00:00:00Z", "CN=c", "R", "read", "Patient/p1", "0"}));
   EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE id > 42 AND agent = 'CN=c'"), 1);
+
+  // Journaled messages keep their bytes' hash as content key (revision 11): the same message
+  // again is still a duplicate of its row.
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE content_key = sha256"), 2);
+  {
+    const std::string old_mail = "old mail";
+    auto again =
+        openStore()->journal({old_mail, "old@test", pipeline::sha256Hex(old_mail), "test", ""});
+    ASSERT_TRUE(again) << again.error().detail;
+    EXPECT_TRUE(again->duplicate);
+    EXPECT_EQ(again->id, count("SELECT id FROM message_journal WHERE message_id = 'old@test'"));
+    EXPECT_FALSE(again->message_id_reused);
+  }
 
   // The store reads and searches the migrated data; new resources get keys after the old ones.
   auto store = openStore();
@@ -683,6 +728,418 @@ TEST_F(Store, AuditLogRecordRefusedByTheDatabaseDoesNotBlockTheOthers) {
                   "?' AND action = 'R' "
                   "AND subtype = 'read' AND recorded = '2026-12-02T15:00:00.123Z'"),
             1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: binaries, the journal's content key, document identities, the open request.
+
+TEST_F(Store, BinaryIsStoredOnceAndReadBackExactly) {
+  auto store = openStore();
+  const BinaryContent pdf = binaryOf(pdfBytes("a"));
+  ASSERT_EQ(pdf.bytes.size(), 23u);
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->putBinary(pdf));
+    ASSERT_TRUE((*tx)->putBinary(pdf));  // the same bytes in the same transaction
+    ASSERT_TRUE((*tx)->commit());
+  }
+  {
+    auto tx = store->begin();  // and again later, under another content type: the first stays
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->putBinary(binaryOf(pdf.bytes, "application/octet-stream")));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM binary_content"), 1);
+  EXPECT_EQ(count("SELECT size FROM binary_content"), 23);
+  auto read = store->readBinary(pdf.id);
+  ASSERT_TRUE(read) << read.error().detail;
+  ASSERT_TRUE(*read);
+  EXPECT_EQ((*read)->id, pdf.id);
+  EXPECT_EQ((*read)->content_type, "application/pdf");
+  EXPECT_EQ((*read)->bytes, pdf.bytes);
+
+  auto unknown = store->readBinary(pipeline::sha256Hex("never stored"));
+  ASSERT_TRUE(unknown);
+  EXPECT_FALSE(*unknown);
+  // Bytes under a hash that is not theirs are refused, and a rolled-back put leaves nothing.
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    auto wrong = (*tx)->putBinary({pipeline::sha256Hex("other"), "application/pdf", "bytes"});
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().code, Errc::DbError);
+  }
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->putBinary(binaryOf(pdfBytes("rolled back"))));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM binary_content"), 1);
+}
+
+// The exactly-once key is (Message-ID, content key); the same Message-ID with another content is
+// another message, flagged as a reused Message-ID.
+TEST_F(Store, JournalKeysOnTheContentKeyAndFlagsReusedMessageIds) {
+  auto store = openStore();
+  const std::string mail = "Message-ID: <m1@test>\r\nSubject: s\r\n\r\nbody\r\n";
+  const std::string relayed = "Received: from relay.test\r\n" + mail;  // other bytes, same key
+  const std::string key = pipeline::sha256Hex("the mail without its trace headers");
+  auto first = store->journal({mail, "m1@test", pipeline::sha256Hex(mail), "test", key});
+  ASSERT_TRUE(first) << first.error().detail;
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_FALSE(first->message_id_reused);
+
+  auto again = store->journal({relayed, "m1@test", pipeline::sha256Hex(relayed), "test", key});
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_FALSE(again->message_id_reused);
+  EXPECT_FALSE(again->outcome);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+
+  // Another content under the same Message-ID: journaled, and flagged.
+  const std::string other = "Message-ID: <m1@test>\r\nSubject: s\r\n\r\nanother body\r\n";
+  auto reused = store->journal(
+      {other, "m1@test", pipeline::sha256Hex(other), "test", pipeline::sha256Hex("other key")});
+  ASSERT_TRUE(reused) << reused.error().detail;
+  EXPECT_FALSE(reused->duplicate);
+  EXPECT_NE(reused->id, first->id);
+  EXPECT_TRUE(reused->message_id_reused);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 2);
+  // The first one again: a duplicate, which now shares its Message-ID with another content.
+  auto first_again = store->journal({mail, "m1@test", pipeline::sha256Hex(mail), "test", key});
+  ASSERT_TRUE(first_again);
+  EXPECT_TRUE(first_again->duplicate);
+  EXPECT_EQ(first_again->id, first->id);
+  EXPECT_TRUE(first_again->message_id_reused);
+
+  // No content key: the bytes' hash is the key.
+  const std::string plain = "Message-ID: <m2@test>\r\n\r\nplain\r\n";
+  auto by_hash = store->journal({plain, "m2@test", pipeline::sha256Hex(plain), "test", ""});
+  ASSERT_TRUE(by_hash);
+  EXPECT_FALSE(by_hash->duplicate);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE message_id = 'm2@test' "
+                  "AND content_key = sha256"),
+            1);
+  auto by_key = store->journal(
+      {plain, "m2@test", pipeline::sha256Hex(plain), "test", pipeline::sha256Hex(plain)});
+  ASSERT_TRUE(by_key);
+  EXPECT_TRUE(by_key->duplicate);
+  EXPECT_EQ(by_key->id, by_hash->id);
+  EXPECT_FALSE(by_key->message_id_reused);
+
+  // Files without a Message-ID (forms) are never "reused" whatever their number.
+  for (const char* form : {"form one", "form two"}) {
+    auto f = store->journal({form, "", pipeline::sha256Hex(form), "test", ""});
+    ASSERT_TRUE(f);
+    EXPECT_FALSE(f->duplicate);
+    EXPECT_FALSE(f->message_id_reused);
+  }
+  // The first outcome comes back with the duplicate.
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->recordOutcome(
+        first->id, {"accepted", R"({"resourceType":"OperationOutcome"})", ""}, ""));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  auto with_outcome = store->journal({relayed, "m1@test", pipeline::sha256Hex(relayed), "t", key});
+  ASSERT_TRUE(with_outcome);
+  ASSERT_TRUE(with_outcome->outcome);
+  EXPECT_EQ(with_outcome->outcome->status, "accepted");
+  // A content key that is not a SHA-256 is a bug of the caller, refused.
+  EXPECT_FALSE(store->journal({plain, "m3@test", pipeline::sha256Hex(plain), "test", "x"}));
+}
+
+// One claim in a transaction of its own, committed.
+Result<DocumentClaim> claimIn(liaison::Store& store, const DocumentIdentity& identity,
+                              const std::string& document,
+                              const std::vector<std::string>& resources = {}) {
+  auto tx = store.begin();
+  if (!tx) return tx.error();
+  auto claim = (*tx)->claimDocument(identity, document, resources);
+  if (!claim) return claim.error();
+  if (auto c = (*tx)->commit(); !c) return c.error();
+  return claim;
+}
+
+using Status = DocumentClaim::Status;
+
+TEST_F(Store, DocumentClaimsSayNewSameSupersedesSuperseded) {
+  auto store = openStore();
+  const std::string set = "1.2.250.1.999.1|SET-1";
+  auto v1 = claimIn(*store, {"1.2.250.1.999.2|DOC-1", set, 1, {}}, "DocumentReference/d1",
+                    {"Observation/o1", "Observation/o2"});
+  ASSERT_TRUE(v1) << v1.error().detail;
+  EXPECT_EQ(v1->status, Status::New);
+  EXPECT_TRUE(v1->superseded.empty());
+
+  // The same document again (another mail): nothing written, the stored one named.
+  auto same = claimIn(*store, {"1.2.250.1.999.2|DOC-1", set, 1, {}}, "DocumentReference/other");
+  ASSERT_TRUE(same) << same.error().detail;
+  EXPECT_EQ(same->status, Status::Same);
+  EXPECT_EQ(same->current, "DocumentReference/d1");
+  EXPECT_EQ(count("SELECT count(*) FROM document_version"), 1);
+
+  // Version 2 of the set: retires version 1, whose resources come back to be retired too.
+  auto v2 = claimIn(*store, {"1.2.250.1.999.2|DOC-2", set, 2, {}}, "DocumentReference/d2",
+                    {"Observation/o3"});
+  ASSERT_TRUE(v2) << v2.error().detail;
+  EXPECT_EQ(v2->status, Status::Supersedes);
+  ASSERT_EQ(v2->superseded.size(), 1u);
+  EXPECT_EQ(v2->superseded[0].document, "DocumentReference/d1");
+  EXPECT_EQ(v2->superseded[0].resources,
+            (std::vector<std::string>{"Observation/o1", "Observation/o2"}));
+  EXPECT_EQ(count("SELECT count(*) FROM document_version WHERE key = '1.2.250.1.999.2|DOC-1' "
+                  "AND superseded_by = '1.2.250.1.999.2|DOC-2'"),
+            1);
+  // Version 1 again, by another relay: still the same document (retired, not stored again).
+  auto old_again = claimIn(*store, {"1.2.250.1.999.2|DOC-1", set, 1, {}}, "DocumentReference/x");
+  ASSERT_TRUE(old_again);
+  EXPECT_EQ(old_again->status, Status::Same);
+  EXPECT_EQ(old_again->current, "DocumentReference/d1");
+
+  // Version 4 then a late version 3: stored retired, the current one named.
+  auto v4 = claimIn(*store, {"1.2.250.1.999.2|DOC-4", set, 4, {}}, "DocumentReference/d4");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->status, Status::Supersedes);
+  auto v3 = claimIn(*store, {"1.2.250.1.999.2|DOC-3", set, 3, {}}, "DocumentReference/d3",
+                    {"Observation/o9"});
+  ASSERT_TRUE(v3) << v3.error().detail;
+  EXPECT_EQ(v3->status, Status::Superseded);
+  EXPECT_EQ(v3->current, "DocumentReference/d4");
+  EXPECT_TRUE(v3->superseded.empty());
+  EXPECT_EQ(count("SELECT count(*) FROM document_version WHERE key = '1.2.250.1.999.2|DOC-3' "
+                  "AND superseded_by = '1.2.250.1.999.2|DOC-4'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM document_version WHERE set_key = '" + set +
+                  "' AND superseded_by IS NULL"),
+            1);
+  // Unknown version numbers (0): the later arrival is the current one.
+  auto unknown = claimIn(*store, {"1.2.250.1.999.2|DOC-X", set, 0, {}}, "DocumentReference/dx");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, Status::Supersedes);
+  ASSERT_EQ(unknown->superseded.size(), 1u);
+  EXPECT_EQ(unknown->superseded[0].document, "DocumentReference/d4");
+}
+
+TEST_F(Store, DocumentClaimsFollowExplicitReplacement) {
+  auto store = openStore();
+  // A file without a set, then its replacement by key (relatedDocument RPLC), version unknown.
+  const std::string a = "sha256|" + pipeline::sha256Hex("attachment a");
+  ASSERT_EQ(claimIn(*store, {a, "", 0, {}}, "DocumentReference/a", {"Binary/x"})->status,
+            Status::New);
+  auto b = claimIn(*store, {"1.2.3|B", "", 0, {a}}, "DocumentReference/b");
+  ASSERT_TRUE(b) << b.error().detail;
+  EXPECT_EQ(b->status, Status::Supersedes);
+  ASSERT_EQ(b->superseded.size(), 1u);
+  EXPECT_EQ(b->superseded[0].document, "DocumentReference/a");
+  EXPECT_EQ(b->superseded[0].resources, std::vector<std::string>{"Binary/x"});
+
+  // Replacement wins over version numbers: version 2 replaces version 5 when it says so.
+  ASSERT_EQ(claimIn(*store, {"1.2.3|S5", "1.2.3|S", 5, {}}, "DocumentReference/s5")->status,
+            Status::New);
+  auto s2 = claimIn(*store, {"1.2.3|S2", "1.2.3|S", 2, {"1.2.3|S5"}}, "DocumentReference/s2");
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(s2->status, Status::Supersedes);
+  ASSERT_EQ(s2->superseded.size(), 1u);
+  EXPECT_EQ(s2->superseded[0].document, "DocumentReference/s5");
+
+  // The replacement first, then the document it replaced (a late delivery, no set, no version):
+  // stored retired, under the one that replaced it.
+  auto r = claimIn(*store, {"1.2.3|R2", "", 0, {"1.2.3|R1"}}, "DocumentReference/r2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::New);
+  auto late = claimIn(*store, {"1.2.3|R1", "", 0, {}}, "DocumentReference/r1");
+  ASSERT_TRUE(late) << late.error().detail;
+  EXPECT_EQ(late->status, Status::Superseded);
+  EXPECT_EQ(late->current, "DocumentReference/r2");
+
+  // A late version that replaces another current document: stored retired under the newer
+  // version, and the document it replaces retired all the same (listed, to retire).
+  ASSERT_EQ(claimIn(*store, {"1.2.3|T5", "1.2.3|T", 5, {}}, "DocumentReference/t5")->status,
+            Status::New);
+  ASSERT_EQ(
+      claimIn(*store, {"1.2.3|P", "", 0, {}}, "DocumentReference/p", {"Observation/p1"})->status,
+      Status::New);
+  auto t3 = claimIn(*store, {"1.2.3|T3", "1.2.3|T", 3, {"1.2.3|P"}}, "DocumentReference/t3");
+  ASSERT_TRUE(t3) << t3.error().detail;
+  EXPECT_EQ(t3->status, Status::Superseded);
+  EXPECT_EQ(t3->current, "DocumentReference/t5");
+  ASSERT_EQ(t3->superseded.size(), 1u);
+  EXPECT_EQ(t3->superseded[0].document, "DocumentReference/p");
+  EXPECT_EQ(t3->superseded[0].resources, std::vector<std::string>{"Observation/p1"});
+  // Current: b, s2, r2 and t5.
+  EXPECT_EQ(count("SELECT count(*) FROM document_version WHERE superseded_by IS NULL"), 4);
+}
+
+// Two gateways (two connections) claim the same document at the same moment, each in an open
+// transaction: exactly one stores it.
+TEST_F(Store, ConcurrentClaimsOfOneDocumentMakeOneNew) {
+  constexpr int kRounds = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string key = "1.2.3|SAME-" + std::to_string(round);
+    std::latch ready(2);
+    std::vector<Status> statuses(2, Status::Supersedes);
+    std::vector<std::string> currents(2);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        auto s = pg::PgStore::open(dsn_);
+        auto tx = s ? (*s)->begin() : Result<std::unique_ptr<StoreTransaction>>(s.error());
+        ready.arrive_and_wait();  // both connections and transactions open
+        if (!tx) {
+          ++failures;
+          return;
+        }
+        auto claim = (*tx)->claimDocument({key, "1.2.3|SET-" + std::to_string(round), 1, {}},
+                                          "DocumentReference/c" + std::to_string(i), {});
+        if (!claim || !(*tx)->commit()) {
+          ++failures;
+          return;
+        }
+        statuses[static_cast<std::size_t>(i)] = claim->status;
+        currents[static_cast<std::size_t>(i)] = claim->current;
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    ASSERT_EQ(failures.load(), 0);
+    const int news = (statuses[0] == Status::New) + (statuses[1] == Status::New);
+    const int sames = (statuses[0] == Status::Same) + (statuses[1] == Status::Same);
+    EXPECT_EQ(news, 1) << "round " << round;
+    EXPECT_EQ(sames, 1) << "round " << round;
+    const std::size_t winner = statuses[0] == Status::New ? 0 : 1;
+    EXPECT_EQ(currents[1 - winner], "DocumentReference/c" + std::to_string(winner));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM document_version"), kRounds);
+}
+
+// Versions of one set claimed at once by several gateways: whatever the order, one current
+// version at the end, the highest, and every other one retired under a newer one.
+TEST_F(Store, ConcurrentVersionsOfOneSetLeaveOneCurrent) {
+  constexpr int kRounds = 5;
+  constexpr int kVersions = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string set = "1.2.3|SET-" + std::to_string(round);
+    std::latch ready(kVersions);
+    std::atomic<int> failures{0};
+    std::atomic<int> news{0};
+    std::vector<std::thread> threads;
+    for (int v = 1; v <= kVersions; ++v) {
+      threads.emplace_back([&, v] {
+        auto s = pg::PgStore::open(dsn_);
+        auto tx = s ? (*s)->begin() : Result<std::unique_ptr<StoreTransaction>>(s.error());
+        ready.arrive_and_wait();
+        if (!tx) {
+          ++failures;
+          return;
+        }
+        const std::string key = set + "-V" + std::to_string(v);
+        auto claim = (*tx)->claimDocument(
+            {key, set, v, {}},
+            "DocumentReference/r" + std::to_string(round) + "v" + std::to_string(v), {});
+        if (!claim || !(*tx)->commit()) {
+          ++failures;
+          return;
+        }
+        news += claim->status == Status::New;
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    ASSERT_EQ(failures.load(), 0);
+    EXPECT_EQ(news.load(), 1) << "round " << round;
+    auto current = db_->exec("SELECT version FROM document_version WHERE set_key = '" + set +
+                             "' AND superseded_by IS NULL");
+    ASSERT_TRUE(current);
+    ASSERT_EQ(current->rows(), 1) << "round " << round;
+    EXPECT_EQ(current->integer(0, 0), kVersions);
+    EXPECT_EQ(count("SELECT count(*) FROM document_version d JOIN document_version n "
+                    "ON n.key = d.superseded_by WHERE d.set_key = '" +
+                    set + "' AND n.version <= d.version"),
+              0);
+  }
+}
+
+NewResource requestOf(const std::string& id, const std::string& patient, const std::string& status,
+                      const std::string& updated) {
+  const std::string json = R"({"resourceType":"ServiceRequest","id":")" + id + R"(","status":")" +
+                           status + R"(","intent":"order","subject":{"reference":")" + patient +
+                           R"("}})";
+  return NewResource{"ServiceRequest", id, json, updated,
+                     test::searchParameters().extract("ServiceRequest", json)};
+}
+
+TEST_F(Store, OpenRequestOfAPatientIsTheNewestOpenOne) {
+  auto store = openStore();
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->create(std::vector<NewResource>{
+        requestOf("sr-active", "Patient/p1", "active", "2024-01-01T00:00:00.000Z"),
+        requestOf("sr-hold", "Patient/p1", "on-hold", "2024-01-15T00:00:00.000Z"),
+        requestOf("sr-draft", "Patient/p1", "draft", "2024-02-01T00:00:00.000Z"),
+        requestOf("sr-done", "Patient/p1", "completed", "2024-03-01T00:00:00.000Z"),
+        requestOf("sr-revoked", "Patient/p1", "revoked", "2024-04-01T00:00:00.000Z"),
+        requestOf("sr-other", "Patient/p2", "active", "2024-05-01T00:00:00.000Z")}));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  auto openOf = [&](const std::string& patient) -> std::optional<std::string> {
+    auto tx = store->begin();
+    EXPECT_TRUE(tx);
+    if (!tx) return std::nullopt;
+    auto r = (*tx)->openRequestOf(patient);
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    return r ? *r : std::nullopt;
+  };
+  EXPECT_EQ(openOf("Patient/p1"), "ServiceRequest/sr-draft");
+  EXPECT_EQ(openOf("Patient/p2"), "ServiceRequest/sr-other");
+  EXPECT_EQ(openOf("Patient/p3"), std::nullopt);
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->update(
+        requestOf("sr-draft", "Patient/p1", "completed", "2024-06-01T00:00:00.000Z"), 1));
+    ASSERT_TRUE((*tx)->remove("ServiceRequest", "sr-hold", std::nullopt));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  EXPECT_EQ(openOf("Patient/p1"), "ServiceRequest/sr-active");
+  // Within a transaction, its own new request.
+  auto tx = store->begin();
+  ASSERT_TRUE(tx);
+  ASSERT_TRUE((*tx)->create(std::vector<NewResource>{
+      requestOf("sr-new", "Patient/p1", "active", "2024-07-01T00:00:00.000Z")}));
+  auto own = (*tx)->openRequestOf("Patient/p1");
+  ASSERT_TRUE(own) << own.error().detail;
+  EXPECT_EQ(*own, "ServiceRequest/sr-new");
+}
+
+TEST_F(Store, TransactionReadsItsOwnWrites) {
+  auto store = openStore();
+  auto other = openStore();
+  const std::string json = R"({"resourceType":"Patient","id":"p1"})";
+  auto tx = store->begin();
+  ASSERT_TRUE(tx);
+  auto before = (*tx)->read("Patient", "p1");
+  ASSERT_TRUE(before) << before.error().detail;
+  EXPECT_FALSE(*before);
+  ASSERT_TRUE((*tx)->create(
+      std::vector<NewResource>{{"Patient", "p1", json, "2024-01-01T00:00:00.000Z", {}}}));
+  auto mine = (*tx)->read("Patient", "p1");
+  ASSERT_TRUE(mine && *mine);
+  EXPECT_EQ((*mine)->version, 1);
+  EXPECT_NE((*mine)->json.find("\"Patient\""), std::string::npos) << (*mine)->json;
+  auto outside = other->read("Patient", "p1");
+  ASSERT_TRUE(outside);
+  EXPECT_FALSE(*outside);  // not committed yet
+  ASSERT_TRUE((*tx)->remove("Patient", "p1", std::nullopt));
+  auto removed = (*tx)->read("Patient", "p1");
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(*removed);  // deleted: as absent
+  ASSERT_TRUE((*tx)->commit());
 }
 
 TEST(StoreUnavailable, IsATransientError) {

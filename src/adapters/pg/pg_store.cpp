@@ -1,5 +1,8 @@
 #include "adapters/pg/pg_store.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "adapters/pg/pg_connection.hpp"
 #include "core/json/json_out.hpp"
 
@@ -48,6 +51,65 @@ const std::string kInsertResource =
     "INSERT INTO resource (type, id, version, last_updated, content) "
     "VALUES ($1, $2, $3::integer, $4::timestamptz, " +
     std::string(kVersionedContent) + ") RETURNING " + kInstant;
+
+// bytea comes back in PostgreSQL's hex text form ("\\x…"): the raw bytes.
+std::string fromHex(std::string_view text) {
+  if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') text.remove_prefix(2);
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string out(text.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<char>(nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]));
+  return out;
+}
+
+// A text[] in its text form ("{a,b}" or "{\"a b\"}"): the elements, unquoted and unescaped.
+std::vector<std::string> fromArray(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.size() < 2) return out;
+  text = text.substr(1, text.size() - 2);
+  std::string cur;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      cur += text[++i];
+    } else if (c == ',' && !quoted) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!text.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+// Strings as a JSON array, which SQL unpacks with jsonb_array_elements_text.
+template <typename Strings>
+std::string jsonArray(const Strings& strings) {
+  std::string out;
+  json::JsonOut w(out);
+  w.StartArray();
+  for (const auto& s : strings)
+    w.String(s);
+  w.EndArray();
+  return out;
+}
+
+// Advisory locks of document claims: the two-key form, in a space of their own ("LIAD" in
+// ASCII; the migrations' lock is a one-bigint key, a space that does not overlap), keyed by
+// a 32-bit FNV-1a hash of a document key or set (a collision only makes two claims wait).
+constexpr std::string_view kDocumentLocks = "1279869252";
+std::int32_t lockOf(std::string_view key) {
+  std::uint32_t h = 2166136261u;
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  return static_cast<std::int32_t>(h);
+}
 
 // Search-index entries as the JSON the SQL below unpacks: [[param, kind, first, second], …].
 void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
@@ -230,19 +292,163 @@ class PgTransaction : public StoreTransaction {
     return Unit{};
   }
 
-  // Placeholders until migration V011 lands (issue 12): nothing calls them yet.
-  Result<std::optional<StoredResource>> read(std::string_view, std::string_view) override {
-    return makeError(Errc::Internal, "not implemented yet");
+  Result<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
+    auto r = db_.execPrepared("SELECT type, id, version, " + kInstant +
+                                  ", deleted, content::text FROM resource "
+                                  "WHERE type = $1 AND id = $2 AND NOT deleted",
+                              {Param{type}, Param{id}});
+    if (!r) return r.error();
+    if (r->rows() == 0) return std::optional<StoredResource>{};
+    return std::optional<StoredResource>{storedAt(*r, 0)};
   }
-  Result<Unit> putBinary(const BinaryContent&) override {
-    return makeError(Errc::Internal, "not implemented yet");
+
+  Result<Unit> putBinary(const BinaryContent& b) override {
+    // A concurrent put of the same bytes waits for the first to commit, then writes nothing.
+    const std::string size = std::to_string(b.bytes.size());
+    auto r = db_.execPrepared(
+        "INSERT INTO binary_content (id, content_type, size, content) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (id) DO NOTHING",
+        {Param{b.id}, Param{b.content_type}, Param{size}, Param{b.bytes, true}});
+    if (!r) return r.error();
+    return Unit{};
   }
-  Result<DocumentClaim> claimDocument(const DocumentIdentity&, std::string_view,
-                                      std::span<const std::string>) override {
-    return makeError(Errc::Internal, "not implemented yet");
+
+  // Claims are serialized by transaction-level advisory locks on the document's key, its set and
+  // every key it replaces: two claims that could touch the same rows share a lock, and each
+  // reads what the other committed. The locks are taken in ascending order (no deadlock between
+  // claims); the primary key still decides if anything slipped through.
+  Result<DocumentClaim> claimDocument(const DocumentIdentity& identity, std::string_view document,
+                                      std::span<const std::string> resources) override {
+    if (identity.key.empty()) return makeError(Errc::Internal, "document sans clé d'identité");
+    std::vector<std::int32_t> locks{lockOf(identity.key)};
+    if (!identity.set.empty()) locks.push_back(lockOf(identity.set));
+    for (const std::string& k : identity.replaces)
+      locks.push_back(lockOf(k));
+    std::sort(locks.begin(), locks.end());
+    locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+    std::string lock_list = "{";
+    for (std::int32_t k : locks)
+      lock_list += (lock_list.size() > 1 ? "," : "") + std::to_string(k);
+    lock_list += "}";
+    // unnest yields the array in order: the locks are taken in that order.
+    auto locked = db_.execPrepared("SELECT pg_advisory_xact_lock(" + std::string(kDocumentLocks) +
+                                       ", k) FROM unnest($1::integer[]) AS k",
+                                   {Param{lock_list}});
+    if (!locked) return locked.error();
+
+    // What is stored of this document, of its set, of what it replaces and of what replaces it
+    // (this statement's snapshot is taken after the locks: it sees every claim before ours).
+    const std::string replaces = jsonArray(identity.replaces);
+    auto known = db_.execPrepared(
+        "SELECT key, version, document, key = $1, "
+        "key = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))), "
+        "replaces @> ARRAY[$1::text], set_key IS NOT DISTINCT FROM NULLIF($2, ''), "
+        "superseded_by IS NULL "
+        "FROM document_version WHERE key = $1 OR set_key = NULLIF($2, '') "
+        "OR key = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) "
+        "OR replaces @> ARRAY[$1::text] ORDER BY version DESC, created_at DESC, key",
+        {Param{identity.key}, Param{identity.set}, Param{replaces}});
+    if (!known) return known.error();
+    DocumentClaim claim;
+    struct Related {
+      std::string key;
+      std::int64_t version;
+      std::string document;
+      bool replaced;       // this document replaces it
+      bool replaces_this;  // it says it replaces this document
+      bool same_set;
+    };
+    std::vector<Related> related;
+    for (int i = 0; i < known->rows(); ++i) {
+      if (known->text(i, 3) == "t") {
+        claim.status = DocumentClaim::Status::Same;
+        claim.current = known->text(i, 2);
+        return claim;
+      }
+      if (known->text(i, 7) != "t") continue;  // retired already
+      related.push_back({std::string(known->text(i, 0)), known->integer(i, 1),
+                         std::string(known->text(i, 2)), known->text(i, 4) == "t",
+                         known->text(i, 5) == "t",
+                         !identity.set.empty() && known->text(i, 6) == "t"});
+    }
+    // A current version is newer than this one when it says it replaces it, or when it is of the
+    // same set with a higher version number, both known (0: unknown, and then the later arrival
+    // is current) and not replaced by this one explicitly. Rows come newest first.
+    const Related* newer = nullptr;
+    for (const Related& r : related) {
+      if (r.replaces_this ||
+          (!r.replaced && r.same_set && identity.version > 0 && r.version > identity.version)) {
+        newer = &r;
+        break;
+      }
+    }
+    std::vector<std::string> retire;
+    for (const Related& r : related) {
+      // A late version retires only what it explicitly replaces; a current one, every other
+      // current version of its set too.
+      if (newer == nullptr ? !r.replaces_this : (r.replaced && !r.replaces_this))
+        retire.push_back(r.key);
+    }
+    const std::string version = std::to_string(identity.version);
+    const std::string derived = jsonArray(resources);
+    const std::string retired_keys = jsonArray(retire);
+    const std::string_view superseded_by = newer != nullptr ? newer->key : std::string_view{};
+    auto written = db_.execPrepared(
+        "WITH ins AS (INSERT INTO document_version (key, set_key, version, document, resources, "
+        " replaces, superseded_by) VALUES ($1, NULLIF($2, ''), $3::bigint, $4, "
+        " ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), "
+        " ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), NULLIF($7, '')) "
+        " ON CONFLICT (key) DO NOTHING RETURNING key),"
+        " retired AS (UPDATE document_version d SET superseded_by = ins.key FROM ins"
+        " WHERE d.key = ANY(ARRAY(SELECT jsonb_array_elements_text($8::jsonb)))"
+        " AND d.superseded_by IS NULL RETURNING d.document, d.resources::text)"
+        " SELECT 0, '', '' FROM ins UNION ALL SELECT 1, document, resources FROM retired",
+        {Param{identity.key}, Param{identity.set}, Param{version}, Param{document}, Param{derived},
+         Param{replaces}, Param{superseded_by}, Param{retired_keys}});
+    if (!written) return written.error();
+    bool inserted = false;
+    for (int i = 0; i < written->rows(); ++i) {
+      if (written->integer(i, 0) == 0) {
+        inserted = true;
+        continue;
+      }
+      claim.superseded.push_back(
+          {std::string(written->text(i, 1)), fromArray(written->text(i, 2))});
+    }
+    if (!inserted) {  // the key is held by a claim that committed meanwhile: the same document
+      auto held = db_.execPrepared("SELECT document FROM document_version WHERE key = $1",
+                                   {Param{identity.key}});
+      if (!held) return held.error();
+      if (held->rows() != 1)
+        return makeError(Errc::DbSerialization, "document réservé puis disparu");
+      claim.status = DocumentClaim::Status::Same;
+      claim.current = held->text(0, 0);
+      return claim;
+    }
+    if (newer != nullptr) {
+      claim.status = DocumentClaim::Status::Superseded;
+      claim.current = newer->document;
+    } else {
+      claim.status =
+          claim.superseded.empty() ? DocumentClaim::Status::New : DocumentClaim::Status::Supersedes;
+    }
+    return claim;
   }
-  Result<std::optional<std::string>> openRequestOf(std::string_view) override {
-    return makeError(Errc::Internal, "not implemented yet");
+
+  Result<std::optional<std::string>> openRequestOf(std::string_view patient) override {
+    // From the search index (the reference and token rows of each ServiceRequest), not from
+    // the resources' JSON: the lookup index on the patient, then the request's status rows.
+    auto r = db_.execPrepared(
+        "SELECT r.id FROM search_reference x JOIN resource r ON r.pk = x.res "
+        "WHERE x.type = 'ServiceRequest' AND x.param = 'subject' AND x.target = $1 "
+        "AND r.type = 'ServiceRequest' AND NOT r.deleted AND EXISTS (SELECT 1 FROM search_token "
+        "t WHERE t.res = r.pk AND t.type = 'ServiceRequest' AND t.param = 'status' "
+        "AND t.value IN ('draft', 'active', 'on-hold')) "
+        "ORDER BY r.last_updated DESC, r.id DESC LIMIT 1",
+        {Param{patient}});
+    if (!r) return r.error();
+    if (r->rows() == 0) return std::optional<std::string>{};
+    return std::optional<std::string>{"ServiceRequest/" + std::string(r->text(0, 0))};
   }
 
   Result<Unit> enqueue(const OutboundMail& m) override {
@@ -336,23 +542,44 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& conninfo) {
 
 Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
   const std::string size = std::to_string(m.bytes.size());
+  const std::string& key = m.content_key.empty() ? m.sha256 : m.content_key;
+  // Each statement commits on its own (no transaction): the reuse check below runs after the
+  // insert committed, so of two messages that share a Message-ID and arrive together, the one
+  // journaled last always sees the other and is flagged.
   auto inserted = db_->execPrepared(
-      "INSERT INTO message_journal (message_id, sha256, source, size, raw) "
-      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT ON CONSTRAINT message_journal_once DO NOTHING "
+      "INSERT INTO message_journal (message_id, sha256, content_key, source, size, raw) "
+      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ON CONSTRAINT message_journal_once DO NOTHING "
       "RETURNING id",
-      {Param{m.message_id}, Param{m.sha256}, Param{m.source}, Param{size}, Param{m.bytes, true}});
+      {Param{m.message_id}, Param{m.sha256}, Param{key}, Param{m.source}, Param{size},
+       Param{m.bytes, true}});
   if (!inserted) return inserted.error();
-  if (inserted->rows() == 1)
-    return JournalEntry{inserted->integer(0, 0), false, std::nullopt, false};
-  auto first =
-      db_->execPrepared("SELECT id FROM message_journal WHERE message_id = $1 AND sha256 = $2",
-                        {Param{m.message_id}, Param{m.sha256}});
+  if (inserted->rows() == 1) {
+    JournalEntry entry{inserted->integer(0, 0), false, std::nullopt, false};
+    if (!m.message_id.empty()) {
+      auto reused = db_->execPrepared(
+          "SELECT EXISTS (SELECT 1 FROM message_journal WHERE message_id = $1 "
+          "AND content_key <> $2)",
+          {Param{m.message_id}, Param{key}});
+      if (!reused) return reused.error();
+      entry.message_id_reused = reused->text(0, 0) == "t";
+    }
+    return entry;
+  }
+  // Journaled before: that row, whether others share its Message-ID, and its outcome if any.
+  auto first = db_->execPrepared(
+      "SELECT j.id, $1 <> '' AND EXISTS (SELECT 1 FROM message_journal o "
+      "WHERE o.message_id = $1 AND o.content_key <> $2), o.journal_id IS NOT NULL, o.status, "
+      "o.outcome::text, coalesce(o.response::text, '') "
+      "FROM message_journal j LEFT JOIN ingest_outcome o ON o.journal_id = j.id "
+      "WHERE j.message_id = $1 AND j.content_key = $2",
+      {Param{m.message_id}, Param{key}});
   if (!first) return first.error();
   if (first->rows() != 1) return makeError(Errc::DbSerialization, "message journalisé introuvable");
-  JournalEntry entry{first->integer(0, 0), true, std::nullopt, false};
-  auto outcome = outcomeOf(entry.id);
-  if (!outcome) return outcome.error();
-  entry.outcome = std::move(*outcome);
+  JournalEntry entry{first->integer(0, 0), true, std::nullopt, first->text(0, 1) == "t"};
+  if (first->text(0, 2) == "t") {
+    entry.outcome = StoredOutcome{std::string(first->text(0, 3)), std::string(first->text(0, 4)),
+                                  std::string(first->text(0, 5))};
+  }
   return entry;
 }
 
@@ -584,40 +811,6 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
 
 namespace {
 
-// bytea comes back in PostgreSQL's hex text form ("\\x…"): the raw bytes.
-std::string fromHex(std::string_view text) {
-  if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') text.remove_prefix(2);
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  std::string out(text.size() / 2, '\0');
-  for (std::size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<char>(nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]));
-  return out;
-}
-
-// A text[] in its text form ("{a,b}" or "{\"a b\"}"): the elements (addresses have no quotes).
-std::vector<std::string> fromArray(std::string_view text) {
-  std::vector<std::string> out;
-  if (text.size() < 2) return out;
-  text = text.substr(1, text.size() - 2);
-  std::string cur;
-  bool quoted = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (c == '\\' && i + 1 < text.size()) {
-      cur += text[++i];
-    } else if (c == ',' && !quoted) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!text.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
 const std::string kOutboxColumns =
     "id, kind, message_id, mail_from, recipients::text, status, attempts, " +
     instantOf("next_attempt_at") + ", coalesce(last_error, ''), " + instantOf("created_at") +
@@ -749,8 +942,13 @@ Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int coun
   return out;
 }
 
-Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view) {
-  return makeError(Errc::Internal, "not implemented yet");
+Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view id) {
+  auto r = db_->execPrepared("SELECT content_type, content FROM binary_content WHERE id = $1",
+                             {Param{id}});
+  if (!r) return r.error();
+  if (r->rows() == 0) return std::optional<BinaryContent>{};
+  return std::optional<BinaryContent>{
+      BinaryContent{std::string(id), std::string(r->text(0, 0)), fromHex(r->text(0, 1))}};
 }
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {

@@ -149,6 +149,8 @@ struct DocumentClaim {
     std::vector<std::string> resources;  // what was derived from it, "Type/id"
   };
   std::vector<Version> superseded;  // Supersedes: the versions it replaces, still current until now
+  // (also with Superseded, when the late version explicitly replaces versions still current: they
+  // are retired all the same; whatever the status, what is listed here is to retire)
 };
 
 // A mail liaison will send (an MDN, a notice): written to the outbox in the same transaction as
