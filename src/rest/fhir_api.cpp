@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -11,6 +12,7 @@
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/mapping.hpp"
+#include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
 
 namespace liaison::rest {
@@ -633,6 +635,18 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
     w.EndArray();
     w.EndObject();
   }
+  // Documents' bytes (DocumentReference.content.attachment.url): read only, not searchable.
+  w.StartObject();
+  w.Key("type");
+  w.String("Binary");
+  w.Key("interaction");
+  w.StartArray();
+  w.StartObject();
+  w.Key("code");
+  w.String("read");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
   w.EndArray();
   w.Key("interaction");
   w.StartArray();
@@ -933,6 +947,8 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
   }
 
   const std::string& type = t.path[0];
+  // Documents' bytes: read only, and not searchable (not in the search parameters).
+  if (type == "Binary") return binary(request, t, what, action);
   if (search_->of(type).empty())
     return failure(Errc::RestTypeUnsupported, "Type de ressource non servi : " + type);
   if (!get) return write(request, t, base, what, action);
@@ -1036,6 +1052,78 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
     return json(200, bundleJson("searchset", base, entries, page->total, self, next));
   }
   return failure(Errc::RestNotFound, "Chemin inconnu");
+}
+
+// GET /Binary/{id}: a document's bytes as they were received, with their Content-Type; as the
+// FHIR Binary resource (base64) when asked for FHIR JSON (Accept or _format), as FHIR says.
+http::Response FhirApi::binary(const http::Request& request, const Target& t, std::string& what,
+                               char& action) {
+  if (request.method != "GET" && request.method != "HEAD")
+    return failure(Errc::RestMethodNotAllowed, "Binary : lecture seule (GET /Binary/{id})");
+  if (t.path.size() == 1)
+    return failure(Errc::RestMethodNotAllowed, "Binary : pas de recherche (GET /Binary/{id})");
+  if (t.path.size() != 2) return failure(Errc::RestNotFound, "Chemin inconnu");
+  const std::string& id = t.path[1];
+  if (!isFhirId(id)) return failure(Errc::RestNotFound, "Identifiant de ressource invalide");
+  action = 'R';
+  what = "Binary/" + id;
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  auto found = lease.check(lease->readBinary(id));
+  if (!found) return failure(found.error());
+  if (!*found) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
+  const BinaryContent& b = **found;
+  // A content type from a mail header, kept as received: sent only if it is a plain token.
+  std::string content_type = b.content_type;
+  if (content_type.empty() || std::any_of(content_type.begin(), content_type.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    content_type = "application/octet-stream";
+
+  bool fhir_json = request.header("Accept").find("fhir+json") != std::string_view::npos ||
+                   request.header("Accept").find("json+fhir") != std::string_view::npos;
+  for (const auto& [name, value] : t.query) {
+    if (name == "_format")
+      fhir_json = value == "json" || value.find("fhir+json") != std::string::npos ||
+                  value == "application/json";
+  }
+  http::Response r;
+  if (fhir_json) {
+    std::string body;
+    json::JsonOut w(body);
+    w.StartObject();
+    w.Key("resourceType");
+    w.String("Binary");
+    w.Key("id");
+    w.String(b.id);
+    w.Key("meta");
+    w.StartObject();
+    w.Key("versionId");
+    w.String("1");
+    w.EndObject();
+    w.Key("contentType");
+    w.String(content_type);
+    w.Key("data");
+    w.String(pipeline::base64(b.bytes));
+    w.EndObject();
+    r = json(200, std::move(body));
+    r.headers.push_back({"ETag", "W/\"1\""});
+  } else {
+    r.headers.push_back({"Content-Type", content_type});
+    // The bytes never change under their hash: a strong validator.
+    r.headers.push_back({"ETag", "\"" + b.id + "\""});
+    r.headers.push_back({"X-Content-Type-Options", "nosniff"});
+    // Received content served from the API's origin runs nothing there (an HTML or XML part
+    // with scripts); a PDF is left to the browser's viewer, which a sandbox would block.
+    if (content_type.rfind("application/pdf", 0) != 0)
+      r.headers.push_back({"Content-Security-Policy", "sandbox"});
+    r.body = b.bytes;
+  }
+  // Patient data: kept by no cache, shared or private.
+  r.headers.push_back({"Cache-Control", "private, no-store"});
+  r.headers.push_back({"Vary", "Accept"});
+  return r;
 }
 
 bool FhirApi::isTransactionBundle(std::string_view body) {

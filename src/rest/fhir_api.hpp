@@ -72,6 +72,8 @@ class FhirApi {
   http::Response write(const http::Request& request, const Target& target, const std::string& base,
                        std::string& audit_what, char& action);
   http::Response transaction(Store& store, std::string_view body, std::string_view base);
+  http::Response binary(const http::Request& request, const Target& target, std::string& audit_what,
+                        char& action);
   static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;

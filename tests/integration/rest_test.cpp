@@ -13,6 +13,8 @@
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "integration_env.hpp"
+#include "parse/text/base64.hpp"
+#include "pipeline/codec.hpp"
 #include "rest/fhir_api.hpp"
 #include "support/test_support.hpp"
 
@@ -304,6 +306,118 @@ TEST_F(Rest, EveryReadIsAudited) {
   // Metadata and health checks are not patient data.
   get("/metadata");
   EXPECT_EQ(count("SELECT count(*) FROM audit_event"), before + 2);
+}
+
+// GET /Binary/{id}: a document's exact bytes (here put straight into the store, as the intake
+// does in the transaction of its message), or the FHIR Binary on request; read only; audited.
+TEST_F(Rest, BinaryServesTheExactBytes) {
+  std::string bytes("%PDF-1.7\n\0\x01\x80\xff\r\n%%EOF\n", 20);
+  const std::string id = pipeline::sha256Hex(bytes);
+  {
+    auto store = pg::PgStore::open(dsn_);
+    ASSERT_TRUE(store) << store.error().detail;
+    auto tx = (*store)->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->putBinary({id, "application/pdf", bytes}));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  auto request = [&](const std::string& method, const std::string& target,
+                     const std::string& accept = {}) {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    r.client_subject = "CN=secretariat-cardio-plus,O=ESS Cardio+";
+    r.remote = "127.0.0.1:5555";
+    r.headers.push_back({"Host", "gw.test"});
+    if (!accept.empty()) r.headers.push_back({"Accept", accept});
+    return api_->handle(r);
+  };
+  auto header = [](const http::Response& r, std::string_view name) {
+    for (const auto& h : r.headers)
+      if (h.name == name) return h.value;
+    return std::string();
+  };
+  const std::string reads =
+      "SELECT count(*) FROM audit_event WHERE action = 'R' AND subtype = 'read' AND what = "
+      "'Binary/" +
+      id + "' AND agent = 'CN=secretariat-cardio-plus,O=ESS Cardio+'";
+  const std::int64_t reads_before = count(reads);
+
+  http::Response raw = request("GET", "/Binary/" + id, "*/*");
+  ASSERT_EQ(raw.status, 200) << raw.body;
+  EXPECT_EQ(raw.body, bytes);
+  EXPECT_EQ(header(raw, "Content-Type"), "application/pdf");
+  EXPECT_EQ(header(raw, "ETag"), "\"" + id + "\"");
+  EXPECT_NE(header(raw, "Cache-Control").find("no-store"), std::string::npos);
+  EXPECT_EQ(header(raw, "X-Content-Type-Options"), "nosniff");
+  http::Response head = request("HEAD", "/Binary/" + id);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(header(head, "Content-Type"), "application/pdf");
+  EXPECT_EQ(head.body.size(), bytes.size());  // the server sends its length, not the body
+  EXPECT_EQ(count(reads), reads_before + 2);
+
+  // The FHIR form: on Accept, or _format.
+  for (const http::Response& fhir : {request("GET", "/Binary/" + id, "application/fhir+json"),
+                                     request("GET", "/Binary/" + id + "?_format=json")}) {
+    ASSERT_EQ(fhir.status, 200) << fhir.body;
+    EXPECT_EQ(header(fhir, "Content-Type").rfind("application/fhir+json", 0), 0u);
+    rapidjson::Document d;
+    d.Parse(fhir.body.c_str());
+    ASSERT_TRUE(d.IsObject()) << fhir.body;
+    EXPECT_STREQ(d["resourceType"].GetString(), "Binary");
+    EXPECT_EQ(std::string(d["id"].GetString()), id);
+    EXPECT_STREQ(d["contentType"].GetString(), "application/pdf");
+    EXPECT_EQ(parse::decodeBase64(d["data"].GetString()), bytes);
+  }
+  test::dumpBundle("rest-binary", request("GET", "/Binary/" + id, "application/fhir+json").body);
+
+  // Unknown, invalid, and what is not served.
+  const std::string unknown = pipeline::sha256Hex("never stored");
+  Reply missing = get("/Binary/" + unknown);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_STREQ(missing.body["issue"][0]["details"]["coding"][0]["code"].GetString(),
+               "rest-not-found");
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what = 'Binary/" + unknown +
+                  "' AND outcome = '4'"),
+            1);
+  EXPECT_EQ(get("/Binary/not*an*id").status, 404);
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
+    EXPECT_EQ(call(method, "/Binary/" + id, "{}", "application/fhir+json").status, 405) << method;
+    EXPECT_EQ(call(method, "/Binary", "{}", "application/fhir+json").status, 405) << method;
+  }
+  EXPECT_EQ(get("/Binary").status, 405);  // not searchable
+  auto stored = count("SELECT count(*) FROM binary_content");
+  EXPECT_EQ(stored, 1);
+
+  // Read only, in the CapabilityStatement.
+  Reply capability = get("/metadata");
+  bool listed = false;
+  for (const auto& res : capability.body["rest"][0]["resource"].GetArray()) {
+    if (std::string_view(res["type"].GetString()) != "Binary") continue;
+    listed = true;
+    ASSERT_EQ(res["interaction"].Size(), 1u);
+    EXPECT_STREQ(res["interaction"][0]["code"].GetString(), "read");
+    EXPECT_FALSE(res.HasMember("searchParam"));
+  }
+  EXPECT_TRUE(listed);
+}
+
+// The types the intake writes since issue 12 are searchable with their R4 parameters.
+TEST_F(Rest, IssueTwelveTypesAreSearchable) {
+  for (const char* search :
+       {"/Communication?patient=x&sent=ge2024&status=completed&recipient=Practitioner/y"
+        "&sender=Practitioner/z&identifier=a%7Cb&based-on=ServiceRequest/s",
+        "/Condition?patient=x&code=I10&clinical-status=active&verification-status=confirmed"
+        "&category=problem-list-item&onset-date=le2024",
+        "/MedicationStatement?patient=x&code=123&status=active&effective=2024",
+        "/AllergyIntolerance?patient=x&code=123&clinical-status=active"
+        "&verification-status=confirmed",
+        "/DocumentReference?relatesto=DocumentReference/d&related=Encounter/e&identifier=a",
+        "/CarePlan?activity-date=ge2024-01-01",
+        "/PractitionerRole?practitioner=p&organization=o&specialty=SM26"}) {
+    Reply r = get(search);
+    EXPECT_EQ(r.status, 200) << search << ": " << r.text.substr(0, 300);
+  }
 }
 
 TEST_F(Rest, HealthAndMetrics) {
