@@ -34,6 +34,8 @@ constexpr std::string_view kSetUniqueId = "urn:uuid:96fdda7c-d067-4183-912e-bf5e
 
 constexpr std::string_view kLcmNs = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
 
+constexpr std::size_t kMaxPatientNames = 100;  // PID-5 names kept from one sourcePatientInfo
+
 struct Slot {
   std::string name;
   std::vector<std::string> values;
@@ -252,35 +254,46 @@ bool isHex(std::string_view s) {
   });
 }
 
-std::string trim(std::string_view s) {
+std::string_view trimView(std::string_view s) {
   const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!s.empty() && ws(s.front()))
     s.remove_prefix(1);
   while (!s.empty() && ws(s.back()))
     s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
 
+std::string trim(std::string_view s) {
+  return std::string(trimView(s));
+}
+
+// sourcePatientInfo values "PID-n|data". PID-5 (XPN, ~ repetitions) → every name, and
+// family / given from the first PID-5 value that yields a family (its type L repetition, else
+// its first); PID-11 (XAD, ~ repetitions) of type BDL → its county (XAD.9).
 XdsPatientInfo parsePatientInfo(const std::vector<std::string>& values) {
   XdsPatientInfo info;
   for (const std::string& raw : values) {
-    std::string_view v = raw;
+    const std::string_view v = trimView(raw);
     const std::size_t bar = v.find('|');
     if (bar == std::string_view::npos) continue;
-    const std::string_view field = v.substr(0, bar);
+    const std::string_view field = trimView(v.substr(0, bar));
     const std::string_view data = v.substr(bar + 1);
     if (field == "PID-5") {
-      if (!info.family.empty()) continue;
-      // Repetitions: prefer the legal name (type L).
       std::string_view chosen;
+      bool legal = false;
       for (std::string_view rep : split(data, '~')) {
         auto parts = split(rep, '^');
         if (chosen.empty()) chosen = rep;
-        if (component(parts, 6) == "L") {
+        if (!legal && component(parts, 6) == "L") {
           chosen = rep;
-          break;
+          legal = true;
         }
+        XdsPatientName name{unescape(component(parts, 0)), unescape(component(parts, 1)),
+                            unescape(component(parts, 2)), unescape(component(parts, 6))};
+        const bool empty = name.family.empty() && name.given.empty() && name.further_given.empty();
+        if (!empty && info.names.size() < kMaxPatientNames) info.names.push_back(std::move(name));
       }
+      if (!info.family.empty()) continue;
       auto parts = split(chosen, '^');
       info.family = unescape(component(parts, 0));
       info.given = unescape(component(parts, 1));
@@ -288,6 +301,14 @@ XdsPatientInfo parsePatientInfo(const std::vector<std::string>& values) {
       info.birth_date = unescape(data);
     } else if (field == "PID-8" && info.sex.empty()) {
       info.sex = unescape(data);
+    } else if (field == "PID-11" && info.birth_place.empty()) {
+      for (std::string_view rep : split(data, '~')) {
+        auto parts = split(rep, '^');
+        if (component(parts, 6) == "BDL") {
+          info.birth_place = unescape(component(parts, 8));
+          if (!info.birth_place.empty()) break;
+        }
+      }
     }
   }
   return info;

@@ -44,14 +44,20 @@ struct XdsPatientName {
   std::string type;           // XPN.7: L (birth / legal name), D (used name) …
 };
 
-// sourcePatientInfo: PID-5 (first name of type L, else the first), PID-7, PID-8.
+// sourcePatientInfo ("PID-n|…" values; HL7 v2 escapes \F\ \S\ \T\ \R\ \E\ decoded in
+// every component). family / given: XPN.1 / XPN.2 of the first PID-5 value that has a family:
+// its repetition of type L, else its first. PID-7, PID-8: the first.
 struct XdsPatientInfo {
   std::string family;
   std::string given;
   std::string birth_date;
   std::string sex;
-  std::vector<XdsPatientName> names;  // every PID-5 value and ~ repetition, in order
-  std::string birth_place;            // PID-11 of type BDL: its county (XAD.9), the INSEE code
+  // Every PID-5 value and every ~ repetition in it, in order; wholly empty ones (no family,
+  // given or further given) are skipped; at most 100.
+  std::vector<XdsPatientName> names;
+  // XAD.9 (county / parish: the INSEE code) of the first PID-11 repetition of type (XAD.7) BDL
+  // that has one.
+  std::string birth_place;
 };
 
 struct XdsDocumentEntry {
