@@ -279,6 +279,70 @@ TEST(XdsMetadata, NotEbRim) {
   EXPECT_EQ(r.error().code, Errc::XmlMalformed);
 }
 
+// METADATA.XML whose sourcePatientInfo holds `values` (XML-escaped by the caller).
+XdsPatientInfo patientInfo(std::initializer_list<std::string_view> values) {
+  std::string list;
+  for (std::string_view v : values)
+    list += "<rim:Value>" + std::string(v) + "</rim:Value>\n";
+  const std::string xml = replaced(readData("xds/METADATA.XML"),
+                                   "<rim:Value>PID-5|FICTIF-DUPONT^Camille^^^^^L</rim:Value>\n"
+                                   "          <rim:Value>PID-7|19790314</rim:Value>\n"
+                                   "          <rim:Value>PID-8|F</rim:Value>\n",
+                                   list);
+  auto r = parseXdsMetadata(xml);
+  EXPECT_TRUE(r.has_value());
+  return r.has_value() ? r->documents.at(0).source_patient_info : XdsPatientInfo{};
+}
+
+void expectName(const XdsPatientName& n, std::string_view family, std::string_view given,
+                std::string_view further, std::string_view type) {
+  EXPECT_EQ(n.family, family);
+  EXPECT_EQ(n.given, given);
+  EXPECT_EQ(n.further_given, further);
+  EXPECT_EQ(n.type, type);
+}
+
+TEST(XdsMetadata, PatientNamesEveryPid5AndRepetition) {
+  const XdsPatientInfo fixture = patientInfo({"PID-5|FICTIF-DUPONT^Camille^^^^^L"});
+  ASSERT_EQ(fixture.names.size(), 1u);
+  expectName(fixture.names[0], "FICTIF-DUPONT", "Camille", "", "L");
+
+  const XdsPatientInfo info = patientInfo({
+      "PID-5|FICTIF-LEROY^CHLOE^^^^^D~FICTIF-DUPONT^CHLOE^CHLOE,EMMA^^^^L",
+      "PID-7|20010203",
+      " PID-5|FICTIF-D\\S\\UPONT\\T\\FILS^ZO\\F\\E^A\\R\\B\\E\\C^^^^S~~^^^^^^U ",
+      "PID-8|F",
+  });
+  ASSERT_EQ(info.names.size(), 3u);  // the empty repetitions are skipped
+  expectName(info.names[0], "FICTIF-LEROY", "CHLOE", "", "D");
+  expectName(info.names[1], "FICTIF-DUPONT", "CHLOE", "CHLOE,EMMA", "L");
+  expectName(info.names[2], "FICTIF-D^UPONT&FILS", "ZO|E", "A~B\\C", "S");
+  // family / given as before: the type L repetition of the first PID-5.
+  EXPECT_EQ(info.family, "FICTIF-DUPONT");
+  EXPECT_EQ(info.given, "CHLOE");
+  EXPECT_EQ(info.birth_date, "20010203");
+  EXPECT_EQ(info.sex, "F");
+  EXPECT_EQ(info.birth_place, "");
+
+  // No type L: the first repetition; an escaped ~ does not split.
+  const XdsPatientInfo plain = patientInfo({"PID-5|FICTIF-A\\R\\B^Luc~FICTIF-C^Lea^^^^^D"});
+  EXPECT_EQ(plain.family, "FICTIF-A~B");
+  EXPECT_EQ(plain.given, "Luc");
+  ASSERT_EQ(plain.names.size(), 2u);
+  expectName(plain.names[1], "FICTIF-C", "Lea", "", "D");
+}
+
+TEST(XdsMetadata, BirthPlaceFromPid11OfTypeBdl) {
+  EXPECT_EQ(patientInfo({"PID-11|1 rue Fictive^^REIMS^^51100^FRA^H^^51454~^^COMMUNE-FICTIVE^^^FRA^"
+                         "BDL^^51215"})
+                .birth_place,
+            "51215");
+  EXPECT_EQ(patientInfo({"PID-11|^^^^^^H^^51454", "PID-11|^^^^^^BDL^^2A004"}).birth_place, "2A004");
+  EXPECT_EQ(patientInfo({"PID-11|^^^^^^BDL", "PID-11|^^^^^^BDL^^99134"}).birth_place, "99134");
+  EXPECT_EQ(patientInfo({"PID-11|^^^^^^H^^51454"}).birth_place, "");
+  EXPECT_EQ(patientInfo({"PID-11|"}).birth_place, "");
+}
+
 TEST(XdsMetadata, RandomMutationsNeverCrash) {
   const std::string base = readData("xds/METADATA.XML");
   std::mt19937 rng(20240112);
