@@ -1,10 +1,12 @@
 // libFuzzer harness: the same bytes as a CDA R2 document (parseCda) and as an XDM METADATA.XML
 // (parseXdsMetadata), both over the hardened Xerces reader (src/parse/cda).
 // Invariants of a successful parse: what the error contract promises is there (a patient with an
-// id, at least one DocumentEntry), narrative text stays under its cap, hashes are SHA-1 hex.
+// id, at least one DocumentEntry), narrative and entry texts stay under their caps, entries point
+// at their section and at an enclosing earlier entry, hashes are SHA-1 hex.
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_check.hpp"
@@ -34,6 +36,41 @@ void checkCda(std::string_view xml) {
   require(doc.patient->multiple_birth_order >= 0);
   for (const auto& section : doc.sections)
     require(section.text.size() <= liaison::parse::kMaxSectionText);
+  // Entries: bounded, each inside a section, nested under an earlier entry of the same section.
+  using liaison::parse::kMaxEntryText;
+  require(doc.entries.size() <= liaison::parse::kMaxCdaEntries);
+  for (std::size_t i = 0; i < doc.entries.size(); ++i) {
+    const auto& e = doc.entries[i];
+    require(e.section < doc.sections.size());
+    require(e.parent >= -1 && e.parent < static_cast<long>(i));
+    if (e.parent >= 0) {
+      const auto& up = doc.entries[static_cast<std::size_t>(e.parent)];
+      require(up.section == e.section);
+      require(up.line <= e.line);
+    }
+    require(!e.kind.empty());
+    require(e.template_ids.size() <= 32);
+    for (const std::string* t :
+         {&e.text, &e.code_text, &e.value.text, &e.material_name, &e.participant_name}) {
+      require(t->size() <= kMaxEntryText);
+    }
+    if (e.value.type == "ST" || e.value.type == "ED")
+      require(e.value.value.size() <= kMaxEntryText);
+  }
+  // Vitals are LOINC observations among the entries.
+  require(doc.vitals.size() <= doc.entries.size());
+  for (const auto& v : doc.vitals) {
+    require(v.code.system == "2.16.840.1.113883.6.1" && !v.code.code.empty());
+    require(!v.value.empty());
+  }
+  const auto& p = *doc.patient;
+  require(p.families.size() <= 100 && p.givens.size() <= 100);
+  require(p.addresses.size() <= 100 && p.telecom_details.size() <= 100);
+  for (const auto& a : p.addresses) {
+    require(!a.lines.empty() || !a.postal_code.empty() || !a.city.empty() || !a.county.empty() ||
+            !a.country.empty());
+  }
+  require(doc.related_documents.size() <= 16);
 }
 
 void checkXds(std::string_view xml) {
