@@ -230,19 +230,25 @@ void cutUtf8(std::string& s, std::size_t cap) {
   }
 }
 
+// The run of non-space characters of `s` that starts at `i`, and where it ends.
+std::size_t runEnd(std::string_view s, std::size_t i) {
+  while (i < s.size() && !isSpace(s[i]))
+    ++i;
+  return i;
+}
+
 // White space collapsed to single spaces, trimmed, at most `cap` bytes.
 std::string collapse(std::string_view s, std::size_t cap) {
   std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (isSpace(c)) {
-      space = true;
+  for (std::size_t i = 0; i < s.size() && out.size() < cap;) {
+    if (isSpace(s[i])) {
+      ++i;
       continue;
     }
-    if (out.size() >= cap) break;
-    if (space && !out.empty()) out += ' ';
-    space = false;
-    out += c;
+    const std::size_t end = runEnd(s, i);
+    if (!out.empty()) out += ' ';
+    out.append(s.substr(i, std::min(end - i, cap - std::min(cap, out.size()))));
+    i = end;
   }
   cutUtf8(out, cap);
   while (!out.empty() && out.back() == ' ')
@@ -280,17 +286,19 @@ class NarrativeText {
  public:
   explicit NarrativeText(std::size_t cap) : cap_(cap) {}
   void text(std::string_view s) {
-    if (out_.size() >= cap_) return;  // full: nothing more can be written
-    for (char c : s) {
-      if (isSpace(c)) {
+    for (std::size_t i = 0; i < s.size() && out_.size() < cap_;) {  // full: nothing more fits
+      if (isSpace(s[i])) {
         pending_space_ = true;
+        ++i;
         continue;
       }
       if (pending_space_) {
         if (!out_.empty() && out_.back() != '\n' && out_.back() != ' ') put(' ');
         pending_space_ = false;
       }
-      put(c);
+      const std::size_t end = runEnd(s, i);
+      out_.append(s.substr(i, std::min(end - i, cap_ - std::min(cap_, out_.size()))));
+      i = end;
     }
   }
   void newline() {
@@ -936,6 +944,8 @@ class CdaHandler final : public XmlHandler {
       }
       return;  // stays Other: its subtree is skipped
     }
+    // An entry is large: a few growth steps of the vector are cheaper than many.
+    if (doc_.entries.empty()) doc_.entries.reserve(32);
     CdaEntry& x = doc_.entries.emplace_back();
     x.section = sections_open_.empty() ? 0 : sections_open_.back();
     x.parent = parent;
