@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -277,73 +278,38 @@ enum class Kind {
 };
 
 Kind kindOf(std::string_view name) {
-  static const std::unordered_map<std::string_view, Kind> kinds = {
-      {"head", Kind::Hidden},
-      {"title", Kind::Hidden},
-      {"script", Kind::Hidden},
-      {"style", Kind::Hidden},
-      {"template", Kind::Hidden},
-      {"noscript", Kind::Hidden},
-      {"xml", Kind::Hidden},
-      {"iframe", Kind::Hidden},
-      {"object", Kind::Hidden},
-      {"svg", Kind::Hidden},
-      {"math", Kind::Hidden},
-      {"select", Kind::Hidden},
-      {"html", Kind::Block},
-      {"body", Kind::Block},
-      {"div", Kind::Block},
-      {"center", Kind::Block},
-      {"article", Kind::Block},
-      {"aside", Kind::Block},
-      {"footer", Kind::Block},
-      {"header", Kind::Block},
-      {"main", Kind::Block},
-      {"nav", Kind::Block},
-      {"section", Kind::Block},
-      {"form", Kind::Block},
-      {"dd", Kind::Block},
-      {"dt", Kind::Block},
-      {"caption", Kind::Block},
-      {"details", Kind::Block},
-      {"summary", Kind::Block},
-      {"dialog", Kind::Block},
-      {"figcaption", Kind::Block},
-      {"hgroup", Kind::Block},
-      {"legend", Kind::Block},
-      {"thead", Kind::Block},
-      {"tbody", Kind::Block},
-      {"tfoot", Kind::Block},
-      {"p", Kind::Paragraph},
-      {"h1", Kind::Paragraph},
-      {"h2", Kind::Paragraph},
-      {"h3", Kind::Paragraph},
-      {"h4", Kind::Paragraph},
-      {"h5", Kind::Paragraph},
-      {"h6", Kind::Paragraph},
-      {"dl", Kind::Paragraph},
-      {"figure", Kind::Paragraph},
-      {"address", Kind::Paragraph},
-      {"fieldset", Kind::Paragraph},
-      {"hr", Kind::Paragraph},
-      {"br", Kind::LineBreak},
-      {"ul", Kind::UnorderedList},
-      {"menu", Kind::UnorderedList},
-      {"dir", Kind::UnorderedList},
-      {"ol", Kind::OrderedList},
-      {"li", Kind::ListItem},
-      {"table", Kind::Table},
-      {"tr", Kind::Row},
-      {"td", Kind::Cell},
-      {"th", Kind::Cell},
-      {"pre", Kind::Preformatted},
-      {"listing", Kind::Preformatted},
-      {"xmp", Kind::Preformatted},
-      {"plaintext", Kind::Preformatted},
-      {"textarea", Kind::Preformatted},
-      {"blockquote", Kind::Quote},
-      {"a", Kind::Link},
+  struct Group {
+    Kind kind;
+    std::initializer_list<std::string_view> names;
   };
+  static const auto kinds = [] {
+    std::unordered_map<std::string_view, Kind> map;
+    for (const Group& g : {
+             Group{Kind::Hidden,
+                   {"head", "title", "script", "style", "template", "noscript", "xml", "iframe",
+                    "object", "svg", "math", "select"}},
+             Group{Kind::Block, {"html",       "body",   "div",     "center",  "article", "aside",
+                                 "footer",     "header", "main",    "nav",     "section", "form",
+                                 "dd",         "dt",     "caption", "details", "summary", "dialog",
+                                 "figcaption", "hgroup", "legend",  "thead",   "tbody",   "tfoot"}},
+             Group{Kind::Paragraph,
+                   {"p", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "figure", "address", "fieldset",
+                    "hr"}},
+             Group{Kind::LineBreak, {"br"}},
+             Group{Kind::UnorderedList, {"ul", "menu", "dir"}},
+             Group{Kind::OrderedList, {"ol"}},
+             Group{Kind::ListItem, {"li"}},
+             Group{Kind::Table, {"table"}},
+             Group{Kind::Row, {"tr"}},
+             Group{Kind::Cell, {"td", "th"}},
+             Group{Kind::Preformatted, {"pre", "listing", "xmp", "plaintext", "textarea"}},
+             Group{Kind::Quote, {"blockquote"}},
+             Group{Kind::Link, {"a"}},
+         })
+      for (const std::string_view n : g.names)
+        map.emplace(n, g.kind);
+    return map;
+  }();
   const auto it = kinds.find(name);
   return it == kinds.end() ? Kind::Inline : it->second;
 }

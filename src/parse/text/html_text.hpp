@@ -24,8 +24,9 @@ struct HtmlText {
 };
 
 // The text of an HTML document or fragment (UTF-8 in, UTF-8 out):
-// - what a reader does not see is dropped: head, title, script, style, template, noscript,
-//   comments (Outlook's conditional comments too), processing instructions, the doctype;
+// - what a reader does not see is dropped: head, title, script, style, template, noscript
+//   (and iframe, object, svg, math, select, Outlook's <xml> islands), comments (Outlook's
+//   conditional comments too), processing instructions, the doctype;
 // - entities and character references are decoded (&eacute; → é, &nbsp; → U+00A0);
 // - white space collapses as in a browser, except inside pre, textarea, listing and xmp;
 // - block elements (p, div, h1–h6, li, tr, table, blockquote, pre, …) start and end a line;
