@@ -86,16 +86,9 @@ std::shared_ptr<const pipeline::EssProfile> loadEss() {
 
 std::shared_ptr<const pipeline::MssProfile> loadMss() {
   const std::string dir = "profiles/mssante/";
-  auto files = pipeline::mssFiles(readFile(dir + "intake.json"));
-  if (!files) fail(files.error().detail);
-  pipeline::MssMappingTexts texts;
-  texts.patient = readFile(dir + files->patient);
-  texts.document = readFile(dir + files->document);
-  texts.attachment = readFile(dir + files->attachment);
-  texts.to_qualify = readFile(dir + files->to_qualify);
-  for (const std::string& t : files->document_types)
-    texts.document_types.push_back(readFile(dir + t));
-  auto mss = pipeline::MssProfile::load(texts);
+  auto mss = pipeline::MssProfile::load(
+      readFile(dir + "intake.json"),
+      [&](const std::string& name) -> Result<std::string> { return readFile(dir + name); });
   if (!mss) fail(std::string(info(mss.error().code).code) + ": " + mss.error().detail);
   return *mss;
 }

@@ -269,25 +269,15 @@ std::optional<std::shared_ptr<const pipeline::MssProfile>> loadMss(const fs::pat
     err << "liaison: cannot read MSSanté intake configuration " << path.string() << "\n";
     return std::nullopt;
   }
-  auto files = pipeline::mssFiles(*config);
-  if (!files) {
-    err << "liaison: " << files.error().detail << "\n";
-    return std::nullopt;
-  }
-  fs::path base = path.parent_path();
-  pipeline::MssMappingTexts texts;
-  auto load = [&](const std::string& name, std::string& into) {
-    auto text = readFile(base / name);
-    if (!text) err << "liaison: cannot read " << name << " (relative to " << base.string() << ")\n";
-    into = text.value_or("");
-    return text.has_value();
-  };
-  bool ok = load(files->patient, texts.patient) && load(files->document, texts.document) &&
-            load(files->attachment, texts.attachment) && load(files->to_qualify, texts.to_qualify);
-  for (const std::string& t : files->document_types)
-    ok = ok && load(t, texts.document_types.emplace_back());
-  if (!ok) return std::nullopt;
-  auto mss = pipeline::MssProfile::load(texts);
+  const fs::path base = path.parent_path();
+  auto mss =
+      pipeline::MssProfile::load(*config, [&](const std::string& name) -> Result<std::string> {
+        auto text = readFile(base / name);
+        if (!text)
+          return makeError(Errc::ConfigInvalid,
+                           "cannot read " + name + " (relative to " + base.string() + ")");
+        return std::move(*text);
+      });
   if (!mss) {
     err << "liaison: " << info(mss.error().code).code << ": " << mss.error().detail << "\n";
     return std::nullopt;

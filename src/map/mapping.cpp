@@ -917,7 +917,8 @@ const std::string& Mapping::sourceName() const {
   return c_->source;
 }
 
-Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& schema) {
+Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& schema,
+                                 const Variables& globals) {
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {
@@ -925,6 +926,15 @@ Result<Mapping> Mapping::compile(std::string_view text, const SourceSchema& sche
                                                rapidjson::GetParseError_En(doc.GetParseError()) +
                                                " at offset " +
                                                std::to_string(doc.GetErrorOffset()));
+  }
+  if (!globals.empty()) {
+    // Deployment-wide variables (${canonical}…) first, everywhere; forEach ones come later.
+    rapidjson::Document vars(rapidjson::kObjectType);
+    for (const auto& [name, value] : globals) {
+      vars.AddMember(rapidjson::Value(name.c_str(), vars.GetAllocator()),
+                     rapidjson::Value(value.c_str(), vars.GetAllocator()), vars.GetAllocator());
+    }
+    substitute(doc, vars, doc.GetAllocator());
   }
   if (!doc.IsObject() || !doc.HasMember("resources") || !doc["resources"].IsArray()) {
     return makeError(Errc::MappingInvalid,

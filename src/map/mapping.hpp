@@ -40,7 +40,11 @@ struct BundleOutput {
 
 class Mapping {
  public:
-  static Result<Mapping> compile(std::string_view mapping_json, const SourceSchema& schema);
+  // Variables of the deployment, substituted like forEach ones ("${name}") before anything else:
+  // e.g. "canonical", the base of liaison's own CodeSystems and extensions.
+  using Variables = std::map<std::string, std::string>;
+  static Result<Mapping> compile(std::string_view mapping_json, const SourceSchema& schema,
+                                 const Variables& globals = {});
 
   // Deterministic: the same source and seed give the same Bundle (ids derive from the seed).
   BundleOutput run(const Source& source, std::uint64_t seed) const;

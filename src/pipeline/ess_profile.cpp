@@ -24,7 +24,39 @@ Result<rapidjson::Document> parseConfig(std::string_view json) {
   return doc;
 }
 
+Result<RequestRules> requestRules(const rapidjson::Value& doc) {
+  RequestRules rules;
+  if (!doc.HasMember("requests")) return rules;
+  const auto& r = doc["requests"];
+  if (!r.IsObject()) return configError("\"requests\" must be an object");
+  for (auto m = r.MemberBegin(); m != r.MemberEnd(); ++m) {
+    const std::string_view name = m->name.GetString();
+    if (name == "documentCodes") {
+      if (!m->value.IsArray()) return configError("requests.documentCodes must be an array");
+      rules.document_codes.clear();
+      for (const auto& c : m->value.GetArray()) {
+        if (!c.IsString()) return configError("requests.documentCodes lists codes");
+        rules.document_codes.emplace_back(c.GetString());
+      }
+    } else if (name == "forms" || name == "unstructured") {
+      if (!m->value.IsBool())
+        return configError("requests." + std::string(name) + " is true or false");
+      (name == "forms" ? rules.forms : rules.unstructured) = m->value.GetBool();
+    } else if (name != "description") {
+      return configError("unknown setting requests." + std::string(name));
+    }
+  }
+  return rules;
+}
+
 }  // namespace
+
+bool RequestRules::opens(std::string_view code) const {
+  for (const std::string& c : document_codes) {
+    if (c == code) return true;
+  }
+  return false;
+}
 
 Result<EssFiles> essFiles(std::string_view json) {
   auto doc = parseConfig(json);
@@ -55,6 +87,9 @@ Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_
       profile->organization.identifier_value = stringAt(org["identifier"], "value");
     }
   }
+  auto requests = requestRules(*doc);
+  if (!requests) return requests.error();
+  profile->requests = std::move(*requests);
   const auto& identity = (*doc)["form"]["identity"];
   profile->identity = {stringAt(identity, "nir"), stringAt(identity, "sex"),
                        stringAt(identity, "birthDate"), stringAt(identity, "birthPlace"),

@@ -32,6 +32,18 @@ struct EssOrganization {
   std::string mailbox;  // MSSanté address of the ESS
 };
 
+// Which received mails open a request (a ServiceRequest) for this ESS ("requests" in ess.json).
+// A document that does not open one is linked to the patient's open request, if any.
+struct RequestRules {
+  // Codes of CDA documents (ClinicalDocument/code) that open a request: by default the referral
+  // note (57133-1) and the telemedicine request (TLM-DA, 75496-0).
+  std::vector<std::string> document_codes{"57133-1", "75496-0"};
+  bool forms = true;         // a fiche de demande (text or QuestionnaireResponse)
+  bool unstructured = true;  // free text or PDF only: a draft request "to qualify"
+
+  bool opens(std::string_view document_code) const;
+};
+
 // The file names an ESS configuration refers to (relative to the configuration file).
 struct EssFiles {
   std::string questionnaire;
@@ -49,6 +61,7 @@ class EssProfile {
   std::string name;
   EssOrganization organization;
   IdentityItems identity;
+  RequestRules requests;
   form::Questionnaire questionnaire;
 
   const map::Mapping& mapping() const { return *mapping_; }

@@ -1,20 +1,31 @@
 #include "pipeline/facts.hpp"
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 namespace liaison::pipeline {
 
+FactSchema::FactSchema(std::vector<std::string> names) : names_(std::move(names)) {
+  for (std::size_t i = 0; i < names_.size(); ++i)
+    index_.emplace(names_[i], static_cast<int>(i));
+}
+
 std::optional<int> FactSchema::bind(std::string_view name) const {
-  for (std::size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return static_cast<int>(i);
-  }
-  return std::nullopt;
+  auto it = index_.find(name);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::size_t Facts::slot(std::string_view name) const {
   auto b = schema_->bind(name);
-  assert(b.has_value() && "fact name not in the schema");
-  return b ? static_cast<std::size_t>(*b) : 0;
+  // The vocabulary is ours: a name outside it is a bug, in release builds too (a value silently
+  // written under another name would be worse than stopping).
+  if (!b) {
+    std::fprintf(stderr, "liaison: fact %.*s is not in the vocabulary\n",
+                 static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+  return static_cast<std::size_t>(*b);
 }
 
 Facts& Facts::text(std::string_view name, std::string value) {

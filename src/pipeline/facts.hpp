@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "map/value.hpp"
@@ -15,12 +16,16 @@ namespace liaison::pipeline {
 
 class FactSchema final : public map::SourceSchema {
  public:
-  explicit FactSchema(std::vector<std::string> names) : names_(std::move(names)) {}
+  explicit FactSchema(std::vector<std::string> names);
+  FactSchema(const FactSchema&) = delete;  // index_ views names_
+  FactSchema& operator=(const FactSchema&) = delete;
   std::optional<int> bind(std::string_view name) const override;
   std::size_t size() const { return names_.size(); }
 
  private:
   std::vector<std::string> names_;
+  // Facts are added by name a hundred times per document: a hash lookup, not a scan.
+  std::unordered_map<std::string_view, int> index_;
 };
 
 // A record under construction: fields are added in order.

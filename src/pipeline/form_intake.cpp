@@ -371,6 +371,15 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
         w.Int64(count);
       }
       w.EndObject();
+      if (!r.entries.empty()) {
+        w.Key("entries");
+        w.StartObject();
+        for (const auto& [mapping, count] : r.entries) {
+          w.Key(mapping);
+          w.Int64(count);
+        }
+        w.EndObject();
+      }
       for (const auto& [key, list] :
            {std::pair{"textOnly", &r.text_only}, std::pair{"skipped", &r.skipped}}) {
         w.Key(key);

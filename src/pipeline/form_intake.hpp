@@ -24,8 +24,9 @@ std::string_view toString(IngestStatus s);
 struct MappingReport {
   std::string document;  // path in the archive, attachment name, or "body"
   std::string kind;      // e.g. "CDA 11490-0", "PDF", "fiche de demande"
-  std::string mapping;   // mapping file name used
-  std::vector<std::pair<std::string, int>> mapped;  // resource type → count
+  std::string mapping;   // mapping files used, " + " between them
+  std::vector<std::pair<std::string, int>> mapped;   // resource type → count
+  std::vector<std::pair<std::string, int>> entries;  // CDA entries read, by mapping file
   std::vector<std::string> text_only;  // kept only as text (narrative sections, free text)
   std::vector<std::string> skipped;    // not mapped, and why
 };

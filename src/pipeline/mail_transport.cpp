@@ -147,8 +147,7 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
     bump(metrics_ ? &metrics_->fetched : nullptr);
     const std::string source =
         "imap:" + mailbox_->name() + "/" + std::to_string(uid_validity) + "/" + std::to_string(uid);
-    auto journaled = store_->journal(
-        InboundMessage{*fetched, messageIdOf(*fetched), sha256Hex(*fetched), source, {}});
+    auto journaled = store_->journal(intake_->inbound(*fetched, source, true));
     if (!journaled) {
       failure = journaled.error();
       break;

@@ -1,27 +1,36 @@
+// One MSSanté mail → one FHIR transaction Bundle, in named stages a reader follows top to bottom:
+//   decode      the MIME message, its body text (HTML converted to text)
+//   unpack      the IHE_XDM.ZIP: METADATA.XML of each subset, each document checked against it
+//   identify    the patient: INS and traits from every place that states them (patient_identity)
+//   check       the X-MSS-* headers against the archive
+//   map         the ESS, the patient, each document (its type, its entries), the attachments,
+//               a form or a request to qualify, the request a document opens, the mail itself
+//   finish      the Bundle, the documents' bytes (Binary) and identities, the status
+// Hostile or unreadable input stops at the stage that sees it, quarantined with its reason.
+
 #include "pipeline/message_intake.hpp"
 
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <chrono>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
-#include <map>
+#include <set>
 
 #include "core/fhir/terminology.hpp"
 #include "core/nir/nir.hpp"
 #include "core/text/ascii.hpp"
 #include "parse/cda/cda_document.hpp"
 #include "parse/cda/xds_metadata.hpp"
-#include "parse/form/value_parser.hpp"
+#include "parse/text/html_text.hpp"
 #include "pipeline/codec.hpp"
+#include "pipeline/patient_identity.hpp"
 
 namespace liaison::pipeline {
 namespace {
 
 using ascii::lower;
-
-using namespace std::chrono;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -79,216 +88,29 @@ std::string firstOfType(const std::vector<map::EmittedResource>& emitted, std::s
   return {};
 }
 
-// ---------------------------------------------------------------------------------------------
-// The patient of the message: INS and traits from every place that states them.
-
-struct InsClaim {
-  std::string value;
-  std::string oid;
-  std::string where;
-};
-
-struct Traits {
-  std::string birth_family;
-  std::string first_given;
-  std::string givens;
-  std::string used_family;
-  std::string birth_date;  // FHIR date
-  std::string sex;         // M / F / U
-  std::string birth_place;
-  std::string birth_city;
-  int birth_order = 0;
-  std::string where;
-};
-
-struct Identity {
-  std::optional<InsClaim> ins;
-  bool nir_valid = false;
-  std::string normalized;
-  Traits traits;
-};
-
-bool isInsOid(std::string_view oid) {
-  return nir::kindOfSystem(oid) != nir::IdentifierKind::Unknown;
+bool isXdmName(std::string_view filename) {
+  return lower(filename) == "ihe_xdm.zip";
 }
 
-std::string comparable(std::string_view s) {
-  return parse::normalizeLabel(s);
+bool looksLikeXml(std::string_view bytes) {
+  std::size_t i = 0;
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+  while (i < bytes.size() &&
+         (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
+    ++i;
+  return i < bytes.size() && bytes[i] == '<';
 }
 
-void compareTrait(const Traits& a, const Traits& b, std::string_view name, const std::string& va,
-                  const std::string& vb, IssueList& issues) {
-  if (va.empty() || vb.empty() || comparable(va) == comparable(vb)) return;
-  issues.add(Errc::InsTraitsMismatch,
-             "Trait « " + std::string(name) + " » différent entre " + a.where + " et " + b.where +
-                 " (904).",
-             {}, b.where);
+bool isJsonAttachment(const parse::MimeAttachment& a) {
+  return a.content_type.find("json") != std::string::npos || endsWithNoCase(a.filename, ".json");
 }
 
-Identity consolidate(const std::vector<parse::XdsSubmission>& submissions,
-                     const std::vector<const parse::CdaDocument*>& cdas,
-                     const std::vector<std::string>& cda_paths, IssueList& issues) {
-  Identity id;
-  // The documents are authoritative (they are what the author signed); METADATA.XML restates
-  // them, so its claims are compared with the CDA's, not the other way round.
-  std::vector<InsClaim> claims;
-  std::vector<InsClaim> metadata_claims;
-  std::vector<Traits> traits;
-  for (std::size_t s = 0; s < submissions.size(); ++s) {
-    const auto& sub = submissions[s];
-    if (sub.submission_set.patient_id && isInsOid(sub.submission_set.patient_id->oid)) {
-      metadata_claims.push_back({sub.submission_set.patient_id->value,
-                                 sub.submission_set.patient_id->oid,
-                                 "METADATA.XML (SubmissionSet.patientId)"});
-    }
-    for (std::size_t d = 0; d < sub.documents.size(); ++d) {
-      const auto& doc = sub.documents[d];
-      std::string where = "METADATA.XML (DocumentEntry " + doc.uri + ")";
-      if (doc.patient_id && isInsOid(doc.patient_id->oid)) {
-        metadata_claims.push_back(
-            {doc.patient_id->value, doc.patient_id->oid, where + ".patientId"});
-      }
-      const auto& info = doc.source_patient_info;
-      if (!info.family.empty() || !info.birth_date.empty() || !info.sex.empty()) {
-        Traits t;
-        t.birth_family = info.family;
-        t.first_given = info.given;
-        t.birth_date = fhir::dateOfTs(info.birth_date).value_or("");
-        t.sex = info.sex;
-        t.where = where + ".sourcePatientInfo";
-        traits.push_back(std::move(t));
-      }
-    }
-  }
-  std::optional<Traits> cda_traits;
-  for (std::size_t i = 0; i < cdas.size(); ++i) {
-    if (!cdas[i]->patient) continue;
-    const parse::CdaPatient& p = *cdas[i]->patient;
-    const std::string where = cda_paths[i] + " (recordTarget)";
-    for (const parse::CdaId& pid : p.ids) {
-      if (isInsOid(pid.root) && !pid.extension.empty())
-        claims.push_back({pid.extension, pid.root, where});
-    }
-    Traits t;
-    t.birth_family = p.birth_family;
-    t.first_given =
-        !p.first_given.empty() ? p.first_given : (p.given.empty() ? "" : p.given.front());
-    for (const std::string& g : p.given)
-      t.givens += (t.givens.empty() ? "" : " ") + g;
-    t.used_family = p.used_family;
-    t.birth_date = fhir::dateOfTs(p.birth_time).value_or("");
-    t.sex = p.sex;
-    t.birth_place = p.birth_place_code;
-    t.birth_city = p.birth_place_city;
-    t.birth_order = p.multiple_birth_order;
-    t.where = where;
-    if (!cda_traits) cda_traits = t;
-    traits.push_back(std::move(t));
-  }
-
-  claims.insert(claims.end(), metadata_claims.begin(), metadata_claims.end());
-  if (claims.empty()) {
-    issues.add(
-        Errc::InsMissing,
-        "Aucun INS (matricule et OID) pour le patient du message : intégration manuelle (903).");
-  } else {
-    id.ins = claims.front();
-    for (const InsClaim& c : claims) {
-      if (c.value != id.ins->value || c.oid != id.ins->oid) {
-        issues.add(Errc::InsMismatch,
-                   "INS différent entre " + id.ins->where + " et " + c.where +
-                       " : intégration manuelle (904).",
-                   {}, c.where);
-      }
-    }
-  }
-  // Traits: the first CDA is the reference; METADATA.XML and the other documents must agree.
-  if (!traits.empty()) {
-    const Traits& ref = cda_traits ? *cda_traits : traits.front();
-    id.traits = ref;
-    for (const Traits& t : traits) {
-      if (&t == &ref) continue;
-      compareTrait(ref, t, "nom de naissance", ref.birth_family, t.birth_family, issues);
-      compareTrait(ref, t, "premier prénom", ref.first_given, t.first_given, issues);
-      compareTrait(ref, t, "date de naissance", ref.birth_date, t.birth_date, issues);
-      compareTrait(ref, t, "sexe", ref.sex, t.sex, issues);
-    }
-  }
-  if (id.ins) {
-    IssueList nir_issues;
-    nir::checkSystem(id.ins->oid, nir_issues, id.ins->where);
-    nir::Traits nt;
-    if (id.traits.sex == "M" || id.traits.sex == "F") nt.sex = id.traits.sex[0];
-    if (id.traits.birth_date.size() >= 7) {
-      nt.birth_year = std::stoi(id.traits.birth_date.substr(0, 4));
-      nt.birth_month = std::stoi(id.traits.birth_date.substr(5, 2));
-    }
-    if (id.traits.birth_place.size() == 5) nt.birth_place_insee = id.traits.birth_place;
-    nir::CheckResult check = nir::check(id.ins->value, nt, id.ins->where);
-    nir_issues.append(check.issues);
-    issues.append(nir_issues);
-    id.nir_valid = check.valid() && !nir_issues.hasErrors();
-    id.normalized = check.normalized;
-    // An INS travels with its traits (CI-SIS: mandatory, no nullFlavor): 905 when some miss.
-    std::vector<std::string> missing;
-    if (id.traits.birth_family.empty()) missing.emplace_back("nom de naissance");
-    if (id.traits.first_given.empty()) missing.emplace_back("premier prénom");
-    if (id.traits.birth_date.empty()) missing.emplace_back("date de naissance");
-    if (id.traits.sex.empty()) missing.emplace_back("sexe");
-    if (cda_traits && id.traits.birth_place.empty()) missing.emplace_back("lieu de naissance");
-    if (!missing.empty()) {
-      std::string list;
-      for (const auto& m : missing)
-        list += (list.empty() ? "" : ", ") + m;
-      issues.add(Errc::InsTraitsIncomplete,
-                 "INS présent mais traits incomplets (" + list + ") : intégration manuelle (905).",
-                 {}, id.ins->where);
-    }
-  }
-  return id;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Facts
-
-void addMessageFacts(Facts& f, const parse::MimeMessage& m, const std::string& now,
-                     const EssProfile& ess) {
-  f.text("message.id", m.message_id)
-      .text("message.subject", m.subject)
-      .text("message.from", m.from)
-      .text("message.fromName", m.from_name.empty() ? m.from : m.from_name)
-      .text("message.date", fhirDateOfMail(m.date).empty() ? now : fhirDateOfMail(m.date))
-      .text("message.received", now)
-      .text("message.text", m.text_body);
-  f.text("ess.name", ess.name)
-      .text("ess.organization.name", ess.organization.name)
-      .text("ess.organization.identifier.system", ess.organization.identifier_system)
-      .text("ess.organization.identifier.value", ess.organization.identifier_value)
-      .text("ess.mailbox", ess.organization.mailbox);
-}
-
-void addPatientFacts(Facts& f, const Identity& id) {
-  if (id.ins && id.nir_valid) {
-    const auto& system = nir::identifierSystem(nir::kindOfSystem(id.ins->oid));
-    f.text("patient.ins.value", id.normalized)
-        .text("patient.ins.system", std::string(system.uri))
-        .text("patient.ins.type", std::string(system.fr_core_type))
-        .text("patient.ins.use", std::string(system.use))
-        .text("patient.identityStatus", "PROV");
-  }
-  const Traits& t = id.traits;
-  f.text("patient.birthFamily", t.birth_family)
-      .text("patient.usedFamily", t.used_family == t.birth_family ? "" : t.used_family)
-      .text("patient.firstGiven", t.first_given)
-      .text("patient.givens", t.givens.empty() ? t.first_given : t.givens)
-      .text("patient.birthDate", t.birth_date)
-      .text("patient.birthPlace.insee", t.birth_place)
-      .text("patient.birthPlace.city", t.birth_city);
-  if (t.sex == "M") f.text("patient.gender", "male");
-  if (t.sex == "F") f.text("patient.gender", "female");
-  if (t.sex == "U") f.text("patient.gender", "unknown");
-  if (t.birth_order > 0) f.integer("patient.birthOrder", t.birth_order);
-  if (!id.ins) f.boolean("patient.toIdentify", true);
+std::string kindOf(const parse::MimeAttachment& a) {
+  if (a.content_type == "application/pdf" || endsWithNoCase(a.filename, ".pdf"))
+    return "Document PDF";
+  if (a.content_type.rfind("image/", 0) == 0) return "Image";
+  if (a.content_type.rfind("text/", 0) == 0) return "Texte";
+  return "Pièce jointe";
 }
 
 void addCode(Facts& f, std::string_view name, const parse::CdaCode& c) {
@@ -320,204 +142,987 @@ std::string finessOf(const std::vector<parse::CdaId>& ids, std::string& idnst) {
   return {};
 }
 
-// XDS uniqueId "root^extension", an OID or a UUID → masterIdentifier (IHE MHD rules).
-void addMasterIdentifier(Facts& f, std::string_view unique_id) {
-  if (unique_id.empty()) return;
+// An identifier written as XDS writes a uniqueId ("root^extension", an OID or a UUID) → FHIR
+// system and value (IHE MHD rules for DocumentReference.masterIdentifier).
+std::pair<std::string, std::string> identifierOf(std::string_view unique_id) {
+  if (unique_id.empty()) return {};
   if (std::size_t caret = unique_id.find('^'); caret != std::string_view::npos) {
-    f.text("doc.masterIdentifier.system", "urn:oid:" + std::string(unique_id.substr(0, caret)));
-    f.text("doc.masterIdentifier.value", std::string(unique_id.substr(caret + 1)));
-  } else if (unique_id.find('-') != std::string_view::npos &&
-             unique_id.find('.') == std::string_view::npos) {
-    f.text("doc.masterIdentifier.system", "urn:ietf:rfc:3986");
-    f.text("doc.masterIdentifier.value", "urn:uuid:" + lower(unique_id));
-  } else {
-    f.text("doc.masterIdentifier.system", "urn:ietf:rfc:3986");
-    f.text("doc.masterIdentifier.value", "urn:oid:" + std::string(unique_id));
+    return {"urn:oid:" + std::string(unique_id.substr(0, caret)),
+            std::string(unique_id.substr(caret + 1))};
   }
+  if (unique_id.find('-') != std::string_view::npos &&
+      unique_id.find('.') == std::string_view::npos) {
+    return {"urn:ietf:rfc:3986", "urn:uuid:" + lower(unique_id)};
+  }
+  return {"urn:ietf:rfc:3986", "urn:oid:" + std::string(unique_id)};
 }
 
-// The vital-signs section (LOINC 8716-3) is mapped when its entries are; other sections stay text.
-constexpr std::string_view kVitalSignsSection = "8716-3";
-
-// `raw_sha1`: the SHA-1 of `bytes` when already computed (checked against METADATA.XML), or "".
-void addDocumentFacts(Facts& f, const std::string& path, std::string_view bytes,
-                      std::string_view raw_sha1, const parse::XdsDocumentEntry& entry,
-                      const parse::CdaDocument& cda, const std::string& now) {
-  f.text("doc.path", path)
-      .text("doc.entryUuid", entry.entry_uuid.rfind("urn:", 0) == 0 ? entry.entry_uuid : "");
-  std::string cda_id =
-      cda.id.extension.empty() ? cda.id.root : cda.id.root + "^" + cda.id.extension;
-  addMasterIdentifier(f, !entry.unique_id.empty() ? entry.unique_id : cda_id);
-  addCode(f, "doc.code", cda.code);
-  if (entry.type_code) {
-    addXdsCode(f, "doc.type", entry.type_code);
-  } else {
-    addCode(f, "doc.type", cda.code);
-  }
-  addXdsCode(f, "doc.class", entry.class_code);
-  addXdsCode(f, "doc.format", entry.format_code);
-  addXdsCode(f, "doc.facilityType", entry.healthcare_facility_type);
-  addXdsCode(f, "doc.practiceSetting", entry.practice_setting);
-  for (const auto& c : entry.confidentiality) {
-    if (!c.code.empty())
-      f.coding("doc.confidentiality", fhir::systemOfOid(c.scheme), c.code, c.display);
-  }
-  if (entry.confidentiality.empty() && !cda.confidentiality.empty()) {
-    f.coding("doc.confidentiality", "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-             cda.confidentiality, "");
-  }
-  f.text("doc.title", !cda.title.empty() ? cda.title : entry.title);
-  f.text("doc.date", fhir::dateTimeOfTs(cda.effective_time).value_or(""));
-  // DocumentReference.date is an instant: the CDA's time when it has a zone, else XDS creationTime
-  // (UTC by definition), else the time of intake.
-  std::string instant = fhir::instantOfTs(cda.effective_time).value_or("");
-  if (instant.empty() && !entry.creation_time.empty())
-    instant = fhir::instantOfTs(entry.creation_time + "+0000").value_or("");
-  f.text("doc.instant", instant.empty() ? now : instant);
-  f.text("doc.contentType", entry.mime_type.empty() ? "text/xml" : entry.mime_type);
-  f.text("doc.language", !cda.language.empty() ? cda.language : entry.language);
-  f.text("doc.data", base64(bytes));
-  f.integer("doc.size", static_cast<std::int64_t>(bytes.size()));
-  f.text("doc.hash", raw_sha1.empty() ? sha1Base64(bytes) : base64(raw_sha1));
-  if (!cda.non_xml_data.empty() && cda.non_xml_media_type == "application/pdf") {
-    f.text("doc.pdf.data", base64(cda.non_xml_data));
-    f.integer("doc.pdf.size", static_cast<std::int64_t>(cda.non_xml_data.size()));
-    f.text("doc.pdf.hash", sha1Base64(cda.non_xml_data));
-  }
-  addCode(f, "doc.serviceEvent", cda.service_event_code);
-  f.text("doc.period.start", fhir::dateTimeOfTs(!cda.encounter_start.empty() ? cda.encounter_start
-                                                                             : entry.service_start)
-                                 .value_or(""));
-  f.text("doc.period.end",
-         fhir::dateTimeOfTs(!cda.encounter_end.empty() ? cda.encounter_end : entry.service_stop)
-             .value_or(""));
-
-  if (!cda.authors.empty()) {
-    const parse::CdaAuthor& a = cda.authors.front();
-    std::string idnps;
-    std::string idnst;
-    f.text("author.rpps", rppsOf(a.ids, idnps)).text("author.idnps", idnps);
-    f.text("author.family", a.family).text("author.given", a.given);
-    addCode(f, "author.specialty", a.specialty);
-    f.text("author.org.finess", finessOf(a.organization_ids, idnst))
-        .text("author.org.idnst", idnst);
-    f.text("author.org.name", a.organization_name);
-  }
-  std::string idnst;
-  f.text("custodian.finess", finessOf(cda.custodian_ids, idnst)).text("custodian.idnst", idnst);
-  f.text("custodian.name", cda.custodian_name);
-  f.text("encounter.start", fhir::dateTimeOfTs(cda.encounter_start).value_or(""));
-  f.text("encounter.end", fhir::dateTimeOfTs(cda.encounter_end).value_or(""));
-  addCode(f, "encounter.facilityType", cda.encounter_facility_type);
-
-  const std::string doc_date = fhir::dateTimeOfTs(cda.effective_time).value_or("");
-  for (const parse::CdaVital& v : cda.vitals) {
-    char* end = nullptr;
-    const double value = std::strtod(v.value.c_str(), &end);
-    if (v.value.empty() || end == nullptr || *end != '\0') continue;  // the parser reported it
-    std::string time = fhir::dateTimeOfTs(v.effective_time).value_or(doc_date);
-    f.record("vitals",
-             {{"code", f.keepCoding(fhir::systemOfOid(v.code.system), v.code.code, v.code.display)},
-              {"value", map::Value::ofDecimal(value)},
-              {"unit", f.keepText(v.unit)},
-              {"time", f.keepText(time)}});
-  }
-  for (const parse::CdaSection& s : cda.sections) {
-    f.record("sections",
-             {{"code", f.keepCoding(fhir::systemOfOid(s.code.system), s.code.code, s.code.display)},
-              {"title", f.keepText(!s.title.empty() ? s.title : s.code.display)},
-              {"text", f.keepText(s.text)}});
-  }
+std::string uniqueIdOf(const parse::CdaId& id) {
+  return id.extension.empty() ? id.root : id.root + "^" + id.extension;
 }
 
-void addAttachmentFacts(Facts& f, std::string_view filename, std::string_view content_type,
-                        std::string_view kind, std::string_view description,
-                        std::string_view bytes) {
-  f.text("attachment.filename", std::string(filename))
-      .text("attachment.contentType",
-            std::string(content_type.empty() ? "application/octet-stream" : content_type))
-      .text("attachment.kind", std::string(kind))
-      .text("attachment.description", std::string(description))
-      .text("attachment.data", base64(bytes))
-      .integer("attachment.size", static_cast<std::int64_t>(bytes.size()))
-      .text("attachment.hash", sha1Base64(bytes));
+std::string keyOf(const std::pair<std::string, std::string>& identifier) {
+  return identifier.first + "|" + identifier.second;
 }
 
-std::string kindOf(const parse::MimeAttachment& a) {
-  if (a.content_type == "application/pdf" || endsWithNoCase(a.filename, ".pdf"))
-    return "Document PDF";
-  if (a.content_type.rfind("image/", 0) == 0) return "Image";
-  if (a.content_type.rfind("text/", 0) == 0) return "Texte";
-  return "Pièce jointe";
+std::int64_t versionOf(std::string_view v) {
+  std::int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc{} && ptr == v.data() + v.size() && n > 0 ? n : 0;
 }
 
-bool isXdmName(std::string_view filename) {
-  return lower(filename) == "ihe_xdm.zip";
+// CDA values → mapping values: numbers as decimals, codes as Codings, times as FHIR dateTimes.
+std::optional<double> decimalOf(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  double d = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
+  return d;
 }
 
-bool looksLikeXml(std::string_view bytes) {
-  std::size_t i = 0;
-  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
-  while (i < bytes.size() &&
-         (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t'))
-    ++i;
-  return i < bytes.size() && bytes[i] == '<';
+map::Value keepCoding(Facts& f, const parse::CdaCode& c) {
+  return f.keepCoding(fhir::systemOfOid(c.system), c.code, c.display);
 }
 
-bool isJsonAttachment(const parse::MimeAttachment& a) {
-  return a.content_type.find("json") != std::string::npos || endsWithNoCase(a.filename, ".json");
+map::Value keepTime(Facts& f, std::string_view ts) {
+  return f.keepText(fhir::dateTimeOfTs(ts).value_or(""));
 }
 
-// A FHIR Bundle sent as an attachment: its entries join the message's transaction, each with a
-// fullUrl and a request (POST of its type when the sender gave none). False when the bytes are
-// not a Bundle of resources.
-bool copyBundle(std::string_view bytes, std::uint64_t seed, BundleWriter& bundle, IssueList& issues,
-                const std::string& where) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("resourceType") ||
-      !doc["resourceType"].IsString() ||
-      std::string_view(doc["resourceType"].GetString()) != "Bundle") {
-    return false;
+map::Value decimalValue(std::string_view s) {
+  if (auto d = decimalOf(s)) return map::Value::ofDecimal(*d);
+  return {};
+}
+
+bool isNumeric(std::string_view type) {
+  return type == "PQ" || type == "INT" || type == "REAL";
+}
+bool isCoded(std::string_view type) {
+  return type == "CD" || type == "CE" || type == "CV" || type == "CO" || type == "CS";
+}
+
+// One CDA entry as the record entry mappings read (mappings/README.md, "CDA entries").
+void addEntryRecord(Facts& f, const parse::CdaDocument& doc, std::size_t index,
+                    const std::string& doc_date) {
+  const parse::CdaEntry& e = doc.entries[index];
+  const parse::CdaEntry* parent =
+      e.parent >= 0 && static_cast<std::size_t>(e.parent) < doc.entries.size()
+          ? &doc.entries[static_cast<std::size_t>(e.parent)]
+          : nullptr;
+  const parse::CdaSection* section =
+      e.section < doc.sections.size() ? &doc.sections[e.section] : nullptr;
+
+  // The time of a measure is its own, else that of the statements around it, else the document's.
+  std::string_view time = !e.time.empty() ? std::string_view(e.time) : e.time_low;
+  for (const parse::CdaEntry* p = parent; time.empty() && p != nullptr;
+       p = p->parent >= 0 ? &doc.entries[static_cast<std::size_t>(p->parent)] : nullptr) {
+    time = !p->time.empty() ? std::string_view(p->time) : p->time_low;
   }
-  if (!doc.HasMember("entry") || !doc["entry"].IsArray()) return false;
-  json::JsonOut& w = bundle.entries();
-  std::size_t index = 0;
-  for (const auto& entry : doc["entry"].GetArray()) {
-    const std::string here = where + " entry[" + std::to_string(index++) + "]";
-    if (!entry.IsObject() || !entry.HasMember("resource") || !entry["resource"].IsObject() ||
-        !entry["resource"].HasMember("resourceType") ||
-        !entry["resource"]["resourceType"].IsString()) {
-      issues.add(Errc::FhirStructure, "Entrée de Bundle sans ressource : ignorée.", {}, here);
-      continue;
-    }
-    const std::string type = entry["resource"]["resourceType"].GetString();
-    std::string full_url = entry.HasMember("fullUrl") && entry["fullUrl"].IsString()
-                               ? entry["fullUrl"].GetString()
-                               : "urn:uuid:" + map::deriveUuid(seed, here);
-    w.StartObject();
-    w.Key("fullUrl");
-    w.String(full_url);
-    w.Key("resource");
-    json::JsonOutSax sax{w};
-    entry["resource"].Accept(sax);
-    w.Key("request");
-    if (entry.HasMember("request") && entry["request"].IsObject() &&
-        entry["request"].HasMember("method") && entry["request"].HasMember("url")) {
-      entry["request"].Accept(sax);
+  std::string time_text = fhir::dateTimeOfTs(time).value_or("");
+  if (time_text.empty()) time_text = doc_date;
+  // A problem's or an allergy's clinical status is that of the concern around it.
+  std::string_view concern = parent != nullptr && !parent->status.empty()
+                                 ? std::string_view(parent->status)
+                                 : std::string_view(e.status);
+  if (concern.empty()) concern = "active";
+
+  const parse::CdaValue& v = e.value;
+  auto id = identifierOf(e.id.root.empty() ? "" : uniqueIdOf(e.id));
+  const std::string start = !e.time_low.empty() ? e.time_low : e.time;
+  f.record("entries",
+           {{"kind", f.keepText(e.kind)},
+            {"mood", f.keepText(e.mood.empty() ? "EVN" : e.mood)},
+            {"classCode", f.keepText(e.class_code)},
+            {"status", f.keepText(e.status)},
+            {"concernStatus", f.keepText(std::string(concern))},
+            {"negated", e.negated ? map::Value::ofBool(true) : map::Value{}},
+            {"code", keepCoding(f, e.code)},
+            {"codeText", f.keepText(!e.code_text.empty() ? e.code_text : e.code.display)},
+            {"text", f.keepText(e.text)},
+            {"idSystem", f.keepText(id.first)},
+            {"idValue", f.keepText(id.second)},
+            {"time", f.keepText(time_text)},
+            {"start", keepTime(f, start)},
+            {"end", keepTime(f, e.time_high)},
+            {"valueType", f.keepText(v.null ? "" : v.type)},
+            {"quantity", !v.null && isNumeric(v.type) ? decimalValue(v.value) : map::Value{}},
+            {"unit", f.keepText(v.unit)},
+            {"coded", !v.null && isCoded(v.type) ? keepCoding(f, v.code) : map::Value{}},
+            {"valueText", f.keepText(!v.text.empty() ? v.text : v.code.display)},
+            {"string",
+             !v.null && (v.type == "ST" || v.type == "ED") ? f.keepText(v.value) : map::Value{}},
+            {"boolean", !v.null && v.type == "BL" && (v.value == "true" || v.value == "false")
+                            ? map::Value::ofBool(v.value == "true")
+                            : map::Value{}},
+            {"valueLow", decimalValue(v.low)},
+            {"valueHigh", decimalValue(v.high)},
+            {"interpretation", keepCoding(f, e.interpretation)},
+            {"site", keepCoding(f, e.target_site)},
+            // FR-Traitement writes a dose as IVL_PQ (low = high) as often as PQ.
+            {"dose", decimalValue(!e.dose.value.empty() ? e.dose.value : e.dose.low)},
+            {"doseUnit", f.keepText(e.dose.unit)},
+            {"route", keepCoding(f, e.route)},
+            {"material", keepCoding(f, e.material)},
+            {"materialName", f.keepText(e.material_name)},
+            {"allergen", keepCoding(f, e.participant)},
+            {"allergenName", f.keepText(e.participant_name)},
+            {"refLow", decimalValue(e.reference_range_low)},
+            {"refHigh", decimalValue(e.reference_range_high)},
+            {"refUnit", f.keepText(e.reference_range_unit)},
+            {"section", f.keepText(section != nullptr ? section->title : "")},
+            {"sectionCode", section != nullptr ? keepCoding(f, section->code) : map::Value{}},
+            {"parentCode", parent != nullptr ? keepCoding(f, parent->code) : map::Value{}}});
+}
+
+// The names of one document's facts, cleared before the next document.
+constexpr std::string_view kDocumentFacts[] = {
+    "doc.path",
+    "doc.entryUuid",
+    "doc.masterIdentifier.system",
+    "doc.masterIdentifier.value",
+    "doc.code",
+    "doc.type",
+    "doc.class",
+    "doc.format",
+    "doc.title",
+    "doc.date",
+    "doc.instant",
+    "doc.confidentiality",
+    "doc.contentType",
+    "doc.language",
+    "doc.url",
+    "doc.size",
+    "doc.hash",
+    "doc.version",
+    "doc.pdf.url",
+    "doc.pdf.size",
+    "doc.pdf.hash",
+    "doc.serviceEvent",
+    "doc.period.start",
+    "doc.period.end",
+    "doc.facilityType",
+    "doc.practiceSetting",
+    "author.rpps",
+    "author.idnps",
+    "author.family",
+    "author.given",
+    "author.specialty",
+    "author.org.name",
+    "author.org.finess",
+    "author.org.idnst",
+    "custodian.name",
+    "custodian.finess",
+    "custodian.idnst",
+    "encounter.start",
+    "encounter.end",
+    "encounter.facilityType",
+    "sections",
+    "entries",
+    "attachment.filename",
+    "attachment.contentType",
+    "attachment.kind",
+    "attachment.description",
+    "attachment.url",
+    "attachment.size",
+    "attachment.hash",
+    "bundle.document",
+    "bundle.author",
+    "bundle.custodian",
+    "bundle.encounter",
+};
+
+// A fast 64-bit hash of a document identity: the seed of the ids of what derives from it, so
+// that the same document received again gives the same ids (the store then knows it has them).
+std::uint64_t documentSeed(std::string_view key) {
+  return contentSeed(key) ^ 0x2545F4914F6CDD1DULL;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// A document of the IHE_XDM.ZIP, read and checked against its METADATA.XML entry.
+struct ReceivedDocument {
+  std::string path;
+  std::string_view bytes;
+  const parse::XdsDocumentEntry* meta = nullptr;
+  std::optional<parse::CdaDocument> cda;
+  std::string sha1;  // raw, when METADATA.XML gave a hash to check
+};
+
+// Where a mapped document's resources are, for what comes after it (the request it opens).
+struct MappedDocument {
+  std::size_t index = 0;  // into docs_
+  std::string document;   // fullUrl of its DocumentReference
+  std::string author;     // of its author's PractitionerRole
+  std::uint64_t seed = 0;
+  std::size_t group = 0;  // into result.documents
+};
+
+class MessageRun {
+ public:
+  MessageRun(const MssProfile& mss, const EssProfile& ess, const FormIntake& forms,
+             const MessageLimits& limits, std::string now)
+      : mss_(mss),
+        ess_(ess),
+        forms_(forms),
+        limits_(limits),
+        now_(std::move(now)),
+        facts_(mssVocabulary()) {}
+
+  IngestResult run(std::string_view bytes) {
+    seed_ = contentSeed(bytes);
+    if (auto e = decode(bytes)) return quarantined(*e, r_.message_id);
+    if (auto e = unpack()) return quarantined(*e, r_.message_id);
+    if (archive_) {
+      identify();
+      checkMssHeaders();
+      mapEss();
+      mapPatient();
+      mapDocuments();
+      mapAttachments(mail_.attachments);
+      mapRequest();
     } else {
-      w.StartObject();
-      w.Key("method");
-      w.String("POST");
-      w.Key("url");
-      w.String(type);
-      w.EndObject();
+      mapEss();
+      if (auto e = mapWithoutArchive()) return quarantined(*e, r_.message_id);
     }
-    w.EndObject();
-    bundle.emitted().push_back({"attachment-entry", type, full_url});
+    mapCommunication();
+    return finish();
   }
-  return true;
-}
+
+ private:
+  // ---- decode: the MIME message and what the sender typed.
+  std::optional<Error> decode(std::string_view bytes) {
+    auto parsed = parse::parseMime(bytes, limits_.mime);
+    if (!parsed) return parsed.error();
+    mail_ = std::move(*parsed);
+    r_.message_id = mail_.message_id;
+    r_.issues.append(mail_.issues);
+    body_ = mail_.text_body;
+    if (body_.empty() && !mail_.html_body.empty()) {
+      body_ = parse::htmlToText(mail_.html_body);
+      r_.issues.add(Errc::HtmlBodyConverted,
+                    "Corps du message en HTML seulement : converti en texte.", {}, "corps");
+    }
+    const std::string date = fhirDateOfMail(mail_.date);
+    facts_.text("message.id", mail_.message_id)
+        .text("message.subject", mail_.subject)
+        .text("message.from", mail_.from)
+        .text("message.fromName", mail_.from_name.empty() ? mail_.from : mail_.from_name)
+        .text("message.date", date.empty() ? now_ : date)
+        .text("message.received", now_)
+        .text("message.text", body_)
+        .text("message.inReplyTo", mail_.in_reply_to);
+    facts_.text("ess.name", ess_.name)
+        .text("ess.organization.name", ess_.organization.name)
+        .text("ess.organization.identifier.system", ess_.organization.identifier_system)
+        .text("ess.organization.identifier.value", ess_.organization.identifier_value)
+        .text("ess.mailbox", ess_.organization.mailbox);
+    return std::nullopt;
+  }
+
+  // ---- unpack: the IHE_XDM.ZIP, by its name (MSSanté) or, failing that, any zip holding
+  // IHE_XDM/…/METADATA.XML; each document checked against METADATA.XML and parsed.
+  std::optional<Error> unpack() {
+    for (const auto& a : mail_.attachments) {
+      if (!isXdmName(a.filename)) continue;
+      if (!parse::looksLikeZip(a.bytes))
+        return makeError(Errc::XdmNotZip, "La pièce jointe IHE_XDM.ZIP n'est pas une archive zip.");
+      auto zip = parse::readXdm(a.bytes, limits_.zip);
+      if (!zip) return zip.error();
+      xdm_part_ = &a;
+      archive_ = std::move(*zip);
+      break;
+    }
+    if (xdm_part_ == nullptr) {
+      for (const auto& a : mail_.attachments) {
+        if (!parse::looksLikeZip(a.bytes)) continue;
+        auto zip = parse::readXdm(a.bytes, limits_.zip);
+        if (zip && !zip->submissionSets().empty()) {
+          xdm_part_ = &a;
+          archive_ = std::move(*zip);
+          break;
+        }
+      }
+    }
+    if (!archive_) return std::nullopt;
+
+    const std::vector<std::string> subsets = archive_->submissionSets();
+    if (subsets.empty()) return makeError(Errc::XdmNoMetadata, "IHE_XDM.ZIP sans METADATA.XML.");
+    submissions_.reserve(subsets.size());  // ReceivedDocument::meta points into these
+    for (const std::string& subset : subsets) {
+      const parse::XdmEntry* metadata = archive_->find(subset + "/METADATA.XML");
+      auto sub = parse::parseXdsMetadata(metadata != nullptr ? std::string_view(metadata->bytes)
+                                                             : std::string_view{});
+      if (!sub) return sub.error();
+      submissions_.push_back(std::move(*sub));
+      r_.issues.append(submissions_.back().issues);
+      for (const parse::XdsDocumentEntry& e : submissions_.back().documents) {
+        const parse::XdmEntry* file = archive_->resolve(subset, e.uri);
+        if (file == nullptr) {
+          return makeError(Errc::XdmDocumentMissing,
+                           "METADATA.XML décrit " + e.uri + ", absent de l'archive.");
+        }
+        std::string digest = e.hash.empty() ? std::string() : sha1(file->bytes);
+        if (!e.hash.empty() && lower(e.hash) != hexOf(digest)) {
+          return makeError(Errc::XdmHashMismatch,
+                           "Empreinte SHA-1 de " + file->path + " différente de METADATA.XML.");
+        }
+        if (e.size && *e.size != file->bytes.size()) {
+          return makeError(Errc::XdmSizeMismatch,
+                           "Taille de " + file->path + " différente de METADATA.XML.");
+        }
+        ReceivedDocument doc{file->path, file->bytes, &e, std::nullopt, std::move(digest)};
+        if (e.mime_type.find("xml") != std::string::npos ||
+            (e.mime_type.empty() && looksLikeXml(file->bytes))) {
+          auto cda = parse::parseCda(file->bytes);
+          if (!cda) return cda.error();
+          for (Issue issue : cda->issues.items()) {
+            if (issue.location.empty() || issue.location.rfind("line ", 0) == 0)
+              issue.location = file->path + (issue.location.empty() ? "" : " " + issue.location);
+            r_.issues.add(std::move(issue));
+          }
+          doc.cda = std::move(*cda);
+        }
+        docs_.push_back(std::move(doc));
+      }
+    }
+    return std::nullopt;
+  }
+
+  // ---- identify: one patient for the message.
+  void identify() {
+    IdentityStatements statements;
+    for (const ReceivedDocument& d : docs_) {
+      if (d.cda && d.cda->patient) stateFromCda(*d.cda->patient, d.path, statements);
+    }
+    for (const parse::XdsSubmission& s : submissions_)
+      stateFromMetadata(s, statements);
+    identity_ = consolidateIdentity(statements, r_.issues);
+    addPatientFacts(identity_, identity_.traits.empty() && !identity_.ins);
+    for (const ReceivedDocument& d : docs_) {
+      if (d.cda && d.cda->patient) {
+        patient_ = &*d.cda->patient;
+        break;
+      }
+    }
+    if (patient_ != nullptr) addContactFacts(*patient_);
+  }
+
+  void addPatientFacts(const PatientIdentity& id, bool to_identify) {
+    if (id.ins && id.nir_valid) {
+      const auto& system = nir::identifierSystem(nir::kindOfSystem(id.ins->oid));
+      facts_.text("patient.ins.value", id.normalized)
+          .text("patient.ins.system", std::string(system.uri))
+          .text("patient.ins.type", std::string(system.fr_core_type))
+          .text("patient.ins.use", std::string(system.use))
+          .text("patient.identityStatus", "PROV");
+    }
+    const PatientTraits& t = id.traits;
+    facts_.text("patient.birthFamily", t.birth_family)
+        .text("patient.usedFamily", t.used_family)
+        .text("patient.firstGiven", t.first_given)
+        .text("patient.givens", t.birth_givens)
+        .text("patient.usedGiven", t.used_given)
+        .text("patient.birthDate", t.birth_date)
+        .text("patient.birthPlace.insee", t.birth_place)
+        .text("patient.birthPlace.name", t.birth_place_name);
+    if (t.sex == "M") facts_.text("patient.gender", "male");
+    if (t.sex == "F") facts_.text("patient.gender", "female");
+    if (t.sex == "U") facts_.text("patient.gender", "unknown");
+    // FHIR's deceased[x] and multipleBirth[x] are choices: the most precise one is written.
+    if (!t.deceased_time.empty()) {
+      facts_.text("patient.deceasedTime", t.deceased_time);
+    } else if (t.deceased) {
+      facts_.boolean("patient.deceased", *t.deceased);
+    }
+    if (t.birth_order > 0) {
+      facts_.integer("patient.birthOrder", t.birth_order);
+    } else if (t.multiple_birth) {
+      facts_.boolean("patient.multipleBirth", *t.multiple_birth);
+    }
+    if (!id.ins || to_identify) facts_.boolean("patient.toIdentify", true);
+    for (const std::string& d : t.derived)
+      derived_.push_back(d);
+  }
+
+  void addContactFacts(const parse::CdaPatient& p) {
+    for (const parse::CdaAddress& a : p.addresses) {
+      auto line = [&](std::size_t i) {
+        return facts_.keepText(i < a.lines.size() ? a.lines[i] : std::string());
+      };
+      facts_.record("patient.addresses", {{"use", facts_.keepText(a.use)},
+                                          {"line1", line(0)},
+                                          {"line2", line(1)},
+                                          {"line3", line(2)},
+                                          {"postalCode", facts_.keepText(a.postal_code)},
+                                          {"city", facts_.keepText(a.city)},
+                                          {"country", facts_.keepText(a.country)}});
+    }
+    for (const parse::CdaTelecom& t : p.telecom_details) {
+      const std::string_view v = t.value;
+      const std::size_t colon = v.find(':');
+      if (colon == std::string_view::npos) continue;
+      const std::string scheme = lower(v.substr(0, colon));
+      const std::string_view value = v.substr(colon + 1);
+      const char* system = scheme == "tel"                         ? "phone"
+                           : scheme == "mailto"                    ? "email"
+                           : scheme == "fax"                       ? "fax"
+                           : scheme == "http" || scheme == "https" ? "url"
+                                                                   : nullptr;
+      if (system == nullptr || value.empty()) continue;
+      facts_.record("patient.telecoms",
+                    {{"system", facts_.keepText(system)},
+                     {"value", facts_.keepText(std::string(system) == "url" ? std::string(v)
+                                                                            : std::string(value))},
+                     {"use", facts_.keepText(t.use)}});
+    }
+  }
+
+  // ---- check: X-MSS-INS says whether the archive holds a qualified INS; X-MSS-CODECDA lists the
+  // CDA codes. The archive is right when they disagree: warnings.
+  void checkMssHeaders() {
+    if (auto ins_header = mail_.header("X-MSS-INS")) {
+      const bool says_ins = lower(*ins_header).find('o') != std::string::npos;
+      const bool has_ins =
+          identity_.ins.has_value() && !r_.issues.contains(Errc::InsTraitsIncomplete);
+      if (says_ins != has_ins) {
+        r_.issues.add(Errc::MssHeaderMismatch,
+                      says_ins ? "En-tête X-MSS-INS: O, mais pas d'INS complet dans l'archive."
+                               : "En-tête X-MSS-INS: N, mais l'archive porte un INS.",
+                      {}, "X-MSS-INS");
+      }
+    }
+    if (auto codes_header = mail_.header("X-MSS-CODECDA")) {
+      for (const ReceivedDocument& d : docs_) {
+        if (d.cda && codes_header->find(d.cda->code.code) == std::string::npos) {
+          r_.issues.add(Errc::MssHeaderMismatch,
+                        "En-tête X-MSS-CODECDA sans le code du document " + d.cda->code.code + ".",
+                        {}, "X-MSS-CODECDA");
+        }
+      }
+    }
+  }
+
+  // ---- map
+  void mapEss() {
+    bundle_.append(mss_.ess(), facts_, seed_ ^ 0x11);
+    ess_url_ = bundle_.fullUrlOf("ess");
+    facts_.text("bundle.ess", ess_url_);
+  }
+
+  void mapPatient() {
+    bundle_.append(mss_.patient(), facts_, seed_);
+    patient_url_ = bundle_.fullUrlOf("patient");
+    facts_.text("bundle.patient", patient_url_);
+  }
+
+  // Starts a document's group: its identity, and the Bundle position its resources start at.
+  std::size_t openGroup(DocumentIdentity identity) {
+    r_.documents.push_back({std::move(identity), {}, {}});
+    group_start_ = bundle_.emitted().size();
+    return r_.documents.size() - 1;
+  }
+
+  void closeGroup(std::size_t group, std::string_view document_url) {
+    DocumentGroup& g = r_.documents[group];
+    g.document = document_url;
+    for (std::size_t i = group_start_; i < bundle_.emitted().size(); ++i) {
+      if (bundle_.emitted()[i].full_url != document_url)
+        g.resources.push_back(bundle_.emitted()[i].full_url);
+    }
+    facts_.text("bundle.documents", std::string(document_url));
+  }
+
+  void clearDocumentFacts() {
+    for (std::string_view name : kDocumentFacts)
+      facts_.clear(name);
+  }
+
+  // Keeps a document's bytes as a Binary; its url for the DocumentReference.
+  std::string keepBinary(std::string_view bytes, std::string content_type) {
+    std::string id = sha256Hex(bytes);
+    std::string url = "Binary/" + id;
+    if (binary_ids_.insert(id).second)
+      r_.binaries.push_back({std::move(id), std::move(content_type), std::string(bytes)});
+    return url;
+  }
+
+  void mapDocuments() {
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < docs_.size(); ++i) {
+      const ReceivedDocument& d = docs_[i];
+      MappingReport report;
+      report.document = d.path;
+      clearDocumentFacts();
+      DocumentIdentity identity = identityOf(d);
+      if (!seen.insert(identity.key).second) {
+        // The same document twice in one archive: mapped once.
+        report.kind = d.cda ? "CDA " + d.cda->code.code : "document";
+        report.skipped.push_back("document en double dans l'archive : repris une seule fois");
+        r_.reports.push_back(std::move(report));
+        continue;
+      }
+      const std::uint64_t doc_seed = documentSeed(identity.key);
+      const std::size_t group = openGroup(std::move(identity));
+      const std::size_t first = bundle_.emitted().size();
+      if (!d.cda) {
+        addAttachmentFacts(d.path, d.meta->mime_type, "Document", d.meta->title, d.bytes);
+        bundle_.append(mss_.attachment(), facts_, doc_seed);
+        report.kind = d.meta->mime_type.empty() ? "document" : d.meta->mime_type;
+        report.mapping = mss_.attachment().name();
+        report.text_only.push_back("document non CDA gardé tel quel");
+        closeGroup(group, fullUrlFrom(bundle_.emitted(), first, "attachment"));
+      } else {
+        MappedDocument mapped = mapCda(i, doc_seed, group, report);
+        closeGroup(group, mapped.document);
+        if (!opener_ && ess_.requests.opens(d.cda->code.code)) opener_ = mapped;
+      }
+      report.mapped = countTypes(bundle_.emitted(), first);
+      r_.reports.push_back(std::move(report));
+    }
+    clearDocumentFacts();
+  }
+
+  // What makes the document itself: its CDA id (what the author signed; METADATA.XML restates it
+  // as uniqueId), else the XDS uniqueId, else its bytes.
+  DocumentIdentity identityOf(const ReceivedDocument& d) {
+    DocumentIdentity id;
+    const std::string cda_id = d.cda && !d.cda->id.root.empty() ? uniqueIdOf(d.cda->id) : "";
+    if (!cda_id.empty() && !d.meta->unique_id.empty() &&
+        keyOf(identifierOf(cda_id)) != keyOf(identifierOf(d.meta->unique_id))) {
+      r_.issues.add(Errc::XdsUniqueIdMismatch,
+                    "uniqueId de METADATA.XML différent de l'identifiant du CDA : le document est "
+                    "reconnu par celui du CDA.",
+                    {}, d.path);
+    }
+    const std::string unique_id = !cda_id.empty() ? cda_id : d.meta->unique_id;
+    id.key = unique_id.empty() ? "sha256|" + sha256Hex(d.bytes) : keyOf(identifierOf(unique_id));
+    if (!d.cda) return id;
+    if (!d.cda->set_id.root.empty()) id.set = keyOf(identifierOf(uniqueIdOf(d.cda->set_id)));
+    id.version = versionOf(d.cda->version);
+    for (const parse::CdaRelatedDocument& rel : d.cda->related_documents) {
+      if (rel.type_code == "RPLC" && !rel.id.root.empty())
+        id.replaces.push_back(keyOf(identifierOf(uniqueIdOf(rel.id))));
+    }
+    return id;
+  }
+
+  MappedDocument mapCda(std::size_t index, std::uint64_t doc_seed, std::size_t group,
+                        MappingReport& report) {
+    const ReceivedDocument& d = docs_[index];
+    const parse::CdaDocument& cda = *d.cda;
+    const std::size_t first = bundle_.emitted().size();
+    addDocumentFacts(d);
+    bundle_.append(mss_.document(), facts_, doc_seed);
+    report.kind = "CDA " + cda.code.code + (cda.structured ? " (structuré)" : " (non structuré)");
+    report.mapping = mss_.document().name();
+    MappedDocument mapped{index, fullUrlFrom(bundle_.emitted(), first, "document"),
+                          fullUrlFrom(bundle_.emitted(), first, "author-role"), doc_seed, group};
+    facts_.text("bundle.document", mapped.document)
+        .text("bundle.author", mapped.author)
+        .text("bundle.custodian", fullUrlFrom(bundle_.emitted(), first, "custodian"));
+
+    // Which mapping reads which entry: the document type's first, then the entry mappings in
+    // file order; an entry is read by one mapping at most.
+    std::vector<bool> taken(cda.entries.size(), false);
+    const std::string doc_date = fhir::dateTimeOfTs(cda.effective_time).value_or("");
+    std::uint64_t salt = 0x5bd1e995ULL;
+    auto apply = [&](const SelectingMapping& m) {
+      facts_.clear("entries");
+      int selected = 0;
+      if (m.select.selectsAny()) {
+        for (std::size_t k = 0; k < cda.entries.size(); ++k) {
+          if (taken[k] || !m.select.matches(cda, cda.entries[k])) continue;
+          taken[k] = true;
+          ++selected;
+          addEntryRecord(facts_, cda, k, doc_date);
+        }
+      }
+      const std::size_t before = bundle_.emitted().size();
+      bundle_.append(m.mapping, facts_, doc_seed ^ salt);
+      salt += 0x9E3779B97F4A7C15ULL;
+      if (selected > 0) report.entries.emplace_back(m.mapping.name(), selected);
+      return bundle_.emitted().size() > before;
+    };
+    if (const SelectingMapping* type = mss_.documentTypeFor(cda.code.code, cda.template_ids)) {
+      apply(*type);
+      report.mapping += " + " + type->mapping.name();
+      facts_.text("bundle.encounter", fullUrlFrom(bundle_.emitted(), first, "encounter"));
+    } else if (!ess_.requests.opens(cda.code.code)) {
+      report.skipped.push_back("type de document " + cda.code.code +
+                               " sans correspondance propre : en-tête et entrées reconnues "
+                               "seulement");
+    }
+    for (const SelectingMapping& m : mss_.entryMappings()) {
+      if (apply(m)) report.mapping += " + " + m.mapping.name();
+    }
+    facts_.clear("entries");
+    reportSections(cda, taken, report);
+    for (const Issue& issue : cda.issues.items()) {
+      if (issue.code == Errc::CdaValueInvalid) report.skipped.push_back(issue.message);
+    }
+    if (!cda.structured)
+      report.text_only.push_back("corps non structuré (" + cda.non_xml_media_type + ")");
+    return mapped;
+  }
+
+  // Sections whose entries no mapping read stay text: the report says which.
+  static void reportSections(const parse::CdaDocument& cda, const std::vector<bool>& taken,
+                             MappingReport& report) {
+    std::vector<int> unread(cda.sections.size(), 0);
+    std::vector<int> read(cda.sections.size(), 0);
+    std::vector<bool> subtree_taken(cda.entries.size(), false);
+    // Entries come in document order, children after their parent: propagate upwards backwards.
+    for (std::size_t k = cda.entries.size(); k-- > 0;) {
+      if (taken[k]) subtree_taken[k] = true;
+      const int p = cda.entries[k].parent;
+      if (subtree_taken[k] && p >= 0) subtree_taken[static_cast<std::size_t>(p)] = true;
+    }
+    for (std::size_t k = 0; k < cda.entries.size(); ++k) {
+      const parse::CdaEntry& e = cda.entries[k];
+      if (e.parent >= 0 || e.section >= cda.sections.size()) continue;
+      (subtree_taken[k] ? read : unread)[e.section]++;
+    }
+    for (std::size_t s = 0; s < cda.sections.size(); ++s) {
+      const parse::CdaSection& section = cda.sections[s];
+      const std::string name =
+          "section « " + (!section.title.empty() ? section.title : section.code.code) + " »";
+      if (unread[s] > 0) {
+        report.text_only.push_back(name + " : " + std::to_string(unread[s]) +
+                                   " entrée(s) gardée(s) en texte");
+      } else if (read[s] == 0) {
+        report.text_only.push_back(name);
+      }
+    }
+  }
+
+  // `raw_sha1`: the SHA-1 of the bytes when already computed (checked against METADATA.XML).
+  void addDocumentFacts(const ReceivedDocument& d) {
+    const parse::XdsDocumentEntry& entry = *d.meta;
+    const parse::CdaDocument& cda = *d.cda;
+    facts_.text("doc.path", d.path)
+        .text("doc.entryUuid", entry.entry_uuid.rfind("urn:", 0) == 0 ? entry.entry_uuid : "");
+    auto master = identifierOf(!entry.unique_id.empty() ? entry.unique_id : uniqueIdOf(cda.id));
+    facts_.text("doc.masterIdentifier.system", master.first)
+        .text("doc.masterIdentifier.value", master.second);
+    addCode(facts_, "doc.code", cda.code);
+    if (entry.type_code) {
+      addXdsCode(facts_, "doc.type", entry.type_code);
+    } else {
+      addCode(facts_, "doc.type", cda.code);
+    }
+    addXdsCode(facts_, "doc.class", entry.class_code);
+    addXdsCode(facts_, "doc.format", entry.format_code);
+    addXdsCode(facts_, "doc.facilityType", entry.healthcare_facility_type);
+    addXdsCode(facts_, "doc.practiceSetting", entry.practice_setting);
+    for (const auto& c : entry.confidentiality) {
+      if (!c.code.empty())
+        facts_.coding("doc.confidentiality", fhir::systemOfOid(c.scheme), c.code, c.display);
+    }
+    if (entry.confidentiality.empty() && !cda.confidentiality.empty()) {
+      facts_.coding("doc.confidentiality",
+                    "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", cda.confidentiality,
+                    "");
+    }
+    facts_.text("doc.title", !cda.title.empty() ? cda.title : entry.title);
+    const std::string doc_date = fhir::dateTimeOfTs(cda.effective_time).value_or("");
+    facts_.text("doc.date", doc_date);
+    // DocumentReference.date is an instant: the CDA's time when it has a zone, else XDS
+    // creationTime (UTC by definition), else the time of intake.
+    std::string instant = fhir::instantOfTs(cda.effective_time).value_or("");
+    if (instant.empty() && !entry.creation_time.empty())
+      instant = fhir::instantOfTs(entry.creation_time + "+0000").value_or("");
+    facts_.text("doc.instant", instant.empty() ? now_ : instant);
+    const std::string content_type = entry.mime_type.empty() ? "text/xml" : entry.mime_type;
+    facts_.text("doc.contentType", content_type);
+    facts_.text("doc.language", !cda.language.empty() ? cda.language : entry.language);
+    facts_.text("doc.url", keepBinary(d.bytes, content_type));
+    facts_.integer("doc.size", static_cast<std::int64_t>(d.bytes.size()));
+    facts_.text("doc.hash", d.sha1.empty() ? sha1Base64(d.bytes) : base64(d.sha1));
+    if (const std::int64_t v = versionOf(cda.version); v > 0) facts_.integer("doc.version", v);
+    if (!cda.non_xml_data.empty() && cda.non_xml_media_type == "application/pdf") {
+      facts_.text("doc.pdf.url", keepBinary(cda.non_xml_data, "application/pdf"));
+      facts_.integer("doc.pdf.size", static_cast<std::int64_t>(cda.non_xml_data.size()));
+      facts_.text("doc.pdf.hash", sha1Base64(cda.non_xml_data));
+    }
+    addCode(facts_, "doc.serviceEvent", cda.service_event_code);
+    facts_.text(
+        "doc.period.start",
+        fhir::dateTimeOfTs(!cda.encounter_start.empty() ? cda.encounter_start : entry.service_start)
+            .value_or(""));
+    facts_.text(
+        "doc.period.end",
+        fhir::dateTimeOfTs(!cda.encounter_end.empty() ? cda.encounter_end : entry.service_stop)
+            .value_or(""));
+
+    if (!cda.authors.empty()) {
+      const parse::CdaAuthor& a = cda.authors.front();
+      std::string idnps;
+      std::string idnst;
+      facts_.text("author.rpps", rppsOf(a.ids, idnps)).text("author.idnps", idnps);
+      facts_.text("author.family", a.family).text("author.given", a.given);
+      addCode(facts_, "author.specialty", a.specialty);
+      facts_.text("author.org.finess", finessOf(a.organization_ids, idnst))
+          .text("author.org.idnst", idnst);
+      facts_.text("author.org.name", a.organization_name);
+    }
+    std::string idnst;
+    facts_.text("custodian.finess", finessOf(cda.custodian_ids, idnst))
+        .text("custodian.idnst", idnst);
+    facts_.text("custodian.name", cda.custodian_name);
+    facts_.text("encounter.start", fhir::dateTimeOfTs(cda.encounter_start).value_or(""));
+    facts_.text("encounter.end", fhir::dateTimeOfTs(cda.encounter_end).value_or(""));
+    addCode(facts_, "encounter.facilityType", cda.encounter_facility_type);
+    for (const parse::CdaSection& s : cda.sections) {
+      facts_.record("sections",
+                    {{"code", keepCoding(facts_, s.code)},
+                     {"title", facts_.keepText(!s.title.empty() ? s.title : s.code.display)},
+                     {"text", facts_.keepText(s.text)}});
+    }
+  }
+
+  void addAttachmentFacts(std::string_view filename, std::string_view content_type,
+                          std::string_view kind, std::string_view description,
+                          std::string_view bytes) {
+    const std::string type(content_type.empty() ? "application/octet-stream" : content_type);
+    facts_.text("attachment.filename", std::string(filename))
+        .text("attachment.contentType", type)
+        .text("attachment.kind", std::string(kind))
+        .text("attachment.description", std::string(description))
+        .text("attachment.url", keepBinary(bytes, type))
+        .integer("attachment.size", static_cast<std::int64_t>(bytes.size()))
+        .text("attachment.hash", sha1Base64(bytes));
+  }
+
+  // Other parts of the mail (a PDF rendition…), kept as they are, each a document of its own
+  // (identified by its bytes: the same PDF received again is stored once).
+  void mapAttachments(const std::vector<parse::MimeAttachment>& parts) {
+    for (const parse::MimeAttachment& a : parts) {
+      if (&a == xdm_part_) continue;
+      mapAttachment(a);
+    }
+  }
+
+  void mapAttachment(const parse::MimeAttachment& a) {
+    clearDocumentFacts();
+    const std::size_t group = openGroup({"sha256|" + sha256Hex(a.bytes), {}, 0, {}});
+    const std::size_t first = bundle_.emitted().size();
+    addAttachmentFacts(a.filename, a.content_type, kindOf(a), "Pièce jointe du message", a.bytes);
+    bundle_.append(mss_.attachment(), facts_, documentSeed(r_.documents[group].identity.key));
+    closeGroup(group, fullUrlFrom(bundle_.emitted(), first, "attachment"));
+    r_.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
+                          a.content_type,
+                          mss_.attachment().name(),
+                          countTypes(bundle_.emitted(), first),
+                          {},
+                          {"pièce jointe gardée telle quelle"},
+                          {}});
+    clearDocumentFacts();
+  }
+
+  // The request the first request-opening document opens (a referral, a TLM-DA), mapped once
+  // every document is in the Bundle so that it refers to all of them; it belongs to the
+  // document's group (the same referral received again opens nothing new).
+  void mapRequest() {
+    if (!opener_) return;
+    const ReceivedDocument& d = docs_[opener_->index];
+    clearDocumentFacts();
+    addDocumentFacts(d);
+    facts_.text("bundle.document", opener_->document).text("bundle.author", opener_->author);
+    const std::size_t first = bundle_.emitted().size();
+    bundle_.append(mss_.request(), facts_, opener_->seed ^ 0x7265717565737431ULL);
+    request_url_ = fullUrlFrom(bundle_.emitted(), first, "request");
+    for (std::size_t i = first; i < bundle_.emitted().size(); ++i)
+      r_.documents[opener_->group].resources.push_back(bundle_.emitted()[i].full_url);
+    clearDocumentFacts();
+    r_.reports.push_back({d.path,
+                          "demande ouverte par le document " + d.cda->code.code,
+                          mss_.request().name(),
+                          countTypes(bundle_.emitted(), first),
+                          {},
+                          {},
+                          {}});
+  }
+
+  // ---- map, without an archive: FHIR attachments, a form in the body, or a request to qualify.
+  std::optional<Error> mapWithoutArchive() {
+    bool handled = false;
+    auto takeForm = [&](std::string_view form_bytes, const std::string& where,
+                        const std::string& kind) {
+      const std::size_t first = bundle_.emitted().size();
+      IngestResult form = forms_.ingestInto(form_bytes, bundle_);
+      if (form.status == IngestStatus::Quarantined) return false;
+      for (Issue issue : form.issues.items()) {
+        if (issue.location.empty()) issue.location = where;
+        r_.issues.add(std::move(issue));
+      }
+      r_.eligibility = form.eligibility;
+      r_.reports.push_back(
+          {where, kind, ess_.mapping().name(), countTypes(bundle_.emitted(), first), {}, {}, {}});
+      return true;
+    };
+    std::vector<const parse::MimeAttachment*> kept;
+    for (const auto& a : mail_.attachments) {
+      if (isJsonAttachment(a) && !handled) {
+        if (ess_.requests.forms && takeForm(a.bytes, a.filename, "fiche de demande (FHIR)")) {
+          handled = true;
+          continue;
+        }
+        const std::size_t first = bundle_.emitted().size();
+        if (copyBundle(a.bytes, a.filename)) {
+          handled = true;
+          r_.reports.push_back(
+              {a.filename, "Bundle FHIR", "", countTypes(bundle_.emitted(), first), {}, {}, {}});
+          continue;
+        }
+      }
+      kept.push_back(&a);
+    }
+    if (!handled && ess_.requests.forms && !body_.empty() && forms_.recognises(body_)) {
+      handled = takeForm(body_, "corps du message", "fiche de demande (texte)");
+    }
+    if (!handled && body_.empty() && kept.empty())
+      return makeError(Errc::MessageEmpty, "Message sans texte ni pièce jointe.");
+
+    patient_url_ = firstOfType(bundle_.emitted(), "Patient");
+    if (patient_url_.empty()) {
+      // Nothing says who the patient is: the secretariat identifies them.
+      addPatientFacts(PatientIdentity{}, true);
+      mapPatient();
+    } else {
+      facts_.text("bundle.patient", patient_url_);
+    }
+    request_url_ = firstOfType(bundle_.emitted(), "ServiceRequest");
+    for (const parse::MimeAttachment* a : kept)
+      mapAttachment(*a);
+    if (!handled) {
+      // PDF only or free text: a request to qualify (when the ESS takes them), else the message
+      // is kept for the patient's open request.
+      to_qualify_ = true;
+      r_.issues.add(Errc::MessageToQualify,
+                    ess_.requests.unstructured
+                        ? "Demande non structurée : à qualifier par le secrétariat."
+                        : "Message non structuré : à rattacher par le secrétariat.");
+      if (ess_.requests.unstructured) {
+        const std::size_t first = bundle_.emitted().size();
+        bundle_.append(mss_.toQualify(), facts_, seed_ ^ 1);
+        request_url_ = fullUrlFrom(bundle_.emitted(), first, "request");
+        r_.reports.push_back({"message",
+                              "demande à qualifier",
+                              mss_.toQualify().name(),
+                              countTypes(bundle_.emitted(), first),
+                              {},
+                              {},
+                              {}});
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A FHIR Bundle sent as an attachment: its entries join the message's transaction, each with a
+  // fullUrl and a request (POST of its type when the sender gave none). False when the bytes are
+  // not a Bundle of resources.
+  bool copyBundle(std::string_view bytes, const std::string& where) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("resourceType") ||
+        !doc["resourceType"].IsString() ||
+        std::string_view(doc["resourceType"].GetString()) != "Bundle") {
+      return false;
+    }
+    if (!doc.HasMember("entry") || !doc["entry"].IsArray()) return false;
+    json::JsonOut& w = bundle_.entries();
+    std::size_t index = 0;
+    for (const auto& entry : doc["entry"].GetArray()) {
+      const std::string here = where + " entry[" + std::to_string(index++) + "]";
+      if (!entry.IsObject() || !entry.HasMember("resource") || !entry["resource"].IsObject() ||
+          !entry["resource"].HasMember("resourceType") ||
+          !entry["resource"]["resourceType"].IsString()) {
+        r_.issues.add(Errc::FhirStructure, "Entrée de Bundle sans ressource : ignorée.", {}, here);
+        continue;
+      }
+      const std::string type = entry["resource"]["resourceType"].GetString();
+      std::string full_url = entry.HasMember("fullUrl") && entry["fullUrl"].IsString()
+                                 ? entry["fullUrl"].GetString()
+                                 : "urn:uuid:" + map::deriveUuid(seed_, here);
+      w.StartObject();
+      w.Key("fullUrl");
+      w.String(full_url);
+      w.Key("resource");
+      json::JsonOutSax sax{w};
+      entry["resource"].Accept(sax);
+      w.Key("request");
+      if (entry.HasMember("request") && entry["request"].IsObject() &&
+          entry["request"].HasMember("method") && entry["request"].HasMember("url")) {
+        entry["request"].Accept(sax);
+      } else {
+        w.StartObject();
+        w.Key("method");
+        w.String("POST");
+        w.Key("url");
+        w.String(type);
+        w.EndObject();
+      }
+      w.EndObject();
+      bundle_.emitted().push_back({"attachment-entry", type, full_url});
+    }
+    return true;
+  }
+
+  // ---- map: the mail itself, what the sender typed, about the request.
+  void mapCommunication() {
+    clearDocumentFacts();
+    if (!request_url_.empty()) facts_.text("bundle.request", request_url_);
+    const std::size_t first = bundle_.emitted().size();
+    bundle_.append(mss_.communication(), facts_, seed_ ^ 0x636f6d6dULL);
+    r_.reports.push_back({"message",
+                          body_.empty() ? "message sans texte" : "texte du message",
+                          mss_.communication().name(),
+                          countTypes(bundle_.emitted(), first),
+                          {},
+                          {},
+                          {}});
+  }
+
+  // ---- finish
+  IngestResult finish() {
+    if (!derived_.empty() && !r_.reports.empty()) {
+      for (const std::string& d : derived_)
+        r_.reports.front().text_only.push_back("identité : " + d);
+    }
+    r_.status =
+        (r_.issues.hasErrors() || to_qualify_) ? IngestStatus::Incomplete : IngestStatus::Accepted;
+    r_.resources = bundle_.emitted();
+    r_.bundle_json = bundle_.finish();
+    return std::move(r_);
+  }
+
+  const MssProfile& mss_;
+  const EssProfile& ess_;
+  const FormIntake& forms_;
+  const MessageLimits& limits_;
+  const std::string now_;
+  std::uint64_t seed_ = 0;
+
+  parse::MimeMessage mail_;
+  std::string body_;
+  const parse::MimeAttachment* xdm_part_ = nullptr;
+  std::optional<parse::XdmArchive> archive_;
+  std::vector<parse::XdsSubmission> submissions_;
+  std::vector<ReceivedDocument> docs_;  // views into archive_
+  PatientIdentity identity_;
+  const parse::CdaPatient* patient_ = nullptr;
+  std::vector<std::string> derived_;
+
+  Facts facts_;
+  BundleWriter bundle_;
+  IngestResult r_;
+  std::set<std::string> binary_ids_;
+  std::size_t group_start_ = 0;
+  std::optional<MappedDocument> opener_;
+  std::string ess_url_;
+  std::string patient_url_;
+  std::string request_url_;
+  bool to_qualify_ = false;
+};
 
 }  // namespace
 
@@ -536,6 +1141,48 @@ bool looksLikeMail(std::string_view bytes) {
   return false;
 }
 
+std::string mailContentKey(std::string_view bytes, const std::vector<std::string>& trace_fields) {
+  // The header block without the trace fields (unfolded lines kept with their field), then the
+  // body; line ends normalised (a relay may store LF where the sender wrote CRLF).
+  std::string kept;
+  kept.reserve(bytes.size());
+  std::size_t pos = 0;
+  if (bytes.substr(0, 5) == "From ") {  // an mbox separator line is the store's, not the mail's
+    const std::size_t nl = bytes.find('\n');
+    pos = nl == std::string_view::npos ? bytes.size() : nl + 1;
+  }
+  bool skipping = false;
+  while (pos < bytes.size()) {
+    std::size_t end = bytes.find('\n', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    std::string_view line = bytes.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = end + 1;
+    if (line.empty()) {
+      kept += '\n';
+      break;  // the body follows
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (!skipping) (kept += line) += '\n';
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    const std::string name = lower(line.substr(0, colon == std::string_view::npos ? 0 : colon));
+    skipping = std::find(trace_fields.begin(), trace_fields.end(), name) != trace_fields.end();
+    if (!skipping) (kept += line) += '\n';
+  }
+  while (pos < bytes.size()) {
+    std::size_t end = bytes.find('\n', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    std::string_view line = bytes.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    kept += line;
+    if (end < bytes.size()) kept += '\n';
+    pos = end + 1;
+  }
+  return sha256Hex(kept);
+}
+
 MessageIntake::MessageIntake(std::shared_ptr<const MssProfile> mss,
                              std::shared_ptr<const EssProfile> ess, const Clock& clock,
                              MessageLimits limits)
@@ -546,327 +1193,12 @@ MessageIntake::MessageIntake(std::shared_ptr<const MssProfile> mss,
       forms_(ess_, clock) {}
 
 IngestResult MessageIntake::ingest(std::string_view bytes) const {
-  auto parsed = parse::parseMime(bytes, limits_.mime);
-  if (!parsed) return quarantined(parsed.error());
-  const parse::MimeMessage& mail = *parsed;
-  const std::string now = fhir::dateTimeOf(clock_->now());
-  const std::uint64_t seed = contentSeed(bytes);
-  const FactSchema& vocabulary = mssVocabulary();
+  MessageRun run(*mss_, *ess_, forms_, limits_, fhir::dateTimeOf(clock_->now()));
+  return run.run(bytes);
+}
 
-  IngestResult r;
-  r.message_id = mail.message_id;
-  r.issues.append(mail.issues);
-  BundleWriter bundle;
-  bool to_qualify = false;
-
-  // The IHE_XDM.ZIP, by its name (MSSanté) or, failing that, any zip holding
-  // IHE_XDM/…/METADATA.XML.
-  const parse::MimeAttachment* xdm_part = nullptr;
-  std::optional<parse::XdmArchive> archive;
-  for (const auto& a : mail.attachments) {
-    if (isXdmName(a.filename)) {
-      if (!parse::looksLikeZip(a.bytes)) {
-        return quarantined(
-            makeError(Errc::XdmNotZip, "La pièce jointe IHE_XDM.ZIP n'est pas une archive zip."),
-            mail.message_id);
-      }
-      auto zip = parse::readXdm(a.bytes, limits_.zip);
-      if (!zip) return quarantined(zip.error(), mail.message_id);
-      xdm_part = &a;
-      archive = std::move(*zip);
-      break;
-    }
-  }
-  if (!xdm_part) {
-    for (const auto& a : mail.attachments) {
-      if (!parse::looksLikeZip(a.bytes)) continue;
-      auto zip = parse::readXdm(a.bytes, limits_.zip);
-      if (zip && !zip->submissionSets().empty()) {
-        xdm_part = &a;
-        archive = std::move(*zip);
-        break;
-      }
-    }
-  }
-
-  if (archive) {
-    // ---- IHE XDM: METADATA.XML of each submission set, each document checked against it.
-    const std::vector<std::string> subsets = archive->submissionSets();
-    if (subsets.empty()) {
-      return quarantined(makeError(Errc::XdmNoMetadata, "IHE_XDM.ZIP sans METADATA.XML."),
-                         mail.message_id);
-    }
-    struct Doc {
-      std::string path;
-      const parse::XdmEntry* entry;
-      const parse::XdsDocumentEntry* meta;
-      std::optional<parse::CdaDocument> cda;
-      std::string sha1;  // raw, when METADATA.XML gave a hash to check
-    };
-    std::vector<parse::XdsSubmission> submissions;
-    submissions.reserve(subsets.size());  // Doc::meta points into these
-    std::vector<Doc> docs;
-    for (const std::string& subset : subsets) {
-      const parse::XdmEntry* metadata = archive->find(subset + "/METADATA.XML");
-      auto sub = parse::parseXdsMetadata(metadata != nullptr ? std::string_view(metadata->bytes)
-                                                             : std::string_view{});
-      if (!sub) return quarantined(sub.error(), mail.message_id);
-      submissions.push_back(std::move(*sub));
-      r.issues.append(submissions.back().issues);
-      for (const parse::XdsDocumentEntry& e : submissions.back().documents) {
-        const parse::XdmEntry* file = archive->resolve(subset, e.uri);
-        if (file == nullptr) {
-          return quarantined(makeError(Errc::XdmDocumentMissing,
-                                       "METADATA.XML décrit " + e.uri + ", absent de l'archive."),
-                             mail.message_id);
-        }
-        std::string digest = e.hash.empty() ? std::string() : sha1(file->bytes);
-        if (!e.hash.empty() && lower(e.hash) != hexOf(digest)) {
-          return quarantined(makeError(Errc::XdmHashMismatch, "Empreinte SHA-1 de " + file->path +
-                                                                  " différente de METADATA.XML."),
-                             mail.message_id);
-        }
-        if (e.size && *e.size != file->bytes.size()) {
-          return quarantined(makeError(Errc::XdmSizeMismatch,
-                                       "Taille de " + file->path + " différente de METADATA.XML."),
-                             mail.message_id);
-        }
-        Doc doc{file->path, file, &e, std::nullopt, std::move(digest)};
-        if (e.mime_type.find("xml") != std::string::npos ||
-            (e.mime_type.empty() && looksLikeXml(file->bytes))) {
-          auto cda = parse::parseCda(file->bytes);
-          if (!cda) return quarantined(cda.error(), mail.message_id);
-          for (Issue issue : cda->issues.items()) {
-            if (issue.location.empty()) issue.location = file->path;
-            r.issues.add(std::move(issue));
-          }
-          doc.cda = std::move(*cda);
-        }
-        docs.push_back(std::move(doc));
-      }
-    }
-
-    // ---- One patient for the message.
-    std::vector<const parse::CdaDocument*> cdas;
-    std::vector<std::string> cda_paths;
-    for (const Doc& d : docs) {
-      if (d.cda) {
-        cdas.push_back(&*d.cda);
-        cda_paths.push_back(d.path);
-      }
-    }
-    Identity identity = consolidate(submissions, cdas, cda_paths, r.issues);
-
-    // X-MSS-INS says whether the archive holds a qualified INS; X-MSS-CODECDA lists the CDA codes.
-    if (auto ins_header = mail.header("X-MSS-INS")) {
-      const bool says_ins = lower(*ins_header).find('o') != std::string::npos;
-      const bool has_ins =
-          identity.ins.has_value() && !r.issues.contains(Errc::InsTraitsIncomplete);
-      if (says_ins != has_ins) {
-        r.issues.add(Errc::MssHeaderMismatch,
-                     says_ins ? "En-tête X-MSS-INS: O, mais pas d'INS complet dans l'archive."
-                              : "En-tête X-MSS-INS: N, mais l'archive porte un INS.",
-                     {}, "X-MSS-INS");
-      }
-    }
-    if (auto codes_header = mail.header("X-MSS-CODECDA")) {
-      for (const parse::CdaDocument* c : cdas) {
-        if (codes_header->find(c->code.code) == std::string::npos) {
-          r.issues.add(Errc::MssHeaderMismatch,
-                       "En-tête X-MSS-CODECDA sans le code du document " + c->code.code + ".", {},
-                       "X-MSS-CODECDA");
-        }
-      }
-    }
-
-    Facts patient_facts(vocabulary);
-    addMessageFacts(patient_facts, mail, now, *ess_);
-    addPatientFacts(patient_facts, identity);
-    bundle.append(mss_->patient(), patient_facts, seed);
-    const std::string patient_url = bundle.fullUrlOf("patient");
-
-    for (std::size_t i = 0; i < docs.size(); ++i) {
-      const Doc& d = docs[i];
-      const std::size_t first = bundle.emitted().size();
-      const std::uint64_t doc_seed = seed ^ contentSeed(d.path);
-      MappingReport report;
-      report.document = d.path;
-      Facts f(vocabulary);
-      addMessageFacts(f, mail, now, *ess_);
-      f.text("bundle.patient", patient_url);
-      if (!d.cda) {
-        addAttachmentFacts(f, d.path, d.meta->mime_type, "Document", d.meta->title, d.entry->bytes);
-        bundle.append(mss_->attachment(), f, doc_seed);
-        report.kind = d.meta->mime_type.empty() ? "document" : d.meta->mime_type;
-        report.mapping = mss_->attachment().name();
-        report.text_only.push_back("document non CDA gardé tel quel");
-      } else {
-        const parse::CdaDocument& cda = *d.cda;
-        addDocumentFacts(f, d.path, d.entry->bytes, d.sha1, *d.meta, cda, now);
-        bundle.append(mss_->document(), f, doc_seed);
-        report.kind =
-            "CDA " + cda.code.code + (cda.structured ? " (structuré)" : " (non structuré)");
-        report.mapping = mss_->document().name();
-        f.text("bundle.document", fullUrlFrom(bundle.emitted(), first, "document"));
-        f.text("bundle.author", fullUrlFrom(bundle.emitted(), first, "author-role"));
-        f.text("bundle.custodian", fullUrlFrom(bundle.emitted(), first, "custodian"));
-        const map::Mapping* type = mss_->documentTypeFor(cda.code.code, cda.template_ids);
-        bool vitals_mapped = false;
-        if (type != nullptr) {
-          const std::size_t before = bundle.emitted().size();
-          bundle.append(*type, f, doc_seed ^ 0x5bd1e995ULL);
-          report.mapping += " + " + type->name();
-          for (std::size_t k = before; k < bundle.emitted().size(); ++k) {
-            vitals_mapped = vitals_mapped || bundle.emitted()[k].key.rfind("vital#", 0) == 0;
-          }
-        } else {
-          r.issues.add(Errc::CdaDocumentUnsupported,
-                       "Pas de correspondance FHIR pour le type de document " + cda.code.code +
-                           " : gardé comme DocumentReference.",
-                       {}, d.path);
-          report.skipped.push_back("type de document " + cda.code.code +
-                                   " sans correspondance : entrées non reprises");
-        }
-        for (const parse::CdaSection& s : cda.sections) {
-          if (vitals_mapped && s.code.code == kVitalSignsSection) continue;
-          report.text_only.push_back("section « " + (!s.title.empty() ? s.title : s.code.code) +
-                                     " »");
-        }
-        if (!vitals_mapped && !cda.vitals.empty()) {
-          report.skipped.push_back(std::to_string(cda.vitals.size()) +
-                                   " signe(s) vital(aux) non repris");
-        }
-        for (const Issue& issue : cda.issues.items()) {
-          if (issue.code == Errc::CdaValueInvalid) report.skipped.push_back(issue.message);
-        }
-        if (!cda.structured)
-          report.text_only.push_back("corps non structuré (" + cda.non_xml_media_type + ")");
-      }
-      report.mapped = countTypes(bundle.emitted(), first);
-      r.reports.push_back(std::move(report));
-    }
-
-    // Other parts of the mail (the PDF rendition…), kept as they are.
-    for (const auto& a : mail.attachments) {
-      if (&a == xdm_part) continue;
-      const std::size_t first = bundle.emitted().size();
-      Facts f(vocabulary);
-      addMessageFacts(f, mail, now, *ess_);
-      f.text("bundle.patient", patient_url);
-      addAttachmentFacts(f, a.filename, a.content_type, kindOf(a), "Pièce jointe du message",
-                         a.bytes);
-      bundle.append(mss_->attachment(), f, seed ^ contentSeed(a.part_path));
-      r.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
-                           a.content_type,
-                           mss_->attachment().name(),
-                           countTypes(bundle.emitted(), first),
-                           {"pièce jointe gardée telle quelle"},
-                           {}});
-    }
-  } else {
-    // ---- No XDM: FHIR attachments, a form in the body, or a request to qualify.
-    std::string patient_url;
-    bool handled = false;
-    auto takeForm = [&](std::string_view form_bytes, const std::string& where,
-                        const std::string& kind) {
-      const std::size_t first = bundle.emitted().size();
-      IngestResult form = forms_.ingestInto(form_bytes, bundle);
-      if (form.status == IngestStatus::Quarantined) return false;
-      for (Issue issue : form.issues.items()) {
-        if (issue.location.empty()) issue.location = where;
-        r.issues.add(std::move(issue));
-      }
-      r.eligibility = form.eligibility;
-      r.reports.push_back(
-          {where, kind, ess_->mapping().name(), countTypes(bundle.emitted(), first), {}, {}});
-      if (patient_url.empty()) patient_url = fullUrlFrom(bundle.emitted(), first, "patient");
-      return true;
-    };
-    std::vector<const parse::MimeAttachment*> kept;
-    for (const auto& a : mail.attachments) {
-      if (isJsonAttachment(a) && !handled) {
-        if (takeForm(a.bytes, a.filename, "fiche de demande (FHIR)")) {
-          handled = true;
-          continue;
-        }
-        const std::size_t first = bundle.emitted().size();
-        if (copyBundle(a.bytes, seed, bundle, r.issues, a.filename)) {
-          handled = true;
-          r.reports.push_back(
-              {a.filename, "Bundle FHIR", "", countTypes(bundle.emitted(), first), {}, {}});
-          if (patient_url.empty()) patient_url = firstOfType(bundle.emitted(), "Patient");
-          continue;
-        }
-      }
-      kept.push_back(&a);
-    }
-    if (!handled && !mail.text_body.empty() && forms_.recognises(mail.text_body)) {
-      handled = takeForm(mail.text_body, "corps du message", "fiche de demande (texte)");
-    }
-    if (!handled && mail.text_body.empty() && kept.empty()) {
-      return quarantined(makeError(Errc::MessageEmpty, "Message sans texte ni pièce jointe."),
-                         mail.message_id);
-    }
-    if (!handled) {
-      // PDF only or free text: the secretariat qualifies it; the patient is to be identified.
-      to_qualify = true;
-      r.issues.add(Errc::MessageToQualify,
-                   "Demande non structurée : à qualifier par le secrétariat.");
-      Facts f(vocabulary);
-      addMessageFacts(f, mail, now, *ess_);
-      addPatientFacts(f, Identity{});
-      bundle.append(mss_->patient(), f, seed);
-      patient_url = bundle.fullUrlOf("patient");
-      f.text("bundle.patient", patient_url);
-      const std::size_t first = bundle.emitted().size();
-      bundle.append(mss_->toQualify(), f, seed ^ 1);
-      r.reports.push_back({"message",
-                           "demande à qualifier",
-                           mss_->toQualify().name(),
-                           countTypes(bundle.emitted(), first),
-                           {},
-                           {}});
-      if (!mail.text_body.empty()) {
-        Facts body(vocabulary);
-        addMessageFacts(body, mail, now, *ess_);
-        body.text("bundle.patient", patient_url)
-            .text("bundle.request", bundle.fullUrlOf("request"));
-        addAttachmentFacts(body, "message.txt", "text/plain; charset=utf-8", "Texte du message",
-                           mail.subject, mail.text_body);
-        const std::size_t at = bundle.emitted().size();
-        bundle.append(mss_->attachment(), body, seed ^ 2);
-        r.reports.push_back({"corps du message",
-                             "texte libre",
-                             mss_->attachment().name(),
-                             countTypes(bundle.emitted(), at),
-                             {"texte libre"},
-                             {}});
-      }
-    }
-    if (patient_url.empty()) patient_url = firstOfType(bundle.emitted(), "Patient");
-    for (const parse::MimeAttachment* a : kept) {
-      const std::size_t first = bundle.emitted().size();
-      Facts f(vocabulary);
-      addMessageFacts(f, mail, now, *ess_);
-      f.text("bundle.patient", patient_url);
-      if (to_qualify) f.text("bundle.request", bundle.fullUrlOf("request"));
-      addAttachmentFacts(f, a->filename, a->content_type, kindOf(*a), "Pièce jointe du message",
-                         a->bytes);
-      bundle.append(mss_->attachment(), f, seed ^ contentSeed(a->part_path));
-      r.reports.push_back({a->filename.empty() ? "partie " + a->part_path : a->filename,
-                           a->content_type,
-                           mss_->attachment().name(),
-                           countTypes(bundle.emitted(), first),
-                           {"pièce jointe gardée telle quelle"},
-                           {}});
-    }
-  }
-
-  r.status =
-      (r.issues.hasErrors() || to_qualify) ? IngestStatus::Incomplete : IngestStatus::Accepted;
-  r.resources = bundle.emitted();
-  r.bundle_json = bundle.finish();
-  return r;
+std::string MessageIntake::contentKey(std::string_view bytes) const {
+  return mailContentKey(bytes, mss_->traceHeaders());
 }
 
 }  // namespace liaison::pipeline

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "core/ports/clock.hpp"
 #include "parse/mime/mime_message.hpp"
@@ -28,6 +29,10 @@ class MessageIntake {
 
   IngestResult ingest(std::string_view message) const;
 
+  // What makes two copies of a mail the same message (the journal's exactly-once key): the
+  // SHA-256 of its bytes without the trace header fields relays add (MssProfile::traceHeaders).
+  std::string contentKey(std::string_view message) const;
+
  private:
   std::shared_ptr<const MssProfile> mss_;
   std::shared_ptr<const EssProfile> ess_;
@@ -39,5 +44,9 @@ class MessageIntake {
 // Whether bytes look like a mail rather than a form: a header block starting the text
 // (From:, Received:, Message-ID:, MIME-Version:, Return-Path:, Subject: …, or an mbox "From ").
 bool looksLikeMail(std::string_view bytes);
+
+// The hex SHA-256 of a mail without the header fields named in `trace_fields` (lower case), its
+// line ends normalised to LF and an mbox "From " line dropped.
+std::string mailContentKey(std::string_view bytes, const std::vector<std::string>& trace_fields);
 
 }  // namespace liaison::pipeline

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/text/ascii.hpp"
+
 namespace liaison::pipeline {
 
 const FactSchema& mssVocabulary() {
@@ -15,7 +17,8 @@ const FactSchema& mssVocabulary() {
       "message.fromName",
       "message.date",
       "message.received",
-      "message.text",
+      "message.text",  // the body as the sender typed it (decoded; HTML converted to text)
+      "message.inReplyTo",
       // the patient, consolidated from METADATA.XML, the CDA documents and the headers
       "patient.ins.value",
       "patient.ins.system",
@@ -26,18 +29,27 @@ const FactSchema& mssVocabulary() {
       "patient.usedFamily",
       "patient.firstGiven",
       "patient.givens",
+      "patient.usedGiven",
       "patient.gender",
       "patient.birthDate",
       "patient.birthPlace.insee",
-      "patient.birthPlace.city",
+      "patient.birthPlace.name",
+      "patient.deceased",
+      "patient.deceasedTime",
+      "patient.multipleBirth",
       "patient.birthOrder",
       "patient.toIdentify",
+      "patient.addresses",  // records: use, line1, line2, line3, postalCode, city, country
+      "patient.telecoms",   // records: system, value, use
       // resources already in the Bundle
       "bundle.patient",
       "bundle.document",
+      "bundle.documents",  // every DocumentReference of the message so far, in order
       "bundle.author",
       "bundle.custodian",
+      "bundle.encounter",
       "bundle.request",
+      "bundle.ess",
       // the ESS that receives the message
       "ess.name",
       "ess.organization.name",
@@ -59,10 +71,11 @@ const FactSchema& mssVocabulary() {
       "doc.confidentiality",
       "doc.contentType",
       "doc.language",
-      "doc.data",
+      "doc.url",
       "doc.size",
       "doc.hash",
-      "doc.pdf.data",
+      "doc.version",
+      "doc.pdf.url",
       "doc.pdf.size",
       "doc.pdf.hash",
       "doc.serviceEvent",
@@ -84,18 +97,54 @@ const FactSchema& mssVocabulary() {
       "encounter.start",
       "encounter.end",
       "encounter.facilityType",
-      "vitals",    // records: code, value, unit, time
       "sections",  // records: code, title, text
+      "entries",   // records: the CDA entries a mapping selects (mappings/README.md)
       // one attachment kept as is
       "attachment.filename",
       "attachment.contentType",
       "attachment.kind",
       "attachment.description",
-      "attachment.data",
+      "attachment.url",
       "attachment.size",
       "attachment.hash",
   });
   return schema;
+}
+
+const std::vector<std::string>& defaultTraceHeaders() {
+  // RFC 5321 trace fields, what delivery agents add (Delivered-To, X-Original-To, Envelope-To),
+  // and the verdicts and signatures relays stamp on the way (authentication results, ARC, spam
+  // and virus scores): none of them is part of what the sender wrote.
+  static const std::vector<std::string> fields{
+      "received",
+      "return-path",
+      "delivered-to",
+      "x-original-to",
+      "envelope-to",
+      "x-envelope-to",
+      "x-envelope-from",
+      "x-received",
+      "received-spf",
+      "authentication-results",
+      "arc-seal",
+      "arc-message-signature",
+      "arc-authentication-results",
+      "x-spam-status",
+      "x-spam-score",
+      "x-spam-flag",
+      "x-spam-level",
+      "x-spam-checker-version",
+      "x-virus-scanned",
+      "x-virus-status",
+      "x-mailer-daemon",
+      "x-ms-exchange-organization-authas",
+      "x-forwarded-to",
+      "x-forwarded-for",
+      "dkim-signature",
+      "x-google-dkim-signature",
+      "x-gm-message-state",
+  };
+  return fields;
 }
 
 namespace {
@@ -108,68 +157,135 @@ std::string stringAt(const rapidjson::Value& v, const char* key) {
   return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
 }
 
+bool hasRoot(const std::vector<std::string>& ids, const std::vector<std::string>& wanted) {
+  for (const std::string& t : ids) {
+    std::string_view root = std::string_view(t).substr(0, t.find('|'));
+    if (std::find(wanted.begin(), wanted.end(), root) != wanted.end()) return true;
+  }
+  return false;
+}
+
+bool in(const std::vector<std::string>& list, std::string_view v) {
+  return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+}
+
+const std::vector<std::string>* selector(const map::Mapping& m, const char* name) {
+  auto it = m.appliesTo().find(name);
+  return it == m.appliesTo().end() ? nullptr : &it->second;
+}
+
+EntrySelector selectorOf(const map::Mapping& m) {
+  EntrySelector s;
+  auto take = [&](const char* name, std::vector<std::string>& into) {
+    if (const auto* v = selector(m, name)) into = *v;
+  };
+  take("entryTemplateId", s.entry_templates);
+  take("sectionTemplateId", s.section_templates);
+  take("sectionCode", s.section_codes);
+  take("entryKind", s.kinds);
+  take("entryMood", s.moods);
+  take("entryValueType", s.value_types);
+  return s;
+}
+
 }  // namespace
 
-Result<MssFiles> mssFiles(std::string_view json) {
+bool EntrySelector::matches(const parse::CdaDocument& doc, const parse::CdaEntry& e) const {
+  bool selected = !entry_templates.empty() && hasRoot(e.template_ids, entry_templates);
+  if (!selected && e.section < doc.sections.size()) {
+    const parse::CdaSection& s = doc.sections[e.section];
+    selected = (!section_templates.empty() && hasRoot(s.template_ids, section_templates)) ||
+               (!section_codes.empty() && std::find(section_codes.begin(), section_codes.end(),
+                                                    s.code.code) != section_codes.end());
+  }
+  if (!selected) return false;
+  const std::string_view mood = e.mood.empty() ? "EVN" : std::string_view(e.mood);
+  return in(kinds, e.kind) && in(moods, mood) && in(value_types, e.value.type);
+}
+
+Result<std::shared_ptr<const MssProfile>> MssProfile::load(std::string_view json,
+                                                           const Reader& read) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return configError("not a JSON object");
-  MssFiles f{stringAt(doc, "patient"),
-             stringAt(doc, "document"),
-             {},
-             stringAt(doc, "attachment"),
-             stringAt(doc, "toQualify")};
-  if (doc.HasMember("documentTypes") && doc["documentTypes"].IsArray()) {
-    for (const auto& t : doc["documentTypes"].GetArray()) {
-      if (t.IsString()) f.document_types.emplace_back(t.GetString());
-    }
+  static constexpr const char* kKnown[] = {
+      "description", "canonicalBase", "ess",           "patient",    "document",  "documentTypes",
+      "entries",     "request",       "communication", "attachment", "toQualify", "traceHeaders"};
+  for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
+    const std::string_view name = m->name.GetString();
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown))
+      return configError("unknown setting \"" + std::string(name) + "\"");
   }
-  if (f.patient.empty() || f.document.empty() || f.attachment.empty() || f.to_qualify.empty()) {
-    return configError("patient, document, attachment and toQualify name mapping files");
-  }
-  return f;
-}
 
-Result<std::shared_ptr<const MssProfile>> MssProfile::load(const MssMappingTexts& texts) {
   auto profile = std::make_shared<MssProfile>();
+  profile->canonical_base_ = stringAt(doc, "canonicalBase");
+  if (profile->canonical_base_.empty() || profile->canonical_base_.back() == '/' ||
+      (profile->canonical_base_.rfind("https://", 0) != 0 &&
+       profile->canonical_base_.rfind("http://", 0) != 0))
+    return configError("canonicalBase must be an http(s) URL without a trailing slash");
+  const map::Mapping::Variables globals{{"canonical", profile->canonical_base_}};
   const FactSchema& schema = mssVocabulary();
-  auto compile = [&](const std::string& text,
-                     std::vector<map::Mapping>& into) -> std::optional<Error> {
-    auto m = map::Mapping::compile(text, schema);
+  auto compile = [&](const std::string& file) -> Result<map::Mapping> {
+    auto text = read(file);
+    if (!text) return text.error();
+    auto m = map::Mapping::compile(*text, schema, globals);
+    if (!m) return makeError(m.error().code, file + ": " + m.error().detail);
+    return std::move(*m);
+  };
+  static constexpr const char* kSlotNames[kSlots] = {
+      "ess", "patient", "document", "attachment", "toQualify", "request", "communication"};
+  for (const char* slot : kSlotNames) {
+    const std::string file = stringAt(doc, slot);
+    if (file.empty()) return configError(std::string(slot) + " must name a mapping file");
+    auto m = compile(file);
     if (!m) return m.error();
-    into.push_back(std::move(*m));
+    profile->mappings_.push_back(std::move(*m));
+  }
+  auto list = [&](const char* name, std::vector<SelectingMapping>& into) -> std::optional<Error> {
+    if (!doc.HasMember(name)) return std::nullopt;
+    if (!doc[name].IsArray()) return configError(std::string(name) + " must be an array");
+    for (const auto& f : doc[name].GetArray()) {
+      if (!f.IsString()) return configError(std::string(name) + " lists file names");
+      auto m = compile(f.GetString());
+      if (!m) return m.error();
+      EntrySelector s = selectorOf(*m);
+      into.push_back({std::move(*m), std::move(s)});
+    }
     return std::nullopt;
   };
-  if (auto e = compile(texts.patient, profile->patient_)) return *e;
-  if (auto e = compile(texts.document, profile->document_)) return *e;
-  if (auto e = compile(texts.attachment, profile->attachment_)) return *e;
-  if (auto e = compile(texts.to_qualify, profile->to_qualify_)) return *e;
-  for (const std::string& t : texts.document_types) {
-    if (auto e = compile(t, profile->types_)) return *e;
-    if (profile->types_.back().appliesTo().empty()) {
-      return configError("document type mapping " + profile->types_.back().name() +
-                         " has no appliesTo");
+  if (auto e = list("documentTypes", profile->types_)) return *e;
+  for (const SelectingMapping& t : profile->types_) {
+    if (!selector(t.mapping, "templateId") && !selector(t.mapping, "documentCode"))
+      return configError("document type mapping " + t.mapping.name() +
+                         " has no appliesTo templateId or documentCode");
+  }
+  if (auto e = list("entries", profile->entries_)) return *e;
+  for (const SelectingMapping& t : profile->entries_) {
+    if (!t.select.selectsAny())
+      return configError("entry mapping " + t.mapping.name() +
+                         " selects no entry (appliesTo entryTemplateId, sectionTemplateId or "
+                         "sectionCode)");
+  }
+  if (doc.HasMember("traceHeaders")) {
+    if (!doc["traceHeaders"].IsArray()) return configError("traceHeaders must be an array");
+    for (const auto& h : doc["traceHeaders"].GetArray()) {
+      if (!h.IsString()) return configError("traceHeaders lists header field names");
+      profile->trace_headers_.push_back(ascii::lower(h.GetString()));
     }
+  } else {
+    profile->trace_headers_ = defaultTraceHeaders();
   }
   return std::shared_ptr<const MssProfile>(std::move(profile));
 }
 
-const map::Mapping* MssProfile::documentTypeFor(
+const SelectingMapping* MssProfile::documentTypeFor(
     std::string_view code, const std::vector<std::string>& template_ids) const {
-  auto lists = [](const map::Mapping& m, const char* selector) -> const std::vector<std::string>* {
-    auto it = m.appliesTo().find(selector);
-    return it == m.appliesTo().end() ? nullptr : &it->second;
-  };
-  for (const map::Mapping& m : types_) {
-    if (const auto* ids = lists(m, "templateId")) {
-      for (const std::string& t : template_ids) {
-        std::string_view root = std::string_view(t).substr(0, t.find('|'));
-        if (std::find(ids->begin(), ids->end(), root) != ids->end()) return &m;
-      }
-    }
+  for (const SelectingMapping& m : types_) {
+    if (const auto* ids = selector(m.mapping, "templateId"); ids && hasRoot(template_ids, *ids))
+      return &m;
   }
-  for (const map::Mapping& m : types_) {
-    if (const auto* codes = lists(m, "documentCode")) {
+  for (const SelectingMapping& m : types_) {
+    if (const auto* codes = selector(m.mapping, "documentCode")) {
       if (std::find(codes->begin(), codes->end(), code) != codes->end()) return &m;
     }
   }

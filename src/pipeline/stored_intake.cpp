@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -173,10 +174,115 @@ std::string messageIdOf(std::string_view bytes) {
   return {};
 }
 
+namespace {
+
+// The seed of the ids of what derives from one document: its identity, so that the same
+// document received again gives the same ids.
+std::uint64_t documentIdSeed(std::string_view key) {
+  return contentSeed(key) ^ 0x6A09E667F3BCC909ULL;
+}
+
+void setString(Value& object, const char* name, std::string_view text,
+               rapidjson::Document::AllocatorType& alloc) {
+  Value v(text.data(), static_cast<rapidjson::SizeType>(text.size()), alloc);
+  if (auto it = object.FindMember(name); it != object.MemberEnd()) {
+    it->value = v;
+  } else {
+    object.AddMember(Value(name, alloc), v, alloc);
+  }
+}
+
+Value referenceTo(std::string_view target, rapidjson::Document::AllocatorType& alloc) {
+  Value ref(rapidjson::kObjectType);
+  ref.AddMember("reference",
+                Value(target.data(), static_cast<rapidjson::SizeType>(target.size()), alloc),
+                alloc);
+  return ref;
+}
+
+// relatesTo: [{code: replaces, target: …}] on the new version of a document.
+void addReplaces(Value& docref, std::string_view old_document,
+                 rapidjson::Document::AllocatorType& alloc) {
+  auto it = docref.FindMember("relatesTo");
+  if (it == docref.MemberEnd() || !it->value.IsArray()) {
+    docref.RemoveMember("relatesTo");
+    docref.AddMember("relatesTo", Value(rapidjson::kArrayType), alloc);
+    it = docref.FindMember("relatesTo");
+  }
+  Value relation(rapidjson::kObjectType);
+  relation.AddMember("code", "replaces", alloc);
+  relation.AddMember("target", referenceTo(old_document, alloc), alloc);
+  it->value.PushBack(relation, alloc);
+}
+
+// content[0].attachment.url of a DocumentReference: where its bytes are (Binary/<sha256>).
+std::string_view firstAttachmentUrl(const Value& docref) {
+  auto content = docref.FindMember("content");
+  if (content == docref.MemberEnd() || !content->value.IsArray() || content->value.Empty())
+    return {};
+  const Value& first = content->value[0];
+  if (!first.IsObject() || !first.HasMember("attachment")) return {};
+  return stringOf(first["attachment"], "url");
+}
+
+bool hasMember(const Value& v, const char* name) {
+  return v.IsObject() && v.HasMember(name);
+}
+
+}  // namespace
+
+bool markEnteredInError(Value& resource, rapidjson::Document::AllocatorType& alloc) {
+  const std::string_view type = stringOf(resource, "resourceType");
+  const char* verification = type == "Condition" ? "http://terminology.hl7.org/CodeSystem/"
+                                                   "condition-ver-status"
+                             : type == "AllergyIntolerance"
+                                 ? "http://terminology.hl7.org/CodeSystem/"
+                                   "allergyintolerance-verification"
+                                 : nullptr;
+  if (verification != nullptr) {
+    // Their clinicalStatus SHALL NOT be present once entered-in-error (con-5, ait-2).
+    resource.RemoveMember("clinicalStatus");
+    resource.RemoveMember("verificationStatus");
+    Value coding(rapidjson::kObjectType);
+    coding.AddMember("system", Value(verification, alloc), alloc);
+    coding.AddMember("code", "entered-in-error", alloc);
+    Value codings(rapidjson::kArrayType);
+    codings.PushBack(coding, alloc);
+    Value status(rapidjson::kObjectType);
+    status.AddMember("coding", codings, alloc);
+    resource.AddMember("verificationStatus", status, alloc);
+    return true;
+  }
+  // Resources whose status value set has entered-in-error.
+  static constexpr std::string_view kWithStatus[] = {"Observation",
+                                                     "Encounter",
+                                                     "CarePlan",
+                                                     "ServiceRequest",
+                                                     "MedicationStatement",
+                                                     "DocumentReference",
+                                                     "Communication",
+                                                     "Procedure",
+                                                     "DiagnosticReport",
+                                                     "QuestionnaireResponse",
+                                                     "Immunization",
+                                                     "MedicationRequest",
+                                                     "CareTeam",
+                                                     "Goal",
+                                                     "Task",
+                                                     "Appointment"};
+  if (std::find(std::begin(kWithStatus), std::end(kWithStatus), type) == std::end(kWithStatus))
+    return false;
+  // Goal's is lifecycleStatus; the others' status.
+  setString(resource, type == "Goal" ? "lifecycleStatus" : "status", "entered-in-error", alloc);
+  return true;
+}
+
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
                                             const std::string& now,
                                             const map::SearchParameters& search,
-                                            std::string& response_json, std::uint64_t salt) {
+                                            std::string& response_json, std::uint64_t salt,
+                                            std::span<const DocumentGroup> documents,
+                                            IssueList* notes) {
   rapidjson::Document doc;
   doc.Parse(bundle_json.data(), bundle_json.size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entry") ||
@@ -187,11 +293,21 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
   const std::uint64_t seed =
       std::hash<std::string_view>{}(bundle_json) ^ (salt * 0x9E3779B97F4A7C15ULL);
 
+  // Which document each entry derives from.
+  std::unordered_map<std::string_view, std::size_t> group_of;
+  for (std::size_t g = 0; g < documents.size(); ++g) {
+    group_of.emplace(documents[g].document, g);
+    for (const std::string& r : documents[g].resources)
+      group_of.emplace(r, g);
+  }
+
   struct Planned {
     std::string type;
     std::string id;
     Value* resource;
     bool create;
+    bool merged;  // found by its identifier (a Patient's INS…): shared, never retired
+    std::optional<std::size_t> group;
   };
   std::vector<Planned> plan;
   std::unordered_map<std::string, std::string> references;
@@ -204,21 +320,137 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
     const std::string type(stringOf(resource, "resourceType"));
     if (type.empty()) return makeError(Errc::FhirStructure, "Ressource sans type : " + at);
     const std::string full_url(stringOf(entry, "fullUrl"));
+    std::optional<std::size_t> group;
+    if (auto g = group_of.find(full_url); !full_url.empty() && g != group_of.end())
+      group = g->second;
     // Ids are new per transaction (FHIR: the server assigns them), derived from the Bundle so
-    // that a retried transaction of the same Bundle assigns the same ones.
-    std::string id = map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
+    // that a retried transaction of the same Bundle assigns the same ones; those of a document's
+    // resources derive from the document, so that receiving it again finds them.
+    std::string id = group
+                         ? map::deriveUuid(documentIdSeed(documents[*group].identity.key), full_url)
+                         : map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
     bool create = true;
+    bool merged = false;
     if (auto key = identifyingIdentifier(type, resource)) {
       auto holder = tx.holderOf(type, key->first, key->second, id);
       if (!holder) return holder.error();
       create = *holder == id;
+      merged = true;
       id = *holder;
     }
     const std::string target = type + "/" + id;
     if (!full_url.empty()) references[full_url] = target;
     if (const std::string_view own = stringOf(resource, "id"); !own.empty())
       references[type + "/" + std::string(own)] = target;
-    plan.push_back({type, id, &resource, create});
+    plan.push_back({type, id, &resource, create, merged, group});
+  }
+
+  // What the store knows of each document, claimed in the order of their keys (the store's
+  // locks are then always taken in one order: two ingests never wait for each other in a cycle).
+  std::vector<DocumentClaim> claims(documents.size());
+  std::vector<std::size_t> order(documents.size());
+  for (std::size_t g = 0; g < order.size(); ++g)
+    order[g] = g;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return documents[a].identity.key < documents[b].identity.key;
+  });
+  for (const std::size_t g : order) {
+    const DocumentGroup& group = documents[g];
+    std::string document;
+    std::vector<std::string> derived;
+    for (const Planned& p : plan) {
+      if (p.group != g) continue;
+      const std::string target = p.type + "/" + p.id;
+      if (references[group.document] == target) {
+        document = target;
+      } else if (!p.merged) {
+        derived.push_back(target);
+      }
+    }
+    if (document.empty()) continue;  // the intake wrote no DocumentReference for it
+    auto claim = tx.claimDocument(group.identity, document, derived);
+    if (!claim) return claim.error();
+    claims[g] = std::move(*claim);
+    const DocumentClaim& c = claims[g];
+    switch (c.status) {
+      case DocumentClaim::Status::New:
+        break;
+      case DocumentClaim::Status::Same: {
+        // Received before: nothing of it is written again; this message points at what is stored.
+        if (!c.current.empty()) references[group.document] = c.current;
+        std::string_view received_bytes;
+        for (Planned& p : plan) {
+          if (p.group != g) continue;
+          p.create = false;
+          if (p.type + "/" + p.id == document) received_bytes = firstAttachmentUrl(*p.resource);
+        }
+        // The same identifier on other bytes: a correction sent without a new version, or an
+        // identifier reused by mistake. The first stays; the secretariat is told.
+        const std::size_t slash = c.current.find('/');
+        if (auto stored = tx.read("DocumentReference", c.current.substr(slash + 1));
+            stored && *stored && notes != nullptr) {
+          rapidjson::Document old;
+          old.Parse((*stored)->json.data(), (*stored)->json.size());
+          if (!old.HasParseError() && firstAttachmentUrl(old) != received_bytes)
+            notes->add(Errc::DocumentContentDiffers,
+                       "Document déjà reçu sous le même identifiant avec un autre contenu : la "
+                       "première version reçue est gardée ; demander à l'expéditeur une nouvelle "
+                       "version (versionNumber, relatedDocument RPLC).",
+                       {}, group.identity.key);
+        } else if (!stored) {
+          return stored.error();
+        }
+        if (notes != nullptr)
+          notes->add(Errc::DocumentAlreadyStored,
+                     "Document déjà reçu : rattaché à ce message sans être enregistré à nouveau (" +
+                         c.current + ").",
+                     {}, group.identity.key);
+        break;
+      }
+      case DocumentClaim::Status::Supersedes:
+        for (Planned& p : plan) {
+          if (p.group != g || p.type + "/" + p.id != document) continue;
+          for (const DocumentClaim::Version& v : c.superseded)
+            addReplaces(*p.resource, v.document, alloc);
+        }
+        if (notes != nullptr) {
+          for (const DocumentClaim::Version& v : c.superseded)
+            notes->add(Errc::DocumentSuperseded,
+                       "Nouvelle version du document : remplace " + v.document +
+                           " ; ce qui en était tiré est marqué entered-in-error.",
+                       {}, group.identity.key);
+        }
+        break;
+      case DocumentClaim::Status::Superseded:
+        // A late older version: kept, retired at once, so that nothing of it is live.
+        for (Planned& p : plan) {
+          if (p.group != g || p.merged) continue;
+          if (p.type + "/" + p.id == document) {
+            setString(*p.resource, "status", "superseded", alloc);
+          } else {
+            markEnteredInError(*p.resource, alloc);
+          }
+        }
+        if (notes != nullptr)
+          notes->add(Errc::DocumentSuperseded,
+                     "Version antérieure reçue après une plus récente (" + c.current +
+                         ") : enregistrée comme remplacée.",
+                     {}, group.identity.key);
+        break;
+    }
+  }
+
+  // The request the documents and the mail belong to: the Bundle's, else the patient's open one.
+  std::string request;
+  std::string patient;
+  for (const Planned& p : plan) {
+    if (request.empty() && p.type == "ServiceRequest") request = "ServiceRequest/" + p.id;
+    if (patient.empty() && p.type == "Patient") patient = "Patient/" + p.id;
+  }
+  if (request.empty() && !patient.empty()) {
+    auto open = tx.openRequestOf(patient);
+    if (!open) return open.error();
+    if (*open) request = **open;
   }
 
   std::vector<NewResource> resources;
@@ -226,11 +458,59 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
   for (const Planned& p : plan) {
     if (!p.create) continue;
     rewriteReferences(*p.resource, references, alloc);
+    if (!request.empty() && p.type == "DocumentReference") {
+      Value& r = *p.resource;
+      if (!hasMember(r, "context")) r.AddMember("context", Value(rapidjson::kObjectType), alloc);
+      Value& context = r["context"];
+      if (context.IsObject() && !context.HasMember("related")) {
+        Value related(rapidjson::kArrayType);
+        related.PushBack(referenceTo(request, alloc), alloc);
+        context.AddMember("related", related, alloc);
+      }
+    } else if (!request.empty() && p.type == "Communication" && !hasMember(*p.resource, "about")) {
+      Value about(rapidjson::kArrayType);
+      about.PushBack(referenceTo(request, alloc), alloc);
+      p.resource->AddMember("about", about, alloc);
+    }
     resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now,
                          search.extract(p.type, *p.resource)});
   }
   auto created = tx.create(resources);
   if (!created) return created.error();
+
+  // The versions a new one replaces: DocumentReference superseded, what derived from it
+  // entered-in-error (never left as live duplicates).
+  for (const DocumentClaim& c : claims) {
+    // A late version may still replace others explicitly (RPLC): those are retired too.
+    for (const DocumentClaim::Version& v : c.superseded) {
+      std::vector<std::string> targets{v.document};
+      targets.insert(targets.end(), v.resources.begin(), v.resources.end());
+      for (const std::string& target : targets) {
+        const std::size_t slash = target.find('/');
+        if (slash == std::string::npos) continue;
+        const std::string type = target.substr(0, slash);
+        const std::string id = target.substr(slash + 1);
+        auto stored = tx.read(type, id);
+        if (!stored) return stored.error();
+        if (!*stored) continue;
+        rapidjson::Document old;
+        old.Parse((*stored)->json.data(), (*stored)->json.size());
+        if (old.HasParseError() || !old.IsObject()) continue;
+        if (target == v.document) {
+          setString(old, "status", "superseded", old.GetAllocator());
+        } else if (!markEnteredInError(old, old.GetAllocator())) {
+          continue;
+        }
+        std::string json;
+        json::JsonOut w(json);
+        json::JsonOutSax sax{w};
+        old.Accept(sax);
+        auto updated =
+            tx.update({type, id, std::move(json), now, search.extract(type, old)}, std::nullopt);
+        if (!updated) return updated.error();
+      }
+    }
+  }
 
   TransactionOutcome outcome;
   std::string& out = response_json;
@@ -275,11 +555,14 @@ StoredIntake::StoredIntake(Store& store, const MessageIntake& messages, const Fo
                            const map::SearchParameters& search, const Clock& clock)
     : store_(&store), messages_(&messages), forms_(&forms), search_(&search), clock_(&clock) {}
 
+InboundMessage StoredIntake::inbound(std::string_view bytes, std::string source, bool mail) const {
+  return InboundMessage{bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes),
+                        std::move(source), mail ? messages_->contentKey(bytes) : std::string{}};
+}
+
 Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
                                           bool mail) const {
-  InboundMessage in{
-      bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes), std::move(source), {}};
-  auto journaled = store_->journal(in);
+  auto journaled = store_->journal(inbound(bytes, std::move(source), mail));
   if (!journaled) return journaled.error();
   return process(*journaled, bytes, mail);
 }
@@ -303,6 +586,15 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
     out.result = quarantined(*give_up, mail ? messageIdOf(bytes) : std::string{});
   else
     out.result = mail ? messages_->ingest(bytes) : forms_->ingest(bytes);
+  if (journaled.message_id_reused) {
+    // Another mail came with this Message-ID and a different content: both are kept and
+    // processed, and the secretariat sees that the identifier was reused.
+    out.result.issues.add(Errc::MessageIdReused,
+                          "Message-ID déjà reçu avec un autre contenu : les deux messages sont "
+                          "gardés ; vérifier auprès de l'expéditeur.",
+                          {}, "Message-ID");
+  }
+  const IssueList intake_issues = out.result.issues;  // before the store's notes are added
   out.outcome_json = operationOutcomeJson(out.result);
   const std::string now = fhir::instantOf(clock_->now());
   std::string quarantine_code =
@@ -320,10 +612,21 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
     }
     std::string response;
     std::optional<Error> failed;
-    if (!out.result.bundle_json.empty()) {
+    for (const BinaryContent& binary : out.result.binaries) {
+      if (failed) break;
+      if (auto put = (*tx)->putBinary(binary); !put) failed = put.error();
+    }
+    if (!failed && !out.result.bundle_json.empty()) {
+      IssueList notes;
       auto applied = applyTransaction(out.result.bundle_json, **tx, now, *search_, response,
-                                      static_cast<std::uint64_t>(out.journal_id));
+                                      static_cast<std::uint64_t>(out.journal_id),
+                                      out.result.documents, &notes);
       if (!applied) failed = applied.error();
+      if (applied && !notes.empty()) {
+        out.result.issues = intake_issues;  // a retried transaction starts from the intake's
+        out.result.issues.append(notes);
+        out.outcome_json = operationOutcomeJson(out.result);
+      }
     }
     if (!failed) {
       auto recorded = (*tx)->recordOutcome(

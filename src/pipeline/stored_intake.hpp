@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include <rapidjson/document.h>
 
 #include "core/ports/clock.hpp"
 #include "core/ports/store.hpp"
@@ -36,10 +39,25 @@ struct TransactionOutcome {
 // Search-index entries come from `search`. New ids derive from the Bundle and `salt`, so that a
 // retry of the same transaction assigns the same ones; the salt tells apart two transactions whose
 // Bundles are byte-identical (two messages with the same content: the journal id of each).
+//
+// `documents` groups the entries made from one received document: their ids derive from the
+// document's identity, and the store's claimDocument decides what becomes of them — a document
+// already stored adds nothing (the entries keep pointing at the stored ones), a new version
+// retires the one it replaces (DocumentReference superseded, what derived from it
+// entered-in-error), a late older version is stored retired. DocumentReferences without
+// context.related and Communications without about are linked to the Bundle's ServiceRequest, or
+// else to the patient's open one. What happened is added to `notes` (information issues).
 Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
                                             const std::string& now,
                                             const map::SearchParameters& search,
-                                            std::string& response_json, std::uint64_t salt);
+                                            std::string& response_json, std::uint64_t salt,
+                                            std::span<const DocumentGroup> documents = {},
+                                            IssueList* notes = nullptr);
+
+// Marks a resource entered-in-error, as its type says it (status, or verificationStatus for
+// Condition and AllergyIntolerance). False for types that have no such state (Patient,
+// Practitioner, Organization, PractitionerRole…): they are left as they are.
+bool markEnteredInError(rapidjson::Value& resource, rapidjson::Document::AllocatorType& alloc);
 
 // A resource from a client, ready to store: the JSON of type `type` with `id` and meta
 // (versionId 1, lastUpdated `now`) set, other members kept. RestBodyInvalid when the text is not a
@@ -59,6 +77,9 @@ std::string messageIdOf(std::string_view bytes);
 
 class StoredIntake {
  public:
+  // The journal row of an input: its bytes, Message-ID and exactly-once key.
+  InboundMessage inbound(std::string_view bytes, std::string source, bool mail) const;
+
   StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
                const map::SearchParameters& search, const Clock& clock);
 

@@ -80,12 +80,16 @@ class Store : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
 
+  static const pipeline::MessageIntake& messages() {
+    static const pipeline::MessageIntake intake(test::mssante(), test::cardioPlus(),
+                                                test::testClock());
+    return intake;
+  }
+
   Result<pipeline::StoredIngest> ingest(liaison::Store& store, const std::string& bytes,
                                         bool mail = true) {
-    static const pipeline::MessageIntake messages(test::mssante(), test::cardioPlus(),
-                                                  test::testClock());
     static const pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
-    pipeline::StoredIntake intake(store, messages, forms, test::searchParameters(),
+    pipeline::StoredIntake intake(store, messages(), forms, test::searchParameters(),
                                   test::testClock());
     return intake.ingest(bytes, "test", mail);
   }
@@ -306,7 +310,11 @@ TEST_F(Store, ConcurrentIngestsOfOnePatientMakeOnePatient) {
   EXPECT_EQ(count("SELECT count(*) FROM message_journal"), kThreads);
   EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), kThreads);
   EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Patient'"), 1);
-  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2 * kThreads);
+  // The same documents under other Message-IDs: stored once (the CDA and its PDF rendition), each
+  // mail kept as its own Communication pointing at them.
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation'"), 5);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), kThreads);
   expectReferencesResolve();
 }
 
@@ -342,8 +350,8 @@ TEST_F(Store, InterruptedMessageIsProcessedOnceOnRetry) {
   auto store = openStore();
   const std::string mail = message("pps.eml");
   // A crash after the journal commit, before the outcome: the journal row alone.
-  auto j =
-      store->journal({mail, pipeline::messageIdOf(mail), pipeline::sha256Hex(mail), "test", {}});
+  auto j = store->journal({mail, pipeline::messageIdOf(mail), pipeline::sha256Hex(mail), "test",
+                           messages().contentKey(mail)});
   ASSERT_TRUE(j);
   EXPECT_FALSE(j->outcome);
   auto r = ingest(*store, mail);

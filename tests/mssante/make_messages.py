@@ -198,6 +198,12 @@ def metadata_for(doc, *, code="11490-0", display=None, format_code=None, ins=INS
         m = m.replace("Lettre de liaison à la sortie d'un établissement de santé", format_code)
     m = m.replace('mimeType="text/xml"', f'mimeType="{mime_type}"')
     m = m.replace("<rim:Value>DOC0001.XML</rim:Value>", f"<rim:Value>{uri}</rim:Value>")
+    # XDSDocumentEntry.uniqueId is the CDA's id (root^extension), as the ANS XSL writes it.
+    document_id = re.search(rb'<id root="([0-9.]+)"(?: extension="([^"]*)")?/>', doc)
+    if document_id:
+        unique_id = document_id.group(1).decode() + (
+            "^" + document_id.group(2).decode() if document_id.group(2) else "")
+        m = m.replace('value="1.2.250.1.999.1.1.1^LDL-2024-0001"', f'value="{unique_id}"')
     assert (code == "11490-0") or f'nodeRepresentation="{code}"' in m
     return m.encode("utf-8")
 
@@ -481,7 +487,7 @@ def metadata_from_cda(doc, label, *, format_, facility, practice, event=None, co
     m = swap(m, "G15_10/SM04^Médecin - Cardiologie et maladies vasculaires (SM)^1.2.250.1.213.1.1.4.5",
              h["specialty"])
     m = swap(m, 'value="Lettre de liaison à la sortie – Cardiologie"/>', f'value="{escape(h["title"])}"/>')
-    m = swap(m, 'value="1.2.250.1.999.1.1.1^LDL-2024-0001"', f'value="{h["unique_id"]}"')
+    assert f'value="{h["unique_id"]}"' in m  # metadata_for took it from the CDA's id
     m = set_classification(m, "cl09", h["code"], h["display"], "2.16.840.1.113883.6.1")
     m = set_classification(m, "cl06", *format_)
     m = set_classification(m, "cl07", *facility)
@@ -822,9 +828,12 @@ def main():
                                   subject="Demande d'avis – dyspnée")
 
     # ---- patient identity
+    # Another letter (its own id and set): the same patient written without the INS.
     no_ins_doc = ldl.replace(
-        f'<id root="1.2.250.1.213.1.4.10" extension="{INS_A}"/>'.encode(), b"")
-    assert no_ins_doc != ldl
+        f'<id root="1.2.250.1.213.1.4.10" extension="{INS_A}"/>'.encode(), b"").replace(
+        b'extension="LDL-2024-0001"', b'extension="LDL-2024-0009"').replace(
+        b'extension="SET-0001"', b'extension="SET-0009"')
+    assert no_ins_doc.count(b"LDL-2024-0009") == 1 and b"SET-0009" in no_ins_doc
     cases["no_ins.eml"] = xdm_mail("no_ins", xdm(no_ins_doc, metadata_for(
         no_ins_doc, ins="IPP-0042").replace(b"&amp;1.2.250.1.213.1.4.10&amp;", b"&amp;1.2.250.1.999.1.1&amp;")),
         ins_header="N")

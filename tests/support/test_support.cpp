@@ -38,20 +38,10 @@ std::shared_ptr<const pipeline::EssProfile> cardioPlus() {
 
 std::shared_ptr<const pipeline::MssProfile> mssante() {
   static const std::shared_ptr<const pipeline::MssProfile> profile = [] {
-    auto files = pipeline::mssFiles(readRepoFile("profiles/mssante/intake.json"));
-    if (!files) {
-      ADD_FAILURE() << "profiles/mssante/intake.json: " << files.error().detail;
-      std::abort();
-    }
-    auto read = [](const std::string& name) { return readRepoFile("profiles/mssante/" + name); };
-    pipeline::MssMappingTexts texts{read(files->patient),
-                                    read(files->document),
-                                    {},
-                                    read(files->attachment),
-                                    read(files->to_qualify)};
-    for (const std::string& t : files->document_types)
-      texts.document_types.push_back(read(t));
-    auto p = pipeline::MssProfile::load(texts);
+    auto p = pipeline::MssProfile::load(readRepoFile("profiles/mssante/intake.json"),
+                                        [](const std::string& name) -> Result<std::string> {
+                                          return readRepoFile("profiles/mssante/" + name);
+                                        });
     if (!p) {
       ADD_FAILURE() << "MSSanté profile: " << p.error().detail;
       std::abort();

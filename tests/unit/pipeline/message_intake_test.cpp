@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "support/test_support.hpp"
@@ -41,20 +42,6 @@ IngestResult ingestCase(std::string_view file) {
   return ingestMessage(message(file), name);
 }
 
-std::string decodeBase64(std::string_view b64) {
-  std::string out(b64.size() / 4 * 3 + 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(b64.data()),
-                                static_cast<int>(b64.size()));
-  EXPECT_GE(n, 0);
-  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
-  std::size_t pad = 0;
-  for (std::size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i)
-    ++pad;
-  out.resize(out.size() - pad);
-  return out;
-}
-
 std::string hexToBase64(std::string_view hex) {
   std::string raw;
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
@@ -69,6 +56,26 @@ std::string hexToBase64(std::string_view hex) {
 
 using test::Bundle;
 using test::parseBundle;
+
+// The bytes of a Binary the result carries, by the url a DocumentReference gives ("Binary/<id>").
+std::string binaryOf(const IngestResult& r, std::string_view url) {
+  EXPECT_EQ(url.substr(0, 7), "Binary/") << url;
+  for (const BinaryContent& b : r.binaries) {
+    if ("Binary/" + b.id == url) {
+      EXPECT_EQ(b.id.size(), 64u);
+      return b.bytes;
+    }
+  }
+  ADD_FAILURE() << "no binary " << url;
+  return {};
+}
+
+// A form that came by mail: its resources, plus the mail itself and the receiving ESS.
+std::map<std::string, int> withTheMail(std::map<std::string, int> counts) {
+  ++counts["Communication"];
+  ++counts["Organization"];
+  return counts;
+}
 
 bool has(const IngestResult& r, Errc code) {
   return r.issues.contains(code);
@@ -131,7 +138,9 @@ TEST(MessageIntake, DischargeLetterBecomesDocumentReferenceEncounterAndVitalSign
   ASSERT_NE(cda_ref, nullptr);
   ASSERT_NE(pdf_ref, nullptr);
   const auto& att = (*cda_ref)["content"][0]["attachment"];
-  EXPECT_EQ(decodeBase64(str(att, "data")), cda);
+  // The bytes are not in the Bundle: a Binary under their SHA-256, which the result carries.
+  EXPECT_FALSE(att.HasMember("data"));
+  EXPECT_EQ(binaryOf(r, str(att, "url")), cda);
   EXPECT_EQ(att["size"].GetInt64(), static_cast<std::int64_t>(cda.size()));
   EXPECT_EQ(str(att, "hash"), hexToBase64(hash_hex));
   EXPECT_FALSE(str((*cda_ref)["masterIdentifier"], "value").empty());
@@ -168,8 +177,20 @@ TEST(MessageIntake, DischargeLetterBecomesDocumentReferenceEncounterAndVitalSign
   auto mapped = std::map<std::string, int>(doc.mapped.begin(), doc.mapped.end());
   EXPECT_EQ(mapped["Observation"], 5);
   EXPECT_EQ(mapped["Encounter"], 1);
+  auto entries = std::map<std::string, int>(doc.entries.begin(), doc.entries.end());
+  EXPECT_EQ(entries["cda-signes-vitaux"], 5);
   EXPECT_FALSE(doc.text_only.empty());
-  EXPECT_EQ(r.reports.back().document, "lettre-de-liaison.pdf");
+  EXPECT_NE(doc.mapping.find("cda-signes-vitaux"), std::string::npos) << doc.mapping;
+  bool pdf_reported = false;
+  for (const MappingReport& rep : r.reports)
+    pdf_reported = pdf_reported || rep.document == "lettre-de-liaison.pdf";
+  EXPECT_TRUE(pdf_reported);
+  // One group per document: the CDA's resources derive from it, the PDF rendition is its own.
+  ASSERT_EQ(r.documents.size(), 2u);
+  EXPECT_EQ(r.documents[0].document, b.fullUrlOf(*cda_ref));
+  EXPECT_EQ(r.documents[0].resources.size(), 5u + 1u + 3u + 1u)  // vitals, encounter, author…
+      << "observations, encounter, practitioner, organization, role, custodian";
+  EXPECT_EQ(r.documents[1].identity.key.rfind("sha256|", 0), 0u);
 }
 
 TEST(MessageIntake, SameMessageSameBundle) {
@@ -224,7 +245,7 @@ TEST(MessageIntake, UnstructuredCdaKeepsItsPdf) {
   const auto& pdf = doc["content"][1]["attachment"];
   EXPECT_EQ(str(pdf, "contentType"), "application/pdf");
   EXPECT_EQ(pdf["size"].GetInt64(), 460);
-  EXPECT_EQ(decodeBase64(str(pdf, "data")).substr(0, 5), "%PDF-");
+  EXPECT_EQ(binaryOf(r, str(pdf, "url")).substr(0, 5), "%PDF-");
   ASSERT_FALSE(r.reports.empty());
   bool says_unstructured = false;
   for (const std::string& t : r.reports.front().text_only)
@@ -245,7 +266,7 @@ TEST(MessageIntake, QuestionnaireResponseAttachmentTakesTheFormPath) {
   // The same form on its own gives the same resources.
   const IngestResult direct =
       test::ingestCardioPlus(readRepoFile("samples/fiches/questionnaire-response.json"), "");
-  EXPECT_EQ(b.counts(), parseBundle(direct).counts());
+  EXPECT_EQ(b.counts(), withTheMail(parseBundle(direct).counts()));
 }
 
 TEST(MessageIntake, FormInLatin9QuotedPrintableBody) {
@@ -255,7 +276,7 @@ TEST(MessageIntake, FormInLatin9QuotedPrintableBody) {
   const Bundle b = parseBundle(r);
   const IngestResult direct =
       test::ingestCardioPlus(readRepoFile("samples/fiches/fiche-complete.txt"), "");
-  EXPECT_EQ(b.counts(), parseBundle(direct).counts());
+  EXPECT_EQ(b.counts(), withTheMail(parseBundle(direct).counts()));
   // Accents survived ISO-8859-15 + quoted-printable.
   EXPECT_EQ(str(b.one("Patient"), "birthDate"),
             str(parseBundle(direct).one("Patient"), "birthDate"));
@@ -304,9 +325,12 @@ TEST(MessageIntake, FreeTextIsDecodedAndKept) {
   EXPECT_EQ(r.status, IngestStatus::Incomplete);
   EXPECT_TRUE(has(r, Errc::MessageToQualify));
   const Bundle b = parseBundle(r);
-  const rapidjson::Value& text = b.one("DocumentReference");
-  const std::string body = decodeBase64(str(text["content"][0]["attachment"], "data"));
+  // The text is the mail's Communication, about the request to qualify.
+  const rapidjson::Value& mail = b.one("Communication");
+  const std::string body = str(mail["payload"][0], "contentString");
   EXPECT_NE(body.find("Chère consœur"), std::string::npos) << body;  // windows-1252 → UTF-8
+  EXPECT_EQ(str(mail["about"][0], "reference"), b.fullUrlOf(b.one("ServiceRequest")));
+  EXPECT_EQ(str(b.one("ServiceRequest")["note"][1], "text"), body);
   EXPECT_NE(body.find("« normal »"), std::string::npos) << body;
   EXPECT_NE(r.bundle_json.find("Demande d'avis – dyspnée"), std::string::npos);  // RFC 2047
 }
@@ -469,6 +493,253 @@ TEST(MessageIntake, LooksLikeMail) {
   EXPECT_TRUE(looksLikeMail("Received: from x by y\r\n"));
   EXPECT_FALSE(looksLikeMail(readRepoFile("samples/fiches/fiche-complete.txt")));
   EXPECT_FALSE(looksLikeMail(readRepoFile("samples/fiches/questionnaire-response.json")));
+}
+
+}  // namespace
+}  // namespace liaison::pipeline
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: what an ESS receives, kept whole (tests/mssante/make_messages.py, patient C)
+
+namespace liaison::pipeline {
+namespace {
+
+constexpr std::string_view kInsC = "248073818504263";
+
+const rapidjson::Value* byType(const Bundle& b, std::string_view type, std::string_view code) {
+  const char* member = type == "DocumentReference" ? "type" : "code";
+  for (const rapidjson::Value* r : b.of(type)) {
+    if (!r->HasMember(member) || !(*r)[member].HasMember("coding")) continue;
+    for (const auto& c : (*r)[member]["coding"].GetArray())
+      if (str(c, "code") == code) return r;
+  }
+  return nullptr;
+}
+
+TEST(MessageIntake, ReferralNoteOpensARequestFromItsAuthor) {
+  const IngestResult r = ingestCase("referral_note.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parseBundle(r);
+  EXPECT_EQ(insOf(b.one("Patient")), kInsC);
+  const rapidjson::Value& request = b.one("ServiceRequest");
+  EXPECT_EQ(str(request, "status"), "active");
+  EXPECT_EQ(str(request["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
+  // Requested by the letter's author: a PractitionerRole for the GP (RPPS) and their practice.
+  const rapidjson::Value& role = b.one("PractitionerRole");
+  EXPECT_EQ(str(request["requester"], "reference"), b.fullUrlOf(role));
+  EXPECT_EQ(str(role["practitioner"], "reference"), b.fullUrlOf(b.one("Practitioner")));
+  EXPECT_EQ(str(b.one("Practitioner")["identifier"][0], "value"), "99700234562");
+  EXPECT_EQ(str(request, "authoredOn").substr(0, 10), "2024-01-15");
+  // Supported by the letter and its PDF rendition; performed by the ESS.
+  std::set<std::string> support;
+  for (const auto& s : request["supportingInfo"].GetArray())
+    support.insert(str(s, "reference"));
+  ASSERT_EQ(b.of("DocumentReference").size(), 2u);
+  for (const rapidjson::Value* d : b.of("DocumentReference"))
+    EXPECT_EQ(support.count(b.fullUrlOf(*d)), 1u);
+  const rapidjson::Value* ess = nullptr;
+  for (const rapidjson::Value* o : b.of("Organization"))
+    if (str(*o, "name") == "ESS Cardio+ Isère") ess = o;
+  ASSERT_NE(ess, nullptr);
+  EXPECT_EQ(str(request["performer"][0], "reference"), b.fullUrlOf(*ess));
+  // The letter is an N1 CDA: its PDF is a Binary too, beside the CDA's own bytes.
+  const rapidjson::Value* letter = byType(b, "DocumentReference", "57133-1");
+  ASSERT_NE(letter, nullptr);
+  ASSERT_EQ((*letter)["content"].Size(), 2u);
+  EXPECT_EQ(binaryOf(r, str((*letter)["content"][1]["attachment"], "url")).substr(0, 5), "%PDF-");
+  // The mail's text (ISO-8859-1 quoted-printable) is kept, about the request.
+  const rapidjson::Value& mail = b.one("Communication");
+  const std::string text = str(mail["payload"][0], "contentString");
+  EXPECT_EQ(text.rfind("Cher confrère,", 0), 0u) << text;
+  EXPECT_NE(text.find("« râpeux »"), std::string::npos) << text;
+  EXPECT_EQ(str(mail["about"][0], "reference"), b.fullUrlOf(request));
+  EXPECT_EQ(str(mail["topic"], "text").rfind("XDM/1.0/DDM+", 0), 0u);
+  EXPECT_EQ(str(mail["sender"]["identifier"], "value"),
+            "mailto:marc.dubosc-fictif@medecin.mssante.fr");
+  // The request belongs to the letter: received again, it opens nothing new.
+  ASSERT_FALSE(r.documents.empty());
+  const auto& group = r.documents.front().resources;
+  EXPECT_NE(std::find(group.begin(), group.end(), b.fullUrlOf(request)), group.end());
+}
+
+TEST(MessageIntake, HtmlOnlyBodyIsConvertedToText) {
+  const IngestResult r = ingestCase("referral_html.eml");
+  EXPECT_EQ(r.status, IngestStatus::Incomplete);  // no structured document: to qualify
+  EXPECT_TRUE(has(r, Errc::HtmlBodyConverted)) << issuesText(r);
+  EXPECT_TRUE(has(r, Errc::MessageToQualify)) << issuesText(r);
+  const Bundle b = parseBundle(r);
+  const std::string text = str(b.one("Communication")["payload"][0], "contentString");
+  EXPECT_EQ(text.find('<'), std::string::npos) << text;            // no markup left
+  EXPECT_EQ(text.find("function"), std::string::npos) << text;     // no script
+  EXPECT_EQ(text.find("font-family"), std::string::npos) << text;  // no style
+  EXPECT_NE(text.find("\n- "), std::string::npos) << text;         // the list
+  EXPECT_NE(text.find("é"), std::string::npos) << text;            // &eacute;
+  EXPECT_EQ(str(b.one("ServiceRequest")["note"][1], "text"), text);
+}
+
+TEST(MessageIntake, PlannedActsBecomeCarePlanActivities) {
+  const IngestResult r = ingestCase("pps_activities.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const rapidjson::Value& plan = parseBundle(r).one("CarePlan");
+  ASSERT_TRUE(plan.HasMember("activity"));
+  ASSERT_EQ(plan["activity"].Size(), 4u);
+  std::map<std::string, std::string> scheduled;  // start → status
+  std::map<std::string, std::string> kinds;      // start → kind
+  for (const auto& a : plan["activity"].GetArray()) {
+    const auto& d = a["detail"];
+    EXPECT_FALSE(str(d, "description").empty());
+    if (d.HasMember("scheduledPeriod")) {
+      scheduled[str(d["scheduledPeriod"], "start")] = str(d, "status");
+      kinds[str(d["scheduledPeriod"], "start")] = str(d, "kind");
+    }
+  }
+  EXPECT_EQ(scheduled["2024-02-05"], "not-started");  // echocardiography, INT
+  EXPECT_EQ(kinds["2024-02-05"], "ServiceRequest");
+  EXPECT_EQ(scheduled["2024-04-15T14:30:00+02:00"], "scheduled");  // consultation, APT
+  EXPECT_EQ(kinds["2024-04-15T14:30:00+02:00"], "Appointment");
+  EXPECT_EQ(scheduled["2024-03-01"], "not-started");  // IPA follow-up
+  const MappingReport& report = r.reports.front();
+  auto entries = std::map<std::string, int>(report.entries.begin(), report.entries.end());
+  EXPECT_EQ(entries["mssante-cda-pps"], 4);
+}
+
+TEST(MessageIntake, ConsultationReportEntriesBecomeResources) {
+  const IngestResult r = ingestCase("cr_consultation.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parseBundle(r);
+  // Vital signs of a document that is not an LDL-SES.
+  for (auto [code, unit] : {std::pair{"29463-7", "kg"},
+                            {"8302-2", "cm"},
+                            {"8480-6", "mm[Hg]"},
+                            {"8462-4", "mm[Hg]"},
+                            {"8867-4", "/min"}}) {
+    const rapidjson::Value* o = byType(b, "Observation", code);
+    ASSERT_NE(o, nullptr) << code;
+    EXPECT_EQ(str((*o)["category"][0]["coding"][0], "code"), "vital-signs") << code;
+    EXPECT_EQ(str((*o)["valueQuantity"], "code"), unit) << code;
+  }
+  EXPECT_EQ((*byType(b, "Observation", "8480-6"))["valueQuantity"]["value"].GetDouble(), 148);
+  // Biology: laboratory Observations with interpretation and reference range.
+  int lab = 0;
+  for (const rapidjson::Value* o : b.of("Observation")) {
+    if (str((*o)["category"][0]["coding"][0], "code") != "laboratory") continue;
+    ++lab;
+    EXPECT_TRUE(o->HasMember("interpretation")) << str((*o)["code"], "text");
+    EXPECT_TRUE(o->HasMember("referenceRange")) << str((*o)["code"], "text");
+  }
+  EXPECT_EQ(lab, 3);
+  // Problems, treatments, allergy.
+  ASSERT_EQ(b.of("Condition").size(), 2u);
+  const rapidjson::Value* hta = byType(b, "Condition", "I10");
+  ASSERT_NE(hta, nullptr);
+  EXPECT_EQ(str((*hta)["clinicalStatus"]["coding"][0], "code"), "active");
+  EXPECT_EQ(str((*hta)["subject"], "reference"), b.fullUrlOf(b.one("Patient")));
+  EXPECT_EQ(b.of("MedicationStatement").size(), 2u);
+  for (const rapidjson::Value* m : b.of("MedicationStatement")) {
+    EXPECT_TRUE((*m)["medicationCodeableConcept"].HasMember("coding"));
+    EXPECT_FALSE(str(*m, "status").empty());
+  }
+  const rapidjson::Value& allergy = b.one("AllergyIntolerance");
+  EXPECT_TRUE(allergy["code"].HasMember("coding"));
+  EXPECT_EQ(str(allergy["clinicalStatus"]["coding"][0], "code"), "active");
+  // The report says which mapping read what, and what stayed text.
+  const MappingReport& report = r.reports.front();
+  auto entries = std::map<std::string, int>(report.entries.begin(), report.entries.end());
+  EXPECT_EQ(entries["cda-signes-vitaux"], 5);
+  EXPECT_EQ(entries["cda-resultats-biologie"], 3);
+  EXPECT_EQ(entries["cda-problemes"], 2);
+  EXPECT_EQ(entries["cda-traitements"], 2);
+  EXPECT_EQ(entries["cda-allergies"], 1);
+  bool habitus_as_text = false;
+  for (const std::string& t : report.text_only)
+    habitus_as_text = habitus_as_text || (t.find("Habitus") != std::string::npos &&
+                                          t.find("gardée(s) en texte") != std::string::npos);
+  EXPECT_TRUE(habitus_as_text);
+}
+
+TEST(MessageIntake, PatientNamesAsTheAnsMapsThem) {
+  const IngestResult r = ingestCase("names_chloe.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  EXPECT_FALSE(has(r, Errc::InsTraitsMismatch)) << issuesText(r);  // PID-5 L and D agree
+  const rapidjson::Value& patient = parseBundle(r).one("Patient");
+  const rapidjson::Value* official = nullptr;
+  const rapidjson::Value* usual = nullptr;
+  for (const auto& n : patient["name"].GetArray())
+    (str(n, "use") == "official" ? official : usual) = &n;
+  ASSERT_NE(official, nullptr);
+  ASSERT_NE(usual, nullptr);
+  EXPECT_EQ(str(*official, "family"), "FICTIF-PETIT");
+  ASSERT_EQ((*official)["given"].Size(), 1u);
+  EXPECT_STREQ((*official)["given"][0].GetString(), "CHLOE");
+  EXPECT_EQ(str((*official)["extension"][0], "valueString"), "CHLOE EMMA");  // not "… CHLOE CHLOE"
+  EXPECT_EQ(str(*usual, "family"), "FICTIF-ROUSSEAU");
+  EXPECT_STREQ((*usual)["given"][0].GetString(), "CHLOE");
+  EXPECT_EQ(patient["multipleBirthInteger"].GetInt(), 2);
+  EXPECT_FALSE(patient.HasMember("multipleBirthBoolean"));  // one of the choice only
+  bool birth_place = false;
+  for (const auto& e : patient["extension"].GetArray()) {
+    if (str(e, "url") != "http://hl7.org/fhir/StructureDefinition/patient-birthPlace") continue;
+    birth_place = true;
+    EXPECT_EQ(str(e["valueAddress"], "text"), "AJACCIO");
+    EXPECT_EQ(str(e["valueAddress"]["extension"][0]["valueCoding"], "code"), "2A004");
+  }
+  EXPECT_TRUE(birth_place);
+}
+
+TEST(MessageIntake, TheSameDocumentGivesTheSameIdentityAndIds) {
+  const IngestResult first = ingestCase("ldl_ses.eml");
+  const IngestResult again = ingestCase("ldl_ses_again.eml");
+  ASSERT_FALSE(first.documents.empty());
+  ASSERT_FALSE(again.documents.empty());
+  const DocumentGroup& a = first.documents.front();
+  const DocumentGroup& b = again.documents.front();
+  EXPECT_EQ(a.identity.key, "urn:oid:1.2.250.1.999.1.1.1|LDL-2024-0001");
+  EXPECT_EQ(a.identity.key, b.identity.key);
+  EXPECT_EQ(a.identity.set, "urn:oid:1.2.250.1.999.1.1.2|SET-0001");
+  EXPECT_EQ(a.identity.version, 1);
+  // Its resources derive from the document, not from the mail that brought it.
+  EXPECT_EQ(a.document, b.document);
+  EXPECT_EQ(a.resources, b.resources);
+  const Bundle first_bundle = parseBundle(first);
+  const Bundle again_bundle = parseBundle(again);
+  EXPECT_NE(first_bundle.fullUrlOf(first_bundle.one("Communication")),
+            again_bundle.fullUrlOf(again_bundle.one("Communication")));
+}
+
+TEST(MessageIntake, ANewVersionNamesTheOneItReplaces) {
+  const IngestResult v2 = ingestCase("ldl_ses_v2.eml");
+  ASSERT_EQ(v2.status, IngestStatus::Accepted) << issuesText(v2);
+  ASSERT_FALSE(v2.documents.empty());
+  const DocumentIdentity& id = v2.documents.front().identity;
+  EXPECT_EQ(id.set, "urn:oid:1.2.250.1.999.1.1.2|SET-0001");
+  EXPECT_EQ(id.version, 2);
+  ASSERT_EQ(id.replaces.size(), 1u);
+  EXPECT_EQ(id.replaces[0], "urn:oid:1.2.250.1.999.1.1.1|LDL-2024-0001");
+  EXPECT_NE(id.key, id.replaces[0]);
+}
+
+TEST(MessageIntake, ARedeliveryHasTheSameContentKey) {
+  const MessageIntake intake(test::mssante(), test::cardioPlus(), test::testClock());
+  const std::string original = message("ldl_ses.eml");
+  const std::string relayed = message("ldl_ses_redelivered.eml");
+  ASSERT_NE(original, relayed);
+  EXPECT_EQ(intake.contentKey(original), intake.contentKey(relayed));
+  EXPECT_NE(intake.contentKey(original), intake.contentKey(message("ldl_ses_reused_id.eml")));
+  // Line ends a store rewrote, and an mbox separator, are not the sender's either.
+  std::string lf;
+  for (char c : original)
+    if (c != '\r') lf += c;
+  EXPECT_EQ(intake.contentKey(original), intake.contentKey(lf));
+  EXPECT_EQ(intake.contentKey(original),
+            intake.contentKey("From MAILER-DAEMON Fri Jan 12 14:05:00 2024\n" + original));
+  // A header the sender wrote is part of the message: changing it changes the key.
+  std::string edited = original;
+  edited.replace(edited.find("Subject: "), 9, "Subject: RE: ");
+  EXPECT_NE(intake.contentKey(original), intake.contentKey(edited));
+  // A folded trace field is left out with its continuation lines.
+  const std::string folded =
+      "Received: from relay.example\r\n\tby mx.example; Fri, 12 Jan 2024\r\n" + original;
+  EXPECT_EQ(intake.contentKey(original), intake.contentKey(folded));
 }
 
 }  // namespace
