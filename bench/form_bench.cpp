@@ -21,10 +21,10 @@ std::string readFile(const std::string& relative) {
 }
 
 std::shared_ptr<const pipeline::EssProfile> cardioPlus() {
-  static auto profile =
-      pipeline::EssProfile::load(readFile("profiles/cardio-plus/ess.json"),
-                                 readFile("profiles/cardio-plus/questionnaire-fiche-demande.json"),
-                                 readFile("mappings/cardio-plus-fiche-demande.json"));
+  static auto profile = pipeline::EssProfile::load(
+      readFile("profiles/cardio-plus/ess.json"),
+      readFile("profiles/cardio-plus/questionnaire-fiche-demande.json"),
+      readFile("mappings/cardio-plus-fiche-demande.json"), "https://liaison.ess.example/fhir");
   if (!profile) std::abort();
   return *profile;
 }

@@ -73,13 +73,15 @@ std::string readFile(const std::string& relative) {
 // ---------------------------------------------------------------------------------------------
 // The ESS and MSSanté profiles, loaded as `liaison ingest` loads them (src/app/commands.cpp).
 
+std::shared_ptr<const pipeline::MssProfile> loadMss();
+
 std::shared_ptr<const pipeline::EssProfile> loadEss() {
   const std::string dir = "profiles/cardio-plus/";
   const std::string config = readFile(dir + "ess.json");
   auto files = pipeline::essFiles(config);
   if (!files) fail(files.error().detail);
   auto ess = pipeline::EssProfile::load(config, readFile(dir + files->questionnaire),
-                                        readFile(dir + files->mapping));
+                                        readFile(dir + files->mapping), loadMss()->canonicalBase());
   if (!ess) fail(std::string(info(ess.error().code).code) + ": " + ess.error().detail);
   return *ess;
 }

@@ -68,7 +68,8 @@ std::optional<std::string> databaseFromEnvironment() {
 }
 
 // One line of `liaison ingest --db` output: the intake's line plus what the store kept.
-std::string storedLine(std::string_view input, const pipeline::StoredIngest& s) {
+std::string storedLine(std::string_view input, const pipeline::StoredIngest& s,
+                       std::string_view issue_system) {
   std::string line;
   if (s.duplicate) {
     json::JsonOut w(line);
@@ -80,7 +81,7 @@ std::string storedLine(std::string_view input, const pipeline::StoredIngest& s) 
     w.Key("outcome");
     w.RawValue(s.outcome_json.data(), s.outcome_json.size());
   } else {
-    line = pipeline::reportLine(input, s.result);
+    line = pipeline::reportLine(input, s.result, issue_system);
     line.pop_back();  // reopen the object
   }
   std::string tail;
@@ -234,7 +235,9 @@ int runNir(std::span<const std::string_view> args, std::ostream& out, std::ostre
 namespace {
 
 // The ESS profile named by an ESS configuration (its Questionnaire and mapping are relative to it).
+// `canonical_base`: the deployment's (profiles/mssante/intake.json canonicalBase).
 std::optional<std::shared_ptr<const pipeline::EssProfile>> loadEss(const fs::path& ess_path,
+                                                                   std::string_view canonical_base,
                                                                    std::ostream& err) {
   auto ess_text = readFile(ess_path);
   if (!ess_text) {
@@ -254,7 +257,7 @@ std::optional<std::shared_ptr<const pipeline::EssProfile>> loadEss(const fs::pat
         << " (relative to " << base.string() << ")\n";
     return std::nullopt;
   }
-  auto ess = pipeline::EssProfile::load(*ess_text, *questionnaire, *mapping);
+  auto ess = pipeline::EssProfile::load(*ess_text, *questionnaire, *mapping, canonical_base);
   if (!ess) {
     err << "liaison: " << info(ess.error().code).code << ": " << ess.error().detail << "\n";
     return std::nullopt;
@@ -407,9 +410,11 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
   }
   if (!mss_path) mss_path = dataDir() / "profiles/mssante/intake.json";
   // Configuration errors are the operator's: report and stop before reading any input.
-  auto ess = loadEss(*ess_path, err);
   auto mss = loadMss(*mss_path, err);
-  if (!ess || !mss) return kExitUsage;
+  if (!mss) return kExitUsage;
+  auto ess = loadEss(*ess_path, (*mss)->canonicalBase(), err);
+  if (!ess) return kExitUsage;
+  const std::string issue_system = pipeline::issueCodeSystem((*mss)->canonicalBase());
   SystemClock clock;
   pipeline::FormIntake forms(*ess, clock);
   pipeline::MessageIntake messages(*mss, *ess, clock);
@@ -452,7 +457,7 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
         }
         any_quarantined =
             any_quarantined || s->result.status == pipeline::IngestStatus::Quarantined;
-        out << storedLine(p.string(), *s) << "\n";
+        out << storedLine(p.string(), *s, issue_system) << "\n";
         progress.count(s->result.status);
         continue;
       }
@@ -463,7 +468,7 @@ int runIngest(std::span<const std::string_view> args, std::ostream& out, std::os
       result.issues.add(Errc::InputUnreadable, "Fichier illisible.", {}, p.string());
     }
     any_quarantined = any_quarantined || result.status == pipeline::IngestStatus::Quarantined;
-    out << pipeline::reportLine(p.string(), result) << "\n";
+    out << pipeline::reportLine(p.string(), result, issue_system) << "\n";
     progress.count(result.status);
   }
   progress.finish();
@@ -700,7 +705,7 @@ std::optional<MailboxIntakes> mailboxIntakes(const MailConfig& mail,
       out.messages.emplace_back();
       continue;
     }
-    auto ess = loadEss(m.ess, err);
+    auto ess = loadEss(m.ess, mss->canonicalBase(), err);
     if (!ess) return std::nullopt;
     out.forms.push_back(std::make_unique<pipeline::FormIntake>(*ess, clock));
     out.messages.push_back(std::make_unique<pipeline::MessageIntake>(mss, *ess, clock));
@@ -717,10 +722,11 @@ class Gateway {
   static std::unique_ptr<Gateway> load(const ServeConfig& config, std::string_view command,
                                        std::ostream& err, int& exit) {
     exit = kExitUsage;
-    auto ess = loadEss(config.ess, err);
     auto mss = loadMss(config.mss, err);
+    if (!mss) return nullptr;
+    auto ess = loadEss(config.ess, (*mss)->canonicalBase(), err);
     auto search = loadSearchParameters(err);
-    if (!ess || !mss || !search) return nullptr;
+    if (!ess || !search) return nullptr;
     if (auto schema = pg::requireCurrentSchema(config.database); !schema) {
       err << "liaison " << command << ": " << info(schema.error().code).code << ": "
           << schema.error().detail << "\n";

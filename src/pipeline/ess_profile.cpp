@@ -70,7 +70,8 @@ Result<EssFiles> essFiles(std::string_view json) {
 
 Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_json,
                                                            std::string_view questionnaire_json,
-                                                           std::string_view mapping_json) {
+                                                           std::string_view mapping_json,
+                                                           std::string_view canonical_base) {
   auto doc = parseConfig(ess_json);
   if (!doc) return doc.error();
   auto profile = std::make_shared<EssProfile>();
@@ -107,8 +108,10 @@ Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_
   }
   if (profile->identity.nir.empty()) return configError("form.identity.nir is required");
 
+  profile->canonical_base = canonical_base;
   FormSchema schema(profile->questionnaire);
-  auto mapping = map::Mapping::compile(mapping_json, schema);
+  auto mapping =
+      map::Mapping::compile(mapping_json, schema, {{"canonical", std::string(canonical_base)}});
   if (!mapping) return mapping.error();
   if (!mapping->sourceName().empty() && mapping->sourceName() != profile->questionnaire.url) {
     return configError("the mapping reads " + mapping->sourceName() +

@@ -53,15 +53,19 @@ Result<EssFiles> essFiles(std::string_view ess_config_json);
 
 class EssProfile {
  public:
+  // `canonical_base`: the deployment's base of liaison's own canonical URLs ("${canonical}" in
+  // the mapping, MssProfile::canonicalBase()).
   static Result<std::shared_ptr<const EssProfile>> load(std::string_view ess_config_json,
                                                         std::string_view questionnaire_json,
-                                                        std::string_view mapping_json);
+                                                        std::string_view mapping_json,
+                                                        std::string_view canonical_base);
 
   std::string id;
   std::string name;
   EssOrganization organization;
   IdentityItems identity;
   RequestRules requests;
+  std::string canonical_base;
   form::Questionnaire questionnaire;
 
   const map::Mapping& mapping() const { return *mapping_; }

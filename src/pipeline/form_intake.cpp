@@ -19,8 +19,6 @@ namespace {
 using namespace std::chrono;
 using JsonWriter = json::JsonOut;
 
-constexpr std::string_view kIssueCodeSystem =
-    "https://liaison.example.org/fhir/CodeSystem/liaison-issue";
 // FR Core 2.1.0 identity reliability codes: a NIR typed into a form did not come from INSi.
 constexpr std::string_view kIdentityProvisional = "PROV";
 constexpr std::size_t kMinRecognisedLines = 3;
@@ -256,11 +254,17 @@ IngestResult quarantined(Error error, std::string message_id) {
   return r;
 }
 
-std::string operationOutcomeJson(const IngestResult& result) {
-  return operationOutcomeJson(result.issues, "Demande complète : aucun problème relevé.");
+std::string issueCodeSystem(std::string_view canonical_base) {
+  return std::string(canonical_base) + "/CodeSystem/liaison-issue";
 }
 
-std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty) {
+std::string operationOutcomeJson(const IngestResult& result, std::string_view issue_system) {
+  return operationOutcomeJson(result.issues, "Demande complète : aucun problème relevé.",
+                              issue_system);
+}
+
+std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty,
+                                 std::string_view issue_system) {
   std::string out;
   JsonWriter w(out);
   w.StartObject();
@@ -281,7 +285,7 @@ std::string operationOutcomeJson(const IssueList& issues, std::string_view when_
     w.StartArray();
     w.StartObject();
     w.Key("system");
-    writeString(w, kIssueCodeSystem);
+    writeString(w, issue_system);
     w.Key("code");
     writeString(w, row.code);
     w.EndObject();
@@ -323,7 +327,8 @@ std::string operationOutcomeJson(const IssueList& issues, std::string_view when_
   return out;
 }
 
-std::string reportLine(std::string_view input, const IngestResult& result) {
+std::string reportLine(std::string_view input, const IngestResult& result,
+                       std::string_view issue_system) {
   std::string out;
   JsonWriter w(out);
   w.StartObject();
@@ -348,7 +353,7 @@ std::string reportLine(std::string_view input, const IngestResult& result) {
     w.Key("bundle");
     w.RawValue(result.bundle_json.data(), result.bundle_json.size());
   }
-  std::string outcome = operationOutcomeJson(result);
+  std::string outcome = operationOutcomeJson(result, issue_system);
   w.Key("outcome");
   w.RawValue(outcome.data(), outcome.size());
   if (!result.reports.empty()) {

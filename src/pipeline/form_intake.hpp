@@ -79,12 +79,18 @@ class FormIntake {
 // one issue (so that its OperationOutcome says why).
 IngestResult quarantined(Error error, std::string message_id = {});
 
-// The FHIR OperationOutcome of a result (always at least one issue), compact JSON.
-std::string operationOutcomeJson(const IngestResult& result);
+// The CodeSystem of liaison's error codes (errc.def), under the deployment's canonical base.
+std::string issueCodeSystem(std::string_view canonical_base);
+
+// The FHIR OperationOutcome of a result (always at least one issue), compact JSON; each issue's
+// details.coding has `issue_system` (issueCodeSystem) and its stable code.
+std::string operationOutcomeJson(const IngestResult& result, std::string_view issue_system);
 // The same for any issues; `when_empty` is the information issue's text when there are none.
-std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty);
+std::string operationOutcomeJson(const IssueList& issues, std::string_view when_empty,
+                                 std::string_view issue_system);
 
 // One line of `liaison ingest` output: {"input", "status", "bundle", "outcome", "eligibility"}.
-std::string reportLine(std::string_view input, const IngestResult& result);
+std::string reportLine(std::string_view input, const IngestResult& result,
+                       std::string_view issue_system);
 
 }  // namespace liaison::pipeline

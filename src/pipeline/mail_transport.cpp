@@ -15,8 +15,8 @@ void bump(std::atomic<std::uint64_t>* counter, std::uint64_t n = 1) {
 
 // An MDN or DSN about one of our mails: the outbox row moves (delivered, displayed, failed), and
 // the report's outcome is recorded so that it is not applied again.
-Result<Unit> applyReport(Store& store, Outbox& outbox, std::int64_t journal_id,
-                         const parse::DeliveryReport& report) {
+Result<Unit> applyReport(Store& store, Outbox& outbox, std::string_view issue_system,
+                         std::int64_t journal_id, const parse::DeliveryReport& report) {
   std::string status;
   std::string text;
   if (report.kind == parse::DeliveryReport::Kind::Disposition) {
@@ -38,8 +38,10 @@ Result<Unit> applyReport(Store& store, Outbox& outbox, std::int64_t journal_id,
   if (!known) return known.error();
   IssueList none;
   const std::string outcome = operationOutcomeJson(
-      none, *known ? "Rapport (" + text.substr(0, 3) + ") sur un message envoyé par liaison"
-                   : "Rapport (" + text.substr(0, 3) + ") sur un message inconnu de liaison");
+      none,
+      *known ? "Rapport (" + text.substr(0, 3) + ") sur un message envoyé par liaison"
+             : "Rapport (" + text.substr(0, 3) + ") sur un message inconnu de liaison",
+      issue_system);
   auto tx = store.begin();
   if (!tx) return tx.error();
   auto recorded = (*tx)->recordOutcome(journal_id, StoredOutcome{"report", outcome, ""}, "");
@@ -174,7 +176,9 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
       continue;
     }
     if (auto report = parse::readDeliveryReport(t.bytes)) {
-      if (auto r = applyReport(*store_, *outbox_, t.journaled.id, *report); !r) return r.error();
+      if (auto r = applyReport(*store_, *outbox_, intake_->issueSystem(), t.journaled.id, *report);
+          !r)
+        return r.error();
       ++pass.reports;
       bump(metrics_ ? &metrics_->reports : nullptr);
       continue;
@@ -209,7 +213,10 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Inta
         if (!quarantined) return quarantined.error();
         count(metrics, *quarantined);
       } else if (auto report = mail ? parse::readDeliveryReport(m.bytes) : std::nullopt) {
-        if (auto r = applyReport(store, outbox, m.journal_id, *report); !r) return r.error();
+        if (auto r = applyReport(store, outbox, intake_for(m.source).issueSystem(), m.journal_id,
+                                 *report);
+            !r)
+          return r.error();
       } else {
         auto ingested = intake_for(m.source).process(entry, m.bytes, mail);
         if (!ingested) return ingested.error();

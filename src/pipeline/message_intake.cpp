@@ -397,9 +397,13 @@ class MessageRun {
     r_.issues.append(mail_.issues);
     body_ = mail_.text_body;
     if (body_.empty() && !mail_.html_body.empty()) {
-      body_ = parse::htmlToText(mail_.html_body);
+      parse::HtmlText html = parse::htmlText(mail_.html_body);
+      body_ = std::move(html.text);
       r_.issues.add(Errc::HtmlBodyConverted,
-                    "Corps du message en HTML seulement : converti en texte.", {}, "corps");
+                    html.truncated ? "Corps du message en HTML seulement : converti en texte, "
+                                     "tronqué (trop long ou trop imbriqué)."
+                                   : "Corps du message en HTML seulement : converti en texte.",
+                    {}, "corps");
     }
     const std::string date = fhirDateOfMail(mail_.date);
     facts_.text("message.id", mail_.message_id)

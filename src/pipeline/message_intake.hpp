@@ -33,6 +33,8 @@ class MessageIntake {
   // SHA-256 of its bytes without the trace header fields relays add (MssProfile::traceHeaders).
   std::string contentKey(std::string_view message) const;
 
+  const std::string& canonicalBase() const { return mss_->canonicalBase(); }
+
  private:
   std::shared_ptr<const MssProfile> mss_;
   std::shared_ptr<const EssProfile> ess_;

@@ -595,7 +595,8 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
                           {}, "Message-ID");
   }
   const IssueList intake_issues = out.result.issues;  // before the store's notes are added
-  out.outcome_json = operationOutcomeJson(out.result);
+  const std::string issue_system = issueCodeSystem(messages_->canonicalBase());
+  out.outcome_json = operationOutcomeJson(out.result, issue_system);
   const std::string now = fhir::instantOf(clock_->now());
   std::string quarantine_code =
       out.result.quarantine ? std::string(info(out.result.quarantine->code).code) : "";
@@ -625,7 +626,7 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       if (applied && !notes.empty()) {
         out.result.issues = intake_issues;  // a retried transaction starts from the intake's
         out.result.issues.append(notes);
-        out.outcome_json = operationOutcomeJson(out.result);
+        out.outcome_json = operationOutcomeJson(out.result, issue_system);
       }
     }
     if (!failed) {
@@ -660,7 +661,7 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       // those behind it. Its bytes stay in the journal, to process again once fixed.
       refused = true;
       out.result = quarantined(*failed, out.result.message_id);
-      out.outcome_json = operationOutcomeJson(out.result);
+      out.outcome_json = operationOutcomeJson(out.result, issue_system);
       quarantine_code = std::string(info(failed->code).code);
       answers = mail && answer_ ? answer_(bytes, out.result, out.journal_id)
                                 : std::vector<OutboundMail>{};

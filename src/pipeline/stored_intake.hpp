@@ -77,6 +77,9 @@ std::string messageIdOf(std::string_view bytes);
 
 class StoredIntake {
  public:
+  // The CodeSystem of the error codes in the OperationOutcomes it writes.
+  std::string issueSystem() const { return issueCodeSystem(messages_->canonicalBase()); }
+
   // The journal row of an input: its bytes, Message-ID and exactly-once key.
   InboundMessage inbound(std::string_view bytes, std::string source, bool mail) const;
 

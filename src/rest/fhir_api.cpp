@@ -127,11 +127,16 @@ http::Response json(int status, std::string body) {
   return r;
 }
 
+// The CodeSystem of error codes of the request being handled (the deployment's canonical base),
+// set by FhirApi::handle for the thread that runs it: the many error exits below write
+// OperationOutcomes without carrying it through every call.
+thread_local std::string_view tls_issue_system;
+
 // An OperationOutcome of one issue, written as the intake writes them.
 std::string outcomeJson(Errc code, std::string_view text, std::string_view where = {}) {
   IssueList issues;
   issues.add(code, std::string(text), std::string(where));
-  return pipeline::operationOutcomeJson(issues, "");
+  return pipeline::operationOutcomeJson(issues, "", tls_issue_system);
 }
 
 http::Response failure(Errc code, std::string_view text, std::string_view where = {}) {
@@ -471,7 +476,7 @@ std::string validateResource(std::string_view type, std::string_view body) {
       issues.append(check.issues);
     }
   }
-  return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.");
+  return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.", tls_issue_system);
 }
 
 std::string baseUrl(const ApiOptions& options, const http::Request& r) {
@@ -705,7 +710,8 @@ FhirApi::FhirApi(StoreFactory connect, const map::SearchParameters& search,
       messages_(&messages),
       forms_(&forms),
       clock_(&clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      issue_system_(pipeline::issueCodeSystem(messages.canonicalBase())) {}
 
 FhirApi::~FhirApi() = default;
 
@@ -728,6 +734,7 @@ void FhirApi::release(std::unique_ptr<Store> store) {
 
 http::Response FhirApi::handle(const http::Request& request) {
   const auto started = std::chrono::steady_clock::now();
+  tls_issue_system = issue_system_;
   std::string what;
   char action = 0;
   http::Response response = route(request, what, action);

@@ -82,6 +82,7 @@ class FhirApi {
   const pipeline::FormIntake* forms_;
   const Clock* clock_;
   ApiOptions options_;
+  std::string issue_system_;  // the CodeSystem of error codes in OperationOutcomes
   Metrics metrics_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Store>> pool_;  // idle connections

@@ -26,7 +26,7 @@ std::shared_ptr<const pipeline::EssProfile> cardioPlus() {
     auto p = pipeline::EssProfile::load(
         readRepoFile("profiles/cardio-plus/ess.json"),
         readRepoFile("profiles/cardio-plus/questionnaire-fiche-demande.json"),
-        readRepoFile("mappings/cardio-plus-fiche-demande.json"));
+        readRepoFile("mappings/cardio-plus-fiche-demande.json"), mssante()->canonicalBase());
     if (!p) {
       ADD_FAILURE() << "Cardio+ profile: " << p.error().detail;
       std::abort();

@@ -1216,17 +1216,22 @@ TEST(MappingCompile, ReadmeWorkedExample) {
 TEST(MappingCompile, RealCardioPlusMappingCompiles) {
   const form::Questionnaire& q = test::cardioPlus()->questionnaire;
   pipeline::FormSchema schema(q);
-  auto m = Mapping::compile(test::readRepoFile("mappings/cardio-plus-fiche-demande.json"), schema);
+  const std::string text = test::readRepoFile("mappings/cardio-plus-fiche-demande.json");
+  // It uses the deployment's canonical base: without it, an unbound variable.
+  auto unbound = Mapping::compile(text, schema);
+  ASSERT_FALSE(unbound);
+  EXPECT_NE(unbound.error().detail.find("${canonical}"), std::string::npos);
+  auto m = Mapping::compile(text, schema, {{"canonical", "https://gw.example/fhir"}});
   ASSERT_TRUE(m) << m.error().detail;
   EXPECT_EQ(m->name(), "cardio-plus-fiche-demande");
   EXPECT_EQ(m->sourceName(), q.url);
   EXPECT_FALSE(q.url.empty());
   // The schema is what makes names valid: the same file does not compile against another.
   TestInput other;
-  auto wrong =
-      Mapping::compile(test::readRepoFile("mappings/cardio-plus-fiche-demande.json"), other);
+  auto wrong = Mapping::compile(text, other, {{"canonical", "https://gw.example/fhir"}});
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().code, Errc::MappingInvalid);
+  EXPECT_EQ(wrong.error().detail.find("unbound"), std::string::npos) << wrong.error().detail;
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 namespace liaison::pipeline {
 namespace {
 
+constexpr std::string_view kIssues = "https://liaison.ess.example/fhir/CodeSystem/liaison-issue";
+
 using test::ingestCardioPlus;
 using test::readRepoFile;
 using test::replaceLine;
@@ -304,7 +306,7 @@ TEST(FormIntake, HostileInputNeverCrashes) {
 TEST(FormIntake, ReportLineAndOperationOutcome) {
   IngestResult r =
       ingestCardioPlus(readRepoFile("samples/fiches/fiche-incomplete.txt"), "intake-report");
-  std::string line = reportLine("fiche.txt", r);
+  std::string line = reportLine("fiche.txt", r, kIssues);
   rapidjson::Document d;
   d.Parse(line.data(), line.size());
   ASSERT_FALSE(d.HasParseError());
@@ -330,9 +332,13 @@ TEST(FormIntake, ReportLineAndOperationOutcome) {
 
   IngestResult ok = ingestCardioPlus(readRepoFile("samples/fiches/questionnaire-response.json"),
                                      "intake-report-ok");
-  d.Parse(operationOutcomeJson(ok).c_str());
+  d.Parse(operationOutcomeJson(ok, kIssues).c_str());
   ASSERT_EQ(d["issue"].Size(), 1u) << "an OperationOutcome has at least one issue";
   EXPECT_STREQ(d["issue"][0]["severity"].GetString(), "information");
+  // The error codes' CodeSystem is under the deployment's canonical base, as given.
+  d.Parse(operationOutcomeJson(r, "https://other.example/fhir/CodeSystem/liaison-issue").c_str());
+  EXPECT_STREQ(d["issue"][0]["details"]["coding"][0]["system"].GetString(),
+               "https://other.example/fhir/CodeSystem/liaison-issue");
 }
 
 }  // namespace

@@ -412,7 +412,8 @@ TEST_P(HostileMessage, QuarantinedWithItsCode) {
   EXPECT_TRUE(r.bundle_json.empty());
   EXPECT_TRUE(r.issues.contains(GetParam().code));
   // The outcome names the reason for the secretariat and the sender's MDN.
-  EXPECT_NE(operationOutcomeJson(r).find(info(GetParam().code).code), std::string::npos);
+  EXPECT_NE(operationOutcomeJson(r, "urn:test").find(info(GetParam().code).code),
+            std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(
