@@ -546,7 +546,8 @@ std::string Metrics::text() const {
 
 // ---------------------------------------------------------------------------------------------
 
-std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url) {
+std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url,
+                                std::string_view canonical_base) {
   std::string out;
   json::JsonOut w(out);
   w.StartObject();
@@ -672,7 +673,7 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.Key("name");
   w.String("ingest");
   w.Key("definition");
-  w.String("https://liaison.example/fhir/OperationDefinition/ingest");
+  w.String(std::string(canonical_base) + "/OperationDefinition/ingest");
   w.EndObject();
   w.EndArray();
   w.EndObject();
@@ -773,7 +774,7 @@ http::Response FhirApi::route(const http::Request& request, std::string& what, c
 
   if (t.path.size() == 1 && t.path[0] == "metadata") {
     if (!get) return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge");
-    return json(200, capabilityStatement(*search_, base));
+    return json(200, capabilityStatement(*search_, base, messages_->canonicalBase()));
   }
   if (t.path.size() == 1 && t.path[0] == "healthz") {
     auto store = acquire();

@@ -88,7 +88,9 @@ class FhirApi {
   std::vector<std::unique_ptr<Store>> pool_;  // idle connections
 };
 
-// The CapabilityStatement of what this API serves (built from the search parameters).
-std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url);
+// The CapabilityStatement of what this API serves (built from the search parameters); its own
+// definitions (the message intake operation) under `canonical_base`.
+std::string capabilityStatement(const map::SearchParameters& search, std::string_view base_url,
+                                std::string_view canonical_base);
 
 }  // namespace liaison::rest
