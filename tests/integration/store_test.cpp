@@ -1166,5 +1166,674 @@ TEST(MessageIdOf, ReadsTheHeaderOnly) {
   EXPECT_EQ(pipeline::messageIdOf(""), "");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 12 end to end: the generated mails of tests/mssante/make_messages.py through the intake
+// into the store (journal, document identities, versions, the open request).
+
+// One entry of a transaction-response Bundle: what it names and whether it was created.
+struct Answered {
+  std::string type;
+  std::string id;
+  std::string status;  // "201 Created" | "200 OK"
+};
+
+std::vector<Answered> answeredOf(const std::string& response_json) {
+  std::vector<Answered> out;
+  rapidjson::Document d;
+  d.Parse(response_json.data(), response_json.size());
+  EXPECT_TRUE(d.IsObject() && d.HasMember("entry")) << response_json.substr(0, 300);
+  if (!d.IsObject() || !d.HasMember("entry")) return out;
+  for (const auto& e : d["entry"].GetArray()) {
+    const std::string location = e["response"]["location"].GetString();  // Type/id[/_history/n]
+    const std::size_t slash = location.find('/');
+    const std::size_t end = location.find('/', slash + 1);
+    out.push_back({location.substr(0, slash), location.substr(slash + 1, end - slash - 1),
+                   e["response"]["status"].GetString()});
+  }
+  return out;
+}
+
+std::vector<std::string> idsOf(const std::vector<Answered>& answered, std::string_view type) {
+  std::vector<std::string> ids;
+  for (const Answered& a : answered)
+    if (a.type == type) ids.push_back(a.id);
+  return ids;
+}
+
+// The current version of a stored resource, parsed (a null document when absent).
+rapidjson::Document storedJson(pg::PgConnection& db, const std::string& type,
+                               const std::string& id) {
+  rapidjson::Document d;
+  auto r = db.exec("SELECT content::text FROM resource WHERE type = '" + type + "' AND id = '" +
+                   id + "'");
+  EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+  if (!r || r->rows() != 1) return d;
+  const std::string_view text = r->text(0, 0);
+  d.Parse(text.data(), text.size());
+  return d;
+}
+
+std::string stringAt(const rapidjson::Value& v, std::initializer_list<const char*> path) {
+  const rapidjson::Value* at = &v;
+  for (const char* key : path) {
+    if (!at->IsObject() || !at->HasMember(key)) return {};
+    at = &(*at)[key];
+  }
+  return at->IsString() ? at->GetString() : "";
+}
+
+// The references of a Communication's payload (contentReference), in order.
+std::vector<std::string> payloadReferences(const rapidjson::Value& communication) {
+  std::vector<std::string> refs;
+  if (!communication.IsObject() || !communication.HasMember("payload")) return refs;
+  for (const auto& p : communication["payload"].GetArray())
+    if (p.HasMember("contentReference"))
+      refs.push_back(p["contentReference"]["reference"].GetString());
+  return refs;
+}
+
+// The "reference" values of an array member (context.related, about…), in order.
+std::vector<std::string> referencesIn(const rapidjson::Value* array) {
+  std::vector<std::string> refs;
+  if (array == nullptr || !array->IsArray()) return refs;
+  for (const auto& r : array->GetArray())
+    refs.push_back(r["reference"].GetString());
+  return refs;
+}
+
+const rapidjson::Value* memberAt(const rapidjson::Value& v,
+                                 std::initializer_list<const char*> path) {
+  const rapidjson::Value* at = &v;
+  for (const char* key : path) {
+    if (!at->IsObject() || !at->HasMember(key)) return nullptr;
+    at = &(*at)[key];
+  }
+  return at;
+}
+
+// (severity, code) of each issue of an OperationOutcome.
+std::set<std::pair<std::string, std::string>> issuesOf(std::string_view outcome_json) {
+  std::set<std::pair<std::string, std::string>> out;
+  rapidjson::Document d;
+  d.Parse(outcome_json.data(), outcome_json.size());
+  EXPECT_TRUE(d.IsObject()) << outcome_json.substr(0, 300);
+  if (!d.IsObject() || !d.HasMember("issue")) return out;
+  for (const auto& i : d["issue"].GetArray())
+    out.emplace(i["severity"].GetString(), stringAt(i["details"]["coding"][0], {"code"}));
+  return out;
+}
+
+// Everything an ingest may write, as one figure per table (and the versions' sum: an update
+// changes no row count).
+const char* const kEverything =
+    "SELECT (SELECT count(*) FROM message_journal) || '/' || (SELECT count(*) FROM ingest_outcome)"
+    " || '/' || (SELECT count(*) FROM ingest_attempt) || '/' || (SELECT count(*) FROM resource)"
+    " || '/' || (SELECT coalesce(sum(version), 0) FROM resource) || '/' ||"
+    " (SELECT count(*) FROM resource_history) || '/' || (SELECT count(*) FROM binary_content)"
+    " || '/' || (SELECT count(*) FROM document_version) || '/' ||"
+    " (SELECT count(*) FROM search_token) || '/' || (SELECT count(*) FROM search_reference)"
+    " || '/' || (SELECT count(*) FROM outbox)";
+
+std::string everything(pg::PgConnection& db) {
+  auto r = db.exec(kEverything);
+  EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+  return r ? std::string(r->text(0, 0)) : "";
+}
+
+constexpr const char* kLdlV1 = "LDL-2024-0001";    // ldl_ses.xml's CDA id (extension)
+constexpr const char* kLdlV2 = "LDL-2024-0001.2";  // ldl_ses_v2.xml's
+
+std::string documentWithMasterIdentifier(pg::PgConnection& db, const std::string& value) {
+  auto r = db.exec(
+      "SELECT id FROM resource WHERE type = 'DocumentReference' AND "
+      "content->'masterIdentifier'->>'value' = '" +
+      value + "'");
+  EXPECT_TRUE(r);
+  EXPECT_EQ(r ? r->rows() : -1, 1) << value;
+  return r && r->rows() == 1 ? std::string(r->text(0, 0)) : "";
+}
+
+// The vital signs of ldl_ses.xml (version 1) and of ldl_ses_v2.xml (corrected), by LOINC code.
+const std::map<std::string, std::string> kVitalsV1 = {
+    {"29463-7", "72.5"}, {"8302-2", "168"}, {"8480-6", "135"}, {"8462-4", "85"}, {"8867-4", "64"}};
+const std::map<std::string, std::string> kVitalsV2 = {
+    {"29463-7", "71.8"}, {"8302-2", "168"}, {"8480-6", "128"}, {"8462-4", "80"}, {"8867-4", "60"}};
+
+// code → value of stored Observations with this status.
+std::map<std::string, std::string> vitalsOf(pg::PgConnection& db,
+                                            const std::vector<std::string>& observations,
+                                            const std::string& status) {
+  std::map<std::string, std::string> out;
+  for (const std::string& id : observations) {
+    auto r = db.exec(
+        "SELECT content->'code'->'coding'->0->>'code', "
+        "(content->'valueQuantity'->>'value')::numeric::text FROM resource "
+        "WHERE type = 'Observation' AND id = '" +
+        id + "' AND content->>'status' = '" + status + "'");
+    EXPECT_TRUE(r);
+    if (r && r->rows() == 1) {
+      std::string value(r->text(0, 1));
+      if (value.find('.') != std::string::npos) {  // 168.0 → 168
+        while (value.back() == '0')
+          value.pop_back();
+        if (value.back() == '.') value.pop_back();
+      }
+      out[std::string(r->text(0, 0))] = value;
+    }
+  }
+  return out;
+}
+
+// A relay delivers ldl_ses.eml again under its trace headers (Return-Path, Delivered-To,
+// X-Original-To, Received): the same message, whose first outcome comes back; nothing written.
+TEST_F(Store, RelayRedeliveryIsADuplicateOfTheFirstMessage) {
+  auto store = openStore();
+  const std::string mail = message("ldl_ses.eml");
+  const std::string redelivered = message("ldl_ses_redelivered.eml");
+  ASSERT_NE(mail, redelivered);
+  ASSERT_NE(redelivered.find("\r\nReceived: from relay2."), std::string::npos);
+  auto first = ingest(*store, mail);
+  ASSERT_TRUE(first) << first.error().detail;
+  ASSERT_FALSE(first->duplicate);
+  const std::string before = everything(*db_);
+
+  auto again = ingest(*store, redelivered);
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->journal_id, first->journal_id);
+  EXPECT_EQ(again->result.status, first->result.status);
+  // The same response (as stored: jsonb orders the members its own way), the same locations.
+  const auto answered = answeredOf(again->response_json);
+  const auto answered_first = answeredOf(first->response_json);
+  ASSERT_EQ(answered.size(), answered_first.size());
+  for (std::size_t i = 0; i < answered.size(); ++i) {
+    EXPECT_EQ(answered[i].type + "/" + answered[i].id + " " + answered[i].status,
+              answered_first[i].type + "/" + answered_first[i].id + " " + answered_first[i].status);
+  }
+  EXPECT_EQ(issuesOf(again->outcome_json), issuesOf(first->outcome_json));
+  EXPECT_EQ(everything(*db_), before);
+  // One journal row: the bytes first received, not the relay's copy.
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE sha256 = '" +
+                  pipeline::sha256Hex(mail) + "'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 1);
+}
+
+// An LPS reuses ldl_ses.eml's Message-ID for another mail that carries the same archive: the
+// mail is journaled and processed (its text is kept), flagged, and its document is not stored
+// again: its Communication points at the stored DocumentReference.
+TEST_F(Store, ReusedMessageIdIsProcessedFlaggedAndLinkedToTheStoredDocument) {
+  auto store = openStore();
+  auto first = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(first) << first.error().detail;
+  auto reused = ingest(*store, message("ldl_ses_reused_id.eml"));
+  ASSERT_TRUE(reused) << reused.error().detail;
+  EXPECT_FALSE(reused->duplicate);
+  EXPECT_NE(reused->journal_id, first->journal_id);
+  EXPECT_EQ(reused->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE message_id = "
+                  "'ldl_ses@ch-fictif.mssante.fr'"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 2);
+
+  // The outcome as stored: the reused identifier for the secretariat, the document already there.
+  auto stored = db_->exec("SELECT outcome::text FROM ingest_outcome WHERE journal_id = " +
+                          std::to_string(reused->journal_id));
+  ASSERT_TRUE(stored && stored->rows() == 1);
+  const auto issues = issuesOf(stored->text(0, 0));
+  EXPECT_EQ(issues.count({"warning", "message-id-reused"}), 1u) << stored->text(0, 0);
+  EXPECT_EQ(issues.count({"information", "document-already-stored"}), 1u) << stored->text(0, 0);
+  EXPECT_EQ(issues.count({"warning", "document-content-differs"}), 0u);  // the same archive
+  EXPECT_EQ(issuesOf(first->outcome_json).count({"warning", "message-id-reused"}), 0u);
+
+  // Two Communications; the second's payload names the DocumentReference the first one stored.
+  const std::string document = documentWithMasterIdentifier(*db_, kLdlV1);
+  const auto first_comm = idsOf(answeredOf(first->response_json), "Communication");
+  const auto second_comm = idsOf(answeredOf(reused->response_json), "Communication");
+  ASSERT_EQ(first_comm.size(), 1u);
+  ASSERT_EQ(second_comm.size(), 1u);
+  EXPECT_NE(first_comm[0], second_comm[0]);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 2);
+  const auto first_refs = payloadReferences(storedJson(*db_, "Communication", first_comm[0]));
+  const auto second_refs = payloadReferences(storedJson(*db_, "Communication", second_comm[0]));
+  EXPECT_EQ(first_refs.size(), 2u);  // the CDA and the PDF rendition
+  EXPECT_EQ(first_refs.front(), "DocumentReference/" + document);
+  EXPECT_EQ(second_refs, std::vector<std::string>{"DocumentReference/" + document});
+  EXPECT_NE(
+      stringAt(storedJson(*db_, "Communication", second_comm[0])["payload"][0], {"contentString"})
+          .find("Complément"),
+      std::string::npos);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation'"), 5);
+  expectReferencesResolve();
+}
+
+// ldl_ses.xml again, forwarded by the GP in another mail (another sender, relay, METADATA
+// submission set): one DocumentReference, its Observations and Encounter once, two
+// Communications pointing at it; the second response names the stored resources (200 OK).
+TEST_F(Store, SameDocumentInAnotherMailIsStoredOnce) {
+  auto store = openStore();
+  auto first = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(first) << first.error().detail;
+  auto again = ingest(*store, message("ldl_ses_again.eml"));
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_FALSE(again->duplicate);
+  EXPECT_EQ(again->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(issuesOf(again->outcome_json).count({"information", "document-already-stored"}), 1u)
+      << again->outcome_json;
+
+  const std::string document = documentWithMasterIdentifier(*db_, kLdlV1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation' AND "
+                  "content->'category' @> '[{\"coding\":[{\"code\":\"vital-signs\"}]}]'"),
+            5);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation'"), 5);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Encounter'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication' AND "
+                  "content->'payload' @> '[{\"contentReference\":{\"reference\":"
+                  "\"DocumentReference/" +
+                  document + "\"}}]'"),
+            2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE version <> 1"), 0);  // nothing rewritten
+
+  // The document's entries: 200 OK and the stored ids; the new mail's Communication: 201.
+  const auto firsts = answeredOf(first->response_json);
+  std::set<std::string> first_created;
+  for (const Answered& a : firsts)
+    if (a.status == "201 Created") first_created.insert(a.type + "/" + a.id);
+  int document_entries = 0;
+  for (const Answered& a : answeredOf(again->response_json)) {
+    if (a.type == "DocumentReference" || a.type == "Observation" || a.type == "Encounter") {
+      ++document_entries;
+      EXPECT_EQ(a.status, "200 OK") << a.type << "/" << a.id;
+      EXPECT_EQ(first_created.count(a.type + "/" + a.id), 1u) << a.type << "/" << a.id;
+    } else if (a.type == "Communication") {
+      EXPECT_EQ(a.status, "201 Created");
+    }
+  }
+  EXPECT_EQ(document_entries, 7);  // the DocumentReference, 5 Observations, the Encounter
+  expectReferencesResolve();
+}
+
+// ldl_ses.xml in several mails (the sender's and the GP's forward, each under its own
+// Message-ID) ingested at once by several gateways: one DocumentReference all the same.
+TEST_F(Store, SameDocumentInConcurrentMailsIsStoredOnce) {
+  constexpr int kThreads = 6;
+  const std::string sent = message("ldl_ses.eml");
+  const std::string forwarded = message("ldl_ses_again.eml");
+  std::latch ready(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::string> responses(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = pg::PgStore::open(dsn_);
+      const std::string bytes =
+          withMessageId(i % 2 == 0 ? sent : forwarded, "c" + std::to_string(i) + "@test");
+      ready.arrive_and_wait();  // every gateway connected
+      if (!s) {
+        ++failures;
+        return;
+      }
+      auto r = ingest(**s, bytes);
+      if (!r || r->duplicate) {
+        ++failures;
+        return;
+      }
+      responses[static_cast<std::size_t>(i)] = r->response_json;
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), kThreads);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), kThreads);
+  const std::string document = documentWithMasterIdentifier(*db_, kLdlV1);
+  EXPECT_EQ(
+      count("SELECT count(*) FROM document_version WHERE key LIKE '%|" + std::string(kLdlV1) + "'"),
+      1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation'"), 5);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Encounter'"), 1);
+  // The CDA and the PDF rendition (in the sender's mails only).
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication' AND "
+                  "content->'payload' @> '[{\"contentReference\":{\"reference\":"
+                  "\"DocumentReference/" +
+                  document + "\"}}]'"),
+            kThreads);
+  // Exactly one ingest created it; the others named it.
+  int created = 0;
+  for (const std::string& response : responses) {
+    for (const Answered& a : answeredOf(response)) {
+      if (a.type != "DocumentReference" || a.id != document) continue;
+      created += a.status == "201 Created";
+    }
+  }
+  EXPECT_EQ(created, 1);
+  expectReferencesResolve();
+}
+
+// Version 2 of the discharge letter (same setId, versionNumber 2, relatedDocument RPLC) after
+// version 1: v2 replaces v1, v1 is superseded, what was read from it entered-in-error (a new
+// version of each, the first kept in the history), and only v2's vital signs stay final.
+TEST_F(Store, NewVersionSupersedesTheOldOneAndRetiresWhatDerivedFromIt) {
+  auto store = openStore();
+  auto v1 = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(v1) << v1.error().detail;
+  auto v2 = ingest(*store, message("ldl_ses_v2.eml"));
+  ASSERT_TRUE(v2) << v2.error().detail;
+  EXPECT_EQ(v2->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(issuesOf(v2->outcome_json).count({"information", "document-superseded"}), 1u)
+      << v2->outcome_json;
+
+  const std::string old_doc = documentWithMasterIdentifier(*db_, kLdlV1);
+  const std::string new_doc = documentWithMasterIdentifier(*db_, kLdlV2);
+  const auto old_answered = answeredOf(v1->response_json);
+  const auto new_answered = answeredOf(v2->response_json);
+  const auto old_obs = idsOf(old_answered, "Observation");
+  const auto new_obs = idsOf(new_answered, "Observation");
+  ASSERT_EQ(old_obs.size(), 5u);
+  ASSERT_EQ(new_obs.size(), 5u);
+
+  rapidjson::Document old_json = storedJson(*db_, "DocumentReference", old_doc);
+  rapidjson::Document new_json = storedJson(*db_, "DocumentReference", new_doc);
+  ASSERT_TRUE(old_json.IsObject() && new_json.IsObject());
+  EXPECT_EQ(stringAt(old_json, {"status"}), "superseded");
+  EXPECT_EQ(stringAt(old_json, {"meta", "versionId"}), "2");
+  EXPECT_EQ(stringAt(new_json, {"status"}), "current");
+  ASSERT_TRUE(new_json.HasMember("relatesTo"));
+  ASSERT_EQ(new_json["relatesTo"].Size(), 1u);
+  EXPECT_EQ(stringAt(new_json["relatesTo"][0], {"code"}), "replaces");
+  EXPECT_EQ(stringAt(new_json["relatesTo"][0], {"target", "reference"}),
+            "DocumentReference/" + old_doc);
+
+  // v1's Observations and Encounter: entered-in-error as version 2, final/finished in version 1.
+  EXPECT_EQ(vitalsOf(*db_, old_obs, "entered-in-error"), kVitalsV1);
+  EXPECT_EQ(vitalsOf(*db_, new_obs, "final"), kVitalsV2);
+  for (const std::string& id : old_obs) {
+    auto h = store->history("Observation", id, 10, "");
+    ASSERT_TRUE(h) << h.error().detail;
+    ASSERT_EQ(h->resources.size(), 2u) << id;
+    EXPECT_EQ(h->resources[0].version, 2);
+    EXPECT_NE(h->resources[0].json.find("\"entered-in-error\""), std::string::npos);
+    EXPECT_NE(h->resources[1].json.find("\"final\""), std::string::npos);
+  }
+  const auto old_enc = idsOf(old_answered, "Encounter");
+  const auto new_enc = idsOf(new_answered, "Encounter");
+  ASSERT_EQ(old_enc.size(), 1u);
+  ASSERT_EQ(new_enc.size(), 1u);
+  EXPECT_EQ(stringAt(storedJson(*db_, "Encounter", old_enc[0]), {"status"}), "entered-in-error");
+  EXPECT_EQ(stringAt(storedJson(*db_, "Encounter", new_enc[0]), {"status"}), "finished");
+
+  // The search index follows: the patient's final Observations are v2's; v2 found by relatesto.
+  const std::string patient = "Patient/" + idsOf(new_answered, "Patient").at(0);
+  SearchRequest q{"Observation",
+                  {{"patient", SearchKind::Reference, {{"", "", patient}}},
+                   {"status", SearchKind::Token, {{"", "", "final"}}}},
+                  100,
+                  false,
+                  true,
+                  false,
+                  ""};
+  auto finals = store->search(q);
+  ASSERT_TRUE(finals) << finals.error().detail;
+  std::set<std::string> found;
+  for (const StoredResource& r : finals->resources)
+    found.insert(r.id);
+  EXPECT_EQ(found, std::set<std::string>(new_obs.begin(), new_obs.end()));
+  auto replacing = store->search(
+      {"DocumentReference",
+       {{"relatesto", SearchKind::Reference, {{"", "", "DocumentReference/" + old_doc}}}},
+       10,
+       false,
+       false,
+       false,
+       ""});
+  ASSERT_TRUE(replacing);
+  ASSERT_EQ(replacing->resources.size(), 1u);
+  EXPECT_EQ(replacing->resources[0].id, new_doc);
+  auto current = store->search({"DocumentReference",
+                                {{"status", SearchKind::Token, {{"", "", "current"}}}},
+                                10,
+                                false,
+                                false,
+                                false,
+                                ""});
+  ASSERT_TRUE(current);
+  for (const StoredResource& r : current->resources)
+    EXPECT_NE(r.id, old_doc);
+  expectReferencesResolve();
+  // Retired resources are FHIR R4 too (the conformance check validates these dumps).
+  auto dump = [&](const std::string& name, const std::string& type, const std::string& id) {
+    auto r = store->read(type, id);
+    ASSERT_TRUE(r && *r) << type << "/" << id;
+    test::dumpBundle(name, (*r)->json);
+  };
+  dump("store-superseded-documentreference", "DocumentReference", old_doc);
+  dump("store-replacing-documentreference", "DocumentReference", new_doc);
+  dump("store-entered-in-error-observation", "Observation", old_obs[0]);
+  dump("store-entered-in-error-encounter", "Encounter", old_enc[0]);
+}
+
+// The same two versions in the other order (v1 delivered late): v1 is stored retired at once,
+// what derives from it entered-in-error from its first version; v2 is left as it was.
+TEST_F(Store, LateOlderVersionIsStoredRetired) {
+  auto store = openStore();
+  auto v2 = ingest(*store, message("ldl_ses_v2.eml"));
+  ASSERT_TRUE(v2) << v2.error().detail;
+  const std::string after_v2 = everything(*db_);
+  auto v1 = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(v1) << v1.error().detail;
+  EXPECT_EQ(v1->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(issuesOf(v1->outcome_json).count({"information", "document-superseded"}), 1u)
+      << v1->outcome_json;
+
+  const std::string old_doc = documentWithMasterIdentifier(*db_, kLdlV1);
+  const std::string new_doc = documentWithMasterIdentifier(*db_, kLdlV2);
+  rapidjson::Document old_json = storedJson(*db_, "DocumentReference", old_doc);
+  EXPECT_EQ(stringAt(old_json, {"status"}), "superseded");
+  EXPECT_EQ(stringAt(old_json, {"meta", "versionId"}), "1");
+  const auto old_answered = answeredOf(v1->response_json);
+  const auto old_obs = idsOf(old_answered, "Observation");
+  ASSERT_EQ(old_obs.size(), 5u);
+  EXPECT_EQ(vitalsOf(*db_, old_obs, "entered-in-error"), kVitalsV1);
+  const auto old_enc = idsOf(old_answered, "Encounter");
+  ASSERT_EQ(old_enc.size(), 1u);
+  EXPECT_EQ(stringAt(storedJson(*db_, "Encounter", old_enc[0]), {"status"}), "entered-in-error");
+
+  // v2 and its Observations untouched: version 1, current and final.
+  const auto new_obs = idsOf(answeredOf(v2->response_json), "Observation");
+  EXPECT_EQ(vitalsOf(*db_, new_obs, "final"), kVitalsV2);
+  EXPECT_EQ(stringAt(storedJson(*db_, "DocumentReference", new_doc), {"status"}), "current");
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE version <> 1"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM resource_history"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation' AND "
+                  "content->>'status' = 'final'"),
+            5);
+  EXPECT_EQ(count("SELECT count(*) FROM document_version WHERE superseded_by IS NULL AND key "
+                  "LIKE '%|" +
+                  std::string(kLdlV2) + "'"),
+            1);
+  EXPECT_NE(everything(*db_), after_v2);
+  expectReferencesResolve();
+}
+
+// Both versions at the same moment, on two gateways, several times: whichever claims first, v2
+// ends current with its vital signs final, v1 superseded with its own entered-in-error.
+TEST_F(Store, ConcurrentVersionsThroughTheIntakeLeaveTheNewestCurrent) {
+  constexpr int kRounds = 3;
+  const std::string v1_mail = message("ldl_ses.eml");
+  const std::string v2_mail = message("ldl_ses_v2.eml");
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string name = name_.substr(0, 55) + "_r" + std::to_string(round);
+    const std::string dsn = itest::freshDatabase(name);
+    ASSERT_FALSE(dsn.empty());
+    ASSERT_TRUE(pg::migrate(dsn));
+    std::latch ready(2);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (const std::string* mail : {&v1_mail, &v2_mail}) {
+      threads.emplace_back([&, mail] {
+        auto s = pg::PgStore::open(dsn);
+        ready.arrive_and_wait();
+        if (!s || !ingest(**s, *mail)) ++failures;
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    ASSERT_EQ(failures.load(), 0) << "round " << round;
+    auto db = pg::PgConnection::open(dsn);
+    ASSERT_TRUE(db);
+    auto countIn = [&](const std::string& sql) { return itest::count(**db, sql); };
+    EXPECT_EQ(countIn("SELECT count(*) FROM resource WHERE type = 'DocumentReference' AND "
+                      "content->'masterIdentifier'->>'value' = '" +
+                      std::string(kLdlV1) + "' AND content->>'status' = 'superseded'"),
+              1)
+        << "round " << round;
+    EXPECT_EQ(countIn("SELECT count(*) FROM resource WHERE type = 'DocumentReference' AND "
+                      "content->'masterIdentifier'->>'value' = '" +
+                      std::string(kLdlV2) + "' AND content->>'status' = 'current'"),
+              1)
+        << "round " << round;
+    // Live vital signs: v2's five, with v2's values.
+    auto live = (*db)->exec(
+        "SELECT content->'code'->'coding'->0->>'code', "
+        "(content->'valueQuantity'->>'value')::numeric FROM resource WHERE type = 'Observation' "
+        "AND content->>'status' = 'final'");
+    ASSERT_TRUE(live);
+    ASSERT_EQ(live->rows(), 5) << "round " << round;
+    for (int i = 0; i < live->rows(); ++i) {
+      const std::string code(live->text(i, 0));
+      EXPECT_DOUBLE_EQ(std::stod(std::string(live->text(i, 1))), std::stod(kVitalsV2.at(code)))
+          << code << ", round " << round;
+    }
+    EXPECT_EQ(countIn("SELECT count(*) FROM resource WHERE type = 'Observation' AND "
+                      "content->>'status' = 'entered-in-error'"),
+              5)
+        << "round " << round;
+    EXPECT_EQ(countIn("SELECT count(*) FROM resource WHERE type = 'Encounter' AND "
+                      "content->>'status' = 'entered-in-error'"),
+              1)
+        << "round " << round;
+    db->reset();
+    itest::dropDatabase(name);
+  }
+}
+
+// The discharge letter of patient C arrives after C's referral: its documents and its mail join
+// the open request. Patient A's letter (no request open for A) joins nothing.
+TEST_F(Store, DocumentsJoinThePatientsOpenRequest) {
+  auto store = openStore();
+  auto referral = ingest(*store, message("referral_note.eml"));
+  ASSERT_TRUE(referral) << referral.error().detail;
+  const auto requests = idsOf(answeredOf(referral->response_json), "ServiceRequest");
+  ASSERT_EQ(requests.size(), 1u);
+  const std::string request = "ServiceRequest/" + requests[0];
+  EXPECT_EQ(stringAt(storedJson(*db_, "ServiceRequest", requests[0]), {"status"}), "active");
+
+  auto letter = ingest(*store, message("ldl_ses_patient_c.eml"));
+  ASSERT_TRUE(letter) << letter.error().detail;
+  const auto answered = answeredOf(letter->response_json);
+  EXPECT_TRUE(idsOf(answered, "ServiceRequest").empty());  // a discharge letter opens none
+  EXPECT_EQ(idsOf(answered, "Patient"), idsOf(answeredOf(referral->response_json), "Patient"));
+  const auto documents = idsOf(answered, "DocumentReference");
+  ASSERT_EQ(documents.size(), 2u);  // the CDA and its PDF
+  for (const std::string& id : documents) {
+    rapidjson::Document d = storedJson(*db_, "DocumentReference", id);
+    EXPECT_EQ(referencesIn(memberAt(d, {"context", "related"})), std::vector<std::string>{request})
+        << id;
+  }
+  const auto mails = idsOf(answered, "Communication");
+  ASSERT_EQ(mails.size(), 1u);
+  rapidjson::Document mail = storedJson(*db_, "Communication", mails[0]);
+  EXPECT_EQ(referencesIn(memberAt(mail, {"about"})), std::vector<std::string>{request});
+  // Found from the request's side too.
+  auto related = store->search({"DocumentReference",
+                                {{"related", SearchKind::Reference, {{"", "", request}}}},
+                                20,
+                                false,
+                                false,
+                                false,
+                                ""});
+  ASSERT_TRUE(related);
+  EXPECT_EQ(related->resources.size(), 4u);  // the referral's CDA and PDF, the letter's two
+
+  // Patient A has no request: the letter is stored, linked to nothing.
+  auto other = ingest(*store, message("ldl_ses.eml"));
+  ASSERT_TRUE(other) << other.error().detail;
+  const auto other_answered = answeredOf(other->response_json);
+  for (const std::string& id : idsOf(other_answered, "DocumentReference")) {
+    rapidjson::Document d = storedJson(*db_, "DocumentReference", id);
+    EXPECT_EQ(memberAt(d, {"context", "related"}), nullptr) << id;
+  }
+  rapidjson::Document other_mail =
+      storedJson(*db_, "Communication", idsOf(other_answered, "Communication").at(0));
+  EXPECT_FALSE(other_mail.HasMember("about"));
+  expectReferencesResolve();
+}
+
+// The same file attached to mails about two patients (a practice's leaflet, a consent form, a
+// letter sent for the wrong patient and sent again): its bytes are stored once, but each
+// patient's record holds its own DocumentReference; a mail about B never points at A's.
+// DISABLED: fails today. A file without an XDS uniqueId is identified by "sha256|<hex>" alone
+// (MessageRun::mapAttachment, identityOf in src/pipeline/message_intake.cpp), whatever the
+// patient: B's mail finds A's DocumentReference as "the same document", writes none for B, and
+// B's Communication and ServiceRequest point at A's. Enable once that identity is per patient.
+TEST_F(Store, DISABLED_SameAttachmentForTwoPatientsBelongsToEach) {
+  auto store = openStore();
+  const std::string a_mail = message("ldl_ses.eml");  // patient A, with lettre-de-liaison.pdf
+  const std::size_t from =
+      a_mail.find("Content-Type: application/pdf; name=\"lettre-de-liaison.pdf\"");
+  const std::size_t to = a_mail.find("\r\n--=_ldl_ses_--", from);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  std::string b_mail = message("tlm_da.eml");  // patient B, the PDF added as a last part
+  const std::size_t close = b_mail.find("--=_tlm_da_--");
+  ASSERT_NE(close, std::string::npos);
+  b_mail.insert(close, "--=_tlm_da_\r\n" + a_mail.substr(from, to - from) + "\r\n");
+
+  auto a = ingest(*store, a_mail);
+  ASSERT_TRUE(a) << a.error().detail;
+  auto b = ingest(*store, b_mail);
+  ASSERT_TRUE(b) << b.error().detail;
+  EXPECT_EQ(b->result.status, pipeline::IngestStatus::Accepted);
+  const std::string patient_a = "Patient/" + idsOf(answeredOf(a->response_json), "Patient").at(0);
+  const auto b_answered = answeredOf(b->response_json);
+  const std::string patient_b = "Patient/" + idsOf(b_answered, "Patient").at(0);
+  ASSERT_NE(patient_a, patient_b);
+  auto url = db_->exec(
+      "SELECT content->'content'->0->'attachment'->>'url' FROM resource WHERE type = "
+      "'DocumentReference' AND content->'content'->0->'attachment'->>'contentType' = "
+      "'application/pdf'");
+  ASSERT_TRUE(url);
+  ASSERT_GE(url->rows(), 1);
+  const std::string pdf(url->text(0, 0));
+  EXPECT_EQ(count("SELECT count(*) FROM binary_content WHERE 'Binary/' || id = '" + pdf + "'"), 1);
+
+  // Each patient has the PDF among their documents.
+  for (const std::string& patient : {patient_a, patient_b}) {
+    EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference' AND "
+                    "content->'subject'->>'reference' = '" +
+                    patient + "' AND content->'content'->0->'attachment'->>'url' = '" + pdf + "'"),
+              1)
+        << patient;
+  }
+  // B's mail and request name B's documents only.
+  std::vector<std::string> named = payloadReferences(
+      storedJson(*db_, "Communication", idsOf(b_answered, "Communication").at(0)));
+  rapidjson::Document request =
+      storedJson(*db_, "ServiceRequest", idsOf(b_answered, "ServiceRequest").at(0));
+  const auto supporting = referencesIn(memberAt(request, {"supportingInfo"}));
+  named.insert(named.end(), supporting.begin(), supporting.end());
+  EXPECT_EQ(named.size(), 4u);  // the TLM-DA and the PDF, in each
+  for (const std::string& reference : named) {
+    const std::size_t slash = reference.find('/');
+    rapidjson::Document d =
+        storedJson(*db_, reference.substr(0, slash), reference.substr(slash + 1));
+    EXPECT_EQ(stringAt(d, {"subject", "reference"}), patient_b) << reference;
+  }
+}
+
 }  // namespace
 }  // namespace liaison
