@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -36,7 +38,8 @@ struct Reply {
 };
 
 // One database for the suite, filled once: ldl_ses + pps (patient A), tlm_da (patient B),
-// the complete fiche (patient C).
+// issue 12's referral letter and consultation report (patient C, FICTIF-GIRAUD: a request, the
+// mails' texts, conditions, treatments, an allergy), the complete fiche (a fourth patient).
 class Rest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -53,7 +56,8 @@ class Rest : public ::testing::Test {
         },
         test::searchParameters(), *messages_, *forms_, test::testClock(),
         rest::ApiOptions{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}});
-    for (const char* m : {"ldl_ses.eml", "pps.eml", "tlm_da.eml"}) {
+    for (const char* m :
+         {"ldl_ses.eml", "pps.eml", "tlm_da.eml", "referral_note.eml", "cr_consultation.eml"}) {
       Reply r = post(message(m), "message/rfc822");
       ASSERT_EQ(r.status, 201) << m << ": " << r.text.substr(0, 400);
     }
@@ -175,13 +179,13 @@ TEST_F(Rest, PatientSearchParameters) {
   EXPECT_EQ(ids(get("/Patient?birthdate=1979-03")), std::vector<std::string>{a});
   EXPECT_EQ(ids(get("/Patient?birthdate=1979-03-15")).size(), 0u);
   EXPECT_EQ(ids(get("/Patient?birthdate=ge1979-01-01&gender=female")), std::vector<std::string>{a});
-  EXPECT_EQ(ids(get("/Patient?birthdate=lt1970")).size(), 2u);  // 1962 and the fiche's 1952
+  EXPECT_EQ(ids(get("/Patient?birthdate=lt1970")).size(), 3u);  // 1962, the fiche's 1952, C's 1948
   EXPECT_EQ(ids(get("/Patient?identifier=279035121518989")), std::vector<std::string>{a});
   EXPECT_EQ(ids(get("/Patient?identifier=urn:oid:1.2.250.1.213.1.4.8%7C279035121518989")).size(),
             0u);
-  EXPECT_EQ(ids(get("/Patient?gender=male,female")).size(), 3u);
+  EXPECT_EQ(ids(get("/Patient?gender=male,female")).size(), 4u);
   Reply counted = get("/Patient?_summary=count");
-  EXPECT_EQ(counted.body["total"].GetInt64(), 3);
+  EXPECT_EQ(counted.body["total"].GetInt64(), 4);
   EXPECT_FALSE(counted.body.HasMember("entry"));
 }
 
@@ -205,14 +209,14 @@ TEST_F(Rest, ServiceRequestSearchWithInclude) {
   ASSERT_EQ(r.status, 200) << r.text.substr(0, 300);
   const auto matches = ids(r);
   const auto included = ids(r, "include");
-  EXPECT_EQ(matches.size(), 2u);  // TLM-DA and the fiche
-  EXPECT_EQ(r.body["total"].GetInt64(), 2);
-  EXPECT_EQ(included.size(), 2u);
+  EXPECT_EQ(matches.size(), 3u);  // TLM-DA, the referral letter and the fiche
+  EXPECT_EQ(r.body["total"].GetInt64(), 3);
+  EXPECT_EQ(included.size(), 3u);
   for (const std::string& i : included)
     EXPECT_EQ(i.rfind("Patient/", 0), 0u) << i;
-  EXPECT_EQ(ids(get("/ServiceRequest?authored=ge2000-01-01")).size(), 2u);
+  EXPECT_EQ(ids(get("/ServiceRequest?authored=ge2000-01-01")).size(), 3u);
   EXPECT_EQ(ids(get("/ServiceRequest?authored=lt2000-01-01")).size(), 0u);
-  EXPECT_EQ(ids(get("/ServiceRequest?_lastUpdated=ge2020-01-01")).size(), 2u);
+  EXPECT_EQ(ids(get("/ServiceRequest?_lastUpdated=ge2020-01-01")).size(), 3u);
 }
 
 // What the API returns is FHIR R4: every searchset goes to the independent validator
@@ -220,12 +224,18 @@ TEST_F(Rest, ServiceRequestSearchWithInclude) {
 TEST_F(Rest, SearchsetsForTheConformanceCheck) {
   for (const char* type :
        {"Patient", "ServiceRequest", "Observation", "DocumentReference", "CarePlan", "Encounter",
-        "Practitioner", "Organization", "QuestionnaireResponse", "Consent"}) {
+        "Practitioner", "Organization", "QuestionnaireResponse", "Consent", "Communication",
+        "Condition", "MedicationStatement", "AllergyIntolerance", "PractitionerRole"}) {
     Reply r = get(std::string("/") + type + "?_count=100&_total=accurate");
     ASSERT_EQ(r.status, 200) << type;
     EXPECT_GT(r.body["total"].GetInt64(), 0) << type;
     test::dumpBundle(std::string("rest-searchset-") + type, r.text);
   }
+  Reply with_requester =
+      get("/ServiceRequest?_include=ServiceRequest:requester&_count=100&_total=accurate");
+  ASSERT_EQ(with_requester.status, 200);
+  EXPECT_FALSE(ids(with_requester, "include").empty());
+  test::dumpBundle("rest-searchset-ServiceRequest-include-requester", with_requester.text);
   Reply history = get("/" + patientA() + "/_history");
   test::dumpBundle("rest-history-patient", history.text);
   Reply capability = get("/metadata");
@@ -418,6 +428,193 @@ TEST_F(Rest, IssueTwelveTypesAreSearchable) {
     Reply r = get(search);
     EXPECT_EQ(r.status, 200) << search << ": " << r.text.substr(0, 300);
   }
+}
+
+// The body of the MIME part that starts with `header` in a generated mail (up to the next
+// boundary line), as it is written: still transfer-encoded.
+std::string partBody(const std::string& mail, std::string_view header, std::string_view boundary) {
+  const std::size_t at = mail.find(header);
+  EXPECT_NE(at, std::string::npos) << header;
+  if (at == std::string::npos) return {};
+  const std::size_t start = mail.find("\r\n\r\n", at) + 4;
+  const std::size_t end = mail.find("\r\n--" + std::string(boundary), start);
+  return mail.substr(start, end - start);
+}
+
+// Quoted-printable (RFC 2045 §6.7) as the generator writes it: soft line breaks and =XX.
+std::string decodeQuotedPrintable(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '=') {
+      out += in[i];
+    } else if (in.substr(i + 1, 2) == "\r\n") {
+      i += 2;
+    } else {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+  }
+  return out;
+}
+
+std::string latin1ToUtf8(std::string_view in) {
+  std::string out;
+  for (unsigned char c : in) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+// The string at a JSON Pointer ("/type/coding/0/code"), "" when there is none.
+std::string textAt(const rapidjson::Value& v, const char* pointer) {
+  const rapidjson::Value* at = rapidjson::Pointer(pointer).Get(v);
+  return at != nullptr && at->IsString() ? std::string(at->GetString(), at->GetStringLength())
+                                         : std::string();
+}
+
+// The matches of a searchset, by Type/id.
+std::map<std::string, const rapidjson::Value*> matchesOf(const Reply& bundle) {
+  std::map<std::string, const rapidjson::Value*> out;
+  if (!bundle.body.IsObject() || !bundle.body.HasMember("entry")) return out;
+  for (const auto& e : bundle.body["entry"].GetArray()) {
+    if (std::string_view(e["search"]["mode"].GetString()) != "match") continue;
+    out[std::string(e["resource"]["resourceType"].GetString()) + "/" +
+        e["resource"]["id"].GetString()] = &e["resource"];
+  }
+  return out;
+}
+
+// Issue 12's round trip: the GP's referral letter (referral_note.eml, patient C) through the
+// intake into the store, and back through the API: the request and its requester, the mail's
+// text as the GP typed it, the letter, and its documents' exact bytes.
+TEST_F(Rest, ReferralRoundTrip) {
+  const std::string mail = message("referral_note.eml");
+  const auto patients =
+      ids(get("/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10%7C248073818504263"));
+  ASSERT_EQ(patients.size(), 1u);
+  const std::string patient = patients[0];
+  const std::string pid = patient.substr(patient.find('/') + 1);
+
+  // The request the letter opened, from its author: PractitionerRole → Practitioner (RPPS).
+  Reply requests = get("/ServiceRequest?patient=" + pid + "&_include=ServiceRequest:requester");
+  ASSERT_EQ(requests.status, 200) << requests.text.substr(0, 300);
+  const auto request_matches = matchesOf(requests);
+  ASSERT_EQ(request_matches.size(), 1u) << requests.text.substr(0, 600);
+  const std::string request = request_matches.begin()->first;
+  const rapidjson::Value& sr = *request_matches.begin()->second;
+  EXPECT_EQ(textAt(sr, "/status"), "active");
+  EXPECT_EQ(textAt(sr, "/authoredOn"), "2024-01-15T09:30:00+01:00");  // the letter's date
+  EXPECT_EQ(textAt(sr, "/subject/reference"), patient);
+  const std::string requester = textAt(sr, "/requester/reference");
+  ASSERT_EQ(requester.rfind("PractitionerRole/", 0), 0u) << requester;
+  EXPECT_EQ(ids(requests, "include"), std::vector<std::string>{requester});
+  Reply role = get("/" + requester);
+  ASSERT_EQ(role.status, 200);
+  const std::string practitioner_ref = textAt(role.body, "/practitioner/reference");
+  Reply practitioner = get("/" + practitioner_ref);
+  ASSERT_EQ(practitioner.status, 200) << practitioner_ref;
+  bool rpps = false;
+  for (int i = 0; i < 4; ++i) {
+    const std::string at = "/identifier/" + std::to_string(i);
+    rpps = rpps ||
+           (textAt(practitioner.body, (at + "/system").c_str()) == "https://rpps.esante.gouv.fr" &&
+            textAt(practitioner.body, (at + "/value").c_str()) == "99700234562");
+  }
+  EXPECT_TRUE(rpps) << practitioner.text;
+  EXPECT_EQ(ids(get("/PractitionerRole?practitioner=" + practitioner_ref)),
+            std::vector<std::string>{requester});
+
+  // The mail's text, exactly as typed: its ISO-8859-1 quoted-printable part decoded here.
+  std::string typed = latin1ToUtf8(decodeQuotedPrintable(
+      partBody(mail, "Content-Type: text/plain; charset=iso-8859-1", "=_referral_note_")));
+  for (std::size_t at = 0; (at = typed.find("\r\n", at)) != std::string::npos;)
+    typed.erase(at, 1);
+  ASSERT_EQ(typed.rfind("Cher confrère,\n", 0), 0u) << typed;
+  Reply mails = get("/Communication?patient=" + pid);
+  ASSERT_EQ(mails.status, 200);
+  const rapidjson::Value* referral_mail = nullptr;
+  for (const auto& [id, c] : matchesOf(mails)) {
+    if (textAt(*c, "/identifier/0/value") == "referral_note.20240115093512@medecin.mssante.fr")
+      referral_mail = c;
+  }
+  ASSERT_NE(referral_mail, nullptr) << mails.text.substr(0, 600);
+  EXPECT_EQ(textAt(*referral_mail, "/payload/0/contentString"), typed);
+  EXPECT_EQ(textAt(*referral_mail, "/about/0/reference"), request);
+  EXPECT_EQ(textAt(*referral_mail, "/sent"), "2024-01-15T09:35:12+01:00");
+  EXPECT_EQ(textAt(*referral_mail, "/subject/reference"), patient);
+
+  // C's documents: the letter (a CDA and the PDF it carries) and the PDF attached to the mail,
+  // the consultation report and its PDF; each linked to the request.
+  Reply docs = get("/DocumentReference?patient=" + pid);
+  ASSERT_EQ(docs.status, 200);
+  const auto documents = matchesOf(docs);
+  EXPECT_EQ(documents.size(), 4u) << docs.text.substr(0, 600);
+  const rapidjson::Value* letter = nullptr;
+  for (const auto& [id, d] : documents) {
+    if (textAt(*d, "/type/coding/0/code") == "57133-1") letter = d;
+    EXPECT_EQ(textAt(*d, "/context/related/0/reference"), request) << id;
+  }
+  ASSERT_NE(letter, nullptr);
+  EXPECT_EQ(textAt(*letter, "/masterIdentifier/value"), "ADR-2024-0115-01");
+  ASSERT_TRUE(letter->HasMember("content"));
+  ASSERT_EQ((*letter)["content"].Size(), 2u);
+  const std::string letter_id = "DocumentReference/" + textAt(*letter, "/id");
+  EXPECT_EQ(textAt(sr, "/supportingInfo/0/reference"), letter_id);
+
+  // GET /Binary: the CDA as it was in the archive (tests/data/cda/referral_note.xml, which the
+  // generator puts in the XDM unchanged), and the PDF its nonXMLBody carried, byte for byte.
+  const std::string cda = test::readRepoFile("tests/data/cda/referral_note.xml");
+  const std::string marker = "representation=\"B64\">";
+  const std::size_t b64 = cda.find(marker);
+  ASSERT_NE(b64, std::string::npos);
+  const std::size_t b64_end = cda.find("</text>", b64);
+  const auto carried =
+      parse::decodeBase64(cda.substr(b64 + marker.size(), b64_end - b64 - marker.size()));
+  ASSERT_TRUE(carried);
+  ASSERT_EQ(carried->rfind("%PDF-", 0), 0u);
+  // The mail's own PDF attachment is the same letter (the generator asserts it; checked here).
+  const auto attached = parse::decodeBase64(
+      partBody(mail, "Content-Type: application/pdf; name=\"20240115_Lettre", "=_referral_note_"));
+  ASSERT_TRUE(attached);
+  EXPECT_EQ(*attached, *carried);
+  const std::string pdf_url = "Binary/" + pipeline::sha256Hex(*carried);
+  struct Expected {
+    const char* content;
+    const std::string* bytes;
+    const char* type;
+  };
+  for (const Expected& e : {Expected{"/content/0/attachment", &cda, "text/xml"},
+                            Expected{"/content/1/attachment", &*carried, "application/pdf"}}) {
+    const rapidjson::Value* attachment = rapidjson::Pointer(e.content).Get(*letter);
+    ASSERT_NE(attachment, nullptr) << e.content;
+    const std::string url = textAt(*attachment, "/url");
+    EXPECT_EQ(url, "Binary/" + pipeline::sha256Hex(*e.bytes));
+    EXPECT_EQ(textAt(*attachment, "/contentType"), e.type);
+    ASSERT_TRUE(attachment->HasMember("size") && (*attachment)["size"].IsInt64());
+    EXPECT_EQ((*attachment)["size"].GetInt64(), static_cast<std::int64_t>(e.bytes->size()));
+    EXPECT_EQ(textAt(*attachment, "/hash"), pipeline::sha1Base64(*e.bytes));
+    Reply bytes = call("GET", "/" + url);
+    ASSERT_EQ(bytes.status, 200) << url;
+    EXPECT_EQ(bytes.header("Content-Type"), e.type);
+    EXPECT_TRUE(bytes.text == *e.bytes)
+        << url << ": " << bytes.text.size() << " bytes, expected " << e.bytes->size();
+  }
+  // The mail's PDF attachment has its DocumentReference, naming the same Binary: stored once.
+  int naming_the_pdf = 0;
+  for (const auto& [id, d] : documents) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string at = "/content/" + std::to_string(i) + "/attachment/url";
+      naming_the_pdf += textAt(*d, at.c_str()) == pdf_url;
+    }
+  }
+  EXPECT_EQ(naming_the_pdf, 2);
+  EXPECT_EQ(count("SELECT count(*) FROM binary_content WHERE 'Binary/' || id = '" + pdf_url + "'"),
+            1);
 }
 
 TEST_F(Rest, HealthAndMetrics) {
