@@ -278,6 +278,63 @@ TEST_F(MailEndToEnd, ServeKeepsGoingAcrossAnImapRestartAndShowsFailedMails) {
   EXPECT_EQ(waitFor("dr-martin", 6).size(), 6u);  // the six MDNs that could go
 }
 
+// A relay delivers the same mail twice: each copy reaches the mailbox with its own trace
+// headers (Postfix and Dovecot add Return-Path, Delivered-To and Received to each), and a third
+// copy is put in the Maildir with one more Received line, as another relay's delivery would be.
+// One message: one journal row, one outcome, stored once, and one MDN for the sender.
+TEST_F(MailEndToEnd, TheSameMailDeliveredSeveralTimesIsOneMessageWithOneAnswer) {
+  const std::string mail =
+      forPeers(itest::message("ldl_ses.eml"), "e2e-twice@client.cardio-plus.test");
+  submit(mail);
+  submit(mail);
+  const auto delivered = waitFor("ess-cardio-plus", 2);
+  ASSERT_EQ(delivered.size(), 2u);
+  EXPECT_NE(delivered[0], delivered[1]);  // the trace headers of each delivery differ
+  const fs::path inbox = peers_ / "vmail" / "ess-cardio-plus" / "Maildir" / "new";
+  std::ofstream(inbox / "1700000000.M1P1.liaison-test", std::ios::binary)
+      << "Received: from relay3.cardio-plus.test (relay3.cardio-plus.test [192.0.2.99])\r\n"
+         "\tby mx.cardio-plus.test (Postfix) with ESMTPS id 4TZ9redeliver\r\n"
+         "\tfor <"
+      << kGateway << ">; Fri, 12 Jan 2024 14:25:00 +0100 (CET)\r\n"
+      << delivered[0];
+  ASSERT_EQ(
+      shell("chown -R dovecot:dovecot " + (peers_ / "vmail" / "ess-cardio-plus").string()).first,
+      0);
+
+  auto [rc, out] = pull(config());
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("\"sent\":1"), std::string::npos) << out;
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'accepted'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'DocumentReference'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 1);
+  // All three taken off the inbox, kept in the processed folder.
+  EXPECT_TRUE(maildir(peers_ / "vmail" / "ess-cardio-plus").empty());
+  EXPECT_EQ(maildir(peers_ / "vmail" / "ess-cardio-plus", ".liaison-processed").size(), 3u);
+
+  // Dr Martin receives one MDN, "processed".
+  const auto received = waitFor("dr-martin", 1);
+  ASSERT_EQ(received.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a second one would be there by now
+  const auto all = maildir(peers_ / "vmail" / "dr-martin");
+  ASSERT_EQ(all.size(), 1u);
+  auto report = parse::readDeliveryReport(all[0]);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->original_message_id, "e2e-twice@client.cardio-plus.test");
+  EXPECT_EQ(report->disposition, "processed");
+
+  // A later delivery of it again: a duplicate, nothing sent.
+  submit(mail);
+  ASSERT_EQ(waitFor("ess-cardio-plus", 1).size(), 1u);
+  auto [rc2, out2] = pull(config());
+  ASSERT_EQ(rc2, 0) << out2;
+  EXPECT_NE(out2.find("\"duplicates\":1"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("\"sent\":0"), std::string::npos) << out2;
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 1);
+}
+
 // 500 requests wait in the mailbox; the gateway is killed with SIGKILL at random moments 20
 // times and restarted. At the end every message is stored exactly once and every
 // acknowledgement was sent at least once.
