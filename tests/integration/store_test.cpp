@@ -1773,6 +1773,65 @@ TEST_F(Store, DocumentsJoinThePatientsOpenRequest) {
   expectReferencesResolve();
 }
 
+// Version 1 forwarded again after version 2 replaced it: still the same, retired document;
+// nothing of it comes back to life, and the forward's Communication names it.
+TEST_F(Store, OldVersionReceivedAgainStaysRetired) {
+  auto store = openStore();
+  ASSERT_TRUE(ingest(*store, message("ldl_ses.eml")));
+  auto v2 = ingest(*store, message("ldl_ses_v2.eml"));
+  ASSERT_TRUE(v2) << v2.error().detail;
+  const std::string before = everything(*db_);
+  auto again = ingest(*store, message("ldl_ses_again.eml"));
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_EQ(again->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(issuesOf(again->outcome_json).count({"information", "document-already-stored"}), 1u)
+      << again->outcome_json;
+  const std::string old_doc = documentWithMasterIdentifier(*db_, kLdlV1);
+  EXPECT_EQ(stringAt(storedJson(*db_, "DocumentReference", old_doc), {"status"}), "superseded");
+  EXPECT_EQ(vitalsOf(*db_, idsOf(answeredOf(v2->response_json), "Observation"), "final"),
+            kVitalsV2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation' AND "
+                  "content->>'status' = 'final'"),
+            5);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Observation'"), 10);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE version > 2"), 0);
+  const auto mails = idsOf(answeredOf(again->response_json), "Communication");
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_EQ(payloadReferences(storedJson(*db_, "Communication", mails[0])),
+            std::vector<std::string>{"DocumentReference/" + old_doc});
+  // Only the forward's own Communication was written.
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 3);
+  EXPECT_NE(everything(*db_), before);
+  expectReferencesResolve();
+}
+
+// The GP sends the referral letter again in another mail (a reminder, another Message-ID): the
+// letter opens no second request; the new mail's Communication is about the first one.
+TEST_F(Store, SameReferralInAnotherMailOpensNoSecondRequest) {
+  auto store = openStore();
+  const std::string referral = message("referral_note.eml");
+  auto first = ingest(*store, referral);
+  ASSERT_TRUE(first) << first.error().detail;
+  const auto requests = idsOf(answeredOf(first->response_json), "ServiceRequest");
+  ASSERT_EQ(requests.size(), 1u);
+  auto again = ingest(*store, withMessageId(referral, "relance.20240122@medecin.mssante.fr"));
+  ASSERT_TRUE(again) << again.error().detail;
+  EXPECT_FALSE(again->duplicate);
+  EXPECT_EQ(again->result.status, pipeline::IngestStatus::Accepted);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'Communication' AND "
+                  "content->'about' = '[{\"reference\": \"ServiceRequest/" +
+                  requests[0] + "\"}]'::jsonb"),
+            2);
+  for (const Answered& a : answeredOf(again->response_json)) {
+    if (a.type == "ServiceRequest" || a.type == "DocumentReference") {
+      EXPECT_EQ(a.status, "200 OK") << a.type << "/" << a.id;
+    }
+  }
+  expectReferencesResolve();
+}
+
 // A mail with one more attachment (base64, before the closing boundary).
 std::string withAttachment(std::string mail, std::string_view boundary, std::string_view name,
                            std::string_view content_type, std::string_view bytes) {
