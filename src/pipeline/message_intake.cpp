@@ -640,6 +640,21 @@ class MessageRun {
       facts_.clear(name);
   }
 
+  // The identity of a file that names none (an attachment): its bytes, for this patient — the
+  // same bytes (a blank form, a logo, a leaflet) may come for several patients, and each must
+  // get their own DocumentReference. Without a valid INS, for this message only.
+  std::string fileKey(std::string_view bytes) const {
+    std::string key = "sha256|" + sha256Hex(bytes);
+    if (identity_.ins && identity_.nir_valid) {
+      key += "|" + identity_.ins->oid + "|" + identity_.normalized;
+    } else {
+      char seed[17];
+      std::snprintf(seed, sizeof seed, "%016llx", static_cast<unsigned long long>(seed_));
+      key += "|message|" + std::string(seed);
+    }
+    return key;
+  }
+
   // Keeps a document's bytes as a Binary; its url for the DocumentReference.
   std::string keepBinary(std::string_view bytes, std::string content_type) {
     std::string id = sha256Hex(bytes);
@@ -677,6 +692,7 @@ class MessageRun {
       } else {
         MappedDocument mapped = mapCda(i, doc_seed, group, report);
         closeGroup(group, mapped.document);
+        cda_groups_.push_back(group);
         if (!opener_ && ess_.requests.opens(d.cda->code.code)) opener_ = mapped;
       }
       report.mapped = countTypes(bundle_.emitted(), first);
@@ -698,7 +714,7 @@ class MessageRun {
                     {}, d.path);
     }
     const std::string unique_id = !cda_id.empty() ? cda_id : d.meta->unique_id;
-    id.key = unique_id.empty() ? "sha256|" + sha256Hex(d.bytes) : keyOf(identifierOf(unique_id));
+    id.key = unique_id.empty() ? fileKey(d.bytes) : keyOf(identifierOf(unique_id));
     if (!d.cda) return id;
     if (!d.cda->set_id.root.empty()) id.set = keyOf(identifierOf(uniqueIdOf(d.cda->set_id)));
     id.version = versionOf(d.cda->version);
@@ -728,7 +744,6 @@ class MessageRun {
     // file order; an entry is read by one mapping at most.
     std::vector<bool> taken(cda.entries.size(), false);
     const std::string doc_date = fhir::dateTimeOfTs(cda.effective_time).value_or("");
-    std::uint64_t salt = 0x5bd1e995ULL;
     auto apply = [&](const SelectingMapping& m) {
       facts_.clear("entries");
       int selected = 0;
@@ -741,8 +756,9 @@ class MessageRun {
         }
       }
       const std::size_t before = bundle_.emitted().size();
-      bundle_.append(m.mapping, facts_, doc_seed ^ salt);
-      salt += 0x9E3779B97F4A7C15ULL;
+      // Seeded by the mapping's name, not its rank: adding a mapping file leaves the ids of what
+      // the others derive from a document unchanged (the store recognises them on a copy).
+      bundle_.append(m.mapping, facts_, doc_seed ^ contentSeed(m.mapping.name()));
       if (selected > 0) report.entries.emplace_back(m.mapping.name(), selected);
       return bundle_.emitted().size() > before;
     };
@@ -896,18 +912,47 @@ class MessageRun {
         .text("attachment.hash", sha1Base64(bytes));
   }
 
-  // Other parts of the mail (a PDF rendition…), kept as they are, each a document of its own
-  // (identified by its bytes: the same PDF received again is stored once).
+  // Other parts of the mail, kept as they are. With one CDA in the archive, its PDFs are its
+  // renditions (MSSanté sends the PDF/A made from the CDA beside the IHE_XDM.ZIP): they belong to
+  // its group, with ids of the document's (a copy's rendition, even made again, is the one
+  // stored; a new version retires it). Any other file is a document of its own, identified by
+  // its bytes.
   void mapAttachments(const std::vector<parse::MimeAttachment>& parts) {
+    const bool one_cda = cda_groups_.size() == 1;
+    std::size_t renditions = 0;
     for (const parse::MimeAttachment& a : parts) {
       if (&a == xdm_part_) continue;
-      mapAttachment(a);
+      if (one_cda && kindOf(a) == "Document PDF") {
+        mapRendition(a, cda_groups_.front(), renditions++);
+      } else {
+        mapAttachment(a);
+      }
     }
+  }
+
+  void mapRendition(const parse::MimeAttachment& a, std::size_t group, std::size_t index) {
+    clearDocumentFacts();
+    const std::size_t first = bundle_.emitted().size();
+    addAttachmentFacts(a.filename, a.content_type, kindOf(a), "Rendu PDF du document", a.bytes);
+    bundle_.append(mss_.attachment(), facts_,
+                   documentSeed(r_.documents[group].identity.key) ^ contentSeed("rendition") ^
+                       (index * 0x9E3779B97F4A7C15ULL));
+    for (std::size_t i = first; i < bundle_.emitted().size(); ++i)
+      r_.documents[group].resources.push_back(bundle_.emitted()[i].full_url);
+    facts_.text("bundle.documents", fullUrlFrom(bundle_.emitted(), first, "attachment"));
+    r_.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
+                          a.content_type,
+                          mss_.attachment().name(),
+                          countTypes(bundle_.emitted(), first),
+                          {},
+                          {"rendu PDF du document, gardé tel quel"},
+                          {}});
+    clearDocumentFacts();
   }
 
   void mapAttachment(const parse::MimeAttachment& a) {
     clearDocumentFacts();
-    const std::size_t group = openGroup({"sha256|" + sha256Hex(a.bytes), {}, 0, {}});
+    const std::size_t group = openGroup({fileKey(a.bytes), {}, 0, {}});
     const std::size_t first = bundle_.emitted().size();
     addAttachmentFacts(a.filename, a.content_type, kindOf(a), "Pièce jointe du message", a.bytes);
     bundle_.append(mss_.attachment(), facts_, documentSeed(r_.documents[group].identity.key));
@@ -1122,6 +1167,7 @@ class MessageRun {
   std::set<std::string> binary_ids_;
   std::size_t group_start_ = 0;
   std::optional<MappedDocument> opener_;
+  std::vector<std::size_t> cda_groups_;  // into r_.documents, the CDA documents' groups
   std::string ess_url_;
   std::string patient_url_;
   std::string request_url_;

@@ -334,9 +334,9 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
     if (auto key = identifyingIdentifier(type, resource)) {
       auto holder = tx.holderOf(type, key->first, key->second, id);
       if (!holder) return holder.error();
-      create = *holder == id;
+      create = holder->claimed;
       merged = true;
-      id = *holder;
+      id = holder->id;
     }
     const std::string target = type + "/" + id;
     if (!full_url.empty()) references[full_url] = target;
@@ -376,14 +376,27 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
       case DocumentClaim::Status::New:
         break;
       case DocumentClaim::Status::Same: {
-        // Received before: nothing of it is written again; this message points at what is stored.
+        // Received before: what is stored of it is not written again, and this message points at
+        // it. What this copy derives that the store does not have (an entry a newer mapping
+        // reads) is added to it — when its ids are those of the stored copy (derived alike).
         if (!c.current.empty()) references[group.document] = c.current;
+        const bool derived_alike = c.current == document;
         std::string_view received_bytes;
+        std::vector<std::string> added;
         for (Planned& p : plan) {
           if (p.group != g) continue;
-          p.create = false;
-          if (p.type + "/" + p.id == document) received_bytes = firstAttachmentUrl(*p.resource);
+          const std::string target = p.type + "/" + p.id;
+          if (target == document) {
+            received_bytes = firstAttachmentUrl(*p.resource);
+            p.create = false;
+          } else if (!p.merged) {
+            const bool stored =
+                std::find(c.resources.begin(), c.resources.end(), target) != c.resources.end();
+            p.create = derived_alike && !stored;
+            if (p.create) added.push_back(target);
+          }
         }
+        if (auto kept = tx.addToDocument(group.identity.key, added); !kept) return kept.error();
         // The same identifier on other bytes: a correction sent without a new version, or an
         // identifier reused by mistake. The first stays; the secretariat is told.
         const std::size_t slash = c.current.find('/');
@@ -425,7 +438,7 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
         // A late older version: kept, retired at once, so that nothing of it is live.
         for (Planned& p : plan) {
           if (p.group != g || p.merged) continue;
-          if (p.type + "/" + p.id == document) {
+          if (p.type == "DocumentReference") {  // the document and its renditions
             setString(*p.resource, "status", "superseded", alloc);
           } else {
             markEnteredInError(*p.resource, alloc);
@@ -496,7 +509,8 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
         rapidjson::Document old;
         old.Parse((*stored)->json.data(), (*stored)->json.size());
         if (old.HasParseError() || !old.IsObject()) continue;
-        if (target == v.document) {
+        if (target == v.document || type == "DocumentReference") {
+          // The document and its renditions: superseded, as FHIR says of a replaced document.
           setString(old, "status", "superseded", old.GetAllocator());
         } else if (!markEnteredInError(old, old.GetAllocator())) {
           continue;

@@ -1233,9 +1233,9 @@ http::Response FhirApi::write(const http::Request& request, const Target& t,
   if (auto key = pipeline::identifyingIdentifierOf(type, *prepared)) {
     auto holder = lease.check((*tx)->holderOf(type, key->first, key->second, id));
     if (!holder) return failure(holder.error());
-    if (*holder != id)
+    if (holder->id != id)
       return failure(Errc::RestIdentifierTaken,
-                     type + "/" + *holder + " porte déjà cet identifiant (" + key->first + ")");
+                     type + "/" + holder->id + " porte déjà cet identifiant (" + key->first + ")");
   }
   auto written = lease.check(
       (*tx)->update(NewResource{type, id, *prepared, now, search_->extract(type, *prepared)},

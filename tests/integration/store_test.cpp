@@ -396,7 +396,7 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
         "DROP TABLE resource", "TRUNCATE message_journal",
         "UPDATE binary_content SET content_type = 'x'", "DELETE FROM binary_content",
         "UPDATE document_version SET document = 'DocumentReference/x'",
-        "UPDATE document_version SET resources = '{}'", "DELETE FROM document_version"}) {
+        "UPDATE document_version SET key = 'x'", "DELETE FROM document_version"}) {
     auto denied = (*server)->exec(forbidden);
     ASSERT_FALSE(denied) << forbidden;
     EXPECT_NE(denied.error().detail.find("42501"), std::string::npos)
@@ -1851,13 +1851,9 @@ std::string withAttachment(std::string mail, std::string_view boundary, std::str
 
 // The same file attached to mails about two patients (the practice's instructions sheet, a
 // consent form, a letter first sent for the wrong patient): its bytes are stored once, but each
-// patient's record holds its own DocumentReference; a mail about B never points at A's.
-// DISABLED: fails today. A file that is not a document of the archive (nor, since the rendition
-// rule, a PDF beside a single CDA) is identified by "sha256|<hex>" alone
-// (MessageRun::mapAttachment in src/pipeline/message_intake.cpp), whatever the patient: B's mail
-// finds A's DocumentReference as "the same document", writes none for B, and B's Communication
-// and ServiceRequest point at A's. Enable once that identity is scoped to the patient.
-TEST_F(Store, DISABLED_SameAttachmentForTwoPatientsBelongsToEach) {
+// patient's record holds its own DocumentReference; a mail about B never points at A's (a file
+// that names no identity is the same document for the same patient only: MessageRun::fileKey).
+TEST_F(Store, SameAttachmentForTwoPatientsBelongsToEach) {
   auto store = openStore();
   std::string sheet("\x89PNG\r\n\x1a\n", 8);  // the same image in both mails
   for (int i = 0; i < 600; ++i)

@@ -132,22 +132,22 @@ class PgTransaction : public StoreTransaction {
     if (open_) (void)db_.script("ROLLBACK");
   }
 
-  Result<std::string> holderOf(std::string_view type, std::string_view system,
-                               std::string_view value, std::string_view proposed_id) override {
+  Result<Holder> holderOf(std::string_view type, std::string_view system, std::string_view value,
+                          std::string_view proposed_id) override {
     // Waits for a concurrent holder to commit or roll back; then either we hold it or we see it.
     auto claimed = db_.execPrepared(
         "INSERT INTO identifier_holder (type, system, value, resource_id) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (type, system, value) DO NOTHING RETURNING resource_id",
         {Param{type}, Param{system}, Param{value}, Param{proposed_id}});
     if (!claimed) return claimed.error();
-    if (claimed->rows() == 1) return std::string(claimed->text(0, 0));
+    if (claimed->rows() == 1) return Holder{std::string(claimed->text(0, 0)), true};
     auto holder = db_.execPrepared(
         "SELECT resource_id FROM identifier_holder WHERE type = $1 AND system = $2 AND value = $3",
         {Param{type}, Param{system}, Param{value}});
     if (!holder) return holder.error();
     if (holder->rows() != 1)
       return makeError(Errc::DbSerialization, "identifiant réservé puis disparu");
-    return std::string(holder->text(0, 0));
+    return Holder{std::string(holder->text(0, 0)), false};
   }
 
   Result<std::vector<StoredVersion>> create(std::span<const NewResource> resources) override {
@@ -343,7 +343,7 @@ class PgTransaction : public StoreTransaction {
         "SELECT key, version, document, key = $1, "
         "key = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))), "
         "replaces @> ARRAY[$1::text], set_key IS NOT DISTINCT FROM NULLIF($2, ''), "
-        "superseded_by IS NULL "
+        "superseded_by IS NULL, resources::text "
         "FROM document_version WHERE key = $1 OR set_key = NULLIF($2, '') "
         "OR key = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) "
         "OR replaces @> ARRAY[$1::text] ORDER BY version DESC, created_at DESC, key",
@@ -363,6 +363,7 @@ class PgTransaction : public StoreTransaction {
       if (known->text(i, 3) == "t") {
         claim.status = DocumentClaim::Status::Same;
         claim.current = known->text(i, 2);
+        claim.resources = fromArray(known->text(i, 8));
         return claim;
       }
       if (known->text(i, 7) != "t") continue;  // retired already
@@ -416,13 +417,15 @@ class PgTransaction : public StoreTransaction {
           {std::string(written->text(i, 1)), fromArray(written->text(i, 2))});
     }
     if (!inserted) {  // the key is held by a claim that committed meanwhile: the same document
-      auto held = db_.execPrepared("SELECT document FROM document_version WHERE key = $1",
-                                   {Param{identity.key}});
+      auto held =
+          db_.execPrepared("SELECT document, resources::text FROM document_version WHERE key = $1",
+                           {Param{identity.key}});
       if (!held) return held.error();
       if (held->rows() != 1)
         return makeError(Errc::DbSerialization, "document réservé puis disparu");
       claim.status = DocumentClaim::Status::Same;
       claim.current = held->text(0, 0);
+      claim.resources = fromArray(held->text(0, 1));
       return claim;
     }
     if (newer != nullptr) {
@@ -433,6 +436,17 @@ class PgTransaction : public StoreTransaction {
           claim.superseded.empty() ? DocumentClaim::Status::New : DocumentClaim::Status::Supersedes;
     }
     return claim;
+  }
+
+  Result<Unit> addToDocument(std::string_view key,
+                             std::span<const std::string> resources) override {
+    if (resources.empty()) return Unit{};
+    auto added = db_.execPrepared(
+        "UPDATE document_version SET resources = resources || "
+        "ARRAY(SELECT jsonb_array_elements_text($2::jsonb)) WHERE key = $1",
+        {Param{key}, Param{jsonArray(resources)}});
+    if (!added) return added.error();
+    return Unit{};
   }
 
   Result<std::optional<std::string>> openRequestOf(std::string_view patient) override {

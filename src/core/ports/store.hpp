@@ -149,6 +149,8 @@ struct DocumentClaim {
     std::vector<std::string> resources;  // what was derived from it, "Type/id"
   };
   std::vector<Version> superseded;  // Supersedes: the versions it replaces, still current until now
+  // Same: what is stored as derived from it ("Type/id"), to tell what a copy adds.
+  std::vector<std::string> resources;
   // (also with Superseded, when the late version explicitly replaces versions still current: they
   // are retired all the same; whatever the status, what is listed here is to retire)
 };
@@ -196,10 +198,16 @@ class StoreTransaction {
   virtual ~StoreTransaction() = default;
 
   // The resource of that type that holds this identifier (a Patient's INS, a Practitioner's
-  // RPPS, an Organization's FINESS): the existing one, or `proposed_id`, recorded as its holder.
-  // Atomic under concurrency (a unique constraint, not a read-then-write race).
-  virtual Result<std::string> holderOf(std::string_view type, std::string_view system,
-                                       std::string_view value, std::string_view proposed_id) = 0;
+  // RPPS, an Organization's FINESS): the existing one, or `proposed_id`, recorded as its holder
+  // (claimed: it is for this transaction to create it). Atomic under concurrency (a unique
+  // constraint, not a read-then-write race). Ids may repeat across transactions (those derived
+  // from a document): `claimed`, not a comparison with `proposed_id`, says who creates it.
+  struct Holder {
+    std::string id;
+    bool claimed = false;
+  };
+  virtual Result<Holder> holderOf(std::string_view type, std::string_view system,
+                                  std::string_view value, std::string_view proposed_id) = 0;
 
   // Creates version 1 of each resource (and its history row).
   virtual Result<std::vector<StoredVersion>> create(std::span<const NewResource> resources) = 0;
@@ -234,6 +242,11 @@ class StoreTransaction {
   virtual Result<DocumentClaim> claimDocument(const DocumentIdentity& identity,
                                               std::string_view document,
                                               std::span<const std::string> resources) = 0;
+
+  // Adds resources ("Type/id") to what derives from a document already claimed (a copy received
+  // later brought them), so that a new version retires them too.
+  virtual Result<Unit> addToDocument(std::string_view key,
+                                     std::span<const std::string> resources) = 0;
 
   // The newest open ServiceRequest (status draft, active or on-hold) of a patient
   // ("Patient/<id>"), as "ServiceRequest/<id>"; nullopt when there is none.

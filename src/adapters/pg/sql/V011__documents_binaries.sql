@@ -60,6 +60,8 @@ CREATE TABLE document_version (
 CREATE INDEX document_version_set ON document_version (set_key) WHERE set_key IS NOT NULL;
 CREATE INDEX document_version_replaces ON document_version USING gin (replaces)
   WITH (fastupdate = off);
--- A version is retired by setting superseded_by; nothing else of a row is ever changed.
+-- A version is retired by setting superseded_by; a copy received later may add resources.
 GRANT SELECT, INSERT ON document_version TO liaison_gateway;
-GRANT UPDATE (superseded_by) ON document_version TO liaison_gateway;
+-- superseded_by when a newer version arrives; resources when a copy received later brings what
+-- the first did not (a PDF rendition made again, an entry a newer mapping reads).
+GRANT UPDATE (superseded_by, resources) ON document_version TO liaison_gateway;
