@@ -18,6 +18,8 @@
 #include <xercesc/util/XMLUni.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -236,7 +238,17 @@ class LazyAttributes final : public XmlAttributeList {
       if (ascii) {
         if (!equalsAscii(attrs_->getLocalName(i), name)) continue;
         if (!equalsAscii(attrs_->getURI(i), ns_uri)) continue;
-        return &at(i);
+        // The name and namespace are the ones asked for, character for character: only the
+        // value needs converting (attr() is called a few times per element).
+        Slot& slot = slots_[i];
+        if (!slot.ready) {
+          slot.ns.assign(ns_uri);
+          slot.local.assign(name);
+          convert(slot.value, attrs_->getValue(i));
+          slot.view = XmlAttribute{slot.ns, slot.local, slot.value};
+          slot.ready = true;
+        }
+        return &slot.view;
       }
       const XmlAttribute& a = at(i);
       if (a.local_name == name && a.ns == ns_uri) return &a;
@@ -269,7 +281,10 @@ class SaxBridge final : public xc::DefaultHandler {
   explicit SaxBridge(xc::XMLTranscoder& utf8) : utf8_(utf8), attributes_(utf8) {}
 
   // Buffers are kept from one parse to the next (their capacity is the point of reusing them).
-  void begin(XmlHandler& handler, const XmlLimits& limits) {
+  // `stable_names`: the scanner hands out element names and namespace URIs that stay where they
+  // are, unchanged, until the parse ends (WFXMLScanner: its element declarations and its URI
+  // pool, reset and reused by the next parse), so their UTF-8 forms are cached by address.
+  void begin(XmlHandler& handler, const XmlLimits& limits, bool stable_names) {
     handler_ = &handler;
     limits_ = &limits;
     depth_ = elements_ = run_chars_ = stream_depth_ = 0;
@@ -277,6 +292,10 @@ class SaxBridge final : public xc::DefaultHandler {
     capture_.clear();
     ns_u16_.clear();
     ns_.clear();
+    ns_key_ = nullptr;
+    stable_names_ = stable_names;
+    for (CachedName& n : names_)
+      n.key = nullptr;
   }
 
   void finish() {
@@ -297,8 +316,7 @@ class SaxBridge final : public xc::DefaultHandler {
     run_chars_ = 0;
     if (path_.size() < depth_) path_.resize(depth_);
     std::string& local = path_[depth_ - 1];
-    local.clear();
-    appendUtf8(local, localname, xc::XMLString::stringLen(localname), utf8_);
+    local.assign(nameOf(localname));
     setNs(uri);
 
     const XMLSize_t count = attrs.getLength();
@@ -407,11 +425,29 @@ class SaxBridge final : public xc::DefaultHandler {
   std::uint64_t line() const { return locator_ != nullptr ? locator_->getLineNumber() : 0; }
 
   void setNs(const XMLCh* uri) {
+    if (stable_names_ && uri == ns_key_ && uri != nullptr) return;  // the same pool entry
+    ns_key_ = uri;
     const std::size_t n = uri != nullptr ? xc::XMLString::stringLen(uri) : 0;
     if (n == ns_u16_.size() && std::equal(uri, uri + n, ns_u16_.begin())) return;
     ns_u16_.assign(uri, n);
     ns_.clear();
     appendUtf8(ns_, uri, n, utf8_);
+  }
+
+  // An element's local name in UTF-8; cached by address when names are stable (see begin()).
+  const std::string& nameOf(const XMLCh* name) {
+    if (!stable_names_) {
+      scratch_name_.clear();
+      appendUtf8(scratch_name_, name, xc::XMLString::stringLen(name), utf8_);
+      return scratch_name_;
+    }
+    CachedName& n = names_[(reinterpret_cast<std::uintptr_t>(name) >> 4) % names_.size()];
+    if (n.key != name) {
+      n.key = name;
+      n.utf8.clear();
+      appendUtf8(n.utf8, name, xc::XMLString::stringLen(name), utf8_);
+    }
+    return n.utf8;
   }
 
   XmlHandler* handler_ = nullptr;
@@ -426,6 +462,14 @@ class SaxBridge final : public xc::DefaultHandler {
   std::vector<std::string> path_;
   std::u16string ns_u16_;
   std::string ns_;
+  const XMLCh* ns_key_ = nullptr;  // the URI ns_ was made from, when names are stable
+  bool stable_names_ = false;
+  struct CachedName {
+    const XMLCh* key = nullptr;
+    std::string utf8;
+  };
+  std::array<CachedName, 64> names_;  // direct-mapped by address; a collision converts again
+  std::string scratch_name_;
   LazyAttributes attributes_;
   NoAttributes no_attributes_;
   std::string capture_;                                        // text of the captured elements
@@ -527,7 +571,7 @@ std::optional<Error> readXml(std::string_view xml, XmlHandler& handler, const Xm
     std::unique_ptr<xc::SAX2XMLReader>& reader = fast ? slot.fast : slot.general;
     if (!reader) reader = makeReader(slot, fast);
     slot.security.setEntityExpansionLimit(limits.max_entity_expansions);
-    slot.bridge->begin(handler, limits);
+    slot.bridge->begin(handler, limits, fast);
     xc::MemBufInputSource source(reinterpret_cast<const XMLByte*>(xml.data()), xml.size(),
                                  "liaison-xml", false);
     source.setCopyBufToStream(false);  // Xerces copies the whole input by default
