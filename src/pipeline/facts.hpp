@@ -21,6 +21,7 @@ class FactSchema final : public map::SourceSchema {
   FactSchema& operator=(const FactSchema&) = delete;
   std::optional<int> bind(std::string_view name) const override;
   std::size_t size() const { return names_.size(); }
+  const std::vector<std::string>& names() const { return names_; }
 
  private:
   std::vector<std::string> names_;
@@ -48,6 +49,7 @@ class Facts final : public map::Source {
   Facts& record(std::string_view name,
                 const std::vector<std::pair<std::string_view, map::Value>>& fields);
   void clear(std::string_view name);
+  void clear(std::size_t slot) { values_[slot].clear(); }
 
   // Values to put in records: owned by this Facts.
   map::Value keepText(std::string value);

@@ -273,62 +273,29 @@ void addEntryRecord(Facts& f, const parse::CdaDocument& doc, std::size_t index,
             {"parentCode", parent != nullptr ? keepCoding(f, parent->code) : map::Value{}}});
 }
 
-// The names of one document's facts, cleared before the next document.
-constexpr std::string_view kDocumentFacts[] = {
-    "doc.path",
-    "doc.entryUuid",
-    "doc.masterIdentifier.system",
-    "doc.masterIdentifier.value",
-    "doc.code",
-    "doc.type",
-    "doc.class",
-    "doc.format",
-    "doc.title",
-    "doc.date",
-    "doc.instant",
-    "doc.confidentiality",
-    "doc.contentType",
-    "doc.language",
-    "doc.url",
-    "doc.size",
-    "doc.hash",
-    "doc.version",
-    "doc.pdf.url",
-    "doc.pdf.size",
-    "doc.pdf.hash",
-    "doc.serviceEvent",
-    "doc.period.start",
-    "doc.period.end",
-    "doc.facilityType",
-    "doc.practiceSetting",
-    "author.rpps",
-    "author.idnps",
-    "author.family",
-    "author.given",
-    "author.specialty",
-    "author.org.name",
-    "author.org.finess",
-    "author.org.idnst",
-    "custodian.name",
-    "custodian.finess",
-    "custodian.idnst",
-    "encounter.start",
-    "encounter.end",
-    "encounter.facilityType",
-    "sections",
-    "entries",
-    "attachment.filename",
-    "attachment.contentType",
-    "attachment.kind",
-    "attachment.description",
-    "attachment.url",
-    "attachment.size",
-    "attachment.hash",
-    "bundle.document",
-    "bundle.author",
-    "bundle.custodian",
-    "bundle.encounter",
-};
+// The slots of one document's facts (its header, author, sections, entries, its file, where its
+// resources are in the Bundle), cleared before the next document: every name of the vocabulary
+// under these prefixes, and these names.
+const std::vector<std::size_t>& documentFactSlots() {
+  static const std::vector<std::size_t> slots = [] {
+    static constexpr std::string_view kPrefixes[] = {"doc.", "author.", "custodian.", "encounter.",
+                                                     "attachment."};
+    static constexpr std::string_view kNames[] = {"sections",         "entries",
+                                                  "bundle.document",  "bundle.author",
+                                                  "bundle.custodian", "bundle.encounter"};
+    std::vector<std::size_t> out;
+    const std::vector<std::string>& names = mssVocabulary().names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const std::string_view n = names[i];
+      const bool prefixed = std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
+                                        [&](std::string_view p) { return n.rfind(p, 0) == 0; });
+      if (prefixed || std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames))
+        out.push_back(i);
+    }
+    return out;
+  }();
+  return slots;
+}
 
 // A fast 64-bit hash of a document identity: the seed of the ids of what derives from it, so
 // that the same document received again gives the same ids (the store then knows it has them).
@@ -636,8 +603,8 @@ class MessageRun {
   }
 
   void clearDocumentFacts() {
-    for (std::string_view name : kDocumentFacts)
-      facts_.clear(name);
+    for (std::size_t slot : documentFactSlots())
+      facts_.clear(slot);
   }
 
   // The identity of a file that names none (an attachment): its bytes, for this patient — the
@@ -930,39 +897,42 @@ class MessageRun {
     }
   }
 
+  // A rendition: into the CDA's group, with an id of the document's (a copy's rendition, even
+  // made again, is the one stored).
   void mapRendition(const parse::MimeAttachment& a, std::size_t group, std::size_t index) {
-    clearDocumentFacts();
-    const std::size_t first = bundle_.emitted().size();
-    addAttachmentFacts(a.filename, a.content_type, kindOf(a), "Rendu PDF du document", a.bytes);
-    bundle_.append(mss_.attachment(), facts_,
-                   documentSeed(r_.documents[group].identity.key) ^ contentSeed("rendition") ^
-                       (index * 0x9E3779B97F4A7C15ULL));
-    for (std::size_t i = first; i < bundle_.emitted().size(); ++i)
-      r_.documents[group].resources.push_back(bundle_.emitted()[i].full_url);
-    facts_.text("bundle.documents", fullUrlFrom(bundle_.emitted(), first, "attachment"));
-    r_.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
-                          a.content_type,
-                          mss_.attachment().name(),
-                          countTypes(bundle_.emitted(), first),
-                          {},
-                          {"rendu PDF du document, gardé tel quel"},
-                          {}});
-    clearDocumentFacts();
+    mapFile(a, group,
+            documentSeed(r_.documents[group].identity.key) ^ contentSeed("rendition") ^
+                (index * 0x9E3779B97F4A7C15ULL),
+            "Rendu PDF du document", "rendu PDF du document, gardé tel quel");
   }
 
+  // Any other file: a document of its own, in a group of its own.
   void mapAttachment(const parse::MimeAttachment& a) {
-    clearDocumentFacts();
     const std::size_t group = openGroup({fileKey(a.bytes), {}, 0, {}});
+    mapFile(a, group, documentSeed(r_.documents[group].identity.key), "Pièce jointe du message",
+            "pièce jointe gardée telle quelle");
+  }
+
+  void mapFile(const parse::MimeAttachment& a, std::size_t group, std::uint64_t seed,
+               std::string_view description, std::string kept) {
+    clearDocumentFacts();
     const std::size_t first = bundle_.emitted().size();
-    addAttachmentFacts(a.filename, a.content_type, kindOf(a), "Pièce jointe du message", a.bytes);
-    bundle_.append(mss_.attachment(), facts_, documentSeed(r_.documents[group].identity.key));
-    closeGroup(group, fullUrlFrom(bundle_.emitted(), first, "attachment"));
+    addAttachmentFacts(a.filename, a.content_type, kindOf(a), description, a.bytes);
+    bundle_.append(mss_.attachment(), facts_, seed);
+    const std::string document = fullUrlFrom(bundle_.emitted(), first, "attachment");
+    DocumentGroup& g = r_.documents[group];
+    if (g.document.empty()) {
+      g.document = document;
+    } else {
+      g.resources.push_back(document);
+    }
+    facts_.text("bundle.documents", document);
     r_.reports.push_back({a.filename.empty() ? "partie " + a.part_path : a.filename,
                           a.content_type,
                           mss_.attachment().name(),
                           countTypes(bundle_.emitted(), first),
                           {},
-                          {"pièce jointe gardée telle quelle"},
+                          {std::move(kept)},
                           {}});
     clearDocumentFacts();
   }

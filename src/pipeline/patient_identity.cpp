@@ -4,20 +4,11 @@
 
 #include "core/fhir/terminology.hpp"
 #include "core/nir/nir.hpp"
+#include "core/text/ascii.hpp"
 #include "parse/form/value_parser.hpp"
 
 namespace liaison::pipeline {
 namespace {
-
-bool hasQualifier(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const std::size_t sp = list.find(' ');
-    if (list.substr(0, sp) == token) return true;
-    if (sp == std::string_view::npos) break;
-    list.remove_prefix(sp + 1);
-  }
-  return false;
-}
 
 // The first word of a list of given names ("CHLOE EMMA" → "CHLOE"; "Jean-Pierre Paul" →
 // "Jean-Pierre"): the INS first given name when only the list is stated.
@@ -65,13 +56,13 @@ PatientTraits traitsOfCda(const parse::CdaPatient& p, std::string where) {
   std::string spouse_family;
   for (const auto& f : p.families) {
     if (f.text.empty()) continue;
-    const bool br = hasQualifier(f.qualifier, "BR");
-    const bool cl = hasQualifier(f.qualifier, "CL");
+    const bool br = ascii::hasToken(f.qualifier, "BR");
+    const bool cl = ascii::hasToken(f.qualifier, "CL");
     if (br && t.birth_family.empty()) t.birth_family = f.text;
     if (cl && t.used_family.empty()) t.used_family = f.text;
-    if (!br && !cl && hasQualifier(f.qualifier, "SP") && spouse_family.empty())
+    if (!br && !cl && ascii::hasToken(f.qualifier, "SP") && spouse_family.empty())
       spouse_family = f.text;
-    if (!br && !cl && !hasQualifier(f.qualifier, "SP")) unqualified_families.push_back(&f.text);
+    if (!br && !cl && !ascii::hasToken(f.qualifier, "SP")) unqualified_families.push_back(&f.text);
   }
   std::size_t next = 0;
   if (t.birth_family.empty() && next < unqualified_families.size()) {
@@ -88,8 +79,8 @@ PatientTraits traitsOfCda(const parse::CdaPatient& p, std::string where) {
 
   for (const auto& g : p.givens) {
     if (g.text.empty()) continue;
-    const bool br = hasQualifier(g.qualifier, "BR");
-    const bool cl = hasQualifier(g.qualifier, "CL");
+    const bool br = ascii::hasToken(g.qualifier, "BR");
+    const bool cl = ascii::hasToken(g.qualifier, "CL");
     if (br && t.first_given.empty()) t.first_given = g.text;
     if (cl && t.used_given.empty()) t.used_given = g.text;
     if (!br && !cl) append(t.birth_givens, g.text);

@@ -36,4 +36,16 @@ inline bool containsNoCase(std::string_view s, std::string_view needle) {
          needle.empty();
 }
 
+// Whether a space-separated list of tokens (an XML attribute such as a CDA name part's
+// qualifier "BR SP") holds `token` exactly.
+constexpr bool hasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const std::size_t sp = list.find(' ');
+    if (list.substr(0, sp) == token) return true;
+    if (sp == std::string_view::npos) break;
+    list.remove_prefix(sp + 1);
+  }
+  return false;
+}
+
 }  // namespace liaison::ascii

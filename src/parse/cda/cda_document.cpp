@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/text/ascii.hpp"
 #include "parse/cda/xml.hpp"
 #include "parse/text/base64.hpp"
 
@@ -153,16 +154,6 @@ struct PendingRef {
   RefTarget target;
   std::string id;
 };
-
-bool hasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const std::size_t sp = list.find(' ');
-    if (list.substr(0, sp) == token) return true;
-    if (sp == std::string_view::npos) break;
-    list.remove_prefix(sp + 1);
-  }
-  return false;
-}
 
 bool isSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -629,8 +620,8 @@ class CdaHandler final : public XmlHandler {
           const bool family = n == "family";
           f.capture = family ? Capture::PatientFamily : Capture::PatientGiven;
           const std::string_view q = e.attr("qualifier");
-          f.qualifier_br = hasToken(q, "BR");
-          f.qualifier_cl = hasToken(q, "CL");
+          f.qualifier_br = ascii::hasToken(q, "BR");
+          f.qualifier_cl = ascii::hasToken(q, "CL");
           auto& parts = family ? doc_.patient->families : doc_.patient->givens;
           if (patient_names_ == 1 && parts.size() < kMaxPatientParts) {
             parts.push_back(CdaPatient::NamePart{{}, std::string(q)});
