@@ -16,6 +16,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <set>
 
 #include "core/fhir/terminology.hpp"
@@ -610,8 +611,8 @@ class MessageRun {
   // The identity of a file that names none (an attachment): its bytes, for this patient — the
   // same bytes (a blank form, a logo, a leaflet) may come for several patients, and each must
   // get their own DocumentReference. Without a valid INS, for this message only.
-  std::string fileKey(std::string_view bytes) const {
-    std::string key = "sha256|" + sha256Hex(bytes);
+  std::string fileKey(std::string_view bytes) {
+    std::string key = "sha256|" + sha256Of(bytes);
     if (identity_.ins && identity_.nir_valid) {
       key += "|" + identity_.ins->oid + "|" + identity_.normalized;
     } else {
@@ -622,13 +623,62 @@ class MessageRun {
     return key;
   }
 
-  // Keeps a document's bytes as a Binary; its url for the DocumentReference.
+  // Digests of the bytes of a document, computed once however many facts and resources need
+  // them (a referral's facts are made twice; a file's SHA-256 is its identity and its Binary's
+  // id). Keyed by address: only for bytes the run owns until it ends (the mail's parts, the
+  // archive's entries, a CDA's embedded document), never for a temporary.
+  struct Digests {
+    std::string_view bytes;
+    std::string sha256;  // hex
+    std::string sha1;    // base64
+  };
+  Digests& digestsOf(std::string_view bytes) {
+    for (Digests& d : digests_) {
+      if (d.bytes.data() == bytes.data() && d.bytes.size() == bytes.size()) return d;
+    }
+    return digests_.emplace_back(Digests{bytes, {}, {}});
+  }
+  std::string sha256Of(std::string_view bytes) {
+    Digests& d = digestsOf(bytes);
+    if (d.sha256.empty()) d.sha256 = sha256Hex(bytes);
+    return d.sha256;
+  }
+  std::string sha1Base64Of(std::string_view bytes) {
+    Digests& d = digestsOf(bytes);
+    if (d.sha1.empty()) d.sha1 = sha1Base64(bytes);
+    return d.sha1;
+  }
+
+  // Keeps a document's bytes as a Binary; its url for the DocumentReference. The bytes are
+  // taken at finish (moved out of the buffer they were decoded into, not copied).
   std::string keepBinary(std::string_view bytes, std::string content_type) {
-    std::string id = sha256Hex(bytes);
+    std::string id = sha256Of(bytes);
     std::string url = "Binary/" + id;
-    if (binary_ids_.insert(id).second)
-      r_.binaries.push_back({std::move(id), std::move(content_type), std::string(bytes)});
+    if (binary_ids_.insert(id).second) {
+      r_.binaries.push_back({std::move(id), std::move(content_type), {}});
+      binary_bytes_.push_back(bytes);
+    }
     return url;
+  }
+
+  // The buffer the run decoded `bytes` into, moved out when `bytes` is the whole of it (nothing
+  // reads the mail's parts, the archive or the documents once the Bundle is written), else a copy.
+  std::string takeBytes(std::string_view bytes) {
+    auto whole = [&](std::string& owner) {
+      return owner.data() == bytes.data() && owner.size() == bytes.size();
+    };
+    for (parse::MimeAttachment& a : mail_.attachments) {
+      if (whole(a.bytes)) return std::move(a.bytes);
+    }
+    if (archive_) {
+      for (parse::XdmEntry& e : archive_->entries) {
+        if (whole(e.bytes)) return std::move(e.bytes);
+      }
+    }
+    for (ReceivedDocument& d : docs_) {
+      if (d.cda && whole(d.cda->non_xml_data)) return std::move(d.cda->non_xml_data);
+    }
+    return std::string(bytes);
   }
 
   void mapDocuments() {
@@ -823,12 +873,12 @@ class MessageRun {
     facts_.text("doc.language", !cda.language.empty() ? cda.language : entry.language);
     facts_.text("doc.url", keepBinary(d.bytes, content_type));
     facts_.integer("doc.size", static_cast<std::int64_t>(d.bytes.size()));
-    facts_.text("doc.hash", d.sha1.empty() ? sha1Base64(d.bytes) : base64(d.sha1));
+    facts_.text("doc.hash", d.sha1.empty() ? sha1Base64Of(d.bytes) : base64(d.sha1));
     if (const std::int64_t v = versionOf(cda.version); v > 0) facts_.integer("doc.version", v);
     if (!cda.non_xml_data.empty() && cda.non_xml_media_type == "application/pdf") {
       facts_.text("doc.pdf.url", keepBinary(cda.non_xml_data, "application/pdf"));
       facts_.integer("doc.pdf.size", static_cast<std::int64_t>(cda.non_xml_data.size()));
-      facts_.text("doc.pdf.hash", sha1Base64(cda.non_xml_data));
+      facts_.text("doc.pdf.hash", sha1Base64Of(cda.non_xml_data));
     }
     addCode(facts_, "doc.serviceEvent", cda.service_event_code);
     facts_.text(
@@ -876,7 +926,7 @@ class MessageRun {
         .text("attachment.description", std::string(description))
         .text("attachment.url", keepBinary(bytes, type))
         .integer("attachment.size", static_cast<std::int64_t>(bytes.size()))
-        .text("attachment.hash", sha1Base64(bytes));
+        .text("attachment.hash", sha1Base64Of(bytes));
   }
 
   // Other parts of the mail, kept as they are. With one CDA in the archive, its PDFs are its
@@ -1111,6 +1161,8 @@ class MessageRun {
         (r_.issues.hasErrors() || to_qualify_) ? IngestStatus::Incomplete : IngestStatus::Accepted;
     r_.resources = bundle_.emitted();
     r_.bundle_json = bundle_.finish();
+    for (std::size_t i = 0; i < r_.binaries.size(); ++i)
+      r_.binaries[i].bytes = takeBytes(binary_bytes_[i]);
     return std::move(r_);
   }
 
@@ -1135,6 +1187,8 @@ class MessageRun {
   BundleWriter bundle_;
   IngestResult r_;
   std::set<std::string> binary_ids_;
+  std::vector<std::string_view> binary_bytes_;  // r_.binaries[i]'s bytes, taken at finish
+  std::deque<Digests> digests_;                 // a deque: digestsOf hands out references
   std::size_t group_start_ = 0;
   std::optional<MappedDocument> opener_;
   std::vector<std::size_t> cda_groups_;  // into r_.documents, the CDA documents' groups
