@@ -1,5 +1,5 @@
 #pragma once
-// Base64 as MIME (RFC 2045 §6.8) and CDA (xs:base64Binary) carry it.
+// Base64 as MIME (RFC 2045 §6.8) and CDA (xs:base64Binary) carry it: decoded by OpenSSL.
 
 #include <optional>
 #include <string>
