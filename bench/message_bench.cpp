@@ -705,6 +705,7 @@ __attribute__((noinline)) std::size_t repeatOnce(const std::string& what, Xerces
   if (what == "message") return intake().ingest(f.message).bundle_json.size();
   if (what == "message-without-pdf")
     return intake().ingest(f.message_without_pdf).bundle_json.size();
+  if (what == "floor-issue3") return libraryFloorIssue3Once(f, xerces, buffer);
   return libraryFloorOnce(f, xerces, buffer);
 }
 
