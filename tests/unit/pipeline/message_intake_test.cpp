@@ -582,7 +582,8 @@ TEST(MessageIntake, HtmlOnlyBodyIsConvertedToText) {
 TEST(MessageIntake, PlannedActsBecomeCarePlanActivities) {
   const IngestResult r = ingestCase("pps_activities.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
-  const rapidjson::Value& plan = parseBundle(r).one("CarePlan");
+  const Bundle b = parseBundle(r);
+  const rapidjson::Value& plan = b.one("CarePlan");
   ASSERT_TRUE(plan.HasMember("activity"));
   ASSERT_EQ(plan["activity"].Size(), 4u);
   std::map<std::string, std::string> scheduled;  // start → status
@@ -663,7 +664,8 @@ TEST(MessageIntake, PatientNamesAsTheAnsMapsThem) {
   const IngestResult r = ingestCase("names_chloe.eml");
   ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
   EXPECT_FALSE(has(r, Errc::InsTraitsMismatch)) << issuesText(r);  // PID-5 L and D agree
-  const rapidjson::Value& patient = parseBundle(r).one("Patient");
+  const Bundle b = parseBundle(r);
+  const rapidjson::Value& patient = b.one("Patient");
   const rapidjson::Value* official = nullptr;
   const rapidjson::Value* usual = nullptr;
   for (const auto& n : patient["name"].GetArray())
