@@ -57,12 +57,6 @@ void checkCda(std::string_view xml) {
     if (e.value.type == "ST" || e.value.type == "ED")
       require(e.value.value.size() <= kMaxEntryText);
   }
-  // Vitals are LOINC observations among the entries.
-  require(doc.vitals.size() <= doc.entries.size());
-  for (const auto& v : doc.vitals) {
-    require(v.code.system == "2.16.840.1.113883.6.1" && !v.code.code.empty());
-    require(!v.value.empty());
-  }
   const auto& p = *doc.patient;
   require(p.families.size() <= 100 && p.givens.size() <= 100);
   require(p.addresses.size() <= 100 && p.telecom_details.size() <= 100);

@@ -1,8 +1,8 @@
 // CDA R2 → CdaDocument in one SAX pass. Each open element gets a context computed from its
 // parent's context and its local name; subtrees of no interest become Other (cheap to skip).
 // Clinical statements are appended to doc.entries as they start, with a stack of the open ones;
-// what needs the whole document (narrative references, which may point forward; vitals) is
-// settled once the pass ends.
+// what needs the whole document (narrative references, which may point forward) is settled once
+// the pass ends.
 
 #include "parse/cda/cda_document.hpp"
 
@@ -24,7 +24,6 @@ namespace {
 constexpr std::string_view kHl7Ns = "urn:hl7-org:v3";
 constexpr std::string_view kSdtcNs = "urn:hl7-org:sdtc";
 constexpr std::string_view kXsiNs = "http://www.w3.org/2001/XMLSchema-instance";
-constexpr std::string_view kLoinc = "2.16.840.1.113883.6.1";
 
 constexpr std::size_t kMaxTemplateIds = 32;        // per entry
 constexpr std::size_t kMaxPatientParts = 100;      // name parts, addresses, telecom details
@@ -401,7 +400,7 @@ class CdaHandler final : public XmlHandler {
     return XmlAction::Continue;
   }
 
-  // After a complete pass: references resolved, birth place completed, vitals derived.
+  // After a complete pass: references resolved, birth place completed.
   void finish() {
     CdaPatient& p = *doc_.patient;
     if (p.birth_family.empty() && !families_unqualified_.empty()) {
@@ -419,7 +418,6 @@ class CdaHandler final : public XmlHandler {
       p.birth_place_code = birth_country_;
     }
     resolveReferences();
-    deriveVitals();
   }
 
   // Results.
@@ -1074,7 +1072,6 @@ class CdaHandler final : public XmlHandler {
     OpenStatement st = std::move(stmts_.back());
     stmts_.pop_back();
     CdaEntry& x = doc_.entries[st.entry];
-    end_order_.push_back(st.entry);
     if (st.bad != nullptr) {
       std::string what = x.kind;
       if (!x.code.code.empty()) what += " " + x.code.code;
@@ -1189,30 +1186,6 @@ class CdaHandler final : public XmlHandler {
                " référence(s) d'entrée vers un texte narratif absent (attribut ID) : "
                "texte non résolu.",
            first_line);
-    }
-  }
-
-  // Observations with a LOINC code and a decimal PQ value, in the order they end; the time is
-  // the observation's, else the nearest enclosing organizer's.
-  void deriveVitals() {
-    for (std::size_t i : end_order_) {
-      const CdaEntry& x = doc_.entries[i];
-      if (x.kind != "observation" || x.value.type != "PQ" || x.code.system != kLoinc ||
-          x.code.code.empty() || !isDecimal(x.value.value)) {
-        continue;
-      }
-      CdaVital v;
-      v.code = x.code;
-      v.value = x.value.value;
-      v.unit = x.value.unit;
-      v.effective_time = x.time;
-      for (int p = x.parent; v.effective_time.empty() && p >= 0;
-           p = doc_.entries[static_cast<std::size_t>(p)].parent) {
-        const CdaEntry& up = doc_.entries[static_cast<std::size_t>(p)];
-        if (up.kind == "organizer") v.effective_time = up.time;
-      }
-      if (x.section < doc_.sections.size()) v.section_code = doc_.sections[x.section].code.code;
-      doc_.vitals.push_back(std::move(v));
     }
   }
 
@@ -1419,8 +1392,7 @@ class CdaHandler final : public XmlHandler {
   bool address_parts_ = false;  // the open addr had a non-empty part
 
   // Entries.
-  std::vector<OpenStatement> stmts_;    // the open statements, innermost last
-  std::vector<std::size_t> end_order_;  // entries in the order they end
+  std::vector<OpenStatement> stmts_;  // the open statements, innermost last
   std::vector<PendingRef> pending_;
   bool entries_capped_ = false;
   std::size_t entry_text_bytes_ = 0;

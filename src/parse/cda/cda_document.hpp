@@ -1,7 +1,7 @@
 #pragma once
 // CDA R2 (CI-SIS volets: LDL-SES, TLM-DA, PPS, unstructured N1 …) → header, patient traits,
-// sections, clinical statements (entries) and vital signs. One SAX pass, no tree. Pure: bytes
-// in, values and issues out. XML hardening: see xml.hpp. Texts are as written, white space
+// sections and clinical statements (entries). One SAX pass, no tree. Pure: bytes in, values and
+// issues out. XML hardening: see xml.hpp. Texts are as written, white space
 // collapsed (narrative: see CdaSection::text).
 
 #include <cstddef>
@@ -92,15 +92,6 @@ struct CdaAuthor {
   std::string time;                     // author/time, legalAuthenticator/time
   std::vector<CdaId> organization_ids;  // representedOrganization / receivedOrganization
   std::string organization_name;
-};
-
-// An observation with a LOINC code and a PQ value.
-struct CdaVital {
-  CdaCode code;
-  std::string value;           // as written (decimal text)
-  std::string unit;            // UCUM, from @unit
-  std::string effective_time;  // the observation's, else its organizer's (@value or low@value)
-  std::string section_code;    // code of the innermost enclosing section
 };
 
 // A value carried by a clinical statement (observation/value, doseQuantity …), as written.
@@ -207,9 +198,6 @@ struct CdaDocument {
   std::string non_xml_data;          // bytes (base64 decoded when representation="B64")
   std::vector<CdaSection> sections;  // every section, nested ones included, in document order
   std::vector<CdaEntry> entries;     // every clinical statement, in document order
-  // Derived from entries once the document is read: observations with a LOINC code and a
-  // decimal PQ value, in the order they end. (To be replaced by entries.)
-  std::vector<CdaVital> vitals;
   std::vector<CdaRelatedDocument> related_documents;  // in order (at most 16)
 
   IssueList issues;  // warnings: values that could not be read (CdaValueInvalid) …

@@ -28,16 +28,6 @@ void expectCode(const CdaCode& c, std::string_view code, std::string_view system
   EXPECT_EQ(c.display, display);
 }
 
-void expectVital(const CdaVital& v, std::string_view code, std::string_view value,
-                 std::string_view unit, std::string_view time, std::string_view section) {
-  EXPECT_EQ(v.code.code, code);
-  EXPECT_EQ(v.code.system, "2.16.840.1.113883.6.1");
-  EXPECT_EQ(v.value, value);
-  EXPECT_EQ(v.unit, unit);
-  EXPECT_EQ(v.effective_time, time);
-  EXPECT_EQ(v.section_code, section);
-}
-
 constexpr std::string_view kLoinc = "2.16.840.1.113883.6.1";
 constexpr std::string_view kRpps = "1.2.250.1.71.4.2.1";
 constexpr std::string_view kStruct = "1.2.250.1.71.4.2.2";
@@ -47,6 +37,46 @@ CdaDocument parseOk(const std::string& xml) {
   auto r = parseCda(xml);
   EXPECT_TRUE(r.has_value()) << r.error().detail;
   return r.has_value() ? std::move(r).value() : CdaDocument{};
+}
+
+// The one observation entry coded `code` (any code system).
+const CdaEntry& observation(const CdaDocument& d, std::string_view code) {
+  static const CdaEntry kNone;
+  const CdaEntry* found = nullptr;
+  for (const CdaEntry& e : d.entries) {
+    if (e.kind != "observation" || e.code.code != code) continue;
+    EXPECT_EQ(found, nullptr) << "two observations " << code;
+    found = &e;
+  }
+  EXPECT_NE(found, nullptr) << "no observation " << code;
+  return found != nullptr ? *found : kNone;
+}
+
+// The time of the nearest enclosing organizer, "" when there is none.
+std::string organizerTime(const CdaDocument& d, const CdaEntry& e) {
+  for (int p = e.parent; p >= 0; p = d.entries.at(static_cast<std::size_t>(p)).parent) {
+    const CdaEntry& up = d.entries.at(static_cast<std::size_t>(p));
+    if (up.kind == "organizer") return up.time;
+  }
+  return {};
+}
+
+// A vital sign as the intake's mapping reads it (mappings/mssante/entries/vital-signs.json): an
+// observation with a LOINC code and a PQ value, its own time, the time of the organizer around
+// it (which the intake takes when the observation has none), the code of its section.
+void expectVital(const CdaDocument& d, std::string_view code, std::string_view value,
+                 std::string_view unit, std::string_view own_time, std::string_view organizer_time,
+                 std::string_view section) {
+  const CdaEntry& e = observation(d, code);
+  EXPECT_EQ(e.code.system, kLoinc) << code;
+  EXPECT_EQ(e.value.type, "PQ") << code;
+  EXPECT_FALSE(e.value.null) << code;
+  EXPECT_EQ(e.value.value, value) << code;
+  EXPECT_EQ(e.value.unit, unit) << code;
+  EXPECT_EQ(e.time, own_time) << code;
+  EXPECT_EQ(organizerTime(d, e), organizer_time) << code;
+  ASSERT_LT(e.section, d.sections.size()) << code;
+  EXPECT_EQ(d.sections[e.section].code.code, section) << code;
 }
 
 TEST(Cda, LdlSesHeader) {
@@ -200,14 +230,21 @@ TEST(Cda, LdlSesBody) {
   EXPECT_EQ(plan.text,
             "Réadaptation cardiaque à programmer.\nConsultation de cardiologie à 3 mois.");
 
-  ASSERT_EQ(d.vitals.size(), 5u);
-  expectVital(d.vitals[0], "29463-7", "72.5", "kg", "20240112090000+0100", "8716-3");
-  EXPECT_EQ(d.vitals[0].code.display, "Poids corporel");
-  expectVital(d.vitals[1], "8302-2", "168", "cm", "20240112090000+0100", "8716-3");
-  expectVital(d.vitals[2], "8480-6", "135", "mm[Hg]", "20240112090000+0100", "8716-3");
-  expectVital(d.vitals[3], "8462-4", "85", "mm[Hg]", "20240112090000+0100", "8716-3");
-  // Its own effectiveTime wins over the organizer's.
-  expectVital(d.vitals[4], "8867-4", "64", "/min", "20240112093000+0100", "8716-3");
+  // Entries: the document status and the mode of entry (coded values), then the vital signs'
+  // organizer and its five observations.
+  ASSERT_EQ(d.entries.size(), 8u);
+  EXPECT_EQ(observation(d, "GEN-065").value.type, "CD");
+  EXPECT_EQ(observation(d, "ORG-070").value.type, "CE");
+  const std::string at_organizer = "20240112090000+0100";
+  EXPECT_EQ(d.entries[2].kind, "organizer");
+  EXPECT_EQ(d.entries[2].time, at_organizer);
+  expectVital(d, "29463-7", "72.5", "kg", "", at_organizer, "8716-3");
+  EXPECT_EQ(observation(d, "29463-7").code.display, "Poids corporel");
+  expectVital(d, "8302-2", "168", "cm", "", at_organizer, "8716-3");
+  expectVital(d, "8480-6", "135", "mm[Hg]", "", at_organizer, "8716-3");
+  expectVital(d, "8462-4", "85", "mm[Hg]", "", at_organizer, "8716-3");
+  // Its own effectiveTime, which the intake takes over the organizer's.
+  expectVital(d, "8867-4", "64", "/min", "20240112093000+0100", at_organizer, "8716-3");
 }
 
 TEST(Cda, TlmDa) {
@@ -285,11 +322,30 @@ TEST(Cda, TlmDa) {
   EXPECT_EQ(d.sections[3].text, "Avis sur l'indication d'une épreuve d'effort ?");
   EXPECT_TRUE(d.sections[3].template_ids.empty());
 
-  // CD value, non-LOINC code and nullFlavor PQ are not vitals; the nested observation
-  // (entryRelationship) is read, and ends before its parent.
-  ASSERT_EQ(d.vitals.size(), 2u);
-  expectVital(d.vitals[0], "8867-4", "88", "/min", "", "10164-2");
-  expectVital(d.vitals[1], "8480-6", "152", "mm[Hg]", "20240201", "10164-2");
+  // Entries of the Anamnèse subsection, read as written: a CD value, a PQ under a non-LOINC
+  // code, a PQ with a nullFlavor (nothing measured), and two vital signs, the second nested
+  // (entryRelationship) in the first.
+  ASSERT_EQ(d.entries.size(), 5u);
+  for (const CdaEntry& e : d.entries)
+    EXPECT_EQ(e.section, 1u) << e.code.code;
+  const CdaEntry& smoking = observation(d, "72166-2");
+  EXPECT_EQ(smoking.value.type, "CD");
+  EXPECT_EQ(smoking.value.code.code, "77176002");
+  EXPECT_EQ(smoking.value.value, "");
+  const CdaEntry& local = observation(d, "LOCAL-1");
+  EXPECT_EQ(local.code.system, "1.2.250.1.999.9.3");
+  EXPECT_EQ(local.value.type, "PQ");
+  EXPECT_EQ(local.value.value, "12");
+  const CdaEntry& weight = observation(d, "29463-7");
+  EXPECT_EQ(weight.code.system, kLoinc);
+  EXPECT_EQ(weight.value.type, "PQ");
+  EXPECT_TRUE(weight.value.null);
+  EXPECT_EQ(weight.value.value, "");
+  expectVital(d, "8480-6", "152", "mm[Hg]", "20240201", "", "10164-2");  // low@value
+  expectVital(d, "8867-4", "88", "/min", "", "", "10164-2");
+  EXPECT_EQ(observation(d, "8867-4").parent, 3);
+  EXPECT_EQ(d.entries[3].code.code, "8480-6");
+  EXPECT_EQ(d.entries[3].parent, -1);
 }
 
 TEST(Cda, Pps) {
@@ -326,7 +382,7 @@ TEST(Cda, Pps) {
             "Action Intervenant Échéance\n"
             "Éducation thérapeutique IDE mars 2024\n"
             "Bilan lipidique Laboratoire juin 2024");
-  EXPECT_TRUE(d.vitals.empty());
+  EXPECT_TRUE(d.entries.empty());
 }
 
 std::string sha1Hex(std::string_view data) {
@@ -354,7 +410,7 @@ TEST(Cda, NonXmlBodyPdf) {
   EXPECT_EQ(d.patient.value().given, (std::vector<std::string>{"Paul"}));
   EXPECT_FALSE(d.structured);
   EXPECT_TRUE(d.sections.empty());
-  EXPECT_TRUE(d.vitals.empty());
+  EXPECT_TRUE(d.entries.empty());
   EXPECT_EQ(d.non_xml_media_type, "application/pdf");
   ASSERT_EQ(d.non_xml_data.size(), 460u);
   EXPECT_EQ(d.non_xml_data.substr(0, 9), "%PDF-1.4\n");
@@ -408,26 +464,31 @@ TEST(Cda, VitalValueNotANumberIsAWarning) {
   EXPECT_EQ(d.issues.items()[0].severity, Severity::Warning);
   EXPECT_NE(d.issues.items()[0].message.find("29463-7"), std::string::npos);
   EXPECT_NE(d.issues.items()[0].location.find("line "), std::string::npos);
-  ASSERT_EQ(d.vitals.size(), 4u);
-  EXPECT_EQ(d.vitals[0].code.code, "8302-2");
+  // Kept as written; the other vital signs are untouched.
+  EXPECT_EQ(observation(d, "29463-7").value.type, "PQ");
+  EXPECT_EQ(observation(d, "29463-7").value.value, "72,5");
+  expectVital(d, "8302-2", "168", "cm", "", "20240112090000+0100", "8716-3");
 
   for (std::string_view ok : {"1e3", "-0.5", ".5", "5.", "+7", "1.5E-2"}) {
     const std::string v = replaced(readData("cda/ldl_ses.xml"), "value=\"72.5\"",
                                    "value=\"" + std::string(ok) + "\"");
-    EXPECT_EQ(parseOk(v).vitals.at(0).value, ok);
+    const CdaDocument g = parseOk(v);
+    EXPECT_TRUE(g.issues.empty()) << ok;
+    EXPECT_EQ(observation(g, "29463-7").value.value, ok);
   }
   for (std::string_view bad : {"", "abc", "1e", "--1", "1.2.3", "NaN", "0x10"}) {
     const std::string v = replaced(readData("cda/ldl_ses.xml"), "value=\"72.5\"",
                                    "value=\"" + std::string(bad) + "\"");
     const CdaDocument b = parseOk(v);
-    EXPECT_EQ(b.vitals.size(), 4u) << bad;
+    EXPECT_EQ(observation(b, "29463-7").value.value, bad);
     EXPECT_TRUE(b.issues.contains(Errc::CdaValueInvalid)) << bad;
   }
   // A prefixed xsi:type is understood.
   const CdaDocument prefixed =
       parseOk(replaced(readData("cda/ldl_ses.xml"), "xsi:type=\"PQ\" value=\"72.5\"",
                        "xsi:type=\"hl7:PQ\" value=\"72.5\""));
-  EXPECT_EQ(prefixed.vitals.size(), 5u);
+  EXPECT_TRUE(prefixed.issues.empty());
+  expectVital(prefixed, "29463-7", "72.5", "kg", "", "20240112090000+0100", "8716-3");
 }
 
 TEST(Cda, RootBodyAndPatientErrors) {

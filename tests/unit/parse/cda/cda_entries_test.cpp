@@ -130,15 +130,25 @@ TEST(CdaEntries, VitalSignsOrganizer) {
   EXPECT_EQ(d.entries[3].text, "85");
   EXPECT_EQ(d.entries[3].status, "");
 
-  // Vitals, derived from the entries: the organizer's time when the observation has none.
-  ASSERT_EQ(d.vitals.size(), 3u);
-  EXPECT_EQ(d.vitals[0].code.code, "29463-7");
-  EXPECT_EQ(d.vitals[0].value, "72.5");
-  EXPECT_EQ(d.vitals[0].effective_time, "20240112090000+0100");
-  EXPECT_EQ(d.vitals[0].section_code, "8716-3");
-  EXPECT_EQ(d.vitals[1].effective_time, "20240112093000+0100");
-  EXPECT_EQ(d.vitals[2].code.code, "8462-4");
-  EXPECT_EQ(d.vitals[2].effective_time, "20240112090000+0100");
+  // What the intake's vital-sign mapping reads: LOINC code, PQ value and unit, the section's
+  // code, and the observation's time, else (through parent) the organizer's.
+  const CdaEntry& dia = d.entries[3];
+  expectCode(dia.code, "8462-4", kLoinc, "Pression artérielle diastolique");
+  EXPECT_EQ(dia.value.type, "PQ");
+  EXPECT_EQ(dia.value.value, "85");
+  EXPECT_EQ(dia.value.unit, "mm[Hg]");
+  EXPECT_EQ(dia.time, "");
+  EXPECT_EQ(dia.parent, 0);
+  EXPECT_EQ(sys.value.type, "PQ");
+  EXPECT_EQ(sys.value.unit, "mm[Hg]");
+  for (const CdaEntry* e : {&weight, &sys, &dia}) {
+    ASSERT_LT(e->section, d.sections.size());
+    EXPECT_EQ(d.sections[e->section].code.code, "8716-3") << e->code.code;
+    ASSERT_GE(e->parent, 0);
+    const CdaEntry& up = d.entries[static_cast<std::size_t>(e->parent)];
+    EXPECT_EQ(up.kind, "organizer");
+    EXPECT_EQ(up.time, "20240112090000+0100");
+  }
 }
 
 // --- FR-Problemes-actifs / FR-Allergies-et-hypersensibilites ------------------------------------
@@ -264,7 +274,9 @@ TEST(CdaEntries, ProblemConcernAndAllergies) {
   EXPECT_EQ(refuted.participant.code, "");
   EXPECT_EQ(refuted.participant_name, "Fruits à coque");  // from the code's originalText
   EXPECT_EQ(refuted.text, "");
-  EXPECT_TRUE(d.vitals.empty());
+  // The one LOINC-coded observation has a coded value, not a quantity.
+  expectCode(reaction.code, "75321-0", kLoinc, "");
+  EXPECT_EQ(reaction.value.type, "CD");
 }
 
 // --- FR-Traitements ----------------------------------------------------------------------------
@@ -425,11 +437,13 @@ TEST(CdaEntries, LaboratoryResultsAndValueTypes) {
   EXPECT_EQ(d.entries[11].value.value, "12.50");
   EXPECT_EQ(d.entries[11].value.unit, "EUR");
 
-  // The organizer's time reaches the potassium vital-like reading (LOINC PQ).
-  ASSERT_EQ(d.vitals.size(), 1u);
-  EXPECT_EQ(d.vitals[0].code.code, "2823-3");
-  EXPECT_EQ(d.vitals[0].effective_time, "20240110083000+0100");
-  EXPECT_EQ(d.vitals[0].section_code, "18719-5");
+  // The potassium (LOINC, PQ) has no time of its own: the intake takes the organizer's, its
+  // parent. The other LOINC observation (2951-2) measured nothing.
+  expectCode(k.code, "2823-3", kLoinc, "Potassium");
+  EXPECT_EQ(k.time, "");
+  EXPECT_EQ(d.entries[1].time, "20240110083000+0100");
+  EXPECT_EQ(d.sections[k.section].code.code, "18719-5");
+  EXPECT_EQ(missing.code.system, kLoinc);
 }
 
 TEST(CdaEntries, UnreadableNumbersAreWarnings) {
@@ -451,12 +465,13 @@ TEST(CdaEntries, UnreadableNumbersAreWarnings) {
   EXPECT_NE(d.issues.items()[0].message.find("2823-3"), std::string::npos);
   EXPECT_NE(d.issues.items()[3].message.find("dose"), std::string::npos);
   EXPECT_NE(d.issues.items()[4].message.find("intervalle"), std::string::npos);
-  // Kept as written; no vital from an unreadable number.
+  // Kept as written, each with its warning (the weight's names its code).
   EXPECT_EQ(d.entries[0].value.value, "1,5");
   EXPECT_EQ(d.entries[3].dose.value, "un");
   EXPECT_EQ(d.entries[4].reference_range_low, "<1");
+  EXPECT_EQ(d.entries[5].value.type, "PQ");
   EXPECT_EQ(d.entries[5].value.value, "72,5");
-  EXPECT_TRUE(d.vitals.empty());
+  EXPECT_NE(d.issues.items()[5].message.find("29463-7"), std::string::npos);
 }
 
 // --- PPS: planned acts --------------------------------------------------------------------------
@@ -688,7 +703,23 @@ TEST(CdaEntries, ConsultationReportFixture) {
   EXPECT_EQ(d.entries[18].reference_range_unit, "umol/L");
   EXPECT_EQ(d.entries[19].reference_range_low, "60");
   EXPECT_EQ(d.entries[19].reference_range_high, "");
-  EXPECT_EQ(d.vitals.size(), 8u);  // five vital signs and three LOINC lab results, as before
+  // The LOINC observations with a quantity: five vital signs and three lab results, with their
+  // section and their own time.
+  std::string quantities;
+  for (const CdaEntry& e : d.entries) {
+    if (e.kind != "observation" || e.code.system != kLoinc || e.value.type != "PQ") continue;
+    quantities += e.code.code + "=" + e.value.value + " " + e.value.unit + " in " +
+                  d.sections[e.section].code.code + " at " + e.time + "\n";
+  }
+  EXPECT_EQ(quantities,
+            "29463-7=68.4 kg in 8716-3 at 20240205163500+0100\n"
+            "8302-2=158 cm in 8716-3 at 20240205163500+0100\n"
+            "8480-6=148 mm[Hg] in 8716-3 at 20240205164000+0100\n"
+            "8462-4=86 mm[Hg] in 8716-3 at 20240205164000+0100\n"
+            "8867-4=78 /min in 8716-3 at 20240205164000+0100\n"
+            "13457-7=1.62 g/L in 30954-2 at 20240130083000+0100\n"
+            "14682-9=84 umol/L in 30954-2 at 20240130083000+0100\n"
+            "62238-1=58 mL/min/{1.73_m2} in 30954-2 at 20240130083000+0100\n");
 }
 
 TEST(CdaEntries, CarePlanFixture) {
