@@ -13,7 +13,7 @@ namespace liaison::form {
 
 struct Answer {
   AnswerValue value;
-  std::string location;  // where it was read: "line 12" or a FHIRPath expression
+  std::string location;  // where it was read: "ligne 12", "champ PDF patient_nom", a FHIRPath
 };
 
 class FormResponse {

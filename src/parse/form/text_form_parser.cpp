@@ -181,8 +181,19 @@ bool hasLetterOrDigit(std::string_view s) {
   return false;
 }
 
-std::string lineLocation(std::size_t line) {
-  return "line " + std::to_string(line);
+// Splits decoded text into lines ("\r\n", "\n" or "\r" alone), origin "ligne N" from 1.
+std::vector<FormLine> splitLines(std::string_view text) {
+  std::vector<FormLine> lines;
+  std::size_t pos = 0;
+  std::size_t n = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) end = text.size();
+    lines.push_back({std::string(text.substr(pos, end - pos)), "ligne " + std::to_string(++n)});
+    if (end + 1 < text.size() && text[end] == '\r' && text[end + 1] == '\n') ++end;
+    pos = end + 1;
+  }
+  return lines;
 }
 
 }  // namespace
@@ -279,10 +290,9 @@ struct FormTextReader::Impl {
   }
 
   // Typed answers from the value text of an item. Issues go to `out`.
-  std::vector<AnswerValue> readValue(const Item& item, std::string_view value, std::size_t line,
-                                     ParsedForm& out) const {
+  std::vector<AnswerValue> readValue(const Item& item, std::string_view value,
+                                     const std::string& where, ParsedForm& out) const {
     std::vector<AnswerValue> values;
-    const std::string where = lineLocation(line);
     auto invalid = [&](const std::string& why) {
       out.issues.add(Errc::FormAnswerInvalid,
                      "Réponse illisible pour « " + item.text + " » : " + why + ".",
@@ -419,26 +429,26 @@ struct FormTextReader::Impl {
     return values;
   }
 
-  void store(const Item& item, std::vector<AnswerValue> values, std::size_t line,
+  void store(const Item& item, std::vector<AnswerValue> values, const std::string& origin,
              ParsedForm& out) const {
     for (auto& v : values) {
       if (!item.repeats && out.response.answered(item.index)) {
         out.issues.add(Errc::FormAnswerRepeated,
                        "« " + item.text +
                            " » renseigné plusieurs fois : seule la première réponse est gardée.",
-                       form::itemExpression(*q, item.index), lineLocation(line));
+                       form::itemExpression(*q, item.index), origin);
         return;
       }
       bool duplicate = false;
       for (const auto& a : out.response.answers(item.index))
         duplicate = duplicate || form::sameAnswer(a.value, v);
-      if (!duplicate) out.response.add(item.index, form::Answer{std::move(v), lineLocation(line)});
+      if (!duplicate) out.response.add(item.index, form::Answer{std::move(v), origin});
     }
   }
 
   // "☒ Douleur thoracique" on its own line: an option of the list being filled, or a boolean item.
   bool readCheckboxLine(Mark mark, std::string_view label, std::optional<std::size_t> list,
-                        std::optional<std::size_t> section, std::size_t line,
+                        std::optional<std::size_t> section, const std::string& origin,
                         ParsedForm& out) const {
     std::string n = normalizeAnswer(label);
     auto try_choice = [&](std::size_t idx) -> bool {
@@ -447,14 +457,14 @@ struct FormTextReader::Impl {
       std::string rest;
       auto c = matchOptionPrefix(item, n, rest);
       if (!c || !rest.empty()) return false;
-      if (mark == Mark::Checked) store(item, {AnswerValue{*c}}, line, out);
+      if (mark == Mark::Checked) store(item, {AnswerValue{*c}}, origin, out);
       return true;
     };
     if (list && try_choice(*list)) return true;
     if (auto idx = resolve(n, section, false)) {
       const Item& item = q->at(*idx);
       if (item.type == ItemType::Boolean) {
-        store(item, {AnswerValue{mark == Mark::Checked}}, line, out);
+        store(item, {AnswerValue{mark == Mark::Checked}}, origin, out);
         return true;
       }
     }
@@ -471,20 +481,19 @@ FormTextReader::FormTextReader(const form::Questionnaire& questionnaire)
     : impl_(std::make_shared<const Impl>(questionnaire)) {}
 
 ParsedForm FormTextReader::read(std::string_view raw) const {
+  std::vector<FormLine> lines = splitLines(toUtf8(raw));
+  return readLines(lines);
+}
+
+ParsedForm FormTextReader::readLines(std::span<const FormLine> lines) const {
   const Impl& x = *impl_;
   ParsedForm out{form::FormResponse(*x.q), {}, 0};
-  std::string text = toUtf8(raw);
   std::optional<std::size_t> section;    // current group (from the last heading)
   std::optional<std::size_t> list;       // a choice item whose options follow on their own lines
   std::optional<std::size_t> last_text;  // a text item that continuation lines extend
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line = trim(std::string_view(text).substr(pos, end - pos));
-    pos = end + 1;
-    ++line_no;
+  for (const FormLine& form_line : lines) {
+    std::string_view line = trim(form_line.text);
+    const std::string& origin = form_line.origin;
     if (line.empty()) {
       last_text.reset();
       continue;
@@ -500,7 +509,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
     Mark lead = markAt(stripBullet(line), mark_len);
     if (lead != Mark::None) {
       std::string_view rest = trim(stripBullet(line).substr(mark_len));
-      if (x.readCheckboxLine(lead, rest, list, section, line_no, out)) {
+      if (x.readCheckboxLine(lead, rest, list, section, origin, out)) {
         ++out.recognised;
         continue;
       }
@@ -510,7 +519,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
     if (colon == std::string_view::npos && lead == Mark::None) {
       std::vector<Segment> segs = splitMarks(line);
       if (segs.size() == 1 &&
-          x.readCheckboxLine(segs[0].mark, segs[0].label, list, section, line_no, out)) {
+          x.readCheckboxLine(segs[0].mark, segs[0].label, list, section, origin, out)) {
         ++out.recognised;
         continue;
       }
@@ -530,7 +539,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
         if (!item) {  // "Patient : DURAND": the text after the heading is not read
           out.issues.add(Errc::FormLineUnrecognised,
                          "Texte après le titre « " + x.q->at(*group).text + " » non interprété.",
-                         {}, lineLocation(line_no));
+                         {}, origin);
           continue;
         }
       } else {
@@ -548,7 +557,7 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
         if (it.type == ItemType::Text) last_text = item;
         continue;
       }
-      x.store(it, x.readValue(it, value, line_no, out), line_no, out);
+      x.store(it, x.readValue(it, value, origin, out), origin, out);
       if (it.type == ItemType::Text) last_text = item;  // "string" items are one line
       if (it.repeats) list = item;
       continue;
@@ -557,15 +566,14 @@ ParsedForm FormTextReader::read(std::string_view raw) const {
     if (last_text) {
       form::Answer* previous = out.response.last(*last_text);
       if (previous == nullptr) {
-        out.response.add(*last_text, form::Answer{std::string(line), lineLocation(line_no)});
+        out.response.add(*last_text, form::Answer{std::string(line), origin});
       } else if (auto* s = std::get_if<std::string>(&previous->value)) {
         *s += '\n';
         *s += line;
       }
       continue;
     }
-    out.issues.add(Errc::FormLineUnrecognised, "Ligne non reconnue, ignorée.", {},
-                   lineLocation(line_no));
+    out.issues.add(Errc::FormLineUnrecognised, "Ligne non reconnue, ignorée.", {}, origin);
   }
   return out;
 }

@@ -110,7 +110,7 @@ AnswerValue date(int y, int m, int d) {
 }
 
 std::string lineOf(std::size_t n) {
-  return "line " + std::to_string(n);
+  return "ligne " + std::to_string(n);
 }
 
 std::size_t lastLine(std::string_view text) {
@@ -459,7 +459,7 @@ TEST(TextFormReader, AnswerFollowedByTextKeepsTheAnswerAndWarns) {
   const Issue& issue = p.issues.items()[0];
   EXPECT_EQ(issue.code, Errc::FormLineUnrecognised);
   EXPECT_EQ(issue.severity, Severity::Warning);
-  EXPECT_EQ(issue.location, "line 2");
+  EXPECT_EQ(issue.location, "ligne 2");
   EXPECT_EQ(issue.expression, form::itemExpression(cardio(), indexOf("fdr-tabac")));
   EXPECT_FALSE(p.issues.hasErrors());
 }
@@ -472,7 +472,7 @@ TEST(TextFormReader, LongerOptionTextKeepsTheOptionAndWarns) {
   EXPECT_TRUE(answers(p, "demandeur-fonction", code("medecin")));
   EXPECT_TRUE(answers(p, "fdr-tabac", code("N")));
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 1", "line 2", "line 3"}));
+            (std::vector<std::string>{"ligne 1", "ligne 2", "ligne 3"}));
   EXPECT_EQ(p.issues.size(), 3u) << describe(p);
 }
 
@@ -484,7 +484,7 @@ TEST(TextFormReader, AmbiguousLabelOutsideAnySectionIsNotGuessed) {
   EXPECT_FALSE(p.response.answered(indexOf("patient-prenoms")));
   EXPECT_FALSE(p.response.answered(indexOf("patient-telephone")));
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 1", "line 2", "line 3"}));
+            (std::vector<std::string>{"ligne 1", "ligne 2", "ligne 3"}));
   EXPECT_EQ(p.recognised, 0u);
 }
 
@@ -492,7 +492,7 @@ TEST(TextFormReader, AmbiguousLabelInAnUnrelatedSectionIsNotGuessed) {
   ParsedForm p = read("FACTEURS DE RISQUE\nNom : DUPONT");
   EXPECT_FALSE(p.response.answered(indexOf("demandeur-nom")));
   EXPECT_FALSE(p.response.answered(indexOf("patient-nom")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 2"});
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 2"});
 }
 
 TEST(TextFormReader, HeadingsSwitchTheSection) {
@@ -505,14 +505,14 @@ TEST(TextFormReader, HeadingsSwitchTheSection) {
   EXPECT_TRUE(answers(p, "demandeur-prenom", str("Claire")));
   EXPECT_TRUE(answers(p, "demandeur-telephone", str("04")));
   EXPECT_TRUE(answers(p, "patient-telephone", str("06")));
-  EXPECT_EQ(p.response.answers("demandeur-nom")[0].location, "line 6");
+  EXPECT_EQ(p.response.answers("demandeur-nom")[0].location, "ligne 6");
   EXPECT_TRUE(p.issues.empty()) << describe(p);
   EXPECT_EQ(p.recognised, 9u);
 }
 
 TEST(TextFormReader, TextOnAHeadingLineIsReportedNotDropped) {
   ParsedForm p = read("Patient : DURAND Jeanne\nNom : DURAND");
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 1"})
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 1"})
       << describe(p);
   // The heading still opens its section.
   EXPECT_TRUE(answers(p, "patient-nom", str("DURAND")));
@@ -531,9 +531,9 @@ TEST(TextFormReader, MotifOptionsOnePerLineUnderTheHeading) {
   ASSERT_EQ(motifs.size(), 3u) << describe(p);
   EXPECT_EQ(std::get<Coding>(motifs[0].value).code, "douleur-thoracique");
   EXPECT_EQ(std::get<Coding>(motifs[0].value).display, "Douleur thoracique");
-  EXPECT_EQ(motifs[0].location, "line 3");
+  EXPECT_EQ(motifs[0].location, "ligne 3");
   EXPECT_EQ(std::get<Coding>(motifs[1].value).code, "palpitations");
-  EXPECT_EQ(motifs[1].location, "line 5");
+  EXPECT_EQ(motifs[1].location, "ligne 5");
   EXPECT_EQ(std::get<Coding>(motifs[2].value).code, "suivi-trouble-rythme");
   EXPECT_TRUE(answers(p, "symptomatologie", str("douleur à l'effort")));
   EXPECT_TRUE(p.issues.empty()) << describe(p);
@@ -555,7 +555,7 @@ TEST(TextFormReader, MotifsOnOneLine) {
   ASSERT_EQ(motifs.size(), 2u) << describe(p);
   EXPECT_EQ(std::get<Coding>(motifs[0].value).code, "douleur-thoracique");
   EXPECT_EQ(std::get<Coding>(motifs[1].value).code, "dyspnee");
-  EXPECT_EQ(motifs[1].location, "line 1");
+  EXPECT_EQ(motifs[1].location, "ligne 1");
   EXPECT_TRUE(p.issues.empty()) << describe(p);
 
   ParsedForm q = read("Motifs : syncope; palpitations + dyspnée");
@@ -581,13 +581,13 @@ TEST(TextFormReader, UnknownMotifIsInvalidAndTheOthersKept) {
   EXPECT_TRUE(answers(p, "motif", code("dyspnee")));
   ASSERT_EQ(p.issues.size(), 1u) << describe(p);
   EXPECT_EQ(p.issues.items()[0].code, Errc::FormAnswerInvalid);
-  EXPECT_EQ(p.issues.items()[0].location, "line 1");
+  EXPECT_EQ(p.issues.items()[0].location, "ligne 1");
 }
 
 TEST(TextFormReader, AHeadingEndsTheOptionList) {
   ParsedForm p = read("Motif :\n[x] Dyspnée\nDOCUMENTS\n[x] Syncope");
   EXPECT_TRUE(answers(p, "motif", code("dyspnee")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 4"})
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 4"})
       << describe(p);
 }
 
@@ -604,7 +604,7 @@ TEST(TextFormReader, DocumentsAsCheckboxLines) {
   EXPECT_TRUE(answers(p, "doc-lettre-cardiologique", AnswerValue{true}));
   EXPECT_TRUE(answers(p, "doc-compte-rendu-hospitalisation", AnswerValue{true}));
   EXPECT_TRUE(answers(p, "doc-ecg", AnswerValue{false}));
-  EXPECT_EQ(p.response.answers("doc-biologie")[0].location, "line 3");
+  EXPECT_EQ(p.response.answers("doc-biologie")[0].location, "ligne 3");
   EXPECT_TRUE(p.issues.empty()) << describe(p);
   EXPECT_EQ(p.recognised, 6u);
 }
@@ -619,8 +619,8 @@ TEST(TextFormReader, FreeTextContinuesUntilAnEmptyLine) {
   EXPECT_TRUE(answers(p, "symptomatologie",
                       str("essoufflement à l'effort\ndepuis 3 mois (2 étages),\n"
                           "palpitations nocturnes.")));
-  EXPECT_EQ(p.response.answers("symptomatologie")[0].location, "line 1");
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 5"});
+  EXPECT_EQ(p.response.answers("symptomatologie")[0].location, "ligne 1");
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 5"});
   EXPECT_EQ(p.issues.size(), 1u) << describe(p);
 }
 
@@ -629,7 +629,7 @@ TEST(TextFormReader, FreeTextMayStartOnTheNextLine) {
       "Autres antécédents cardiovasculaires :\nFA paroxystique\nHTA gravidique\n\n"
       "HTA : Oui");
   EXPECT_TRUE(answers(p, "atcd-autres", str("FA paroxystique\nHTA gravidique")));
-  EXPECT_EQ(p.response.answers("atcd-autres")[0].location, "line 2");
+  EXPECT_EQ(p.response.answers("atcd-autres")[0].location, "ligne 2");
   EXPECT_TRUE(answers(p, "fdr-hta", code("Y")));
   EXPECT_TRUE(p.issues.empty()) << describe(p);
 }
@@ -643,20 +643,20 @@ TEST(TextFormReader, SingleLineItemsDoNotSwallowTheNextLine) {
   EXPECT_TRUE(answers(p, "patient-prenoms", str("Jeanne")));
   EXPECT_TRUE(answers(p, "patient-nir", str("2 52 03 38 185 123 13")));
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 3", "line 5"}));
+            (std::vector<std::string>{"ligne 3", "ligne 5"}));
 }
 
 TEST(TextFormReader, ALabelEndsFreeText) {
   ParsedForm p = read("Symptomatologie actuelle : dyspnée\nHTA : Oui\nstade II");
   EXPECT_TRUE(answers(p, "symptomatologie", str("dyspnée")));
   EXPECT_TRUE(answers(p, "fdr-hta", code("Y")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 3"});
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 3"});
 }
 
 TEST(TextFormReader, ANoBreakSpaceLineEndsFreeTextLikeAnEmptyLine) {
   ParsedForm p = read("Symptomatologie actuelle : dyspnée\n\xC2\xA0\nCordialement");
   EXPECT_TRUE(answers(p, "symptomatologie", str("dyspnée")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 3"})
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 3"})
       << describe(p);
 }
 
@@ -664,7 +664,7 @@ TEST(TextFormReader, UnrecognisedLinesAreWarningsWithTheirLineNumber) {
   ParsedForm p = read("Bonjour,\n\nHTA : Oui\nJe vous adresse ce patient.\n-----\n\nCordialement");
   EXPECT_TRUE(answers(p, "fdr-hta", code("Y")));
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 1", "line 4", "line 7"}));
+            (std::vector<std::string>{"ligne 1", "ligne 4", "ligne 7"}));
   ASSERT_EQ(p.issues.size(), 3u) << describe(p) << "separator lines are not reported";
   for (const Issue& i : p.issues.items()) {
     EXPECT_EQ(i.severity, Severity::Warning);
@@ -681,9 +681,9 @@ TEST(TextFormReader, RepeatedLabelKeepsTheFirstAnswer) {
   const Issue& issue = p.issues.items()[0];
   EXPECT_EQ(issue.code, Errc::FormAnswerRepeated);
   EXPECT_EQ(issue.severity, Severity::Warning);
-  EXPECT_EQ(issue.location, "line 3");
+  EXPECT_EQ(issue.location, "ligne 3");
   EXPECT_EQ(issue.expression, form::itemExpression(cardio(), indexOf("fdr-hta")));
-  EXPECT_EQ(p.response.answers("fdr-hta")[0].location, "line 1");
+  EXPECT_EQ(p.response.answers("fdr-hta")[0].location, "ligne 1");
 }
 
 TEST(TextFormReader, TheSameItemUnderTwoLabelsIsRepeatedToo) {
@@ -691,7 +691,7 @@ TEST(TextFormReader, TheSameItemUnderTwoLabelsIsRepeatedToo) {
   EXPECT_TRUE(answers(p, "fdr-sedentarite", code("Y")));
   EXPECT_TRUE(answers(p, "fdr-hta", code("N")));
   EXPECT_EQ(issueLines(p, Errc::FormAnswerRepeated),
-            (std::vector<std::string>{"line 2", "line 4"}));
+            (std::vector<std::string>{"ligne 2", "ligne 4"}));
 }
 
 TEST(TextFormReader, EmptyInputGivesNothing) {
@@ -711,7 +711,7 @@ TEST(TextFormReader, RecognisedCountsTheFormLines) {
   ParsedForm mail = read(test::readRepoFile("samples/fiches/not-a-form.txt"));
   EXPECT_EQ(mail.recognised, 0u);
   EXPECT_EQ(issueLines(mail, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 1", "line 3", "line 4", "line 5"}));
+            (std::vector<std::string>{"ligne 1", "ligne 3", "ligne 4", "ligne 5"}));
   for (const form::Item& item : cardio().items())
     EXPECT_FALSE(mail.response.answered(item.index)) << item.link_id;
 }
@@ -733,13 +733,31 @@ TEST(TextFormReader, ParseFormTextAndAReusedReaderAgree) {
   EXPECT_FALSE(other.response.answered(indexOf("patient-nom")));
 }
 
+// Lines another reader found (a PDF's text layer, a form field): each answer and issue is located
+// by the origin its line came with, and read() is readLines() over "ligne N".
+TEST(TextFormReader, LinesFromElsewhereKeepTheirOrigin) {
+  const std::vector<FormLine> lines = {{"PATIENT", "page 1, ligne 3"},
+                                       {"Nom : DURAND", "champ PDF patient_nom"},
+                                       {"bla", "page 2, ligne 7"},
+                                       {"HTA : Oui", "page 2, ligne 8"}};
+  ParsedForm p = test::cardioPlus()->textReader().readLines(lines);
+  EXPECT_TRUE(answers(p, "patient-nom", str("DURAND")));
+  EXPECT_EQ(p.response.answers("patient-nom")[0].location, "champ PDF patient_nom");
+  EXPECT_EQ(p.response.answers("fdr-hta")[0].location, "page 2, ligne 8");
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"page 2, ligne 7"});
+
+  ParsedForm text = read("PATIENT\r\nNom : DURAND\r\nbla\r\nHTA : Oui");
+  EXPECT_EQ(text.response.answers("patient-nom")[0].location, "ligne 2");
+  EXPECT_EQ(issueLines(text, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 3"});
+}
+
 // --- the sample forms ------------------------------------------------------------------------
 
 TEST(TextFormSample, CompleteFormReadsEveryGroup) {
   ParsedForm p = read(test::readRepoFile("samples/fiches/fiche-complete.txt"));
   // Consentement
   EXPECT_TRUE(answers(p, "consentement-patient", AnswerValue{true}));
-  EXPECT_EQ(p.response.answers("consentement-patient")[0].location, "line 5");
+  EXPECT_EQ(p.response.answers("consentement-patient")[0].location, "ligne 5");
   // Demandeur
   EXPECT_TRUE(answers(p, "demandeur-nom", str("MARTIN")));
   EXPECT_TRUE(answers(p, "demandeur-prenom", str("Claire")));
@@ -788,10 +806,10 @@ TEST(TextFormSample, CompleteFormReadsEveryGroup) {
   auto motifs = p.response.answers("motif");
   ASSERT_EQ(motifs.size(), 3u) << describe(p);
   EXPECT_EQ(std::get<Coding>(motifs[0].value).code, "dyspnee");
-  EXPECT_EQ(motifs[0].location, "line 77");
+  EXPECT_EQ(motifs[0].location, "ligne 77");
   EXPECT_EQ(std::get<Coding>(motifs[1].value).code, "palpitations");
   EXPECT_EQ(std::get<Coding>(motifs[2].value).code, "suivi-trouble-rythme");
-  EXPECT_EQ(motifs[2].location, "line 82");
+  EXPECT_EQ(motifs[2].location, "ligne 82");
   EXPECT_TRUE(answers(p, "symptomatologie",
                       str("essoufflement à l'effort depuis 3 mois (2 étages),\n"
                           "palpitations nocturnes.")));
@@ -802,7 +820,7 @@ TEST(TextFormSample, CompleteFormReadsEveryGroup) {
   EXPECT_TRUE(answers(p, "doc-autres", str("Holter ECG de 2021")));
 
   // Only the title line is not part of the form.
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"line 1"});
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 1"});
   EXPECT_EQ(p.issues.size(), 1u) << describe(p);
   EXPECT_GE(p.recognised, 80u);
 }
@@ -835,7 +853,7 @@ TEST(TextFormSample, IncompleteFormReadsWhatIsThere) {
     EXPECT_FALSE(p.response.answered(indexOf(id))) << id;
   // Greeting and signature.
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
-            (std::vector<std::string>{"line 1", "line 3", "line 34", "line 35"}));
+            (std::vector<std::string>{"ligne 1", "ligne 3", "ligne 34", "ligne 35"}));
   EXPECT_EQ(p.issues.size(), 4u) << describe(p);
   EXPECT_EQ(p.recognised, 24u);
 }
@@ -903,7 +921,7 @@ TEST(TextFormEncoding, CrLfLineEndsReadTheSame) {
 TEST(TextFormEncoding, Utf8ByteOrderMarkIsIgnored) {
   ParsedForm p = read("\xEF\xBB\xBF[x] Ordonnances en cours\nHTA : Oui");
   EXPECT_TRUE(answers(p, "doc-ordonnances", AnswerValue{true}));
-  EXPECT_EQ(p.response.answers("doc-ordonnances")[0].location, "line 1");
+  EXPECT_EQ(p.response.answers("doc-ordonnances")[0].location, "ligne 1");
   EXPECT_TRUE(p.issues.empty()) << describe(p);
 
   const std::string sample = test::readRepoFile("samples/fiches/fiche-complete.txt");
