@@ -10,6 +10,16 @@ std::string describe(const form::Questionnaire& q, const form::Item& item) {
   return s;
 }
 
+// An answer that says something: an unticked "☐ Pas de médecin traitant" (false) does not stand
+// for the doctor's name it is the alternative to.
+bool statesSomething(const form::FormResponse& r, std::size_t item) {
+  for (const form::Answer& a : r.answers(item)) {
+    const bool* b = std::get_if<bool>(&a.value);
+    if (b == nullptr || *b) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 IssueList validateMandatoryFields(const form::FormResponse& response) {
@@ -22,7 +32,7 @@ IssueList validateMandatoryFields(const form::FormResponse& response) {
         std::string names;
         for (const std::string& id : item.required_one_of) {
           const form::Item* other = q.find(id);
-          any = any || (other != nullptr && response.answered(other->index));
+          any = any || (other != nullptr && statesSomething(response, other->index));
           if (other != nullptr)
             names += (names.empty() ? "" : " ou ") + ("« " + other->text + " »");
         }

@@ -19,7 +19,9 @@ struct Answer {
 class FormResponse {
  public:
   explicit FormResponse(const Questionnaire& questionnaire)
-      : questionnaire_(&questionnaire), answers_(questionnaire.items().size()) {}
+      : questionnaire_(&questionnaire),
+        answers_(questionnaire.items().size()),
+        unreadable_(questionnaire.items().size(), 0) {}
 
   const Questionnaire& questionnaire() const { return *questionnaire_; }
   std::span<const Answer> answers(std::size_t item) const { return answers_[item]; }
@@ -32,6 +34,11 @@ class FormResponse {
     return answers_[item].empty() ? nullptr : &answers_[item].back();
   }
 
+  // The input named the item but its answer could not be read (a value that is not one, a label
+  // that names two items): "not answered" would say more than the input does.
+  bool unreadable(std::size_t item) const { return unreadable_[item] != 0; }
+  void markUnreadable(std::size_t item) { unreadable_[item] = 1; }
+
   // Whether the item is shown given enableWhen (and its ancestors').
   bool enabled(std::size_t item) const;
 
@@ -41,6 +48,7 @@ class FormResponse {
  private:
   const Questionnaire* questionnaire_;
   std::vector<std::vector<Answer>> answers_;
+  std::vector<char> unreadable_;
 };
 
 }  // namespace liaison::form

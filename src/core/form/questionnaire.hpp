@@ -16,11 +16,27 @@ namespace liaison::form {
 // Extensions of ours on Questionnaire items (canonical base: kExtensionBase).
 inline constexpr std::string_view kExtensionBase =
     "https://liaison.example.org/fhir/StructureDefinition/";
-inline constexpr std::string_view kExtLabelAlias = "questionnaire-label-alias";  // valueString
+// On items and groups: another label people write for it (valueString, repeated).
+inline constexpr std::string_view kExtLabelAlias = "questionnaire-label-alias";
 inline constexpr std::string_view kExtRequiredTrue =
     "questionnaire-required-true";  // valueCode: errc code
 inline constexpr std::string_view kExtRequiredOneOf =
     "questionnaire-required-one-of";  // valueString: linkIds
+// On groups: a word that may follow the label of any of its items before the colon (the paper
+// form's "Ordonnances en cours  Fourni : Oui"), valueString, repeated.
+inline constexpr std::string_view kExtLabelSuffix = "questionnaire-label-suffix";
+// On the Questionnaire: the labels of the line that dates the request ("Date :"), valueString.
+inline constexpr std::string_view kExtAuthoredLabel = "questionnaire-authored-label";
+// On an address item: the items its postal code and commune are derived into when they are
+// not answered (valueString: a linkId).
+inline constexpr std::string_view kExtAddressPostalCode = "questionnaire-address-postal-code";
+inline constexpr std::string_view kExtAddressCity = "questionnaire-address-city";
+// On QuestionnaireResponse answers written by liaison: where the answer was read (valueString:
+// "ligne 12", "champ PDF patient_nom", a FHIRPath of the received QuestionnaireResponse).
+inline constexpr std::string_view kExtAnswerSource = "questionnaire-answer-source";
+// HL7's: the unit of a decimal or integer item (valueCoding, UCUM).
+inline constexpr std::string_view kExtUnit =
+    "http://hl7.org/fhir/StructureDefinition/questionnaire-unit";
 
 enum class ItemType : std::uint8_t {
   Group,
@@ -52,13 +68,21 @@ struct Item {
   ItemType type = ItemType::String;
   bool required = false;
   bool repeats = false;
-  std::vector<Coding> options;  // answerOption.valueCoding
+  // answerOption.valueCoding, or the concepts of the contained ValueSet of answerValueSet.
+  std::vector<Coding> options;
+  // Per option (same index): other words people write for it (the ValueSet concept's
+  // designations: "NSP" for asked-unknown, "MG" for a médecin…).
+  std::vector<std::vector<std::string>> option_aliases;
   std::vector<EnableWhen> enable_when;
   bool enable_when_all = false;  // enableBehavior "all" (default "any")
   std::optional<AnswerValue> initial;
   std::vector<std::string> aliases;          // extra labels for the plain-text form
   std::optional<Errc> required_true;         // the answer must be `true`, else this issue
   std::vector<std::string> required_one_of;  // on groups: at least one of these linkIds answered
+  std::vector<std::string> label_suffixes;   // on groups: kExtLabelSuffix
+  std::string unit;                          // UCUM code (kExtUnit), e.g. "kg", "cm", "a"
+  std::string address_postal_code;           // linkId (kExtAddressPostalCode)
+  std::string address_city;                  // linkId (kExtAddressCity)
   std::vector<std::size_t> children;         // indexes into Questionnaire::items()
   std::optional<std::size_t> parent;
   std::size_t index = 0;
@@ -70,6 +94,7 @@ class Questionnaire {
   std::string version;
   std::string name;
   std::string title;
+  std::vector<std::string> authored_labels;  // kExtAuthoredLabel
 
   // Items in document order (depth first); index 0.. are dense and used by FormResponse.
   const std::vector<Item>& items() const { return items_; }

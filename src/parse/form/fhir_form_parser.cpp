@@ -56,8 +56,54 @@ Error profileError(std::string detail) {
   return makeError(Errc::ProfileInvalid, std::move(detail));
 }
 
+// The options of a contained ValueSet (enumerated concepts of compose.include) with their
+// designations as aliases: shared by the items that offer the same answers (Oui/Non/Inconnu).
+struct OptionSet {
+  std::vector<Coding> options;
+  std::vector<std::vector<std::string>> aliases;
+};
+using OptionSets = std::vector<std::pair<std::string, OptionSet>>;  // "#id" → options
+
+std::optional<Error> readContained(const Value& doc, OptionSets& sets) {
+  const Value* contained = json::getArray(doc, "contained");
+  if (contained == nullptr) return std::nullopt;
+  for (const Value& r : contained->GetArray()) {
+    if (json::getString(r, "resourceType") != std::optional<std::string_view>("ValueSet")) continue;
+    auto id = json::getString(r, "id");
+    if (!id) return profileError("contained ValueSet without id");
+    OptionSet set;
+    const Value* compose = json::getMember(r, "compose");
+    const Value* includes = compose != nullptr ? json::getArray(*compose, "include") : nullptr;
+    if (includes == nullptr) return profileError("ValueSet " + std::string(*id) + ": no compose");
+    for (const Value& include : includes->GetArray()) {
+      auto system = json::getString(include, "system");
+      const Value* concepts = json::getArray(include, "concept");
+      if (!system || concepts == nullptr)
+        return profileError("ValueSet " + std::string(*id) + ": include without system/concept");
+      for (const Value& c : concepts->GetArray()) {
+        Coding coding;
+        coding.system = *system;
+        if (auto code = json::getString(c, "code")) coding.code = *code;
+        if (auto display = json::getString(c, "display")) coding.display = *display;
+        if (coding.code.empty())
+          return profileError("ValueSet " + std::string(*id) + ": concept without code");
+        std::vector<std::string> aliases;
+        if (const Value* designations = json::getArray(c, "designation")) {
+          for (const Value& d : designations->GetArray()) {
+            if (auto v = json::getString(d, "value")) aliases.emplace_back(*v);
+          }
+        }
+        set.options.push_back(std::move(coding));
+        set.aliases.push_back(std::move(aliases));
+      }
+    }
+    sets.emplace_back("#" + std::string(*id), std::move(set));
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> readItems(const Value& array, std::optional<std::size_t> parent,
-                               form::Questionnaire& q) {
+                               form::Questionnaire& q, const OptionSets& sets) {
   for (const Value& jitem : array.GetArray()) {
     Item item;
     auto link_id = json::getString(jitem, "linkId");
@@ -81,6 +127,17 @@ std::optional<Error> readItems(const Value& array, std::optional<std::size_t> pa
           return profileError("item " + item.link_id + ": answerOption without valueCoding");
         item.options.push_back(std::move(*coding));
       }
+      item.option_aliases.resize(item.options.size());
+    } else if (auto vs = json::getString(jitem, "answerValueSet")) {
+      const OptionSet* set = nullptr;
+      for (const auto& [id, s] : sets) {
+        if (id == *vs) set = &s;
+      }
+      if (set == nullptr)
+        return profileError("item " + item.link_id + ": answerValueSet " + std::string(*vs) +
+                            " is not a contained ValueSet");
+      item.options = set->options;
+      item.option_aliases = set->aliases;
     }
     if (const Value* init = json::getArray(jitem, "initial"); init != nullptr && !init->Empty()) {
       item.initial = readValueX((*init)[0], "value");
@@ -110,6 +167,13 @@ std::optional<Error> readItems(const Value& array, std::optional<std::size_t> pa
     if (const Value* exts = json::getArray(jitem, "extension")) {
       for (const Value& e : exts->GetArray()) {
         auto url = json::getString(e, "url");
+        if (url == form::kExtUnit) {
+          const Value* coding = json::getMember(e, "valueCoding");
+          auto code = coding != nullptr ? json::getString(*coding, "code") : std::nullopt;
+          if (!code) return profileError("item " + item.link_id + ": unit without code");
+          item.unit = *code;
+          continue;
+        }
         if (!url || url->substr(0, form::kExtensionBase.size()) != form::kExtensionBase) continue;
         std::string_view name = url->substr(form::kExtensionBase.size());
         if (name == form::kExtLabelAlias) {
@@ -124,6 +188,12 @@ std::optional<Error> readItems(const Value& array, std::optional<std::size_t> pa
             }
           }
           if (!found) return profileError("item " + item.link_id + ": unknown issue code");
+        } else if (name == form::kExtLabelSuffix) {
+          if (auto v = json::getString(e, "valueString")) item.label_suffixes.emplace_back(*v);
+        } else if (name == form::kExtAddressPostalCode || name == form::kExtAddressCity) {
+          auto v = json::getString(e, "valueString");
+          if (!v) return profileError("item " + item.link_id + ": address part without linkId");
+          (name == form::kExtAddressCity ? item.address_city : item.address_postal_code) = *v;
         } else if (name == form::kExtRequiredOneOf) {
           auto s = json::getString(e, "valueString");
           if (!s) return profileError("item " + item.link_id + ": required-one-of without value");
@@ -146,7 +216,7 @@ std::optional<Error> readItems(const Value& array, std::optional<std::size_t> pa
       q.addRoot(index);
     }
     if (children != nullptr) {
-      if (auto err = readItems(*children, index, q)) return err;
+      if (auto err = readItems(*children, index, q, sets)) return err;
     }
   }
   return std::nullopt;
@@ -298,9 +368,20 @@ Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
   if (auto s = json::getString(doc, "name")) q.name = *s;
   if (auto s = json::getString(doc, "title")) q.title = *s;
   if (q.url.empty()) return profileError("Questionnaire without url");
+  if (const Value* exts = json::getArray(doc, "extension")) {
+    for (const Value& e : exts->GetArray()) {
+      auto url = json::getString(e, "url");
+      auto v = json::getString(e, "valueString");
+      if (url && v && url->substr(0, form::kExtensionBase.size()) == form::kExtensionBase &&
+          url->substr(form::kExtensionBase.size()) == form::kExtAuthoredLabel)
+        q.authored_labels.emplace_back(*v);
+    }
+  }
+  OptionSets sets;
+  if (auto err = readContained(doc, sets)) return *err;
   const Value* items = json::getArray(doc, "item");
   if (items == nullptr) return profileError("Questionnaire without items");
-  if (auto err = readItems(*items, std::nullopt, q)) return *err;
+  if (auto err = readItems(*items, std::nullopt, q, sets)) return *err;
   q.index();
   for (const Item& item : q.items()) {
     if (q.find(item.link_id)->index != item.index)
@@ -311,6 +392,10 @@ Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
     }
     for (const auto& id : item.required_one_of) {
       if (q.find(id) == nullptr) return profileError("required-one-of names unknown " + id);
+    }
+    for (const std::string* id : {&item.address_postal_code, &item.address_city}) {
+      if (!id->empty() && q.find(*id) == nullptr)
+        return profileError("item " + item.link_id + ": address part names unknown " + *id);
     }
   }
   return q;

@@ -19,17 +19,6 @@ namespace liaison::parse {
 
 Result<form::Questionnaire> parseQuestionnaire(std::string_view json);
 
-struct ParsedForm {
-  form::FormResponse response;
-  IssueList issues;
-  std::size_t recognised = 0;  // answers read (text input: lines matched to an item)
-};
-
-// Fails (a value, not an exception) when the bytes are not JSON, not a QuestionnaireResponse,
-// or answer another Questionnaire. Answer-level problems are issues in the result.
-Result<ParsedForm> parseQuestionnaireResponse(std::string_view json,
-                                              const form::Questionnaire& questionnaire);
-
 // One line of a form as another reader found it (a PDF's text layer, a PDF form field, a Word
 // paragraph…), with where it came from: "ligne 12", "champ PDF patient_nom", "page 2, ligne 7".
 // `text` is UTF-8 and holds no line break; `origin` becomes the location of what is read from it
@@ -38,6 +27,20 @@ struct FormLine {
   std::string text;
   std::string origin;
 };
+
+struct ParsedForm {
+  form::FormResponse response;
+  IssueList issues;
+  std::size_t recognised = 0;  // answers read (text input: lines matched to an item)
+  // Text input: what was not understood (whole lines, or what followed an answer), each with
+  // its origin, so that it reaches the people who read the request (a warning each too).
+  std::vector<FormLine> unrecognised = {};
+};
+
+// Fails (a value, not an exception) when the bytes are not JSON, not a QuestionnaireResponse,
+// or answer another Questionnaire. Answer-level problems are issues in the result.
+Result<ParsedForm> parseQuestionnaireResponse(std::string_view json,
+                                              const form::Questionnaire& questionnaire);
 
 // Reads the plain-text form. Built once per Questionnaire (it indexes labels and aliases).
 // read() never fails: lines it cannot read become warnings; `recognised` tells whether the

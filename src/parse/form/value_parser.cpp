@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 
 namespace liaison::parse {
@@ -132,11 +133,47 @@ std::optional<long long> parseHumanInteger(std::string_view s) {
   return v;
 }
 
+namespace {
+
+// Calls put(piece, i) with each character's folded form (lower-case ASCII; " " for what
+// separates words) and the byte index where the character starts.
+template <class Put>
+void foldCharacters(std::string_view s, Put&& put) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t at = i;
+    if (c < 0x80) {
+      if (c >= 'A' && c <= 'Z') {
+        char lower = static_cast<char>(c - 'A' + 'a');
+        put(std::string_view(&lower, 1), at);
+      } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        put(std::string_view(&s[i], 1), at);
+      } else {
+        put(" ", at);
+      }
+    } else if (c == 0xC3 && i + 1 < s.size()) {
+      auto next = static_cast<unsigned char>(s[i + 1]);
+      if (next >= 0x80 && next <= 0xBF) put(kLatin1Fold[(next - 0x80) % 64], at);
+      ++i;
+    } else if (c == 0xC5 && i + 1 < s.size() && (s[i + 1] == '\x92' || s[i + 1] == '\x93')) {
+      put("oe", at);
+      ++i;
+    } else {
+      // Other non-ASCII characters (quotes, degree sign, no-break spaces…) separate words.
+      std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      i += len - 1;
+      put(" ", at);
+    }
+  }
+}
+
+}  // namespace
+
 std::string normalizeLabel(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;
-  auto put = [&](std::string_view piece) {
+  foldCharacters(s, [&](std::string_view piece, std::size_t) {
     for (char c : piece) {
       if (c == ' ') {
         pending_space = !out.empty();
@@ -146,33 +183,25 @@ std::string normalizeLabel(std::string_view s) {
         out += c;
       }
     }
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c >= 'A' && c <= 'Z') {
-        char lower = static_cast<char>(c - 'A' + 'a');
-        put(std::string_view(&lower, 1));
-      } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-        put(std::string_view(&s[i], 1));
-      } else {
-        put(" ");
-      }
-    } else if (c == 0xC3 && i + 1 < s.size()) {
-      auto next = static_cast<unsigned char>(s[i + 1]);
-      if (next >= 0x80 && next <= 0xBF) put(kLatin1Fold[(next - 0x80) % 64]);
-      ++i;
-    } else if (c == 0xC5 && i + 1 < s.size() && (s[i + 1] == '\x92' || s[i + 1] == '\x93')) {
-      put("oe");
-      ++i;
-    } else {
-      // Other non-ASCII characters (quotes, degree sign, no-break spaces…) separate words.
-      std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-      i += len - 1;
-      put(" ");
-    }
-  }
+  });
   return out;
+}
+
+std::string compactKeyWithOffsets(std::string_view s, std::vector<std::uint32_t>& offsets) {
+  std::string key;
+  key.reserve(s.size());
+  offsets.assign(s.size() + 1, 0);
+  std::size_t next = 0;  // first byte whose offset is not yet set
+  foldCharacters(s, [&](std::string_view piece, std::size_t at) {
+    for (; next <= at; ++next)
+      offsets[next] = static_cast<std::uint32_t>(key.size());
+    for (char c : piece) {
+      if (c != ' ') key += c;
+    }
+  });
+  for (; next <= s.size(); ++next)
+    offsets[next] = static_cast<std::uint32_t>(key.size());
+  return key;
 }
 
 std::optional<bool> parseHumanBoolean(std::string_view s) {
@@ -191,16 +220,21 @@ std::optional<bool> parseHumanBoolean(std::string_view s) {
   return std::nullopt;
 }
 
-std::vector<std::string> optionLabels(const form::Coding& option) {
+std::vector<std::string> optionLabels(const form::Item& item, std::size_t option) {
   std::vector<std::string> labels;
   auto add = [&](std::string label) {
     if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) {
       labels.push_back(std::move(label));
     }
   };
-  std::string d = normalizeLabel(option.display);
+  const form::Coding& coding = item.options[option];
+  std::string d = normalizeLabel(coding.display);
   add(d);
-  add(normalizeLabel(option.code));
+  add(normalizeLabel(coding.code));
+  if (option < item.option_aliases.size()) {
+    for (const std::string& alias : item.option_aliases[option])
+      add(normalizeAnswer(alias));
+  }
   // Inclusive job titles: "Infirmier(e)" also answers "Infirmier" and "Infirmière",
   // "Pharmacien(ne)" also "Pharmacien" and "Pharmacienne".
   for (std::string_view suffix : {" e", " ne"}) {
@@ -219,39 +253,6 @@ std::vector<std::string> optionLabels(const form::Coding& option) {
   return labels;
 }
 
-std::optional<std::string_view> shorthandCode(std::string_view n) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 24> kShorthand = {{
-      {"o", "Y"},
-      {"oui", "Y"},
-      {"yes", "Y"},
-      {"x", "Y"},
-      {"n", "N"},
-      {"non", "N"},
-      {"no", "N"},
-      {"nsp", "asked-unknown"},
-      {"ne sait pas", "asked-unknown"},
-      {"inconnue", "asked-unknown"},
-      {"non connu", "asked-unknown"},
-      {"ns", "asked-unknown"},
-      {"je ne sais pas", "asked-unknown"},
-      {"non renseigne", "asked-unknown"},
-      {"non precise", "asked-unknown"},
-      {"nc", "asked-unknown"},
-      {"non evalue", "asked-unknown"},
-      {"?", "asked-unknown"},  // matchers turn a lone "?" into this before normalising
-      {"m", "male"},
-      {"homme", "male"},
-      {"h", "male"},
-      {"f", "female"},
-      {"femme", "female"},
-      {"masculin", "male"},
-  }};
-  for (const auto& [word, code] : kShorthand) {
-    if (n == word) return code;
-  }
-  return std::nullopt;
-}
-
 std::string normalizeAnswer(std::string_view text) {
   std::string n = normalizeLabel(text);
   // "?" (or "??") means "unknown"; normalising would leave nothing of it.
@@ -259,19 +260,155 @@ std::string normalizeAnswer(std::string_view text) {
   return n;
 }
 
-std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
-  std::string n = normalizeAnswer(text);
-  if (n.empty()) return std::nullopt;
-  for (const form::Coding& opt : item.options) {
-    for (const std::string& label : optionLabels(opt)) {
-      if (label == n) return opt;
+std::string compactKey(std::string_view normalized) {
+  std::string out;
+  out.reserve(normalized.size());
+  for (char c : normalized) {
+    if (c != ' ') out += c;
+  }
+  return out;
+}
+
+std::string withoutParentheses(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  int depth = 0;
+  for (char c : s) {
+    if (c == '(') {
+      ++depth;
+      out += ' ';
+    } else if (c == ')' && depth > 0) {
+      --depth;
+    } else if (depth == 0) {
+      out += c;
     }
   }
-  if (auto code = shorthandCode(n)) {
-    if (const form::Coding* opt = form::findOption(item, *code)) return *opt;
+  return out;
+}
+
+std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text) {
+  std::string key = compactKey(normalizeAnswer(text));
+  if (key.empty()) return std::nullopt;
+  for (std::size_t o = 0; o < item.options.size(); ++o) {
+    for (const std::string& label : optionLabels(item, o)) {
+      if (compactKey(label) == key) return item.options[o];
+    }
   }
   // A display that starts with the text ("Type 2" for "Type 2 (non insulinodépendant)") is not
   // accepted: a short prefix would silently pick the wrong option.
+  return std::nullopt;
+}
+
+bool isNoneWord(std::string_view s) {
+  std::string n = normalizeLabel(s);
+  if (n.empty()) return s.find_first_of("-/") != std::string_view::npos;  // "-", "/", "--"
+  static constexpr std::array<std::string_view, 9> kNone = {
+      "neant", "aucun", "aucune", "non", "sans objet", "na", "n a", "sans", "pas de"};
+  return std::find(kNone.begin(), kNone.end(), n) != kNone.end();
+}
+
+namespace {
+
+struct UnitWord {
+  std::string_view ucum;     // the item's unit
+  std::string_view written;  // as people write it, normalised
+  double factor;             // to the item's unit
+};
+
+// The units of the items people measure on the form; a written unit is one of these words.
+constexpr std::array<UnitWord, 24> kUnitWords = {{
+    {"kg", "kg", 1},
+    {"kg", "kgs", 1},
+    {"kg", "k", 1},
+    {"kg", "kilo", 1},
+    {"kg", "kilos", 1},
+    {"kg", "kilogramme", 1},
+    {"kg", "kilogrammes", 1},
+    {"kg", "g", 0.001},
+    {"kg", "gr", 0.001},
+    {"kg", "grammes", 0.001},
+    {"cm", "cm", 1},
+    {"cm", "cms", 1},
+    {"cm", "centimetre", 1},
+    {"cm", "centimetres", 1},
+    {"cm", "m", 100},
+    {"cm", "metre", 100},
+    {"cm", "metres", 100},
+    {"cm", "mm", 0.1},
+    {"a", "a", 1},
+    {"a", "an", 1},
+    {"a", "ans", 1},
+    {"a", "annee", 1},
+    {"a", "annees", 1},
+    {"a", "mois", 1.0 / 12},
+}};
+
+}  // namespace
+
+std::optional<Measure> parseMeasure(std::string_view s, std::string_view ucum) {
+  s = trim(s);
+  // "1m65", "1 m 65": metres and centimetres.
+  if (ucum == "cm") {
+    std::size_t m = s.find_first_of("mM");
+    if (m != std::string_view::npos && m > 0) {
+      auto metres = digits(trim(s.substr(0, m)));
+      std::string_view cm = trim(s.substr(m + 1));
+      auto centi = digits(cm);
+      if (metres && centi && *metres < 3 && !cm.empty() && cm.size() <= 2) {
+        return Measure{*metres * 100.0 + (cm.size() == 1 ? *centi * 10 : *centi), true, "m", {}};
+      }
+    }
+  }
+  std::string unit_text;
+  // The number, then what follows it: its unit is the first word, the rest is kept apart.
+  std::size_t i = 0;
+  while (i < s.size() && (isDigit(s[i]) || s[i] == ',' || s[i] == '.' || s[i] == ' ')) {
+    if (s[i] == ' ' && (i + 1 >= s.size() || !isDigit(s[i + 1]))) break;
+    ++i;
+  }
+  std::string number_part;
+  for (char c : s.substr(0, i)) {
+    if (c != ' ') number_part += c;  // "72 500 g"
+  }
+  auto value = parseHumanDecimal(number_part, nullptr);
+  if (!value) return std::nullopt;
+  std::string after = normalizeLabel(s.substr(i));
+  Measure out;
+  out.value = *value;
+  std::size_t space = after.find(' ');
+  out.unit_written = after.substr(0, space);
+  if (space != std::string::npos) out.rest = after.substr(space + 1);
+  for (char c : out.rest) {
+    if (isDigit(c)) return std::nullopt;  // "72 à 75 kg": not one number
+  }
+  if (ucum.empty()) {
+    // No unit asked: what follows the number is its unit or a remark ("20 PA"), not read.
+    if (!out.unit_written.empty()) {
+      out.rest = out.rest.empty() ? out.unit_written : out.unit_written + " " + out.rest;
+      out.unit_written.clear();
+    }
+    if (!out.rest.empty() && isDigit(out.rest[0])) return std::nullopt;
+    out.rest.clear();
+    return out;
+  }
+  if (out.unit_written.empty()) {
+    // Heights are asked in cm but often written in metres ("1,72").
+    if (ucum == "cm" && out.value < 3.0) {
+      out.value = std::round(out.value * 1e8) / 1e6;
+      out.converted = true;
+    }
+    return out;
+  }
+  for (const UnitWord& w : kUnitWords) {
+    if (w.ucum == ucum && w.written == out.unit_written) {
+      if (w.factor != 1) {
+        // Rounded so that 1,10 m gives 110, not 110.00000000000001.
+        out.value = std::round(out.value * w.factor * 1e6) / 1e6;
+        out.converted = true;
+      }
+      return out;
+    }
+  }
   return std::nullopt;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Reading typed values out of human text and FHIR primitives (shared by the form parsers).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,18 +31,43 @@ std::string normalizeLabel(std::string_view s);
 // normalizeLabel() for an answer: a lone "?" stays "?" (unknown).
 std::string normalizeAnswer(std::string_view text);
 
-// The option of a choice item named by `text` (display, code, alias of yes/no/unknown), if any.
+// What labels are compared by: normalizeLabel() without its spaces, so that case, accents,
+// punctuation and spacing do not matter ("E.S.S." = "ESS", "Paquets / an" = "paquets-an").
+std::string compactKey(std::string_view normalized);
+inline std::string labelKey(std::string_view s) {
+  return compactKey(normalizeLabel(s));
+}
+// labelKey(s), and for each byte i of s (and s.size()) the length of the key of s[0, i): the key
+// of any tail s[i, end) is then key.substr(offsets[i]), with no second pass.
+std::string compactKeyWithOffsets(std::string_view s, std::vector<std::uint32_t>& offsets);
+// The text without its parenthesised parts: "Poids (kg)" → "Poids ", "NIR (15 chiffres)" → "NIR ".
+std::string withoutParentheses(std::string_view s);
+
+// The option of a choice item named by `text` (display, code, or one of its aliases), if any.
 std::optional<form::Coding> matchOption(const form::Item& item, std::string_view text);
 
-// The normalised labels an option answers to: its display, its code, and for inclusive job
-// titles both forms ("Infirmier(e)" → "infirmier", "infirmiere"). Readers index these once.
-std::vector<std::string> optionLabels(const form::Coding& option);
-
-// The code that usual shorthand stands for, from normalised text: "oui"/"o" → "Y", "non" → "N",
-// "nsp"/"non renseigne" → "asked-unknown", "f"/"femme" → "female", "m"/"homme" → "male".
-std::optional<std::string_view> shorthandCode(std::string_view normalized);
+// The normalised labels option `option` of `item` answers to: its display, its code, its aliases
+// (designations in the Questionnaire), and for inclusive job titles both forms ("Infirmier(e)" →
+// "infirmier", "infirmiere"). Readers index these once.
+std::vector<std::string> optionLabels(const form::Item& item, std::size_t option);
 
 // Yes/no in free text: "oui", "non", "x", "vrai", "fourni", "non fourni"…
 std::optional<bool> parseHumanBoolean(std::string_view s);
+
+// Words that say "nothing to report" in a free-text field ("-", "néant", "aucun", "non",
+// "sans objet"…): the field is then not answered.
+bool isNoneWord(std::string_view s);
+
+// A number written with a unit, converted to the item's UCUM unit ("kg", "cm", "a"): "72 kgs",
+// "1,65 m", "1m65", "72500 g", "12 ans". `converted` tells that the number changed (metres to
+// centimetres…); `rest` gets text after the unit. Nothing when the unit is not one of the
+// item's dimension, or the text is not one number.
+struct Measure {
+  double value = 0;
+  bool converted = false;
+  std::string unit_written;  // normalised, "" when none
+  std::string rest;          // text after the number and its unit
+};
+std::optional<Measure> parseMeasure(std::string_view s, std::string_view ucum_unit);
 
 }  // namespace liaison::parse

@@ -238,18 +238,25 @@ TEST_F(QuestionnaireParserShipped, ReadsInitialValue) {
   EXPECT_FALSE(item("patient-nom").initial.has_value());
 }
 
+// The aliases in the order the Questionnaire gives them (these first ones; the paper form's
+// labels and other variants follow, see text_form_parser_test and form_labels_test).
+std::vector<std::string> firstAliases(const Item& it, std::size_t n) {
+  return {it.aliases.begin(),
+          it.aliases.begin() + static_cast<std::ptrdiff_t>(std::min(n, it.aliases.size()))};
+}
+
 TEST_F(QuestionnaireParserShipped, ReadsLabelAliasesInOrder) {
-  EXPECT_EQ(item("patient-nir").aliases,
+  EXPECT_EQ(firstAliases(item("patient-nir"), 6),
             (std::vector<std::string>{"NIR", "N° de sécurité sociale", "Numéro de sécurité sociale",
                                       "Matricule INS", "INS", "N° INS"}));
-  EXPECT_EQ(item("fdr-hta").aliases,
+  EXPECT_EQ(firstAliases(item("fdr-hta"), 3),
             (std::vector<std::string>{"HTA", "Hypertension artérielle", "Hypertension"}));
-  EXPECT_EQ(item("demande").aliases, (std::vector<std::string>{"Motif", "Motifs", "Demande"}));
-  EXPECT_TRUE(item("fdr-sedentarite").aliases.empty());
+  EXPECT_EQ(firstAliases(item("demande"), 3),
+            (std::vector<std::string>{"Motif", "Motifs", "Demande"}));
   // Other extensions are not aliases.
   for (const std::string& a : item("consentement-patient").aliases)
     EXPECT_NE(a, "form-consent-not-attested");
-  EXPECT_EQ(item("consentement-patient").aliases.size(), 4u);
+  EXPECT_GE(item("consentement-patient").aliases.size(), 4u);
 }
 
 TEST_F(QuestionnaireParserShipped, MapsRequiredTrueToIssueCodes) {

@@ -121,13 +121,15 @@ std::size_t lastLine(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One "Libellé : valeur" form (a few lines) → one answer, read without any issue.
+// One "Libellé : valeur" form (a few lines) → one answer, read without any issue (but the
+// information that the value was derived, when `derived`: a height in metres…).
 
 struct ValueCase {
   const char* name;
   std::string text;  // the answer is on its last line
   const char* link_id;
   AnswerValue expected;
+  bool derived = false;
 };
 
 void PrintTo(const ValueCase& c, std::ostream* os) {
@@ -140,7 +142,10 @@ TEST_P(TextFormValue, IsReadWithoutIssue) {
   const ValueCase& c = GetParam();
   ParsedForm p = read(c.text);
   EXPECT_TRUE(answers(p, c.link_id, c.expected));
-  EXPECT_TRUE(p.issues.empty()) << describe(p);
+  std::size_t derived = issueLines(p, Errc::FormValueDerived).size();
+  EXPECT_EQ(derived, c.derived ? 1u : 0u) << describe(p);
+  EXPECT_EQ(p.issues.size(), derived) << describe(p);
+  EXPECT_TRUE(p.unrecognised.empty());
   auto given = p.response.answers(c.link_id);
   if (!given.empty()) {
     EXPECT_EQ(given[0].location, lineOf(lastLine(c.text)));
@@ -228,7 +233,8 @@ INSTANTIATE_TEST_SUITE_P(
                   AnswerValue{true}},
         ValueCase{"LowerXAlone", "ECG : x", "doc-ecg", AnswerValue{true}},
         ValueCase{"CheckedBoxAlone", "ECG : [x]", "doc-ecg", AnswerValue{true}},
-        ValueCase{"UncheckedBoxAlone", "ECG : [ ]", "doc-ecg", AnswerValue{false}},
+        ValueCase{"UncheckedBoxAlone", "Dernière biologie : [ ]", "doc-biologie",
+                  AnswerValue{false}},
         ValueCase{"BallotAlone", "ECG : \xE2\x98\x92", "doc-ecg", AnswerValue{true}},
         ValueCase{"OuiChecked", "Dernière biologie : [x] Oui [ ] Non", "doc-biologie",
                   AnswerValue{true}},
@@ -310,12 +316,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "Poids :\xC2\xA0"
                   "68,5\xC2\xA0kg",
                   "patient-poids", dec(68.5)},
-        ValueCase{"HeightInMetres", "Taille : 1,62 m", "patient-taille", dec(162)},
-        ValueCase{"HeightInMetresNoUnit", "Taille : 1.62", "patient-taille", dec(162)},
-        ValueCase{"HeightInMetresShort", "Taille : 1,10 m", "patient-taille", dec(110)},
-        ValueCase{"HeightInMetresWord", "Taille : 1,62 mètre", "patient-taille", dec(162)},
-        ValueCase{"HeightInMetresWordPlural", "Taille : 1,75 Mètres", "patient-taille", dec(175)},
-        ValueCase{"HeightInMetresOneDecimal", "Taille (cm) : 1,7", "patient-taille", dec(170)},
+        ValueCase{"HeightInMetres", "Taille : 1,62 m", "patient-taille", dec(162), true},
+        ValueCase{"HeightInMetresNoUnit", "Taille : 1.62", "patient-taille", dec(162), true},
+        ValueCase{"HeightInMetresShort", "Taille : 1,10 m", "patient-taille", dec(110), true},
+        ValueCase{"HeightInMetresWord", "Taille : 1,62 mètre", "patient-taille", dec(162), true},
+        ValueCase{"HeightInMetresWordPlural", "Taille : 1,75 Mètres", "patient-taille", dec(175),
+                  true},
+        ValueCase{"HeightInMetresOneDecimal", "Taille (cm) : 1,7", "patient-taille", dec(170),
+                  true},
         ValueCase{"HeightInCm", "Taille : 162 cm", "patient-taille", dec(162)},
         ValueCase{"HeightInCmNoUnit", "Taille : 175", "patient-taille", dec(175)},
         ValueCase{"NotAHeight", "Durée du diabète : 2,5 ans", "fdr-diabete-duree", dec(2.5)},
@@ -466,7 +474,7 @@ TEST(TextFormReader, AnswerFollowedByTextKeepsTheAnswerAndWarns) {
 
 TEST(TextFormReader, LongerOptionTextKeepsTheOptionAndWarns) {
   ParsedForm p = read(
-      "Type de diabète : Type 2 (non insulinodépendant)\nFonction : Médecin généraliste\n"
+      "Type de diabète : Type 2 (non insulinodépendant)\nFonction : Médecin cardiologue\n"
       "Tabac : Non fumeur");
   EXPECT_TRUE(answers(p, "fdr-diabete-type", code("44054006")));
   EXPECT_TRUE(answers(p, "demandeur-fonction", code("medecin")));
@@ -476,23 +484,51 @@ TEST(TextFormReader, LongerOptionTextKeepsTheOptionAndWarns) {
   EXPECT_EQ(p.issues.size(), 3u) << describe(p);
 }
 
-TEST(TextFormReader, AmbiguousLabelOutsideAnySectionIsNotGuessed) {
+// "Nom :" with no heading names the requester's and the patient's: an error naming both, the
+// line kept for the note, neither item answered nor said absent.
+TEST(TextFormReader, AmbiguousLabelOutsideAnySectionIsAnErrorNamingBoth) {
   ParsedForm p = read("Nom : DUPONT\nPrénom : Luc\nTéléphone : 04 76 00 00 01\n");
-  EXPECT_FALSE(p.response.answered(indexOf("demandeur-nom")));
-  EXPECT_FALSE(p.response.answered(indexOf("patient-nom")));
-  EXPECT_FALSE(p.response.answered(indexOf("demandeur-prenom")));
-  EXPECT_FALSE(p.response.answered(indexOf("patient-prenoms")));
-  EXPECT_FALSE(p.response.answered(indexOf("patient-telephone")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
+  for (const char* id : {"demandeur-nom", "patient-nom", "demandeur-prenom", "patient-prenoms",
+                         "demandeur-telephone", "patient-telephone"}) {
+    EXPECT_FALSE(p.response.answered(indexOf(id))) << id;
+    EXPECT_TRUE(p.response.unreadable(indexOf(id))) << id;
+  }
+  EXPECT_EQ(issueLines(p, Errc::FormLabelAmbiguous),
             (std::vector<std::string>{"ligne 1", "ligne 2", "ligne 3"}));
-  EXPECT_EQ(p.recognised, 0u);
+  const Issue& first = p.issues.items()[0];
+  EXPECT_EQ(first.severity, Severity::Error);
+  EXPECT_NE(first.message.find("demandeur-nom"), std::string::npos) << first.message;
+  EXPECT_NE(first.message.find("patient-nom"), std::string::npos) << first.message;
+  EXPECT_EQ(first.message.find("DUPONT"), std::string::npos) << "no name in an issue";
+  ASSERT_EQ(p.unrecognised.size(), 3u);
+  EXPECT_EQ(p.unrecognised[0].text, "Nom : DUPONT");
+  EXPECT_EQ(p.unrecognised[0].origin, "ligne 1");
 }
 
-TEST(TextFormReader, AmbiguousLabelInAnUnrelatedSectionIsNotGuessed) {
+TEST(TextFormReader, AmbiguousLabelInAnUnrelatedSectionIsAnErrorToo) {
   ParsedForm p = read("FACTEURS DE RISQUE\nNom : DUPONT");
   EXPECT_FALSE(p.response.answered(indexOf("demandeur-nom")));
   EXPECT_FALSE(p.response.answered(indexOf("patient-nom")));
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 2"});
+  EXPECT_EQ(issueLines(p, Errc::FormLabelAmbiguous), std::vector<std::string>{"ligne 2"});
+}
+
+// A label only one section has puts the reader in that section: "Nom :" after "Nom de
+// naissance :" is the patient's, and a heading's section still holds for the labels it has.
+TEST(TextFormReader, ALabelOnlyOneSectionHasOpensIt) {
+  ParsedForm p = read("Nom de naissance : LEGRAND\nNom : DURAND\nPrénom : Jeanne");
+  EXPECT_TRUE(answers(p, "patient-nom", str("DURAND")));
+  EXPECT_TRUE(answers(p, "patient-prenoms", str("Jeanne")));
+  EXPECT_TRUE(p.issues.empty()) << describe(p);
+
+  ParsedForm q = read(
+      "INFORMATION PATIENT\nUrgence : Non\nTéléphone : 06 00 00 00 02\nLe requérant "
+      "intervient en tant que : IDE\nNom : DURAND");
+  EXPECT_TRUE(answers(q, "situation-urgence", code("N")));
+  EXPECT_TRUE(answers(q, "patient-telephone", str("06 00 00 00 02")));
+  EXPECT_TRUE(answers(q, "demandeur-fonction", code("infirmier")));
+  // The requester's line put the reader among the requester's labels.
+  EXPECT_TRUE(answers(q, "demandeur-nom", str("DURAND")));
+  EXPECT_TRUE(q.issues.empty()) << describe(q);
 }
 
 TEST(TextFormReader, HeadingsSwitchTheSection) {
@@ -603,10 +639,17 @@ TEST(TextFormReader, DocumentsAsCheckboxLines) {
   EXPECT_TRUE(answers(p, "doc-biologie", AnswerValue{false}));
   EXPECT_TRUE(answers(p, "doc-lettre-cardiologique", AnswerValue{true}));
   EXPECT_TRUE(answers(p, "doc-compte-rendu-hospitalisation", AnswerValue{true}));
-  EXPECT_TRUE(answers(p, "doc-ecg", AnswerValue{false}));
+  // An empty box is "not provided" for a document the form requires, and says nothing of one
+  // it does not ("[ ] ECG", "☐ Pas de médecin traitant": printed on every form).
+  EXPECT_FALSE(p.response.answered(indexOf("doc-ecg")));
   EXPECT_EQ(p.response.answers("doc-biologie")[0].location, "ligne 3");
   EXPECT_TRUE(p.issues.empty()) << describe(p);
   EXPECT_EQ(p.recognised, 6u);
+  ParsedForm none = read("ECG : [ ]\n\xE2\x98\x90 Pas de médecin traitant");
+  EXPECT_FALSE(none.response.answered(indexOf("doc-ecg")));
+  EXPECT_FALSE(none.response.answered(indexOf("patient-sans-medecin-traitant")));
+  EXPECT_TRUE(none.issues.empty()) << describe(none);
+  EXPECT_EQ(none.recognised, 2u);
 }
 
 TEST(TextFormReader, FreeTextContinuesUntilAnEmptyLine) {
@@ -819,9 +862,12 @@ TEST(TextFormSample, CompleteFormReadsEveryGroup) {
     EXPECT_TRUE(answers(p, id, AnswerValue{true}));
   EXPECT_TRUE(answers(p, "doc-autres", str("Holter ECG de 2021")));
 
-  // Only the title line is not part of the form.
+  // Only the title line is not part of the form; the height, given in metres, is converted.
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 1"});
-  EXPECT_EQ(p.issues.size(), 1u) << describe(p);
+  ASSERT_EQ(p.unrecognised.size(), 1u);
+  EXPECT_EQ(p.unrecognised[0].text, "FICHE DE DEMANDE \xE2\x80\x94 ESS CARDIO+");
+  EXPECT_EQ(issueLines(p, Errc::FormValueDerived), std::vector<std::string>{"ligne 35"});
+  EXPECT_EQ(p.issues.size(), 2u) << describe(p);
   EXPECT_GE(p.recognised, 80u);
 }
 
@@ -851,10 +897,14 @@ TEST(TextFormSample, IncompleteFormReadsWhatIsThere) {
   for (const char* id : {"consentement-patient", "patient-medecin-traitant", "fdr-sedentarite",
                          "atcd-angor", "doc-biologie", "demandeur-rpps"})
     EXPECT_FALSE(p.response.answered(indexOf(id))) << id;
-  // Greeting and signature.
+  // Greeting and signature: warnings, and their text kept for the request's note.
   EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised),
             (std::vector<std::string>{"ligne 1", "ligne 3", "ligne 34", "ligne 35"}));
   EXPECT_EQ(p.issues.size(), 4u) << describe(p);
+  ASSERT_EQ(p.unrecognised.size(), 4u);
+  EXPECT_EQ(p.unrecognised[0].text, "Bonjour,");
+  EXPECT_EQ(p.unrecognised[3].text, "Luc Bernard");
+  EXPECT_EQ(p.unrecognised[3].origin, "ligne 35");
   EXPECT_EQ(p.recognised, 24u);
 }
 
