@@ -46,6 +46,10 @@ struct AnswerWriter {
   }
 };
 
+// "\"url\":\"…/questionnaire-answer-source\"", the extension saying where an answer was read.
+const std::string kSourceUrl = R"("url":)" + JsonOut::quoted(std::string(form::kExtensionBase) +
+                                                             std::string(form::kExtAnswerSource));
+
 struct Writing {
   const form::FormResponse& r;
   const std::vector<std::string>& members;
@@ -60,6 +64,16 @@ struct Writing {
       w.StartArray();
       for (const form::Answer& a : r.answers(index)) {
         w.StartObject();
+        // Where the answer was read ("ligne 12", "champ PDF patient_nom"…), for the inbox.
+        if (!a.location.empty()) {
+          w.KeyRaw(R"("extension":)");
+          w.StartArray();
+          w.StartObjectWith(kSourceUrl);
+          w.KeyRaw(R"("valueString":)");
+          w.String(a.location);
+          w.EndObject();
+          w.EndArray();
+        }
         std::visit(AnswerWriter{w}, a.value);
         w.EndObject();
       }

@@ -1,6 +1,7 @@
 #pragma once
 // FHIR R4 serialisation of a form's answers as QuestionnaireResponse.item (nested like the
-// Questionnaire; only answered items and the groups that hold them).
+// Questionnaire; only answered items and the groups that hold them). Each answer carries where
+// it was read (Answer::location) in the extension form::kExtAnswerSource (valueString).
 
 #include <string>
 #include <vector>

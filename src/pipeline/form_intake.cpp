@@ -60,6 +60,8 @@ struct IdentityCheck {
   bool nir_valid = false;
   std::string normalized;
   bool birth_place_is_insee = false;
+  validate::NirFinding finding = validate::NirFinding::Absent;
+  std::string doubt;  // why the NIR is doubtful (codes only, never the number)
 };
 
 // NIR structure, key and consistency with sex, birth date and birth place of the form.
@@ -67,7 +69,16 @@ IdentityCheck checkIdentity(const EssProfile& ess, const form::FormResponse& r, 
   IdentityCheck out;
   const form::Questionnaire& q = ess.questionnaire;
   const std::string* nir_text = textAnswer(r, ess.identity.nir);
-  if (nir_text == nullptr) return out;  // a missing NIR is a mandatory-field issue already
+  if (nir_text == nullptr) {
+    // A missing NIR is a mandatory-field issue already. "Sans NIR" only when the form has none,
+    // not when its line was there and could not be read.
+    const form::Item* item = itemOf(q, ess.identity.nir);
+    if (item != nullptr && r.unreadable(item->index)) {
+      out.finding = validate::NirFinding::Doubtful;
+      out.doubt = "NIR illisible dans la fiche : à vérifier";
+    }
+    return out;
+  }
 
   nir::Traits traits;
   if (const auto* sex = r.first(ess.identity.sex)) {
@@ -113,6 +124,21 @@ IdentityCheck checkIdentity(const EssProfile& ess, const form::FormResponse& r, 
   }
   out.nir_valid = check.valid();
   out.normalized = std::move(check.normalized);
+  if (out.nir_valid) {
+    out.finding = validate::NirFinding::Valid;
+  } else if (check.issues.contains(Errc::NirEmpty)) {
+    out.finding = validate::NirFinding::Absent;
+  } else if (check.issues.contains(Errc::NirProvisional)) {
+    out.finding = validate::NirFinding::NotANir;  // a provisional number is no NIR at all
+  } else {
+    out.finding = validate::NirFinding::Doubtful;
+    std::string codes;
+    for (const Issue& issue : check.issues.items()) {
+      if (issue.severity == Severity::Error || issue.severity == Severity::Fatal)
+        codes += (codes.empty() ? "" : ", ") + std::string(info(issue.code).code);
+    }
+    out.doubt = "NIR présent mais non valide (" + codes + ") : à vérifier";
+  }
   return out;
 }
 
@@ -203,7 +229,8 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
   result.status = result.issues.hasErrors() ? IngestStatus::Incomplete : IngestStatus::Accepted;
 
   validate::EligibilityFacts facts;
-  facts.nir_valid = identity.nir_valid;
+  facts.nir = identity.finding;
+  facts.nir_doubt = identity.doubt;
   if (const auto* birth = response.first(ess.identity.birth_date)) {
     if (const auto* d = std::get_if<form::Date>(birth)) facts.age_years = ageInYears(*d, now);
   }
@@ -237,6 +264,14 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
   source.set(Fact::EssIdentifierSystem, ess.organization.identifier_system);
   source.set(Fact::EssIdentifierValue, ess.organization.identifier_value);
   source.set(Fact::EssMailbox, ess.organization.mailbox);
+  // Nothing the sender wrote is lost: what the reader did not understand goes to the request's
+  // note, each piece with where it was.
+  std::string unrecognised;
+  for (const parse::FormLine& line : parsed->unrecognised) {
+    if (!unrecognised.empty()) unrecognised += '\n';
+    unrecognised += line.origin + " : " + line.text;
+  }
+  source.set(Fact::FormUnrecognised, std::move(unrecognised));
 
   const std::size_t first = bundle.emitted().size();
   bundle.append(ess.mapping(), source, contentSeed(bytes));
@@ -417,6 +452,10 @@ std::string reportLine(std::string_view input, const IngestResult& result,
         w.String("unknown");
       } else {
         w.Bool(reason.value == validate::Tri::True);
+      }
+      if (!reason.detail.empty()) {
+        w.Key("detail");
+        writeString(w, reason.detail);
       }
       w.EndObject();
     }

@@ -26,6 +26,7 @@ constexpr std::array<std::pair<std::string_view, Fact>, static_cast<std::size_t>
         {"ess.organization.identifier.system", Fact::EssIdentifierSystem},
         {"ess.organization.identifier.value", Fact::EssIdentifierValue},
         {"ess.mailbox", Fact::EssMailbox},
+        {"form.unrecognised", Fact::FormUnrecognised},
     }};
 
 }  // namespace

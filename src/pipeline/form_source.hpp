@@ -32,6 +32,7 @@ enum class Fact : int {
   EssIdentifierSystem,
   EssIdentifierValue,
   EssMailbox,
+  FormUnrecognised,  // the text form's lines not understood, "ligne N : texte", one a line
   Count
 };
 

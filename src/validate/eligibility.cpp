@@ -101,13 +101,39 @@ Result<Rule> parseRule(const rapidjson::Value& v, const form::Questionnaire& q) 
   return r;
 }
 
-Tri equalsOne(const form::FormResponse& response, std::size_t item, const std::string& code) {
+// What a criterion could not decide, for the secretariat: "« Angor » non renseigné".
+using Doubts = std::vector<std::string>;
+
+void doubt(Doubts* doubts, std::string why) {
+  if (doubts != nullptr && std::find(doubts->begin(), doubts->end(), why) == doubts->end())
+    doubts->push_back(std::move(why));
+}
+
+std::string named(const form::FormResponse& response, std::size_t item) {
+  return "« " + response.questionnaire().at(item).text + " »";
+}
+
+// Not answered: said so, or "illisible" when the form named the item but its answer could not
+// be read (then nobody knows what it said).
+void unanswered(const form::FormResponse& response, std::size_t item, Doubts* doubts) {
+  doubt(doubts, named(response, item) +
+                    (response.unreadable(item) ? " illisible dans la fiche" : " non renseigné"));
+}
+
+Tri equalsOne(const form::FormResponse& response, std::size_t item, const std::string& code,
+              Doubts* doubts) {
   auto answers = response.answers(item);
-  if (answers.empty()) return Tri::Unknown;
+  if (answers.empty()) {
+    unanswered(response, item, doubts);
+    return Tri::Unknown;
+  }
   for (const form::Answer& a : answers) {
     if (const auto* c = std::get_if<form::Coding>(&a.value)) {
       if (c->code == code) return Tri::True;
-      if (c->code == "asked-unknown") return Tri::Unknown;
+      if (c->code == "asked-unknown") {
+        doubt(doubts, named(response, item) + " : inconnu");
+        return Tri::Unknown;
+      }
     } else if (const auto* b = std::get_if<bool>(&a.value)) {
       if ((*b ? "Y" : "N") == code) return Tri::True;
     }
@@ -122,51 +148,82 @@ struct EligibilityRules::Impl {
   std::vector<Criterion> inclusion;
   std::vector<Criterion> exclusion;
 
-  Tri eval(const Rule& r, const form::FormResponse& response, const EligibilityFacts& facts) const {
+  // `doubts` gets what made the result unknown (only what the result depends on: the doubts of
+  // an "any" that holds anyway are dropped).
+  Tri eval(const Rule& r, const form::FormResponse& response, const EligibilityFacts& facts,
+           Doubts* doubts) const {
     switch (r.op) {
       case Rule::Op::AgeAtLeast:
-        if (!facts.age_years) return Tri::Unknown;
+        if (!facts.age_years) {
+          doubt(doubts, "âge inconnu (date de naissance absente ou illisible)");
+          return Tri::Unknown;
+        }
         return *facts.age_years >= r.number ? Tri::True : Tri::False;
       case Rule::Op::Equals:
-        return equalsOne(response, r.items.front(), r.code);
+        return equalsOne(response, r.items.front(), r.code, doubts);
       case Rule::Op::AnyEquals: {
+        Doubts mine;
         Tri acc = Tri::False;
         for (std::size_t i : r.items) {
-          Tri t = equalsOne(response, i, r.code);
+          Tri t = equalsOne(response, i, r.code, &mine);
           if (t == Tri::True) return Tri::True;
           if (t == Tri::Unknown) acc = Tri::Unknown;
         }
+        for (std::string& d : mine)
+          doubt(doubts, std::move(d));
         return acc;
       }
       case Rule::Op::Answered:
-        return response.answered(r.items.front()) ? Tri::True : Tri::False;
+        if (response.answered(r.items.front())) return Tri::True;
+        if (!response.unreadable(r.items.front())) return Tri::False;
+        unanswered(response, r.items.front(), doubts);
+        return Tri::Unknown;
       case Rule::Op::OutsideTerritory:
-        if (!facts.department) return Tri::Unknown;
+        if (!facts.department) {
+          doubt(doubts, "département de résidence inconnu (code postal absent ou illisible)");
+          return Tri::Unknown;
+        }
         return std::find(territory.begin(), territory.end(), *facts.department) == territory.end()
                    ? Tri::True
                    : Tri::False;
       case Rule::Op::NoValidNir:
-        return facts.nir_valid ? Tri::False : Tri::True;
+        switch (facts.nir) {
+          case NirFinding::Valid:
+            return Tri::False;
+          case NirFinding::Absent:
+          case NirFinding::NotANir:
+            return Tri::True;
+          case NirFinding::Doubtful:
+            doubt(doubts, facts.nir_doubt.empty() ? "NIR à vérifier" : facts.nir_doubt);
+            return Tri::Unknown;
+        }
+        return Tri::Unknown;
       case Rule::Op::All: {
+        Doubts mine;
         Tri acc = Tri::True;
         for (const Rule& c : r.children) {
-          Tri t = eval(c, response, facts);
+          Tri t = eval(c, response, facts, &mine);
           if (t == Tri::False) return Tri::False;
           if (t == Tri::Unknown) acc = Tri::Unknown;
         }
+        for (std::string& d : mine)
+          doubt(doubts, std::move(d));
         return acc;
       }
       case Rule::Op::Any: {
+        Doubts mine;
         Tri acc = Tri::False;
         for (const Rule& c : r.children) {
-          Tri t = eval(c, response, facts);
+          Tri t = eval(c, response, facts, &mine);
           if (t == Tri::True) return Tri::True;
           if (t == Tri::Unknown) acc = Tri::Unknown;
         }
+        for (std::string& d : mine)
+          doubt(doubts, std::move(d));
         return acc;
       }
       case Rule::Op::Not: {
-        Tri t = eval(r.children.front(), response, facts);
+        Tri t = eval(r.children.front(), response, facts, doubts);
         return t == Tri::Unknown ? Tri::Unknown : (t == Tri::True ? Tri::False : Tri::True);
       }
     }
@@ -240,21 +297,31 @@ Eligibility EligibilityRules::evaluate(const form::FormResponse& response,
   Eligibility out;
   bool excluded = false;
   bool exclusion_unknown = false;
+  auto detail = [](const Doubts& doubts) {
+    std::string s;
+    for (const std::string& d : doubts)
+      s += (s.empty() ? "" : " ; ") + d;
+    return s;
+  };
   for (const Criterion& c : impl_->exclusion) {
-    Tri t = impl_->eval(c.rule, response, facts);
+    Doubts doubts;
+    Tri t = impl_->eval(c.rule, response, facts, &doubts);
     if (t == Tri::False) continue;
     excluded = excluded || t == Tri::True;
     exclusion_unknown = exclusion_unknown || t == Tri::Unknown;
-    out.reasons.push_back({c.code, "exclusion", c.text, t});
+    out.reasons.push_back(
+        {c.code, "exclusion", c.text, t, t == Tri::Unknown ? detail(doubts) : std::string()});
   }
   bool included = false;
   bool inclusion_unknown = false;
   for (const Criterion& c : impl_->inclusion) {
-    Tri t = impl_->eval(c.rule, response, facts);
+    Doubts doubts;
+    Tri t = impl_->eval(c.rule, response, facts, &doubts);
     if (t == Tri::False) continue;
     included = included || t == Tri::True;
     inclusion_unknown = inclusion_unknown || t == Tri::Unknown;
-    out.reasons.push_back({c.code, "inclusion", c.text, t});
+    out.reasons.push_back(
+        {c.code, "inclusion", c.text, t, t == Tri::Unknown ? detail(doubts) : std::string()});
   }
   if (excluded) {
     out.status = EligibilityStatus::NotEligible;
@@ -266,8 +333,11 @@ Eligibility EligibilityRules::evaluate(const form::FormResponse& response,
     out.status = EligibilityStatus::ToReview;
   } else {
     out.status = EligibilityStatus::NotEligible;
-    out.reasons.push_back(
-        {"aucun-critere-inclusion", "inclusion", "Aucun critère d'inclusion rempli", Tri::False});
+    out.reasons.push_back({"aucun-critere-inclusion",
+                           "inclusion",
+                           "Aucun critère d'inclusion rempli",
+                           Tri::False,
+                           {}});
   }
   return out;
 }

@@ -68,7 +68,12 @@ TEST(FormIntake, CompleteTextFormIsAccepted) {
   EXPECT_STREQ(request["reasonCode"][0]["coding"][1]["code"].GetString(), "267036007");
   EXPECT_STREQ(request["reasonCode"][2]["text"].GetString(), "Suivi de trouble du rythme");
   EXPECT_EQ(request["supportingInfo"].Size(), 22u + 6u + 2u);
-  EXPECT_EQ(request["note"].Size(), 3u);
+  // Symptoms, other history, non-cardiovascular history, and the form's title line the reader
+  // did not understand, kept with where it was.
+  ASSERT_EQ(request["note"].Size(), 4u);
+  EXPECT_STREQ(request["note"][3]["text"].GetString(),
+               "Texte de la fiche non reconnu, gardé tel quel :\n"
+               "ligne 1 : FICHE DE DEMANDE \xE2\x80\x94 ESS CARDIO+");
 
   // Weight, height (given in metres) and the BMI computed from them, with UCUM units.
   std::map<std::string, double> vitals;

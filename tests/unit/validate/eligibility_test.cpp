@@ -37,9 +37,16 @@ form::FormResponse baseline() {
   return r;
 }
 
-EligibilityFacts facts(std::optional<int> age, bool nir_valid = true,
+EligibilityFacts facts(std::optional<int> age, NirFinding nir = NirFinding::Valid,
                        std::optional<std::string> dept = "38") {
-  return EligibilityFacts{age, nir_valid, std::move(dept)};
+  return EligibilityFacts{age, nir, std::move(dept), {}};
+}
+
+const EligibilityReason* reason(const Eligibility& e, std::string_view code) {
+  for (const auto& r : e.reasons) {
+    if (r.code == code) return &r;
+  }
+  return nullptr;
 }
 
 std::vector<std::string> codes(const Eligibility& e, std::string_view kind) {
@@ -105,19 +112,86 @@ TEST(Eligibility, ExclusionsWinOverInclusions) {
     EXPECT_EQ(codes(e, "inclusion"), std::vector<std::string>{"age-65-ans"});
   }
   {
-    Eligibility e = rules().evaluate(baseline(), facts(80, true, "69"));
+    Eligibility e = rules().evaluate(baseline(), facts(80, NirFinding::Valid, "69"));
     EXPECT_EQ(e.status, EligibilityStatus::NotEligible);
     EXPECT_EQ(codes(e, "exclusion"), std::vector<std::string>{"hors-territoire"});
   }
   {
-    Eligibility e = rules().evaluate(baseline(), facts(80, false));
+    Eligibility e = rules().evaluate(baseline(), facts(80, NirFinding::Absent));
     EXPECT_EQ(e.status, EligibilityStatus::NotEligible);
     EXPECT_EQ(codes(e, "exclusion"), std::vector<std::string>{"sans-nir"});
   }
   {
-    Eligibility e = rules().evaluate(baseline(), facts(80, true, std::nullopt));
+    Eligibility e = rules().evaluate(baseline(), facts(80, NirFinding::Valid, std::nullopt));
     EXPECT_EQ(e.status, EligibilityStatus::ToReview) << "territory unknown";
   }
+}
+
+// "Sans NIR" is what the form says, not what the reader lost: no NIR, or a provisional number,
+// excludes; a NIR whose line could not be read, or that fails its checks, is for review.
+TEST(Eligibility, SansNirOnlyWhenTheFormHasNone) {
+  for (NirFinding nir : {NirFinding::Absent, NirFinding::NotANir}) {
+    Eligibility e = rules().evaluate(baseline(), facts(80, nir));
+    EXPECT_EQ(e.status, EligibilityStatus::NotEligible);
+    ASSERT_NE(reason(e, "sans-nir"), nullptr);
+    EXPECT_EQ(reason(e, "sans-nir")->value, Tri::True);
+  }
+  EligibilityFacts doubtful = facts(80, NirFinding::Doubtful);
+  doubtful.nir_doubt = "NIR présent mais non valide (nir-key-mismatch) : à vérifier";
+  Eligibility e = rules().evaluate(baseline(), doubtful);
+  EXPECT_EQ(e.status, EligibilityStatus::ToReview);
+  ASSERT_NE(reason(e, "sans-nir"), nullptr);
+  EXPECT_EQ(reason(e, "sans-nir")->value, Tri::Unknown);
+  EXPECT_EQ(reason(e, "sans-nir")->detail, doubtful.nir_doubt);
+  EXPECT_EQ(rules().evaluate(baseline(), facts(80, NirFinding::Valid)).status,
+            EligibilityStatus::Eligible);
+}
+
+// A criterion whose answer was not found is unknown: to review, never "not eligible", and the
+// reason says what is missing or unreadable.
+TEST(Eligibility, WhatTheFormLacksIsUnknownWithItsReason) {
+  form::FormResponse r = baseline();
+  r.clear(cardio().find("situation-urgence")->index);
+  Eligibility e = rules().evaluate(r, facts(80));
+  EXPECT_EQ(e.status, EligibilityStatus::ToReview);
+  ASSERT_NE(reason(e, "urgence"), nullptr);
+  EXPECT_EQ(reason(e, "urgence")->value, Tri::Unknown);
+  EXPECT_EQ(reason(e, "urgence")->detail, "« Situation d'urgence » non renseigné");
+
+  r.markUnreadable(cardio().find("situation-urgence")->index);
+  e = rules().evaluate(r, facts(80));
+  EXPECT_EQ(reason(e, "urgence")->detail, "« Situation d'urgence » illisible dans la fiche");
+
+  // Nothing at all about the patient's history or situation, 50 years old: to review, each
+  // unknown criterion listing what it lacks.
+  form::FormResponse empty(cardio());
+  e = rules().evaluate(empty, facts(50));
+  EXPECT_EQ(e.status, EligibilityStatus::ToReview);
+  ASSERT_NE(reason(e, "antecedent-cardiovasculaire"), nullptr);
+  EXPECT_NE(reason(e, "antecedent-cardiovasculaire")->detail.find("« Angor » non renseigné"),
+            std::string::npos);
+  EXPECT_EQ(reason(e, "age-65-ans"), nullptr) << "50 years old: not met, not listed";
+  e = rules().evaluate(empty, facts(std::nullopt, NirFinding::Valid, std::nullopt));
+  EXPECT_EQ(reason(e, "age-65-ans")->detail,
+            "âge inconnu (date de naissance absente ou illisible)");
+  EXPECT_EQ(reason(e, "hors-territoire")->detail,
+            "département de résidence inconnu (code postal absent ou illisible)");
+  // A criterion that holds keeps no detail.
+  EXPECT_TRUE(reason(rules().evaluate(baseline(), facts(80)), "age-65-ans")->detail.empty());
+}
+
+// {"answered": …} of an item the form named but could not read is unknown, not "no".
+TEST(Eligibility, AnUnreadableCardiologistIsNotNoCardiologist) {
+  form::FormResponse r = baseline();
+  answer(r, "patient-accord-cardiologue", "N");
+  EXPECT_EQ(rules().evaluate(r, facts(80)).status, EligibilityStatus::Eligible)
+      << "no cardiologist named";
+  r.markUnreadable(cardio().find("patient-cardiologue")->index);
+  Eligibility e = rules().evaluate(r, facts(80));
+  EXPECT_EQ(e.status, EligibilityStatus::ToReview);
+  EXPECT_EQ(reason(e, "cardiologue-sans-accord")->value, Tri::Unknown);
+  EXPECT_EQ(reason(e, "cardiologue-sans-accord")->detail,
+            "« Cardiologue traitant » illisible dans la fiche");
 }
 
 TEST(Eligibility, CardiologueReferentNeedsAgreement) {
