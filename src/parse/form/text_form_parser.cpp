@@ -389,6 +389,9 @@ struct Context {
   std::size_t current = kNoItem;
   std::size_t list = kNoItem;
   std::size_t text = kNoItem;
+  // A one-line item whose label ended the previous line with no value: a PDF's text, a form
+  // typed in a table, put the value on the next line ("NIR (15 chiffres) :" / "2 55 06 …").
+  std::size_t pending = kNoItem;
 };
 
 // A "Libellé :" found in a line: the label's first byte, the colon, what the label names.
@@ -906,8 +909,13 @@ void Reading::readField(std::string_view label, const std::vector<std::size_t>& 
   ctx_.list = kNoItem;
   ctx_.text = kNoItem;
   if (value.empty()) {
-    if (it.type == ItemType::Choice || it.type == ItemType::OpenChoice) ctx_.list = item;
-    if (it.type == ItemType::Text && last) ctx_.text = item;
+    if (it.type == ItemType::Choice || it.type == ItemType::OpenChoice) {
+      ctx_.list = item;
+    } else if (it.type == ItemType::Text) {
+      if (last) ctx_.text = item;
+    } else if (it.type != ItemType::Boolean && last) {
+      ctx_.pending = item;
+    }
     return;
   }
   std::vector<AnswerValue> values;
@@ -1071,6 +1079,8 @@ void Reading::readField(std::string_view label, const std::vector<std::size_t>& 
 
 void Reading::line(std::string_view raw, const std::string& origin) {
   std::string_view line = trim(raw);
+  const std::size_t pending = ctx_.pending;
+  ctx_.pending = kNoItem;
   if (line.empty()) {
     ctx_.text = kNoItem;
     return;
@@ -1087,6 +1097,14 @@ void Reading::line(std::string_view raw, const std::string& origin) {
     const std::size_t text_item = ctx_.text;
     if (readLead(lead, origin)) {
       recognised = true;
+    } else if (found.empty() && pending != kNoItem) {
+      // The value of the label that ended the previous line.
+      const Item& it = q_.at(pending);
+      std::vector<AnswerValue> values;
+      readValue(it, line, origin, values);
+      store(it, std::move(values), origin);
+      ++out_.recognised;
+      return;
     } else if (text_item != kNoItem) {
       // Not a label: more text for the free-text field being written (and, when a soft break
       // joined the next row to it, that row's fields after it).
