@@ -3,6 +3,7 @@
 
 #include "pipeline/cda_facts.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/fhir/terminology.hpp"
@@ -125,6 +126,31 @@ void addEntryRecord(Facts& f, const parse::CdaDocument& doc, std::size_t index,
                                  : std::string_view(e.status);
   if (concern.empty()) concern = "active";
 
+  // What the CI-SIS nests in a problem or an allergy (its direct children): the status
+  // (FR-Statut-du-probleme, LOINC 33999-4), the severity (FR-Severite, SEV) and, for an allergy,
+  // the reaction (an FR-Probleme, IHE PCC Problem Entry, by MFST). Its subtree follows it.
+  const parse::CdaValue* status_value = nullptr;
+  const parse::CdaValue* severity = nullptr;
+  const parse::CdaEntry* reaction = nullptr;
+  for (std::size_t j = index + 1;
+       j < doc.entries.size() && doc.entries[j].parent >= static_cast<int>(index); ++j) {
+    const parse::CdaEntry& c = doc.entries[j];
+    if (c.parent != static_cast<int>(index) || c.value.null) continue;
+    if (c.code.code == "33999-4" && status_value == nullptr) {
+      status_value = &c.value;
+    } else if (c.code.code == "SEV" && severity == nullptr) {
+      severity = &c.value;
+    } else if (reaction == nullptr &&
+               std::any_of(c.template_ids.begin(), c.template_ids.end(), [](std::string_view t) {
+                 return t.substr(0, t.find('|')) == "1.3.6.1.4.1.19376.1.5.3.1.4.5";
+               })) {
+      reaction = &c;
+    }
+  }
+  auto codedOf = [&](const parse::CdaValue* x) {
+    return x != nullptr && isCoded(x->type) ? keepCoding(f, x->code) : map::Value{};
+  };
+
   const parse::CdaValue& v = e.value;
   auto id = identifierOf(e.id.root.empty() ? "" : uniqueIdOf(e.id));
   const std::string start = !e.time_low.empty() ? e.time_low : e.time;
@@ -168,6 +194,14 @@ void addEntryRecord(Facts& f, const parse::CdaDocument& doc, std::size_t index,
             {"refLow", decimalValue(e.reference_range_low)},
             {"refHigh", decimalValue(e.reference_range_high)},
             {"refUnit", f.keepText(e.reference_range_unit)},
+            {"clinicalStatus", codedOf(status_value)},
+            {"severity", codedOf(severity)},
+            {"reaction", codedOf(reaction != nullptr ? &reaction->value : nullptr)},
+            {"reactionText", reaction == nullptr             ? map::Value{}
+                             : !reaction->value.text.empty() ? f.keepText(reaction->value.text)
+                             : !reaction->value.code.display.empty()
+                                 ? f.keepText(reaction->value.code.display)
+                                 : f.keepText(reaction->text)},
             {"section", f.keepText(section != nullptr ? section->title : "")},
             {"sectionCode", section != nullptr ? keepCoding(f, section->code) : map::Value{}},
             {"parentCode", parent != nullptr ? keepCoding(f, parent->code) : map::Value{}}});
@@ -211,6 +245,12 @@ std::string addCdaFacts(Facts& f, std::string_view path, const parse::XdsDocumen
   f.text("doc.contentType", content_type);
   f.text("doc.language", !cda.language.empty() ? cda.language : entry.language);
   if (const std::int64_t v = versionOf(cda.version); v > 0) f.integer("doc.version", v);
+  for (const parse::CdaRelatedDocument& rel : cda.related_documents) {
+    if (rel.type_code != "RPLC" || rel.id.root.empty()) continue;
+    auto replaced = identifierOf(uniqueIdOf(rel.id));
+    f.record("doc.replaces", {{"system", f.keepText(std::move(replaced.first))},
+                              {"value", f.keepText(std::move(replaced.second))}});
+  }
   addCode(f, "doc.serviceEvent", cda.service_event_code);
   f.text("doc.period.start", fhir::dateTimeOfTs(!cda.encounter_start.empty() ? cda.encounter_start
                                                                              : entry.service_start)
@@ -268,7 +308,9 @@ void reportSections(const parse::CdaDocument& cda, const std::vector<bool>& take
     if (unread[s] > 0) {
       report.text_only.push_back(name + " : " + std::to_string(unread[s]) +
                                  " entrée(s) gardée(s) en texte");
-    } else if (read[s] == 0) {
+    } else if (read[s] == 0 && !section.text.empty()) {
+      // A section with neither text nor entries of its own (a chapter around subsections)
+      // keeps nothing.
       report.text_only.push_back(name);
     }
   }

@@ -601,13 +601,22 @@ class MessageRun {
     // Which mapping reads which entry: the document type's first, then the entry mappings in
     // file order; an entry is read by one mapping at most.
     std::vector<bool> taken(cda.entries.size(), false);
+    // A statement inside one a mapping read belongs to it (a problem's or an allergy's status,
+    // an allergy's reaction or severity): never a resource of its own, whatever its templates or
+    // its section say. Parents come before their children.
+    auto insideTaken = [&](std::size_t k) {
+      for (int p = cda.entries[k].parent; p >= 0;
+           p = cda.entries[static_cast<std::size_t>(p)].parent)
+        if (taken[static_cast<std::size_t>(p)]) return true;
+      return false;
+    };
     const std::string doc_date = fhir::dateTimeOfTs(cda.effective_time).value_or("");
     auto apply = [&](const SelectingMapping& m) {
       facts_.clear("entries");
       int selected = 0;
       if (m.select.selectsAny()) {
         for (std::size_t k = 0; k < cda.entries.size(); ++k) {
-          if (taken[k] || !m.select.matches(cda, cda.entries[k])) continue;
+          if (taken[k] || !m.select.matches(cda, cda.entries[k]) || insideTaken(k)) continue;
           taken[k] = true;
           ++selected;
           addEntryRecord(facts_, cda, k, doc_date);

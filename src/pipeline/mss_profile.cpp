@@ -75,6 +75,7 @@ const FactSchema& mssVocabulary() {
       "doc.size",
       "doc.hash",
       "doc.version",
+      "doc.replaces",  // records: system, value (relatedDocument RPLC: the documents it replaces)
       "doc.pdf.url",
       "doc.pdf.size",
       "doc.pdf.hash",

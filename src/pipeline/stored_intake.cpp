@@ -200,7 +200,9 @@ Value referenceTo(std::string_view target, rapidjson::Document::AllocatorType& a
   return ref;
 }
 
-// relatesTo: [{code: replaces, target: …}] on the new version of a document.
+// relatesTo: [{code: replaces, target: …}] on the new version of a document. The intake wrote
+// the documents its CDA says it replaces as logical references (their identifier): the stored
+// ones the claim found are named by a literal reference instead.
 void addReplaces(Value& docref, std::string_view old_document,
                  rapidjson::Document::AllocatorType& alloc) {
   auto it = docref.FindMember("relatesTo");
@@ -208,6 +210,12 @@ void addReplaces(Value& docref, std::string_view old_document,
     docref.RemoveMember("relatesTo");
     docref.AddMember("relatesTo", Value(rapidjson::kArrayType), alloc);
     it = docref.FindMember("relatesTo");
+  }
+  Value& relations = it->value;
+  for (auto r = relations.Begin(); r != relations.End();) {
+    const bool logical = stringOf(*r, "code") == "replaces" && r->HasMember("target") &&
+                         (*r)["target"].IsObject() && !(*r)["target"].HasMember("reference");
+    r = logical ? relations.Erase(r) : r + 1;
   }
   Value relation(rapidjson::kObjectType);
   relation.AddMember("code", "replaces", alloc);

@@ -54,6 +54,12 @@ tests/unit/pipeline/message_intake_test.cpp:
     ldl_ses_reused_id.eml    ldl_ses.eml's Message-ID on a different message → processed, flagged
     ldl_ses_patient_c.eml    LDL-SES discharge letter for C (CH Fictif de Grenoble) → joins C's open
                              request
+  entry shapes of the ANS examples (ansforge/TestContenuCDA-3-0), with our own data
+    fiche_avk.eml            CARD-F-PRC-AVK fiche for C: a problem and two allergies whose status,
+                             reaction and severity are nested statements (one Condition, two
+                             AllergyIntolerances, nothing for the nested ones), an intolerance whose
+                             value is its effect, INR as FR-Simple-Observation under a chapter section,
+                             a warfarin treatment (ATC, EDQM route) and a planned one (INT) → intended
   patient identity (incomplete)
     no_ins.eml               no INS anywhere (903)
     ins_mismatch.eml         METADATA patientId ≠ CDA recordTarget (904)
@@ -730,6 +736,24 @@ def add_issue12_cases(cases, ldl, ldl_zip):
         date="Mon, 29 Jan 2024 16:35:12 +0100", headers=mss_headers("11490-0", CH_GRENOBLE))
 
     check_issue12_cases(cases)
+    add_ans_shape_cases(cases)
+
+
+FORMAT_AVK = ("urn:asip:ci-sis:avk:2009", "Patient sous traitement AVK", "1.2.250.1.213.1.1.4.2.282")
+
+
+def add_ans_shape_cases(cases):
+    """Entry shapes seen in the ANS examples that liaison mapped wrongly, in documents of our own."""
+    avk = read(DATA, "cda", "fiche_avk.xml")
+    cases["fiche_avk.eml"] = message("fiche_avk.20240301111500@medecin.mssante.fr", multipart(
+        "mixed", [text_part("Cher confrère,\nVoici la fiche AVK de Mme FICTIF-GIRAUD.\nBien à vous,\n"
+                            "Dr CARDIO-FICTIF\n"),
+                  attachment("IHE_XDM.ZIP", "application/zip", xdm(avk, metadata_from_cda(
+                      avk, "fiche_avk", format_=FORMAT_AVK, facility=CABINET, practice=AMBULATOIRE,
+                      content_type=CABINET, submitted="20240301101500",
+                      source_id="1.2.250.1.999.4.9")))],
+        "=_fiche_avk_"), sender=CARDIO, subject=ddm_subject(avk),
+        date="Fri, 01 Mar 2024 11:15:00 +0100", headers=mss_headers("34133-9", CARDIO))
 
 
 def check_issue12_cases(cases):

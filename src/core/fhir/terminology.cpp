@@ -11,9 +11,11 @@ struct OidUri {
   std::string_view uri;
 };
 
-// Code systems of CI-SIS headers and vital signs. French ones follow the MOS pattern
-// https://mos.esante.gouv.fr/NOS/<TRE>/FHIR/<TRE with '-'> (spec digest §5.5).
-constexpr std::array<OidUri, 16> kSystems = {{
+// Code systems of CI-SIS headers and entries. French ones follow the MOS pattern
+// https://mos.esante.gouv.fr/NOS/<TRE>/FHIR/<TRE with '-'> (spec digest §5.5); the others are
+// the canonical URLs HL7 Terminology (THO) gives for those OIDs. CIS and CIP have no canonical
+// URL (the ANS names them by their OID): they stay urn:oid.
+constexpr std::array<OidUri, 25> kSystems = {{
     {"2.16.840.1.113883.6.1", "http://loinc.org"},
     {"2.16.840.1.113883.6.96", "http://snomed.info/sct"},
     {"2.16.840.1.113883.6.8", "http://unitsofmeasure.org"},
@@ -40,6 +42,19 @@ constexpr std::array<OidUri, 16> kSystems = {{
     {"1.2.250.1.71.4.2.4",
      "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"},
     {"1.3.6.1.4.1.19376.1.2.3", "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"},
+    // Entries: interpretation, route, priority, medicines (ATC, EDQM), reactions (MedDRA), acts
+    // (CCAM, as the ANS terminology server names it), FR-Statut-du-probleme values.
+    {"2.16.840.1.113883.5.83",
+     "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"},
+    {"2.16.840.1.113883.5.112", "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration"},
+    {"2.16.840.1.113883.5.7", "http://terminology.hl7.org/CodeSystem/v3-ActPriority"},
+    {"2.16.840.1.113883.6.73", "http://www.whocc.no/atc"},
+    {"0.4.0.127.0.16.1.1.2.1", "http://standardterms.edqm.eu"},
+    {"2.16.840.1.113883.6.163", "https://www.meddra.org"},
+    {"1.2.250.1.213.2.5", "https://smt.esante.gouv.fr/terminologie-ccam"},
+    {"2.16.840.1.113883.4.642.4.1074", "http://terminology.hl7.org/CodeSystem/condition-clinical"},
+    {"2.16.840.1.113883.4.642.4.1373",
+     "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"},
 }};
 
 bool digits(std::string_view s) {

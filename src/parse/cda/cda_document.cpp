@@ -24,6 +24,10 @@ namespace {
 constexpr std::string_view kHl7Ns = "urn:hl7-org:v3";
 constexpr std::string_view kSdtcNs = "urn:hl7-org:sdtc";
 constexpr std::string_view kXsiNs = "http://www.w3.org/2001/XMLSchema-instance";
+// A self-presenting CDA (CI-SIS "autoprésentable"): an XSL stylesheet whose data:Contenu holds
+// the ClinicalDocument.
+constexpr std::string_view kXslNs = "http://www.w3.org/1999/XSL/Transform";
+constexpr std::string_view kCisisDataNs = "urn:asip-sante:ci-sis";
 
 constexpr std::size_t kMaxTemplateIds = 32;        // per entry
 constexpr std::size_t kMaxPatientParts = 100;      // name parts, addresses, telecom details
@@ -33,6 +37,7 @@ constexpr std::size_t kMaxOpenAnchors = 8;  // nested ones read at once (each ge
 
 enum class Ctx : std::uint8_t {
   Other,
+  Wrapper,  // xsl:stylesheet, then its data:Contenu (a self-presenting CDA)
   Doc,
   RecordTarget,
   PatientRole,
@@ -340,14 +345,32 @@ class CdaHandler final : public XmlHandler {
  public:
   XmlAction startElement(const XmlElement& e) override {
     if (e.depth == 1) {
+      if (e.local_name == "stylesheet" && e.ns == kXslNs) {
+        stack_.push_back(Frame{Ctx::Wrapper});
+        return XmlAction::Continue;
+      }
       if (e.local_name != "ClinicalDocument" || e.ns != kHl7Ns) {
         root_error_ = true;
         return XmlAction::Stop;
       }
+      document_seen_ = true;
       stack_.push_back(Frame{Ctx::Doc});
       return XmlAction::Continue;
     }
     const Frame& parent = stack_.back();
+    if (parent.ctx == Ctx::Wrapper) {
+      // Only the first ClinicalDocument of stylesheet/data:Contenu: the templates may name one.
+      Frame frame{Ctx::Other};
+      if (e.depth == 2 && e.local_name == "Contenu" && e.ns == kCisisDataNs) {
+        frame.ctx = Ctx::Wrapper;
+      } else if (e.depth == 3 && !document_seen_ && e.local_name == "ClinicalDocument" &&
+                 e.ns == kHl7Ns) {
+        document_seen_ = true;
+        frame.ctx = Ctx::Doc;
+      }
+      stack_.push_back(frame);
+      return XmlAction::Continue;
+    }
     Frame frame{Ctx::Other};
     if (parent.ctx == Ctx::Other) {
       stack_.push_back(frame);
@@ -422,6 +445,8 @@ class CdaHandler final : public XmlHandler {
 
   // Results.
   bool root_error_ = false;
+  bool document_seen_ =
+      false;  // the ClinicalDocument (the root, or in a stylesheet's data:Contenu)
   bool record_target_seen_ = false;
   bool body_seen_ = false;
   CdaDocument doc_;
@@ -910,6 +935,7 @@ class CdaHandler final : public XmlHandler {
       }
       case Ctx::StmtText:
       case Ctx::OriginalText:
+      case Ctx::Wrapper:  // handled in startElement
       case Ctx::Other:
         return;
     }
@@ -1409,7 +1435,7 @@ class CdaHandler final : public XmlHandler {
 Result<CdaDocument> parseCda(std::string_view xml) {
   CdaHandler handler;
   if (auto error = readXml(xml, handler)) return *error;
-  if (handler.root_error_) {
+  if (handler.root_error_ || !handler.document_seen_) {
     return makeError(Errc::CdaInvalid,
                      "la racine n'est pas un ClinicalDocument (urn:hl7-org:v3) : pas un CDA R2.");
   }

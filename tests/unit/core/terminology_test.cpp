@@ -16,6 +16,29 @@ TEST(Terminology, SystemsOfOids) {
   EXPECT_EQ(systemOfOid("1.2.3.4"), "urn:oid:1.2.3.4");
 }
 
+// The systems of the CI-SIS entries (ANS examples, ansforge/TestContenuCDA-3-0): their FHIR
+// canonical URLs (HL7 THO, EDQM, WHO), so that a validator or a terminology server knows them.
+TEST(Terminology, SystemsOfCisisEntries) {
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.5.83"),
+            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.5.112"),
+            "http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.5.7"),
+            "http://terminology.hl7.org/CodeSystem/v3-ActPriority");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.6.73"), "http://www.whocc.no/atc");
+  EXPECT_EQ(systemOfOid("0.4.0.127.0.16.1.1.2.1"), "http://standardterms.edqm.eu");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.6.163"), "https://www.meddra.org");
+  EXPECT_EQ(systemOfOid("1.2.250.1.213.2.5"), "https://smt.esante.gouv.fr/terminologie-ccam");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.4.642.4.1074"),
+            "http://terminology.hl7.org/CodeSystem/condition-clinical");
+  EXPECT_EQ(systemOfOid("2.16.840.1.113883.4.642.4.1373"),
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical");
+  // The ANS publishes no canonical URL for CIS and CIP (its document-core IG names CIS by its
+  // OID): they stay OIDs.
+  EXPECT_EQ(systemOfOid("1.2.250.1.213.2.3.1"), "urn:oid:1.2.250.1.213.2.3.1");
+  EXPECT_EQ(systemOfOid("1.2.250.1.213.2.3.2"), "urn:oid:1.2.250.1.213.2.3.2");
+}
+
 TEST(Terminology, HL7TimestampsToFhir) {
   struct Case {
     const char* ts;

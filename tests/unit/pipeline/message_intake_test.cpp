@@ -722,6 +722,18 @@ TEST(MessageIntake, ANewVersionNamesTheOneItReplaces) {
   ASSERT_EQ(id.replaces.size(), 1u);
   EXPECT_EQ(id.replaces[0], "urn:oid:1.2.250.1.999.1.1.1|LDL-2024-0001");
   EXPECT_NE(id.key, id.replaces[0]);
+  // What the CDA says it replaces is kept on the DocumentReference (by identifier: whether it is
+  // stored is for the store to say, which then names it by a literal reference).
+  const Bundle b = parseBundle(v2);
+  const rapidjson::Value* doc = nullptr;
+  for (const rapidjson::Value* d : b.of("DocumentReference"))
+    if (d->HasMember("masterIdentifier")) doc = d;
+  ASSERT_NE(doc, nullptr);
+  ASSERT_TRUE(doc->HasMember("relatesTo"));
+  const auto& relation = (*doc)["relatesTo"][0];
+  EXPECT_EQ(str(relation, "code"), "replaces");
+  EXPECT_EQ(str(relation["target"]["identifier"], "system"), "urn:oid:1.2.250.1.999.1.1.1");
+  EXPECT_EQ(str(relation["target"]["identifier"], "value"), "LDL-2024-0001");
 }
 
 TEST(MessageIntake, ARedeliveryHasTheSameContentKey) {
@@ -746,6 +758,108 @@ TEST(MessageIntake, ARedeliveryHasTheSameContentKey) {
   const std::string folded =
       "Received: from relay.example\r\n\tby mx.example; Fri, 12 Jan 2024\r\n" + original;
   EXPECT_EQ(intake.contentKey(original), intake.contentKey(folded));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry shapes of the ANS examples (ansforge/TestContenuCDA-3-0), in a document of our own
+
+// A problem's status, an allergy's status, reaction and severity are statements nested in the
+// entry: parts of its resource, never resources of their own (the ANS examples gave four
+// AllergyIntolerances for one allergy, and a Condition "Actif").
+TEST(MessageIntake, StatementsNestedInAnEntryAreItsParts) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  ASSERT_EQ(r.status, IngestStatus::Accepted) << issuesText(r);
+  const Bundle b = parseBundle(r);
+  ASSERT_EQ(b.of("Condition").size(), 1u);
+  EXPECT_NE(byType(b, "Condition", "I48.0"), nullptr);
+  ASSERT_EQ(b.of("AllergyIntolerance").size(), 2u);
+  for (const rapidjson::Value* a : b.of("AllergyIntolerance"))
+    EXPECT_TRUE((*a)["code"].HasMember("coding")) << "an allergy without its allergen";
+  const MappingReport& report = r.reports.front();
+  auto entries = std::map<std::string, int>(report.entries.begin(), report.entries.end());
+  EXPECT_EQ(entries["cda-problemes"], 1);
+  EXPECT_EQ(entries["cda-allergies"], 2);
+  for (const std::string& t : report.text_only)
+    EXPECT_EQ(t.find("gardée(s) en texte"), std::string::npos) << t;
+}
+
+// The status a problem or an allergy carries (FR-Statut-du-probleme) is its clinical status,
+// before the concern's: the ANS examples close the concern of a problem still active.
+TEST(MessageIntake, NestedStatusIsTheClinicalStatus) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  const Bundle b = parseBundle(r);
+  const rapidjson::Value* fa = byType(b, "Condition", "I48.0");
+  ASSERT_NE(fa, nullptr);
+  EXPECT_EQ(str((*fa)["clinicalStatus"]["coding"][0], "code"), "active");
+  const rapidjson::Value* fluconazole = byType(b, "AllergyIntolerance", "J02AC01");
+  ASSERT_NE(fluconazole, nullptr);
+  EXPECT_EQ(str((*fluconazole)["clinicalStatus"]["coding"][0], "code"), "inactive");
+  const rapidjson::Value* penicillin = byType(b, "AllergyIntolerance", "J01C");
+  ASSERT_NE(penicillin, nullptr);
+  EXPECT_EQ(str((*penicillin)["clinicalStatus"]["coding"][0], "code"), "active");  // the concern's
+}
+
+// An allergy's kind (ObservationIntoleranceType), its reaction and the reaction's severity.
+TEST(MessageIntake, AllergyTypeReactionAndSeverity) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  const Bundle b = parseBundle(r);
+  const rapidjson::Value* fluconazole = byType(b, "AllergyIntolerance", "J02AC01");
+  const rapidjson::Value* penicillin = byType(b, "AllergyIntolerance", "J01C");
+  ASSERT_NE(fluconazole, nullptr);
+  ASSERT_NE(penicillin, nullptr);
+  EXPECT_EQ(str(*fluconazole, "type"), "intolerance");  // DNAINT
+  EXPECT_STREQ((*fluconazole)["category"][0].GetString(), "medication");
+  // Its value is its effect: the manifestation, in MedDRA.
+  const auto& effect = (*fluconazole)["reaction"][0]["manifestation"][0];
+  EXPECT_EQ(str(effect["coding"][0], "system"), "https://www.meddra.org");
+  EXPECT_EQ(str(effect["coding"][0], "code"), "10022402");
+  EXPECT_EQ(str(*penicillin, "type"), "allergy");  // DALG
+  const auto& reaction = (*penicillin)["reaction"][0];
+  EXPECT_EQ(str(reaction["manifestation"][0]["coding"][0], "code"), "126485001");
+  EXPECT_EQ(str(reaction["manifestation"][0], "text"), "urticaire");
+  EXPECT_EQ(str(reaction, "severity"), "moderate");
+  EXPECT_EQ(str((*penicillin)["code"]["coding"][0], "system"), "http://www.whocc.no/atc");
+}
+
+// Codes of the CI-SIS entries carry the FHIR canonical URL of their system, not urn:oid.
+TEST(MessageIntake, EntryCodesUseCanonicalSystems) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  const Bundle b = parseBundle(r);
+  const rapidjson::Value* inr = byType(b, "Observation", "34714-6");
+  ASSERT_NE(inr, nullptr);
+  EXPECT_EQ(str((*inr)["interpretation"][0]["coding"][0], "system"),
+            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation");
+  EXPECT_EQ((*inr)["valueQuantity"]["value"].GetDouble(), 2.6);
+  const rapidjson::Value* warfarin = nullptr;
+  for (const rapidjson::Value* m : b.of("MedicationStatement"))
+    if (str(*m, "status") == "active") warfarin = m;
+  ASSERT_NE(warfarin, nullptr);
+  EXPECT_EQ(str((*warfarin)["medicationCodeableConcept"]["coding"][0], "system"),
+            "http://www.whocc.no/atc");
+  EXPECT_EQ(str((*warfarin)["dosage"][0]["route"]["coding"][0], "system"),
+            "http://standardterms.edqm.eu");
+}
+
+// A treatment planned in FR-Plan-de-soins (moodCode INT) is intended, not taken.
+TEST(MessageIntake, PlannedTreatmentIsIntended) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  const Bundle b = parseBundle(r);
+  std::map<std::string, std::string> status;  // start → status
+  for (const rapidjson::Value* m : b.of("MedicationStatement"))
+    status[str((*m)["effectivePeriod"], "start")] = str(*m, "status");
+  EXPECT_EQ(status["2023-09-20"], "active");    // FR-Traitements, EVN
+  EXPECT_EQ(status["2024-03-15"], "intended");  // FR-Plan-de-soins, INT (statusCode completed)
+}
+
+// A chapter around subsections keeps nothing as text of its own: the report does not list it.
+TEST(MessageIntake, ChapterSectionIsNotReportedAsText) {
+  const IngestResult r = ingestCase("fiche_avk.eml");
+  for (const std::string& t : r.reports.front().text_only)
+    EXPECT_EQ(t.find("BIOLOGIE"), std::string::npos) << t;
+  bool inr_read = false;
+  for (const auto& [mapping, count] : r.reports.front().entries)
+    inr_read = inr_read || (mapping == "cda-resultats-biologie" && count == 1);
+  EXPECT_TRUE(inr_read);
 }
 
 }  // namespace

@@ -528,6 +528,45 @@ TEST(Cda, RootBodyAndPatientErrors) {
   EXPECT_EQ(r->issues.items()[0].severity, Severity::Warning);
 }
 
+// A self-presenting CDA (CI-SIS "autoprésentable", as ANS examples such as
+// CANCER-PPS_2022.01_Autopresentable.xml are): an XSL stylesheet that carries the
+// ClinicalDocument in its data:Contenu and displays it. The document is that ClinicalDocument;
+// a ClinicalDocument anywhere else in the stylesheet is not it.
+TEST(Cda, SelfPresentingDocumentIsReadFromItsStylesheet) {
+  const std::string ldl = readData("cda/ldl_ses.xml");
+  const std::string cda = ldl.substr(ldl.find("<ClinicalDocument"));
+  const std::string head = R"(<?xml version="1.0" encoding="UTF-8"?>
+<?xml-stylesheet type="text/xsl" href="#"?>
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:data="urn:asip-sante:ci-sis" xmlns:c="urn:hl7-org:v3">
+  <xsl:template match="/">
+    <c:ClinicalDocument><c:id root="1.2.3.4" extension="NOT-THIS-ONE"/></c:ClinicalDocument>
+  </xsl:template>
+)";
+  const std::string tail = R"(
+  <xsl:template match="c:section"><div><xsl:apply-templates/></div></xsl:template>
+</xsl:stylesheet>
+)";
+  const CdaDocument plain = parseOk(ldl);
+  const CdaDocument wrapped =
+      parseOk(head + "  <data:Contenu>\n" + cda + "  </data:Contenu>\n" + tail);
+  expectId(wrapped.id, plain.id.root, plain.id.extension);
+  EXPECT_EQ(wrapped.code.code, "11490-0");
+  ASSERT_TRUE(wrapped.patient.has_value());
+  EXPECT_EQ(wrapped.patient->birth_family, plain.patient->birth_family);
+  EXPECT_EQ(wrapped.sections.size(), plain.sections.size());
+  EXPECT_EQ(wrapped.entries.size(), plain.entries.size());
+  EXPECT_TRUE(wrapped.issues.empty());
+  // A stylesheet without data:Contenu, or with the document elsewhere, carries no CDA.
+  for (const std::string& xml :
+       {head + tail, head + "  <data:Autre>\n" + cda + "  </data:Autre>\n" + tail,
+        head + "  <xsl:variable name=\"doc\">\n" + cda + "  </xsl:variable>\n" + tail}) {
+    auto r = parseCda(xml);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Errc::CdaInvalid);
+  }
+}
+
 TEST(Cda, OddPatientValuesAreWarnings) {
   std::string xml =
       replaced(readData("cda/tlm_da.xml"), "<sdtc:multipleBirthOrderNumber value=\"2\"/>",
