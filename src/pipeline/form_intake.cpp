@@ -8,6 +8,7 @@
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/questionnaire_response.hpp"
+#include "parse/document/form_document.hpp"
 #include "parse/form/form_parser.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/form_source.hpp"
@@ -35,6 +36,22 @@ std::optional<int> ageInYears(const form::Date& birth, system_clock::time_point 
   }
   if (age < 0) return std::nullopt;
   return age;
+}
+
+// A .docx is a zip: its local file header's signature.
+bool looksLikeZip(std::string_view bytes) {
+  return bytes.substr(0, 4) == "PK\x03\x04";
+}
+
+// The lines of a form sent as a document (a PDF form or text, a .docx), each origin prefixed
+// with the document's name when it has one, so that an answer's location names the file.
+Result<parse::FormDocument> formDocument(std::string_view bytes, std::string_view name) {
+  auto doc =
+      parse::looksLikePdf(bytes) ? parse::formLinesOfPdf(bytes) : parse::formLinesOfDocx(bytes);
+  if (!doc || name.empty()) return doc;
+  for (parse::FormLine& line : doc->lines)
+    line.origin = std::string(name) + ", " + line.origin;
+  return doc;
 }
 
 bool looksLikeJson(std::string_view bytes) {
@@ -196,6 +213,7 @@ bool FormIntake::recognises(std::string_view bytes) const {
 }
 
 IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle) const {
+  if (isFormDocument(bytes)) return ingestDocumentInto(bytes, "", bundle);
   const EssProfile& ess = *ess_;
   if (bytes.size() > limits_.max_form_bytes) {
     return quarantined(
@@ -218,11 +236,43 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
                     "Contenu non reconnu comme une fiche de demande " + ess.name + "."));
     }
   }
+  return finish(std::move(*parsed), contentSeed(bytes), bundle);
+}
+
+bool FormIntake::isFormDocument(std::string_view bytes) {
+  return parse::looksLikePdf(bytes) || looksLikeZip(bytes);
+}
+
+IngestResult FormIntake::ingestDocumentInto(std::string_view bytes, std::string_view name,
+                                            BundleWriter& bundle) const {
+  const EssProfile& ess = *ess_;
+  auto doc = formDocument(bytes, name);
+  if (!doc) return quarantined(doc.error());
+  if (doc->lines.empty()) {
+    // A scan: what the reader said (document-no-text), else that no line was found.
+    for (const Issue& issue : doc->issues.items())
+      return quarantined(makeError(issue.code, issue.message));
+    return quarantined(makeError(Errc::DocumentNoText, "Le document ne contient aucun texte."));
+  }
+  parse::ParsedForm parsed = ess.textReader().readLines(doc->lines);
+  if (parsed.recognised < kMinRecognisedLines) {
+    return quarantined(
+        makeError(Errc::InputUnrecognised,
+                  "Document non reconnu comme une fiche de demande " + ess.name + "."));
+  }
+  parsed.issues.append(std::move(doc->issues));
+  return finish(std::move(parsed), contentSeed(bytes), bundle);
+}
+
+IngestResult FormIntake::finish(parse::ParsedForm parsed_form, std::uint64_t seed,
+                                BundleWriter& bundle) const {
+  const EssProfile& ess = *ess_;
+  const parse::ParsedForm* parsed = &parsed_form;
   const form::FormResponse& response = parsed->response;
   const system_clock::time_point now = clock_->now();
 
   IngestResult result;
-  result.issues = std::move(parsed->issues);
+  result.issues = std::move(parsed_form.issues);
   result.issues.append(validate::validateMandatoryFields(response));
   IdentityCheck identity = checkIdentity(ess, response, result.issues);
   checkBmi(ess, response, result.issues);
@@ -274,7 +324,7 @@ IngestResult FormIntake::ingestInto(std::string_view bytes, BundleWriter& bundle
   source.set(Fact::FormUnrecognised, std::move(unrecognised));
 
   const std::size_t first = bundle.emitted().size();
-  bundle.append(ess.mapping(), source, contentSeed(bytes));
+  bundle.append(ess.mapping(), source, seed);
   result.resources.assign(bundle.emitted().begin() + static_cast<std::ptrdiff_t>(first),
                           bundle.emitted().end());
   return result;

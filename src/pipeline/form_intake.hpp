@@ -11,6 +11,7 @@
 #include "core/ports/clock.hpp"
 #include "core/ports/store.hpp"
 #include "map/mapping.hpp"
+#include "parse/form/form_parser.hpp"
 #include "pipeline/bundle_writer.hpp"
 #include "pipeline/ess_profile.hpp"
 #include "validate/eligibility.hpp"
@@ -69,7 +70,18 @@ class FormIntake {
   // Whether the bytes read as this ESS's form at all (cheap enough to try on a mail body).
   bool recognises(std::string_view bytes) const;
 
+  // A form sent as a document: a PDF (its filled form fields, else its text layer) or a Word
+  // .docx, read through the same labels as the text form. ingestInto takes those too; this names
+  // the document (`name`, e.g. the attachment's file name) in every answer's location. A document
+  // that is not this ESS's form (a letter, a scan: document-no-text) is "quarantined" with why:
+  // the caller decides whether that is an error (a form sent alone) or not (an attachment).
+  IngestResult ingestDocumentInto(std::string_view bytes, std::string_view name,
+                                  BundleWriter& bundle) const;
+  static bool isFormDocument(std::string_view bytes);  // a PDF or a zip (.docx)
+
  private:
+  IngestResult finish(parse::ParsedForm parsed, std::uint64_t seed, BundleWriter& bundle) const;
+
   std::shared_ptr<const EssProfile> ess_;
   const Clock* clock_;
   IntakeLimits limits_;

@@ -24,6 +24,7 @@
 #include "core/text/ascii.hpp"
 #include "parse/cda/cda_document.hpp"
 #include "parse/cda/xds_metadata.hpp"
+#include "parse/document/form_document.hpp"
 #include "parse/text/html_text.hpp"
 #include "pipeline/cda_facts.hpp"
 #include "pipeline/codec.hpp"
@@ -797,6 +798,7 @@ class MessageRun {
     if (!handled && ess_.requests.forms && !body_.empty() && forms_.recognises(body_)) {
       handled = takeForm(body_, "corps du message", "fiche de demande (texte)");
     }
+    if (!handled && ess_.requests.forms) handled = takeFormDocument(kept);
     if (!handled && body_.empty() && kept.empty())
       return makeError(Errc::MessageEmpty, "Message sans texte ni pièce jointe.");
 
@@ -809,8 +811,11 @@ class MessageRun {
       facts_.text("bundle.patient", patient_url_);
     }
     request_url_ = firstOfType(bundle_.emitted(), "ServiceRequest");
+    // The files of a request (the form's PDF itself, an ECG sent with it) are its documents.
+    facts_.text("bundle.request", request_url_);
     for (const parse::MimeAttachment* a : kept)
       mapAttachment(*a);
+    facts_.clear("bundle.request");
     if (!handled) {
       // PDF only or free text: a request to qualify (when the ESS takes them), else the message
       // is kept for the patient's open request.
@@ -833,6 +838,47 @@ class MessageRun {
       }
     }
     return std::nullopt;
+  }
+
+  // The first attachment that is this ESS's form as a PDF (filled form fields or a text layer)
+  // or a Word document opens the request; the file itself stays attached to it. An attachment
+  // that is not the form (a letter, a scan) is only kept; one that cannot be read at all
+  // (encrypted, damaged) is said in a warning.
+  bool takeFormDocument(const std::vector<const parse::MimeAttachment*>& attachments) {
+    for (const parse::MimeAttachment* a : attachments) {
+      if (!FormIntake::isFormDocument(a->bytes)) continue;
+      const std::string where = a->filename.empty() ? "partie " + a->part_path : a->filename;
+      const std::size_t first = bundle_.emitted().size();
+      IngestResult form = forms_.ingestDocumentInto(a->bytes, where, bundle_);
+      if (form.status == IngestStatus::Quarantined) {
+        const Errc code = form.quarantine ? form.quarantine->code : Errc::InputUnrecognised;
+        if (code != Errc::InputUnrecognised && code != Errc::DocumentNoText &&
+            code != Errc::DocxInvalid) {
+          r_.issues.add(Issue{code,
+                              Severity::Warning,
+                              "Pièce jointe illisible, gardée telle quelle : " +
+                                  (form.quarantine ? form.quarantine->detail : std::string()),
+                              {},
+                              where});
+        }
+        continue;
+      }
+      for (Issue issue : form.issues.items()) {
+        if (issue.location.empty()) issue.location = where;
+        r_.issues.add(std::move(issue));
+      }
+      r_.eligibility = form.eligibility;
+      r_.reports.push_back(
+          {where,
+           parse::looksLikePdf(a->bytes) ? "fiche de demande (PDF)" : "fiche de demande (Word)",
+           ess_.mapping().name(),
+           countTypes(bundle_.emitted(), first),
+           {},
+           {},
+           {}});
+      return true;
+    }
+    return false;
   }
 
   // A FHIR Bundle sent as an attachment: its entries join the message's transaction, each with a

@@ -509,11 +509,10 @@ def derived(r, layout):
 
 
 def not_of_the_form(layout):
-    if layout == "ours":
-        return [OURS_TITLE]
+    """Lines that are not the form's (its titles are: questionnaire-title-alias)."""
     if layout == "variant":
         return [l for l in VARIANT_GREETING + VARIANT_SIGNATURE if l]
-    return [PAPER_TITLE]
+    return []
 
 
 LAYOUTS = [("ours", ours), ("paper", paper), ("marks-before", marks_before),

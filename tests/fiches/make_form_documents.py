@@ -52,6 +52,13 @@ Palpitation, Suivi trouble du rythme; ordonnances, biologie and EKG provided.
     docx-deep.docx        xml-too-complex     5,000 nested elements
     docx-malformed.docx   xml-malformed       an unclosed element
     docx-much-text.docx   docx-too-complex    3 MiB of (incompressible) text
+  mails/                  each document as the attachment of an MSSanté mail from Dr FICTIF-BERNARD
+                          ("Veuillez trouver ci-joint la fiche de demande."), for the message intake
+                          (tests/fiches/form_document_intake_test.cpp)
+    fiche-formulaire.eml, fiche-texte.eml, fiche-docx.eml    the form → a QuestionnaireResponse
+    fiche-scan.eml        the scan → a request to qualify, the PDF kept
+    fiche-chiffree.eml    pdf-user-password.pdf → a warning (pdf-encrypted), a request to qualify
+    lettre.eml            a PDF letter that is not the form → a request to qualify
 """
 
 import io
@@ -741,7 +748,64 @@ def main():
     write(os.path.join(hostile, "docx-malformed.docx"), minimal_docx(
         word_document(b"<w:p><w:r><w:t>Nom : FICTIF</w:r></w:p>")))
     write(os.path.join(hostile, "docx-much-text.docx"), much_text_docx())
+    write_mails(out)
     return 0
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def mail_with(document, filename, maintype, subtype, when):
+    """An MSSanté mail from the GP carrying one document (deterministic: fixed ids and dates)."""
+    from email.message import EmailMessage
+    from email import policy
+    m = EmailMessage(policy=policy.SMTP)
+    m["From"] = "Dr Paul FICTIF-BERNARD <paul.fictif-bernard@medecin.mssante.fr>"
+    m["To"] = "secretariat@cardio-plus.ess.mssante.fr"
+    m["Subject"] = "Demande d'avis Cardio+ - Mme FICTIF-DURAND"
+    m["Date"] = when
+    m["Message-ID"] = "<%s.20250314@medecin.mssante.fr>" % filename.replace(".", "-")
+    m.set_content("Cher confrère,\n\nVeuillez trouver ci-joint la fiche de demande.\n\n"
+                  "Bien confraternellement,\nDr Paul FICTIF-BERNARD\n")
+    m.add_attachment(document, maintype=maintype, subtype=subtype, filename=filename)
+    m.set_boundary("=_fiche_%s_" % filename.replace(".", "_"))
+    return m.as_bytes()
+
+
+def lettre_pdf():
+    """A typed referral letter as a PDF: text, but not the form."""
+    buf = io.BytesIO()
+    c = new_canvas(buf)
+    y = 800
+    for line in ["Cabinet médical du Parvis - Voiron", "Cher confrère,",
+                 "Je vous adresse Mme FICTIF-DURAND pour un avis concernant une dyspnée d'effort.",
+                 "Bien confraternellement,", "Dr Paul FICTIF-BERNARD"]:
+        c.drawString(60, y, line)
+        y -= 20
+    c.save()
+    return buf.getvalue()
+
+
+def write_mails(out):
+    mails = os.path.join(out, "mails")
+    os.makedirs(mails, exist_ok=True)
+
+    def read(*path):
+        with open(os.path.join(out, *path), "rb") as f:
+            return f.read()
+    cases = [
+        ("fiche-formulaire.eml", read("fiche-formulaire.pdf"), "fiche-formulaire.pdf",
+         "application", "pdf"),
+        ("fiche-texte.eml", read("fiche-texte.pdf"), "fiche-texte.pdf", "application", "pdf"),
+        ("fiche-docx.eml", read("fiche.docx"), "fiche.docx", "application", DOCX_TYPE.split("/")[1]),
+        ("fiche-scan.eml", read("fiche-scan.pdf"), "fiche-scan.pdf", "application", "pdf"),
+        ("fiche-chiffree.eml", read("hostile", "pdf-user-password.pdf"), "fiche-chiffree.pdf",
+         "application", "pdf"),
+        ("lettre.eml", lettre_pdf(), "lettre.pdf", "application", "pdf"),
+    ]
+    for i, (name, data, filename, maintype, subtype) in enumerate(cases):
+        write(os.path.join(mails, name),
+              mail_with(data, filename, maintype, subtype, "Fri, 14 Mar 2025 10:%02d:00 +0100" % i))
 
 
 if __name__ == "__main__":

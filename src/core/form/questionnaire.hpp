@@ -27,6 +27,9 @@ inline constexpr std::string_view kExtRequiredOneOf =
 inline constexpr std::string_view kExtLabelSuffix = "questionnaire-label-suffix";
 // On the Questionnaire: the labels of the line that dates the request ("Date :"), valueString.
 inline constexpr std::string_view kExtAuthoredLabel = "questionnaire-authored-label";
+// On the Questionnaire: the titles printed at the top of the form ("Fiche de demande E.S.S.
+// Cardio+"), valueString: a line that is only one of them is the form's, not unrecognised text.
+inline constexpr std::string_view kExtTitleAlias = "questionnaire-title-alias";
 // On an address item: the items its postal code and commune are derived into when they are
 // not answered (valueString: a linkId).
 inline constexpr std::string_view kExtAddressPostalCode = "questionnaire-address-postal-code";
@@ -95,6 +98,7 @@ class Questionnaire {
   std::string name;
   std::string title;
   std::vector<std::string> authored_labels;  // kExtAuthoredLabel
+  std::vector<std::string> title_aliases;    // kExtTitleAlias (the title is one too)
 
   // Items in document order (depth first); index 0.. are dense and used by FormResponse.
   const std::vector<Item>& items() const { return items_; }

@@ -372,9 +372,11 @@ Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
     for (const Value& e : exts->GetArray()) {
       auto url = json::getString(e, "url");
       auto v = json::getString(e, "valueString");
-      if (url && v && url->substr(0, form::kExtensionBase.size()) == form::kExtensionBase &&
-          url->substr(form::kExtensionBase.size()) == form::kExtAuthoredLabel)
-        q.authored_labels.emplace_back(*v);
+      if (!url || !v || url->substr(0, form::kExtensionBase.size()) != form::kExtensionBase)
+        continue;
+      const std::string_view name = url->substr(form::kExtensionBase.size());
+      if (name == form::kExtAuthoredLabel) q.authored_labels.emplace_back(*v);
+      if (name == form::kExtTitleAlias) q.title_aliases.emplace_back(*v);
     }
   }
   OptionSets sets;

@@ -421,6 +421,7 @@ struct Tables {
   std::vector<std::size_t> section_of;                  // per item: its top-level group
   // Yes/no items whose label is a statement ("J'atteste avoir recueilli…"): normalised labels.
   std::vector<std::pair<std::string, std::size_t>> statements;
+  std::unordered_set<std::string> titles;  // labelKey of the form's title and its aliases
 
   explicit Tables(const form::Questionnaire& questionnaire) : q(&questionnaire) {
     const auto& items = q->items();
@@ -451,6 +452,10 @@ struct Tables {
     }
     for (const std::string& label : q->authored_labels)
       add(label, kAuthored);
+    for (const std::string* title : {&q->title})
+      if (std::string key = labelKey(*title); !key.empty()) titles.insert(std::move(key));
+    for (const std::string& title : q->title_aliases)
+      if (std::string key = labelKey(title); !key.empty()) titles.insert(std::move(key));
   }
 
   void add(std::string_view label, std::size_t index) {
@@ -817,6 +822,7 @@ bool Reading::readLead(std::string_view raw, const std::string& origin) {
     openSection(*group, lead);
     return true;
   }
+  if (x_.titles.contains(labelKey(lead))) return true;  // the form's title
   // "Dépistage IC ☐ · Dépistage HTA ☒ · …", "ECG ☒", "[x] Dyspnée [ ] Syncope".
   std::vector<Segment> segments = splitMarks(lead, false);
   if (segments.empty()) return false;

@@ -862,12 +862,12 @@ TEST(TextFormSample, CompleteFormReadsEveryGroup) {
     EXPECT_TRUE(answers(p, id, AnswerValue{true}));
   EXPECT_TRUE(answers(p, "doc-autres", str("Holter ECG de 2021")));
 
-  // Only the title line is not part of the form; the height, given in metres, is converted.
-  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 1"});
-  ASSERT_EQ(p.unrecognised.size(), 1u);
-  EXPECT_EQ(p.unrecognised[0].text, "FICHE DE DEMANDE \xE2\x80\x94 ESS CARDIO+");
+  // Every line is the form's (its title too: questionnaire-title-alias); the height, given in
+  // metres, is converted.
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{});
+  EXPECT_TRUE(p.unrecognised.empty());
   EXPECT_EQ(issueLines(p, Errc::FormValueDerived), std::vector<std::string>{"ligne 35"});
-  EXPECT_EQ(p.issues.size(), 2u) << describe(p);
+  EXPECT_EQ(p.issues.size(), 1u) << describe(p);
   EXPECT_GE(p.recognised, 80u);
 }
 
@@ -1227,6 +1227,18 @@ TEST(ValueParserOption, MatchesDisplaysCodesAndSynonyms) {
       EXPECT_EQ(opt->display, expected->display);
     }
   }
+}
+
+// A title line the Questionnaire does not name stays unrecognised text, kept with its place.
+TEST(TextFormSample, OnlyTheFormsOwnTitlesAreTakenForIt) {
+  std::string text = test::readRepoFile("samples/fiches/fiche-complete.txt");
+  text.replace(0, text.find('\n'), "FICHE DE LIAISON DU CABINET");
+  const ParsedForm p = read(text);
+  EXPECT_EQ(issueLines(p, Errc::FormLineUnrecognised), std::vector<std::string>{"ligne 1"});
+  ASSERT_EQ(p.unrecognised.size(), 1u);
+  EXPECT_EQ(p.unrecognised[0].text, "FICHE DE LIAISON DU CABINET");
+  text.replace(0, text.find('\n'), "Fiche de demande de prise en charge - ESS Cardio+ AURA");
+  EXPECT_TRUE(read(text).unrecognised.empty());
 }
 
 }  // namespace

@@ -68,12 +68,8 @@ TEST(FormIntake, CompleteTextFormIsAccepted) {
   EXPECT_STREQ(request["reasonCode"][0]["coding"][1]["code"].GetString(), "267036007");
   EXPECT_STREQ(request["reasonCode"][2]["text"].GetString(), "Suivi de trouble du rythme");
   EXPECT_EQ(request["supportingInfo"].Size(), 22u + 6u + 2u);
-  // Symptoms, other history, non-cardiovascular history, and the form's title line the reader
-  // did not understand, kept with where it was.
-  ASSERT_EQ(request["note"].Size(), 4u);
-  EXPECT_STREQ(request["note"][3]["text"].GetString(),
-               "Texte de la fiche non reconnu, gardé tel quel :\n"
-               "ligne 1 : FICHE DE DEMANDE \xE2\x80\x94 ESS CARDIO+");
+  // Symptoms, other history, non-cardiovascular history (the title line is the form's).
+  ASSERT_EQ(request["note"].Size(), 3u);
 
   // Weight, height (given in metres) and the BMI computed from them, with UCUM units.
   std::map<std::string, double> vitals;
@@ -167,9 +163,8 @@ TEST(FormIntake, NirMustAgreeWithTheTraits) {
     IngestResult r =
         ingestCardioPlus(replaceLine(completeText(), c.label, c.value), "intake-traits");
     EXPECT_EQ(r.status, IngestStatus::Incomplete);
-    // The title line, the height given in metres (converted), then the mismatch.
-    EXPECT_EQ(codesOf(r),
-              (std::vector<Errc>{Errc::FormLineUnrecognised, Errc::FormValueDerived, c.expected}));
+    // The height given in metres (converted), then the mismatch.
+    EXPECT_EQ(codesOf(r), (std::vector<Errc>{Errc::FormValueDerived, c.expected}));
   }
   // A postal code in the right département is consistent; it is kept as a postal code.
   IngestResult postal = ingestCardioPlus(
@@ -242,7 +237,13 @@ TEST(FormIntake, UnreadableInputIsQuarantinedWithAReason) {
                               "dermato-fiche");
   for (const Case& c :
        {Case{"", Errc::InputUnrecognised}, Case{"   \n\n", Errc::InputUnrecognised},
-        Case{std::string("%PDF-1.7\0\0binary", 17), Errc::InputUnrecognised},
+        // A PDF or a zip is read as the form as a document: this one is not a PDF at all.
+        Case{std::string("%PDF-1.7\0\0binary", 17), Errc::PdfUnreadable},
+        Case{std::string("PK\3\4\0\0binary", 12), Errc::XdmCorrupt},  // the zip reader's code
+        Case{std::string("\x7f"
+                         "ELF\0\0binary",
+                         13),
+             Errc::InputUnrecognised},
         Case{readRepoFile("samples/fiches/not-a-form.txt"), Errc::InputUnrecognised},
         Case{"{\"resourceType\": \"QuestionnaireResponse\",", Errc::JsonMalformed},
         Case{qr + "trailing garbage", Errc::JsonMalformed}, Case{"[1, 2, 3]", Errc::FhirStructure},
@@ -346,6 +347,20 @@ TEST(FormIntake, ReportLineAndOperationOutcome) {
   d.Parse(operationOutcomeJson(r, "https://other.example/fhir/CodeSystem/liaison-issue").c_str());
   EXPECT_STREQ(d["issue"][0]["details"]["coding"][0]["system"].GetString(),
                "https://other.example/fhir/CodeSystem/liaison-issue");
+}
+
+// What the reader does not understand is never dropped: the request's note keeps it, each piece
+// with where it was.
+TEST(FormIntake, UnrecognisedTextIsKeptInTheRequestsNote) {
+  std::string text = completeText();
+  text.replace(0, text.find('\n'), "FICHE DE LIAISON DU CABINET");
+  IngestResult r = ingestCardioPlus(text, "intake-unrecognised");
+  const Bundle b = parseBundle(r);
+  const auto& request = b.one("ServiceRequest");
+  ASSERT_EQ(request["note"].Size(), 4u);
+  EXPECT_STREQ(request["note"][3]["text"].GetString(),
+               "Texte de la fiche non reconnu, gardé tel quel :\n"
+               "ligne 1 : FICHE DE LIAISON DU CABINET");
 }
 
 }  // namespace
