@@ -259,6 +259,15 @@ TEST(FicheLayouts, TheSampleIsTheReferenceOfItsRequest) {
                                            << describe(paper.answers);
 }
 
+// samples/fiches/fiche-papier.txt (the paper-wording sample of the demo and the form bench) is
+// the generator's paper layout of that request, byte for byte: it cannot drift from it.
+TEST(FicheLayouts, ThePaperSampleIsTheGeneratorsPaperLayout) {
+  EXPECT_EQ(test::readRepoFile("samples/fiches/fiche-papier.txt"),
+            readFile(fichesDir() + "/durand-paper.txt"))
+      << "run tests/fiches/make_fiches.py and copy durand-paper.txt to "
+         "samples/fiches/fiche-papier.txt";
+}
+
 // --- issue 13's example: the 71-year-old woman from Voiron ------------------------------------
 
 std::string voironPaper() {
