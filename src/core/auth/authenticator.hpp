@@ -1,0 +1,39 @@
+#pragma once
+// How a request's credentials become a Principal. An interface so that other methods (local
+// accounts with sessions, Pro Santé Connect / OpenID Connect) plug in beside the machine clients
+// of rest/access: each looks at what the request carries and answers.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/auth/authorize.hpp"
+
+namespace liaison::auth {
+
+// What the HTTP adapter verified or received; plain strings, no socket.
+struct Credentials {
+  std::string_view client_subject;  // RFC 2253 subject of the verified certificate
+  const std::vector<std::string>* client_san = nullptr;  // its subjectAltNames ("DNS:…", "email:…")
+  std::string_view authorization;                        // the Authorization header, as received
+};
+
+struct Authentication {
+  enum class Status {
+    None,     // no credential this method knows
+    Ok,       // principal is set
+    Invalid,  // a credential was presented and is wrong (bad token, unknown certificate)
+  };
+  Status status = Status::None;
+  std::optional<Principal> principal;
+  std::string reason;  // why Invalid, for the client (never the credential itself)
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual Authentication authenticate(const Credentials& credentials) const = 0;
+};
+
+}  // namespace liaison::auth
