@@ -22,6 +22,7 @@
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_store.hpp"
+#include "app/config_schema.hpp"
 #include "app/mail_service.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
@@ -56,6 +57,34 @@ std::optional<std::string> readFile(const fs::path& path) {
 fs::path dataDir() {
   if (const char* d = std::getenv("LIAISON_DATA_DIR"); d != nullptr && *d != '\0') return d;
   return LIAISON_SOURCE_DIR;
+}
+
+// A configuration file parsed and checked against schemas/<schema> of the data directory; every
+// error is printed ("liaison serve: FILE: tls.cert: non-empty string expected").
+std::optional<rapidjson::Document> readCheckedConfig(const fs::path& file, const char* schema,
+                                                     std::string_view command, std::ostream& err) {
+  const fs::path schema_path = dataDir() / "schemas" / schema;
+  auto schema_text = readFile(schema_path);
+  auto checker = schema_text ? ConfigSchema::parse(*schema_text)
+                             : Result<ConfigSchema>(makeError(Errc::ConfigInvalid, "unreadable"));
+  if (!checker) {
+    err << command << ": cannot read the schema " << schema_path.string() << " ("
+        << checker.error().detail << ")\n";
+    return std::nullopt;
+  }
+  auto text = readFile(file);
+  if (!text) {
+    err << command << ": cannot read " << file.string() << "\n";
+    return std::nullopt;
+  }
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag>(text->data(), text->size());
+  std::vector<SchemaError> errors =
+      d.HasParseError() ? checker->validate(std::string_view(*text)) : checker->validate(d);
+  for (const SchemaError& e : errors)
+    err << command << ": " << file.string() << ": " << toString(e) << "\n";
+  if (!errors.empty()) return std::nullopt;
+  return d;
 }
 
 void writeString(json::JsonOut& w, std::string_view s) {
@@ -556,7 +585,9 @@ int runErrors(std::ostream& out) {
 namespace liaison::app {
 namespace {
 
-// The server's configuration file: every field checked, with the field named in the error.
+// The server's configuration file, checked against schemas/serve.schema.json (every error printed
+// with its path), then what a schema cannot say: files readable, settings that go together, and
+// the safe defaults of `serve`.
 struct ServeConfig {
   http::ServerConfig server;
   std::string database;
@@ -564,10 +595,12 @@ struct ServeConfig {
   fs::path ess;
   fs::path mss;
   std::optional<MailConfig> mail;  // the MSSanté transport, when configured
+  bool insecure_for_tests = false;
 };
 
 std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, std::ostream& err,
                                            bool serving = true) {
+  const std::string_view command = serving ? "liaison serve" : "liaison pull";
   ServeConfig c;
   c.ess = dataDir() / "profiles/cardio-plus/ess.json";
   c.mss = dataDir() / "profiles/mssante/intake.json";
@@ -577,115 +610,77 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   // on 2 cores the reads' p99 was 36–51 ms against 9–13 ms with 4, for the same req/s
   // (WORKERS=16 bench/run-api-bench against the default).
   c.server.worker_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+  bool ok = true;
+  auto bad = [&](std::string_view why) {
+    err << command << ": " << why << "\n";
+    ok = false;
+  };
   if (file) {
-    auto text = readFile(*file);
-    if (!text) {
-      err << "liaison serve: cannot read " << file->string() << "\n";
-      return std::nullopt;
-    }
-    rapidjson::Document d;
-    d.Parse(text->c_str());
-    if (d.HasParseError() || !d.IsObject()) {
-      err << "liaison serve: " << file->string() << " is not a JSON object\n";
-      return std::nullopt;
-    }
+    auto doc = readCheckedConfig(*file, "serve.schema.json", command, err);
+    if (!doc) return std::nullopt;
+    const ConfigObject d(*doc);
     const fs::path base = file->parent_path();
-    auto path = [&](const rapidjson::Value& v) {
-      fs::path p(v.GetString());
+    auto path = [&](const std::string& name) {
+      const fs::path p(name);
       return p.is_absolute() ? p : base / p;
     };
-    bool ok = true;
-    auto bad = [&](const char* field, const char* why) {
-      err << "liaison serve: " << file->string() << ": " << field << ": " << why << "\n";
-      ok = false;
-    };
-    auto str = [&](const rapidjson::Value& o, const char* k,
-                   const char* field) -> const rapidjson::Value* {
-      if (!o.HasMember(k)) return nullptr;
-      if (!o[k].IsString() || o[k].GetStringLength() == 0) {
-        bad(field, "non-empty string expected");
-        return nullptr;
-      }
-      return &o[k];
-    };
-    auto num = [&](const rapidjson::Value& o, const char* k, const char* field, std::int64_t lo,
-                   std::int64_t hi) -> std::optional<std::int64_t> {
-      if (!o.HasMember(k)) return std::nullopt;
-      if (!o[k].IsInt64() || o[k].GetInt64() < lo || o[k].GetInt64() > hi) {
-        bad(field, ("integer from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
-        return std::nullopt;
-      }
-      return o[k].GetInt64();
-    };
-    static const std::set<std::string> known{"listen", "tls", "database", "baseUrl", "threads",
-                                             "limits", "ess", "mss",      "log",     "mail"};
-    for (const auto& m : d.GetObject()) {
-      if (!known.count(m.name.GetString())) bad(m.name.GetString(), "unknown setting");
-    }
-    if (d.HasMember("listen") && d["listen"].IsObject()) {
-      const auto& l = d["listen"];
-      if (auto v = str(l, "address", "listen.address")) c.server.address = v->GetString();
-      if (auto v = num(l, "port", "listen.port", 0, 65535))
-        c.server.port = static_cast<unsigned short>(*v);
-    }
-    if (d.HasMember("tls") && d["tls"].IsObject()) {
-      const auto& t = d["tls"];
-      if (t.HasMember("enabled") && t["enabled"].IsBool()) c.server.tls = t["enabled"].GetBool();
-      if (auto v = str(t, "cert", "tls.cert")) c.server.cert_file = path(*v).string();
-      if (auto v = str(t, "key", "tls.key")) c.server.key_file = path(*v).string();
-      if (auto v = str(t, "clientCa", "tls.clientCa")) c.server.client_ca_file = path(*v).string();
-      if (t.HasMember("requireClientCert")) {
-        if (!t["requireClientCert"].IsBool())
-          bad("tls.requireClientCert", "true or false");
-        else
-          c.server.require_client_cert = t["requireClientCert"].GetBool();
-      }
-    }
-    if (auto v = str(d, "database", "database")) c.database = v->GetString();
-    if (auto v = str(d, "baseUrl", "baseUrl")) c.base_url = v->GetString();
-    if (auto v = str(d, "ess", "ess")) c.ess = path(*v);
-    if (auto v = str(d, "mss", "mss")) c.mss = path(*v);
-    if (d.HasMember("log") && d["log"].IsBool()) c.server.log = d["log"].GetBool();
-    if (d.HasMember("mail")) {
-      c.mail = readMailConfig(d["mail"], base, err);
+    const ConfigObject listen = d.object("listen");
+    if (auto v = listen.string("address")) c.server.address = *v;
+    if (auto v = listen.integer("port")) c.server.port = static_cast<unsigned short>(*v);
+    const ConfigObject tls = d.object("tls");
+    if (auto v = tls.boolean("enabled")) c.server.tls = *v;
+    if (auto v = tls.string("cert")) c.server.cert_file = path(*v).string();
+    if (auto v = tls.string("key")) c.server.key_file = path(*v).string();
+    if (auto v = tls.string("clientCa")) c.server.client_ca_file = path(*v).string();
+    if (auto v = tls.boolean("requireClientCert")) c.server.require_client_cert = *v;
+    if (auto v = d.string("database")) c.database = *v;
+    if (auto v = d.string("baseUrl")) c.base_url = *v;
+    if (auto v = d.string("ess")) c.ess = path(*v);
+    if (auto v = d.string("mss")) c.mss = path(*v);
+    if (auto v = d.boolean("log")) c.server.log = *v;
+    if (auto v = d.boolean("insecureForTests")) c.insecure_for_tests = *v;
+    const ConfigObject threads = d.object("threads");
+    if (auto v = threads.integer("io")) c.server.io_threads = static_cast<unsigned>(*v);
+    if (auto v = threads.integer("workers")) c.server.worker_threads = static_cast<unsigned>(*v);
+    const ConfigObject limits = d.object("limits");
+    if (auto v = limits.integer("bodyBytes")) c.server.body_limit = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("headerBytes"))
+      c.server.header_limit = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("readTimeoutMs"))
+      c.server.read_timeout = std::chrono::milliseconds(*v);
+    if (auto v = limits.integer("idleTimeoutMs"))
+      c.server.idle_timeout = std::chrono::milliseconds(*v);
+    if (const rapidjson::Value* mail = d.member("mail")) {
+      c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
     }
-    if (d.HasMember("threads") && d["threads"].IsObject()) {
-      const auto& t = d["threads"];
-      if (auto v = num(t, "io", "threads.io", 1, 64))
-        c.server.io_threads = static_cast<unsigned>(*v);
-      if (auto v = num(t, "workers", "threads.workers", 1, 256))
-        c.server.worker_threads = static_cast<unsigned>(*v);
-    }
-    if (d.HasMember("limits") && d["limits"].IsObject()) {
-      const auto& l = d["limits"];
-      if (auto v = num(l, "bodyBytes", "limits.bodyBytes", 1024, 1LL << 30))
-        c.server.body_limit = static_cast<std::size_t>(*v);
-      if (auto v = num(l, "headerBytes", "limits.headerBytes", 1024, 1 << 20))
-        c.server.header_limit = static_cast<std::size_t>(*v);
-      if (auto v = num(l, "readTimeoutMs", "limits.readTimeoutMs", 100, 3600000))
-        c.server.read_timeout = std::chrono::milliseconds(*v);
-      if (auto v = num(l, "idleTimeoutMs", "limits.idleTimeoutMs", 100, 3600000))
-        c.server.idle_timeout = std::chrono::milliseconds(*v);
-    }
-    if (!ok) return std::nullopt;
   }
-  if (!serving) return c;  // `liaison pull` opens no socket of its own
-  if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty())) {
-    err << "liaison serve: tls.cert and tls.key are required (or tls.enabled: false, for local "
-           "tests only)\n";
-    return std::nullopt;
-  }
-  if (c.server.require_client_cert && c.server.client_ca_file.empty()) {
-    err << "liaison serve: tls.requireClientCert needs tls.clientCa\n";
-    return std::nullopt;
-  }
+  if (!serving) return ok ? std::optional(std::move(c)) : std::nullopt;  // `pull` opens no socket
+  if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty()))
+    bad("tls.cert and tls.key are required (a server without TLS: tls.enabled false and "
+        "\"insecureForTests\": true, for local tests only)");
+  if (c.server.require_client_cert && c.server.client_ca_file.empty())
+    bad("tls.requireClientCert needs tls.clientCa");
   for (const std::string& f : {c.server.cert_file, c.server.key_file, c.server.client_ca_file}) {
-    if (!f.empty() && !readFile(f)) {
-      err << "liaison serve: cannot read " << f << "\n";
-      return std::nullopt;
-    }
+    if (!f.empty() && !readFile(f)) bad("cannot read " + f);
   }
+  // Safe defaults: every route authenticated, over TLS, unless a test says otherwise.
+  const bool authenticated =
+      c.server.tls && c.server.require_client_cert && !c.server.client_ca_file.empty();
+  if (!c.insecure_for_tests) {
+    if (!c.server.tls)
+      bad("refusing to serve without TLS (tls.enabled is false): patient data would travel in "
+          "clear; \"insecureForTests\": true allows it for local tests only");
+    else if (!authenticated)
+      bad("refusing to serve without authenticating every client: set tls.clientCa and "
+          "tls.requireClientCert: true (\"insecureForTests\": true allows it for local tests "
+          "only)");
+  } else if (!c.server.tls || !authenticated) {
+    err << command << ": warning: insecureForTests: "
+        << (c.server.tls ? "clients are not authenticated" : "no TLS")
+        << ", anyone who reaches the port reads every patient (local tests only)\n";
+  }
+  if (!ok) return std::nullopt;
   return c;
 }
 

@@ -5,185 +5,99 @@
 #include <set>
 
 #include "adapters/pg/pg_store.hpp"
+#include "app/config_schema.hpp"
 
 namespace liaison::app {
 namespace fs = std::filesystem;
-std::optional<MailConfig> readMailConfig(const rapidjson::Value& m, const fs::path& base,
+std::optional<MailConfig> readMailConfig(const rapidjson::Value& mail, const fs::path& base,
                                          std::ostream& err) {
+  // Types, ranges and unknown settings: schemas/serve.schema.json (#/definitions/mail), checked
+  // before. Here what a schema cannot say: files readable, names unique, settings that go together.
   MailConfig c;
   bool ok = true;
   auto bad = [&](const std::string& field, const std::string& why) {
     err << "liaison: configuration: mail." << field << ": " << why << "\n";
     ok = false;
   };
-  if (!m.IsObject()) {
-    bad("", "an object expected");
-    return std::nullopt;
-  }
-  auto str = [&](const rapidjson::Value& o, const char* k, const std::string& field,
-                 std::string& into) {
-    if (!o.HasMember(k)) return false;
-    if (!o[k].IsString()) {
-      bad(field, "a string expected");
-      return false;
-    }
-    into = o[k].GetString();
-    return true;
-  };
-  auto file = [&](const rapidjson::Value& o, const char* k, const std::string& field,
+  auto file = [&](const ConfigObject& o, const char* k, const std::string& field,
                   std::string& into) {
-    if (!str(o, k, field, into) || into.empty()) return;
-    fs::path p(into);
+    auto name = o.string(k);
+    if (!name || name->empty()) return;
+    fs::path p(*name);
     if (p.is_relative()) p = base / p;
     into = p.string();
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) bad(field, "cannot read " + into);
   };
-  auto num = [&](const rapidjson::Value& o, const char* k, const std::string& field,
-                 std::int64_t lo, std::int64_t hi, auto& into) {
-    if (!o.HasMember(k)) return;
-    if (!o[k].IsInt64() || o[k].GetInt64() < lo || o[k].GetInt64() > hi) {
-      bad(field, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-      return;
-    }
-    into = static_cast<std::remove_reference_t<decltype(into)>>(o[k].GetInt64());
-  };
-  auto boolean = [&](const rapidjson::Value& o, const char* k, const std::string& field,
-                     bool& into) {
-    if (!o.HasMember(k)) return;
-    if (!o[k].IsBool()) {
-      bad(field, "true or false");
-      return;
-    }
-    into = o[k].GetBool();
-  };
-  auto known = [&](const rapidjson::Value& o, const std::string& prefix,
-                   std::set<std::string> names) {
-    for (const auto& member : o.GetObject()) {
-      if (!names.count(member.name.GetString()))
-        bad(prefix + member.name.GetString(), "unknown setting");
-    }
-  };
-  known(m, "", {"gateway", "nil", "mailboxes", "smtp", "outbox", "acknowledgements"});
+  const ConfigObject m(mail);
+  const ConfigObject gateway = m.object("gateway");
+  c.acknowledgements.gateway.address = gateway.string("address").value_or("");
+  c.acknowledgements.gateway.name = gateway.string("name").value_or("");
+  c.acknowledgements.nil = m.string("nil").value_or("");
+  const ConfigObject acks = m.object("acknowledgements");
+  c.acknowledgements.mdn = acks.boolean("mdn").value_or(c.acknowledgements.mdn);
+  c.acknowledgements.notices = acks.boolean("notices").value_or(c.acknowledgements.notices);
+  c.acknowledgements.missing_information =
+      acks.boolean("missingInformation").value_or(c.acknowledgements.missing_information);
 
-  if (!m.HasMember("gateway") || !m["gateway"].IsObject()) {
-    bad("gateway", "an object {\"address\", \"name\"} is required");
-  } else {
-    const auto& g = m["gateway"];
-    known(g, "gateway.", {"address", "name"});
-    str(g, "address", "gateway.address", c.acknowledgements.gateway.address);
-    str(g, "name", "gateway.name", c.acknowledgements.gateway.name);
-    if (c.acknowledgements.gateway.address.find('@') == std::string::npos)
-      bad("gateway.address", "a mail address is required");
-  }
-  str(m, "nil", "nil", c.acknowledgements.nil);
-  if (m.HasMember("acknowledgements")) {
-    const auto& a = m["acknowledgements"];
-    if (!a.IsObject()) {
-      bad("acknowledgements", "an object expected");
-    } else {
-      known(a, "acknowledgements.", {"mdn", "notices", "missingInformation"});
-      boolean(a, "mdn", "acknowledgements.mdn", c.acknowledgements.mdn);
-      boolean(a, "notices", "acknowledgements.notices", c.acknowledgements.notices);
-      boolean(a, "missingInformation", "acknowledgements.missingInformation",
-              c.acknowledgements.missing_information);
-    }
+  std::set<std::string> names;
+  const rapidjson::Value* boxes = m.member("mailboxes");
+  for (rapidjson::SizeType i = 0; boxes && boxes->IsArray() && i < boxes->Size(); ++i) {
+    const ConfigObject b((*boxes)[i]);
+    const std::string at = "mailboxes[" + std::to_string(i) + "].";
+    MailboxSettings s;
+    s.imap.name = b.string("name").value_or("");
+    s.imap.url = b.string("url").value_or("");
+    s.imap.folder = b.string("folder").value_or(s.imap.folder);
+    s.imap.processed_folder = b.string("processedFolder").value_or(s.imap.processed_folder);
+    s.imap.flag_instead_of_move = b.boolean("flagOnly").value_or(false);
+    s.imap.user = b.string("user").value_or("");
+    s.imap.password = b.string("password").value_or("");
+    s.imap.sasl_external = b.boolean("saslExternal").value_or(false);
+    file(b, "cert", at + "cert", s.imap.cert_file);
+    file(b, "key", at + "key", s.imap.key_file);
+    file(b, "ca", at + "ca", s.imap.ca_file);
+    s.poll_seconds = static_cast<int>(b.integer("pollSeconds").value_or(s.poll_seconds));
+    std::string ess;
+    file(b, "ess", at + "ess", ess);
+    s.ess = ess;
+    s.imap.timeout = std::chrono::seconds(b.integer("timeoutSeconds").value_or(60));
+    if (!names.insert(s.imap.name).second) bad(at + "name", "two mailboxes have this name");
+    if (s.imap.cert_file.empty() != s.imap.key_file.empty())
+      bad(at + "cert", "cert and key go together");
+    c.mailboxes.push_back(std::move(s));
   }
 
-  if (m.HasMember("mailboxes")) {
-    if (!m["mailboxes"].IsArray()) bad("mailboxes", "an array expected");
-    std::set<std::string> names;
-    for (rapidjson::SizeType i = 0; m["mailboxes"].IsArray() && i < m["mailboxes"].Size(); ++i) {
-      const auto& b = m["mailboxes"][i];
-      const std::string at = "mailboxes[" + std::to_string(i) + "].";
-      if (!b.IsObject()) {
-        bad(at, "an object expected");
-        continue;
-      }
-      known(b, at,
-            {"name", "url", "folder", "processedFolder", "flagOnly", "user", "password",
-             "saslExternal", "cert", "key", "ca", "pollSeconds", "timeoutSeconds", "ess"});
-      MailboxSettings s;
-      str(b, "name", at + "name", s.imap.name);
-      str(b, "url", at + "url", s.imap.url);
-      str(b, "folder", at + "folder", s.imap.folder);
-      str(b, "processedFolder", at + "processedFolder", s.imap.processed_folder);
-      boolean(b, "flagOnly", at + "flagOnly", s.imap.flag_instead_of_move);
-      str(b, "user", at + "user", s.imap.user);
-      str(b, "password", at + "password", s.imap.password);
-      boolean(b, "saslExternal", at + "saslExternal", s.imap.sasl_external);
-      file(b, "cert", at + "cert", s.imap.cert_file);
-      file(b, "key", at + "key", s.imap.key_file);
-      file(b, "ca", at + "ca", s.imap.ca_file);
-      num(b, "pollSeconds", at + "pollSeconds", 1, 86400, s.poll_seconds);
-      std::string ess;
-      file(b, "ess", at + "ess", ess);
-      s.ess = ess;
-      int timeout = 60;
-      num(b, "timeoutSeconds", at + "timeoutSeconds", 1, 3600, timeout);
-      s.imap.timeout = std::chrono::seconds(timeout);
-      if (s.imap.name.empty() || s.imap.name.find_first_of("/ ") != std::string::npos)
-        bad(at + "name", "a short name without spaces or '/' is required");
-      else if (!names.insert(s.imap.name).second)
-        bad(at + "name", "two mailboxes have this name");
-      if (s.imap.url.rfind("imaps://", 0) != 0 && s.imap.url.rfind("imap://", 0) != 0)
-        bad(at + "url", "imaps://host:port or imap://host:port (STARTTLS) is required");
-      if (s.imap.ca_file.empty()) bad(at + "ca", "the CA that signs the server is required");
-      if (s.imap.cert_file.empty() != s.imap.key_file.empty())
-        bad(at + "cert", "cert and key go together");
-      c.mailboxes.push_back(std::move(s));
-    }
+  if (m.member("smtp")) {
+    const ConfigObject s = m.object("smtp");
+    mail::SmtpConfig smtp;
+    smtp.url = s.string("url").value_or("");
+    smtp.helo_domain = s.string("helo").value_or("");
+    smtp.user = s.string("user").value_or("");
+    smtp.password = s.string("password").value_or("");
+    file(s, "cert", "smtp.cert", smtp.cert_file);
+    file(s, "key", "smtp.key", smtp.key_file);
+    file(s, "ca", "smtp.ca", smtp.ca_file);
+    smtp.timeout = std::chrono::seconds(s.integer("timeoutSeconds").value_or(60));
+    if (smtp.cert_file.empty() != smtp.key_file.empty())
+      bad("smtp.cert", "cert and key go together");
+    if (smtp.helo_domain.empty())
+      smtp.helo_domain = c.acknowledgements.gateway.address.substr(
+          c.acknowledgements.gateway.address.find('@') + 1);
+    c.smtp = std::move(smtp);
   }
 
-  if (m.HasMember("smtp")) {
-    const auto& s = m["smtp"];
-    if (!s.IsObject()) {
-      bad("smtp", "an object expected");
-    } else {
-      known(s, "smtp.", {"url", "helo", "user", "password", "cert", "key", "ca", "timeoutSeconds"});
-      mail::SmtpConfig smtp;
-      str(s, "url", "smtp.url", smtp.url);
-      str(s, "helo", "smtp.helo", smtp.helo_domain);
-      str(s, "user", "smtp.user", smtp.user);
-      str(s, "password", "smtp.password", smtp.password);
-      file(s, "cert", "smtp.cert", smtp.cert_file);
-      file(s, "key", "smtp.key", smtp.key_file);
-      file(s, "ca", "smtp.ca", smtp.ca_file);
-      int timeout = 60;
-      num(s, "timeoutSeconds", "smtp.timeoutSeconds", 1, 3600, timeout);
-      smtp.timeout = std::chrono::seconds(timeout);
-      if (smtp.url.rfind("smtps://", 0) != 0 && smtp.url.rfind("smtp://", 0) != 0)
-        bad("smtp.url", "smtps://host:port or smtp://host:port (STARTTLS) is required");
-      if (smtp.ca_file.empty()) bad("smtp.ca", "the CA that signs the server is required");
-      if (smtp.helo_domain.empty())
-        smtp.helo_domain = c.acknowledgements.gateway.address.substr(
-            c.acknowledgements.gateway.address.find('@') + 1);
-      c.smtp = std::move(smtp);
-    }
-  }
-
-  if (m.HasMember("outbox")) {
-    const auto& o = m["outbox"];
-    if (!o.IsObject()) {
-      bad("outbox", "an object expected");
-    } else {
-      known(o, "outbox.",
-            {"workers", "pollMs", "firstRetrySeconds", "maxRetrySeconds", "maxAttempts",
-             "leaseSeconds", "recoverAfterSeconds"});
-      num(o, "workers", "outbox.workers", 0, 16, c.outbox_workers);
-      num(o, "pollMs", "outbox.pollMs", 10, 600000, c.outbox_poll_ms);
-      std::int64_t first = c.retry.first_delay_ms / 1000;
-      std::int64_t max = c.retry.max_delay_ms / 1000;
-      num(o, "firstRetrySeconds", "outbox.firstRetrySeconds", 0, 86400, first);
-      num(o, "maxRetrySeconds", "outbox.maxRetrySeconds", 0, 7 * 86400, max);
-      c.retry.first_delay_ms = first * 1000;
-      c.retry.max_delay_ms = max * 1000;
-      num(o, "maxAttempts", "outbox.maxAttempts", 1, 1000, c.retry.max_attempts);
-      num(o, "leaseSeconds", "outbox.leaseSeconds", 5, 86400, c.retry.lease_seconds);
-      num(o, "recoverAfterSeconds", "outbox.recoverAfterSeconds", 0, 86400,
-          c.recover_after_seconds);
-    }
-  }
+  const ConfigObject o = m.object("outbox");
+  c.outbox_workers = static_cast<int>(o.integer("workers").value_or(c.outbox_workers));
+  c.outbox_poll_ms = static_cast<int>(o.integer("pollMs").value_or(c.outbox_poll_ms));
+  c.retry.first_delay_ms =
+      o.integer("firstRetrySeconds").value_or(c.retry.first_delay_ms / 1000) * 1000;
+  c.retry.max_delay_ms = o.integer("maxRetrySeconds").value_or(c.retry.max_delay_ms / 1000) * 1000;
+  c.retry.max_attempts = static_cast<int>(o.integer("maxAttempts").value_or(c.retry.max_attempts));
+  c.retry.lease_seconds =
+      static_cast<int>(o.integer("leaseSeconds").value_or(c.retry.lease_seconds));
+  c.recover_after_seconds =
+      static_cast<int>(o.integer("recoverAfterSeconds").value_or(c.recover_after_seconds));
   if (!ok) return std::nullopt;
   return c;
 }

@@ -107,6 +107,7 @@ class MailEndToEnd : public ::testing::Test {
     const std::string path = (dir_ / "liaison.json").string();
     std::ofstream(path)
         << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0}, \"tls\": {\"enabled\": false},"
+        << " \"insecureForTests\": true,"
         << " \"database\": \"" << dsn_ << "\","
         << " \"mail\": {\"gateway\": {\"address\": \"" << kGateway
         << "\", \"name\": \"ESS Cardio+\"}, \"nil\": \"NIL-LIAISON-TEST\","

@@ -1,0 +1,149 @@
+// The configuration schemas (schemas/*.schema.json) and their validator: every error named by its
+// path in plain words, and every configuration the repository ships or documents valid.
+
+#include "app/config_schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <rapidjson/schema.h>
+
+namespace liaison::app {
+namespace {
+
+std::string repoFile(const std::string& relative) {
+  std::ifstream in(std::string(LIAISON_SOURCE_DIR) + "/" + relative, std::ios::binary);
+  EXPECT_TRUE(in) << relative;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const ConfigSchema& schema(const std::string& name) {
+  static std::map<std::string, ConfigSchema> loaded;
+  auto it = loaded.find(name);
+  if (it == loaded.end()) {
+    auto parsed = ConfigSchema::parse(repoFile("schemas/" + name));
+    if (!parsed) ADD_FAILURE() << name << ": " << parsed.error().detail;
+    it = loaded.emplace(name, std::move(*parsed)).first;
+  }
+  return it->second;
+}
+
+std::vector<std::string> errorsOf(const std::string& schema_name, const std::string& json) {
+  std::vector<std::string> out;
+  for (const SchemaError& e : schema(schema_name).validate(std::string_view(json)))
+    out.push_back(toString(e));
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& e : v)
+    s += e + "\n";
+  return s;
+}
+
+// RapidJSON's own validator agrees with the walk that explains the errors.
+bool rapidJsonAccepts(const std::string& schema_name, const std::string& json) {
+  rapidjson::Document sd;
+  sd.Parse(repoFile("schemas/" + schema_name).c_str());
+  rapidjson::SchemaDocument compiled(sd);
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  rapidjson::SchemaValidator v(compiled);
+  return !d.HasParseError() && d.Accept(v);
+}
+
+const char* kServe = "serve.schema.json";
+
+// The README's example, as an operator would copy it.
+const std::string kReadmeServe = R"({"listen": {"address": "0.0.0.0", "port": 8443},
+   "tls": {"cert": "server.crt", "key": "server.key", "clientCa": "ca.crt", "requireClientCert": true},
+   "database": "host=/run/postgresql dbname=liaison user=liaison_server",
+   "baseUrl": "https://liaison.example/fhir",
+   "threads": {"io": 2, "workers": 4},
+   "limits": {"bodyBytes": 16777216, "headerBytes": 16384, "readTimeoutMs": 30000, "idleTimeoutMs": 60000}})";
+
+TEST(ConfigSchema, ValidConfigurationHasNoError) {
+  EXPECT_EQ(joined(errorsOf(kServe, kReadmeServe)), "");
+  EXPECT_EQ(joined(errorsOf(kServe, "{}")), "");
+  EXPECT_TRUE(rapidJsonAccepts(kServe, kReadmeServe));
+}
+
+TEST(ConfigSchema, MisspeltSettingNamedByItsPath) {
+  auto e = errorsOf(kServe, R"({"tls": {"cert": "a", "key": "b", "requireClientCerts": true}})");
+  ASSERT_EQ(e.size(), 1u) << joined(e);
+  EXPECT_EQ(e[0], "tls.requireClientCerts: unknown setting");
+  EXPECT_FALSE(rapidJsonAccepts(kServe, R"({"tls": {"requireClientCerts": true}})"));
+
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"colour": "blue"})")), "colour: unknown setting\n");
+  EXPECT_EQ(
+      joined(errorsOf(
+          kServe,
+          R"({"mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": "x", "url": "imaps://h", "ca": "ca.crt", "pollSecond": 3}]}})")),
+      "mail.mailboxes[0].pollSecond: unknown setting\n");
+  EXPECT_EQ(joined(errorsOf(
+                kServe, R"({"mail": {"gateway": {"address": "a@b"}, "outbox": {"retries": 1}}})")),
+            "mail.outbox.retries: unknown setting\n");
+  // A name that is not an identifier is quoted, control characters escaped.
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"listen": {"a.b\n": 1}})")),
+            "listen[\"a.b\\n\"]: unknown setting\n");
+}
+
+TEST(ConfigSchema, WrongTypesAndRangesInPlainWords) {
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"limits": {"bodyBytes": "16M"}})")),
+            "limits.bodyBytes: integer from 1024 to 1073741824 expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"limits": {"bodyBytes": 10}})")),
+            "limits.bodyBytes: integer from 1024 to 1073741824 expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"listen": {"port": 8443.5}})")),
+            "listen.port: integer from 0 to 65535 expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": {"requireClientCert": "yes"}})")),
+            "tls.requireClientCert: true or false expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": {"cert": ""}})")),
+            "tls.cert: non-empty string expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": true})")), "tls: object expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"([1])")), "(top level): object expected\n");
+  for (const char* bad : {R"({"limits": {"bodyBytes": "16M"}})", R"({"listen": {"port": 1e9}})",
+                          R"({"tls": true})", R"({"mail": {}})"}) {
+    EXPECT_FALSE(rapidJsonAccepts(kServe, bad)) << bad;
+  }
+}
+
+TEST(ConfigSchema, EveryErrorIsListed) {
+  auto e = errorsOf(kServe, R"({"listen": {"port": -1, "host": "x"}, "tls": {"enabled": 1},
+      "mail": {"gateway": {"address": "nobody"},
+               "mailboxes": [{"name": "a b", "url": "http://x"}],
+               "smtp": {"url": "smtps://x", "ca": "ca", "timeoutSeconds": 0}}})");
+  const std::string all = joined(e);
+  for (const char* expected :
+       {"listen.port: integer from 0 to 65535 expected", "listen.host: unknown setting",
+        "tls.enabled: true or false expected",
+        "mail.gateway.address: a mail address (name@domain) expected",
+        "mail.mailboxes[0].ca: required setting missing",
+        "mail.mailboxes[0].name: a short name without spaces or '/' expected",
+        "mail.mailboxes[0].url: imaps://host:port or imap://host:port expected",
+        "mail.smtp.timeoutSeconds: integer from 1 to 3600 expected"}) {
+    EXPECT_NE(all.find(expected), std::string::npos) << expected << "\nin:\n" << all;
+  }
+  EXPECT_EQ(e.size(), 8u) << all;
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"mail": {}})")),
+            "mail.gateway: required setting missing\n");
+}
+
+TEST(ConfigSchema, NotJsonAndHostileNesting) {
+  auto e = errorsOf(kServe, "{\"listen\": ");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].rfind("(top level): not JSON: ", 0), 0u) << e[0];
+  const std::string deep = "{\"log\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(joined(errorsOf(kServe, deep)), "(top level): nested too deeply\n");
+  EXPECT_FALSE(ConfigSchema::parse("not a schema"));
+}
+
+}  // namespace
+}  // namespace liaison::app
