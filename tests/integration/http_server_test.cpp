@@ -77,6 +77,10 @@ struct ClientResponse {
 struct ClientOptions {
   bool tls = true;
   std::string cert, key;  // client certificate, if any
+  // Another loopback address to connect from (127.0.0.0/8 is all local on Linux): a second
+  // client address for the per-client caps. Empty: the kernel's choice (127.0.0.1).
+  std::string source;
+  bool tls12_only = false;  // TLS 1.2 at most: renegotiation exists there
 };
 
 // A blocking HTTP/1.1 client over TCP, with or without TLS.
@@ -95,6 +99,14 @@ class Client {
     };
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) return fail("socket");
+    if (!options.source.empty()) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, options.source.c_str(), &from.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+        return fail("bind: " + std::string(std::strerror(errno)));
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -108,6 +120,7 @@ class Client {
     if (!options.tls) return true;
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    if (options.tls12_only) SSL_CTX_set_max_proto_version(ctx_, TLS1_2_VERSION);
     if (SSL_CTX_load_verify_locations(ctx_, pki("ca.crt").c_str(), nullptr) != 1) {
       return fail("ca.crt");
     }
@@ -126,6 +139,14 @@ class Client {
       return fail(std::string("handshake: ") + buf);
     }
     return true;
+  }
+
+  // A client-initiated TLS 1.2 renegotiation; true when the server went through with it.
+  bool renegotiate() {
+    if (ssl_ == nullptr || SSL_renegotiate(ssl_) != 1) return false;
+    const bool done = SSL_do_handshake(ssl_) == 1;
+    ERR_clear_error();
+    return done;
   }
 
   void setTimeout(Ms timeout) {
@@ -256,7 +277,7 @@ ServerConfig mtlsConfig(bool required) {
 }
 
 ClientOptions withCert(const std::string& name) {
-  return ClientOptions{true, pki(name + ".crt"), pki(name + ".key")};
+  return ClientOptions{true, pki(name + ".crt"), pki(name + ".key"), {}, false};
 }
 
 // Starts a server; the test fails (and the server is null) if it cannot.
@@ -692,7 +713,7 @@ TEST(HttpServer, PlainHttp) {
   auto s = start(config, [](const Request& req) { return text(req.method + " " + req.target); });
   ASSERT_TRUE(s.server);
   Client c;
-  ASSERT_TRUE(c.connect(s.port, ClientOptions{false, {}, {}}));
+  ASSERT_TRUE(c.connect(s.port, ClientOptions{false, {}, {}, {}, false}));
   auto res = c.request("GET /Patient/1 HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->body, "GET /Patient/1");
@@ -703,7 +724,7 @@ TEST(HttpServer, PlainHttp) {
   auto small = start(config, [](const Request&) { return text("no"); });
   ASSERT_TRUE(small.server);
   Client big;
-  ASSERT_TRUE(big.connect(small.port, ClientOptions{false, {}, {}}));
+  ASSERT_TRUE(big.connect(small.port, ClientOptions{false, {}, {}, {}, false}));
   auto res2 = big.request("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
                           std::string(100000, 'z'));
   ASSERT_TRUE(res2);
@@ -714,6 +735,7 @@ TEST(HttpServer, PlainHttp) {
 TEST(HttpServer, MaxConnections) {
   ServerConfig config = tlsConfig();
   config.max_connections = 1;
+  config.reserved_connections = 0;  // see ReservedConnectionsServeTheOpsPathsOnly
   auto s = start(config, [](const Request&) { return text("ok"); });
   ASSERT_TRUE(s.server);
   Client first;
@@ -773,6 +795,254 @@ TEST(HttpServer, PortInUseIsAnError) {
   Client c;
   ASSERT_TRUE(c.connect(first.port));
   EXPECT_TRUE(c.request(kGet));
+}
+
+// --- hostile clients (issue 14) --------------------------------------------------------------
+
+TEST(HttpServer, HandshakeTimeout) {
+  ServerConfig config = tlsConfig();
+  config.handshake_timeout = 300ms;
+  auto s = start(config, [](const Request&) { return text("ok"); });
+  ASSERT_TRUE(s.server);
+  Client c;  // TCP only: never says hello
+  ASSERT_TRUE(c.connect(s.port, ClientOptions{false, {}, {}, {}, false}));
+  auto t0 = SteadyClock::now();
+  EXPECT_TRUE(c.closedWithin(3000ms));
+  EXPECT_GE(since(t0), 250ms);
+  EXPECT_LT(since(t0), 3000ms);
+}
+
+TEST(HttpServer, HeaderTimeoutIsShorterThanTheReadTimeout) {
+  ServerConfig config = tlsConfig();
+  config.header_timeout = 300ms;
+  config.read_timeout = 10000ms;
+  auto s = start(config, [](const Request&) { return text("ok"); });
+  ASSERT_TRUE(s.server);
+  {  // headers trickled and never finished: 408 at the header timeout, not the read timeout
+    Client c;
+    ASSERT_TRUE(c.connect(s.port));
+    auto t0 = SteadyClock::now();
+    ASSERT_TRUE(c.send("GET /Patient HTTP/1.1\r\nHost: x\r\n"));
+    auto res = c.read();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 408);
+    EXPECT_TRUE(c.closedWithin(2000ms));
+    EXPECT_GE(since(t0), 250ms);
+    EXPECT_LT(since(t0), 2500ms);
+  }
+  {  // a new connection that sends nothing goes at the header timeout too
+    Client c;
+    ASSERT_TRUE(c.connect(s.port));
+    auto t0 = SteadyClock::now();
+    EXPECT_TRUE(c.closedWithin(3000ms));
+    EXPECT_LT(since(t0), 2500ms);
+  }
+  {  // once the headers are in, the body has the read timeout
+    Client c;
+    ASSERT_TRUE(c.connect(s.port));
+    ASSERT_TRUE(c.send("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"));
+    std::this_thread::sleep_for(700ms);
+    auto res = c.request("hello");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+  }
+}
+
+TEST(HttpServer, BodyOverTheLimitIs413FromItsHeaders) {
+  ServerConfig config = tlsConfig();
+  config.body_limit = 1024;
+  std::atomic<int> calls{0};
+  auto s = start(config, [&](const Request&) {
+    ++calls;
+    return text("no");
+  });
+  ASSERT_TRUE(s.server);
+  Client c;
+  ASSERT_TRUE(c.connect(s.port));
+  // 100 MB announced, none of it sent: the answer comes from the headers alone.
+  auto t0 = SteadyClock::now();
+  auto res = c.request("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(res->header("Connection"), "close");
+  EXPECT_LT(since(t0), 2000ms);
+  EXPECT_TRUE(c.closedWithin(3000ms));
+  // With Expect: 100-continue, no 100 either.
+  Client e;
+  ASSERT_TRUE(e.connect(s.port));
+  auto refused = e.request(
+      "POST /Patient HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2000\r\n\r\n");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 413);
+  EXPECT_EQ(calls, 0);
+}
+
+// OpenSSL 3 refuses a client's renegotiation by default too: this guards the behaviour (against
+// SSL_OP_ALLOW_CLIENT_RENEGOTIATION, or an older library), not only the option.
+TEST(HttpServer, RenegotiationRefused) {
+  auto s = start(tlsConfig(), [](const Request&) { return text("ok"); });
+  ASSERT_TRUE(s.server);
+  Client c;
+  ClientOptions options;
+  options.tls12_only = true;
+  ASSERT_TRUE(c.connect(s.port, options));
+  auto res = c.request(kGet);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_FALSE(c.renegotiate());
+  // The server is unharmed.
+  Client d;
+  ASSERT_TRUE(d.connect(s.port));
+  EXPECT_TRUE(d.request(kGet));
+}
+
+TEST(HttpServer, ConnectionsCappedPerClientAddress) {
+  ServerConfig config = tlsConfig();
+  config.max_connections_per_client = 3;
+  auto s = start(config, [](const Request&) { return text("ok"); });
+  ASSERT_TRUE(s.server);
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<Client>());
+    ASSERT_TRUE(held.back()->connect(s.port));
+  }
+  Client fourth;  // same address: closed at once, before its handshake
+  EXPECT_FALSE(fourth.connect(s.port));
+  Client other;  // another address is served
+  ClientOptions from2;
+  from2.source = "127.0.0.2";
+  std::string why;
+  ASSERT_TRUE(other.connect(s.port, from2, &why)) << why;
+  auto res = other.request(kGet);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  // A slot given back is a slot for the same address again.
+  held.pop_back();
+  bool again = false;
+  for (int attempt = 0; attempt < 50 && !again; ++attempt) {
+    Client c;
+    again = c.connect(s.port) && c.request(kGet).has_value();
+    if (!again) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(again);
+}
+
+TEST(HttpServer, OpsPathsAnsweredWhileWorkersAreBusy) {
+  ServerConfig config = tlsConfig();
+  config.worker_threads = 1;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto s = start(config, [&](const Request& req) {
+    if (req.target == "/slow") released.wait();
+    return text("path=" + req.target);
+  });
+  ASSERT_TRUE(s.server);
+  Client busy, ops;
+  ASSERT_TRUE(busy.connect(s.port));
+  ASSERT_TRUE(ops.connect(s.port));
+  ASSERT_TRUE(busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);  // the one worker is now taken
+  auto t0 = SteadyClock::now();
+  for (const char* path : {"/healthz", "/metrics"}) {
+    auto res = ops.request(std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->body, std::string("path=") + path);
+  }
+  EXPECT_LT(since(t0), 1000ms);
+  release.set_value();
+  auto slow = busy.read();
+  ASSERT_TRUE(slow);
+  EXPECT_EQ(slow->body, "path=/slow");
+}
+
+TEST(HttpServer, ReservedConnectionsServeTheOpsPathsOnly) {
+  ServerConfig config = tlsConfig();
+  config.max_connections = 2;
+  config.reserved_connections = 1;
+  config.max_connections_per_client = 0;
+  auto s = start(config, [](const Request& req) { return text("path=" + req.target); });
+  ASSERT_TRUE(s.server);
+  Client a, b;
+  ASSERT_TRUE(a.connect(s.port));
+  ASSERT_TRUE(b.connect(s.port));
+  ASSERT_TRUE(a.request(kGet));
+  ASSERT_TRUE(b.request(kGet));
+  Client reserved;
+  ASSERT_TRUE(reserved.connect(s.port));
+  auto health = reserved.request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto other = reserved.request(kGet);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 503);
+  EXPECT_TRUE(reserved.closedWithin(2000ms));
+  reserved.close();
+  std::this_thread::sleep_for(100ms);
+  Client again;  // the reserved slot is free again
+  ASSERT_TRUE(again.connect(s.port));
+  Client fourth;  // and now taken: past the reserve, closed at once
+  EXPECT_FALSE(fourth.connect(s.port));
+}
+
+// The soak of issue 14: one address opens 1,024 connections and leaves a request half sent on
+// each, while a client from another address keeps asking for /healthz and a resource. The cap
+// keeps the flood to its share; every read is answered; the header timeout frees the slots.
+TEST(HttpServer, SoakHalfSentRequestsFromOneAddress) {
+  ServerConfig config = tlsConfig();
+  config.max_connections_per_client = 64;
+  config.header_timeout = 2500ms;
+  auto s = start(config, [](const Request& req) {
+    if (req.target == "/healthz") return text("{\"status\":\"ok\"}");
+    return text("Patient/p1");
+  });
+  ASSERT_TRUE(s.server);
+
+  std::atomic<bool> flooding{true};
+  std::atomic<int> reads{0}, failures{0};
+  std::thread reader([&] {
+    ClientOptions from2;
+    from2.source = "127.0.0.2";
+    while (flooding) {
+      Client c;
+      if (!c.connect(s.port, from2)) {
+        ++failures;
+        continue;
+      }
+      auto h = c.request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      auto r = c.request("GET /Patient/p1 HTTP/1.1\r\nHost: x\r\n\r\n");
+      if (h && h->status == 200 && r && r->status == 200 && r->body == "Patient/p1") {
+        ++reads;
+      } else {
+        ++failures;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  std::vector<std::unique_ptr<Client>> flood;
+  int refused = 0;
+  for (int i = 0; i < 1024; ++i) {
+    auto c = std::make_unique<Client>();
+    if (!c->connect(s.port) || !c->send("POST /Patient HTTP/1.1\r\nHost: x\r\nContent-")) {
+      ++refused;
+      continue;
+    }
+    flood.push_back(std::move(c));
+  }
+  std::this_thread::sleep_for(1000ms);  // the reads go on beside the held connections
+  flooding = false;
+  reader.join();
+  EXPECT_EQ(flood.size(), 64u);
+  EXPECT_EQ(refused, 1024 - 64);
+  EXPECT_GT(reads, 5);
+  EXPECT_EQ(failures, 0);
+  // The header timeout ends every held request with a 408.
+  int timed_out = 0;
+  for (auto& c : flood) {
+    auto res = c->read();
+    if (res && res->status == 408) ++timed_out;
+  }
+  EXPECT_EQ(timed_out, 64);
 }
 
 }  // namespace

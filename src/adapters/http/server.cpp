@@ -10,12 +10,18 @@
 // Beast's composed asynchronous operations, the costly part to compile, out of the build.
 //
 // Timeouts: one timer per session, re-armed for each phase (handshake, idle between requests,
-// reading a request, running the handler, writing, closing).
+// a request's headers, the rest of the request, running the handler, writing, closing).
+//
+// Hostile clients: connections are capped in all and per client address; the handshake and the
+// headers have short timeouts of their own; a body over the limit is refused from its headers;
+// the operational paths (/healthz, /metrics) run on a worker of their own and keep a few
+// connections of their own, so that they answer while the handlers' workers are all busy.
 
 #include "adapters/http/server.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
@@ -161,17 +167,35 @@ struct Shared {
   ServerConfig config;
   Handler handler;
   asio::thread_pool* pool = nullptr;  // owned by Server::Impl; no session code runs after it stops
+  asio::thread_pool* ops_pool = nullptr;  // the same, for config.ops_paths
   std::atomic<bool> stopping{false};
 
   std::mutex mutex;
   std::condition_variable changed;  // a session went away
   std::map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
-  std::uint64_t next_id = 1;  // 0: a session not registered (yet)
+  std::map<std::string, std::size_t> per_client;  // connections held by each client key
+  std::uint64_t next_id = 1;                      // 0: a session not registered (yet)
 
-  std::size_t count() {
+  enum class Admission { Refused, Any, OpsOnly };
+  // Called on the acceptor's strand only, so that nothing is admitted between the check and the
+  // session's registration (sessions only go away meanwhile). Counts the client's connection.
+  Admission admit(const std::string& client) {
     std::lock_guard lock(mutex);
-    return sessions.size();
+    const std::size_t total = sessions.size();
+    if (total >= config.max_connections + config.reserved_connections) return Admission::Refused;
+    auto it = per_client.find(client);
+    const std::size_t held = it == per_client.end() ? 0 : it->second;
+    if (config.max_connections_per_client > 0 && held >= config.max_connections_per_client)
+      return Admission::Refused;
+    ++per_client[client];
+    return total >= config.max_connections ? Admission::OpsOnly : Admission::Any;
   }
+
+  bool isOpsPath(std::string_view path) const {
+    return std::find(config.ops_paths.begin(), config.ops_paths.end(), path) !=
+           config.ops_paths.end();
+  }
+
   std::vector<std::shared_ptr<SessionBase>> snapshot() {
     std::vector<std::shared_ptr<SessionBase>> out;
     std::lock_guard lock(mutex);
@@ -196,11 +220,17 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     if (id_ == 0) return;
     std::lock_guard lock(shared_->mutex);
     shared_->sessions.erase(id_);
+    if (auto it = shared_->per_client.find(client_);
+        it != shared_->per_client.end() && --it->second == 0)
+      shared_->per_client.erase(it);
     shared_->changed.notify_all();
   }
 
-  void registerSelf() {
+  // After Shared::admit(client) said yes: the session now counts for its client.
+  void registerSelf(std::string client, bool ops_only) {
     std::lock_guard lock(shared_->mutex);
+    client_ = std::move(client);
+    ops_only_ = ops_only;
     id_ = shared_->next_id++;
     shared_->sessions.emplace(id_, weak_from_this());
   }
@@ -222,6 +252,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     disarm();
     if (ec) return closeNow();
     subject_ = peerSubject();
+    sans_ = peerSans();
     readRequest();
   }
 
@@ -240,13 +271,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
       }
       return closeNow();  // end of stream, reset, TLS error, idle timeout, stop
     }
-    if (n > 0 && !started_) {
-      started_ = true;
-      state_ = State::Reading;
-      request_started_at_ = SteadyClock::now();
-      read_deadline_ = request_started_at_ + shared_->config.read_timeout;
-      armAt(read_deadline_);
-    }
+    if (n > 0 && !started_) startReading();
     parseOrRead();
   }
 
@@ -280,6 +305,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual void cancelIo() = 0;
   virtual void closeSocket() = 0;
   virtual std::string peerSubject() = 0;
+  virtual std::vector<std::string> peerSans() = 0;  // the subjectAltNames, as OpenSSL prints them
   virtual bool tls() const = 0;
 
   beast::flat_buffer buffer_;
@@ -290,7 +316,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     if (shared_->stopping) return closeNow();
     if (tls()) {
       state_ = State::Handshake;
-      arm(shared_->config.read_timeout);
+      arm(shared_->config.handshake_timeout);
       return doHandshake();
     }
     readRequest();
@@ -314,17 +340,27 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     keep_alive_ = true;
     method_.clear();
     path_.clear();
-    started_ = buffer_.size() > 0;  // bytes of a pipelined request already here
-    if (started_) {
-      state_ = State::Reading;
-      request_started_at_ = SteadyClock::now();
-      read_deadline_ = request_started_at_ + shared_->config.read_timeout;
-      armAt(read_deadline_);
+    started_ = false;
+    headers_read_ = false;
+    if (buffer_.size() > 0) {  // bytes of a pipelined request already here
+      startReading();
     } else {
       state_ = State::Idle;
-      arm(shared_->config.idle_timeout);
+      // A new connection's first request is awaited no longer than a request's headers: a
+      // client that connects and says nothing does not hold its slot for the idle timeout.
+      arm(requests_ == 0 ? std::min(shared_->config.idle_timeout, shared_->config.header_timeout)
+                         : shared_->config.idle_timeout);
     }
     parseOrRead();
+  }
+
+  // The first byte of a request: its headers have header_timeout, the whole of it read_timeout.
+  void startReading() {
+    started_ = true;
+    state_ = State::Reading;
+    request_started_at_ = SteadyClock::now();
+    read_deadline_ = request_started_at_ + shared_->config.read_timeout;
+    armAt(std::min(read_deadline_, request_started_at_ + shared_->config.header_timeout));
   }
 
   void parseOrRead() {
@@ -348,6 +384,10 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
       return respond(errorResponse(400, "error", "structure", "malformed HTTP request"), true);
     }
     if (parser_->is_done()) return dispatchRequest();
+    if (parser_->is_header_done() && !headers_read_) {
+      headers_read_ = true;  // the body has what is left of read_timeout
+      armAt(read_deadline_);
+    }
     if (parser_->is_header_done() && !continue_sent_) {
       continue_sent_ = true;
       const auto& msg = parser_->get();
@@ -374,17 +414,25 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     }
     req.body = std::move(msg.body());
     req.client_subject = subject_;
+    req.client_san = sans_;
     req.remote = remote_;
     head_ = msg.method() == bh::verb::head;
     keep_alive_ = msg.keep_alive();
+    ++requests_;
+    std::string path = pathOf(req.target);
+    const bool ops = shared_->isOpsPath(path);
     if (shared_->config.log) {
       method_ = req.method;
-      path_ = pathOf(req.target);
+      path_ = std::move(path);
+    }
+    if (ops_only_ && !ops) {  // a reserved connection: the operational paths only
+      return respond(errorResponse(503, "error", "transient", "server busy"), true);
     }
     state_ = State::Handling;
     std::uint64_t seq = ++seq_;
     if (shared_->config.handler_timeout.count() > 0) arm(shared_->config.handler_timeout);
-    asio::post(*shared_->pool, [self = shared_from_this(), seq, req = std::move(req)]() mutable {
+    asio::thread_pool& pool = ops ? *shared_->ops_pool : *shared_->pool;
+    asio::post(pool, [self = shared_from_this(), seq, req = std::move(req)]() mutable {
       Response res = runHandler(self->shared_->handler, req);
       asio::any_io_executor ex = self->ex_;
       asio::post(ex, [self = std::move(self), seq, res = std::move(res)]() mutable {
@@ -502,12 +550,17 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
   std::string remote_, subject_;
+  std::vector<std::string> sans_;
+  std::string client_;     // the key its connections are counted under (Shared::per_client)
+  bool ops_only_ = false;  // admitted on a reserved slot
   std::uint64_t id_ = 0;
+  std::uint64_t requests_ = 0;  // requests read on this connection
 
   State state_ = State::Idle;
   std::optional<Parser> parser_;
-  bool started_ = false;    // a byte of the current request has arrived
-  bool timed_out_ = false;  // the read timer fired
+  bool started_ = false;       // a byte of the current request has arrived
+  bool headers_read_ = false;  // its headers are complete
+  bool timed_out_ = false;     // the read timer fired
   bool continue_sent_ = false;
   bool writing_continue_ = false;
   bool head_ = false;
@@ -583,6 +636,32 @@ class Session final : public SessionBase {
     socket().close(ignored);
   }
 
+  std::vector<std::string> peerSans() override {
+    std::vector<std::string> out;
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      X509* cert = SSL_get0_peer_certificate(ssl);
+      if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return out;
+      auto* names = static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+      if (names == nullptr) return out;
+      // "DNS:host", "email:a@b", "URI:…", "IP Address:…": as i2v_GENERAL_NAME prints them.
+      for (int i = 0; i < sk_GENERAL_NAME_num(names) && out.size() < 32; ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_DNS && name->type != GEN_EMAIL && name->type != GEN_URI) continue;
+        const ASN1_IA5STRING* v = name->d.ia5;
+        std::string text = name->type == GEN_DNS     ? "DNS:"
+                           : name->type == GEN_EMAIL ? "email:"
+                                                     : "URI:";
+        text.append(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                    static_cast<std::size_t>(ASN1_STRING_length(v)));
+        out.push_back(std::move(text));
+      }
+      GENERAL_NAMES_free(names);
+    }
+    return out;
+  }
+
   std::string peerSubject() override {
     if constexpr (kTls) {
       SSL* ssl = stream_.native_handle();
@@ -605,6 +684,17 @@ class Session final : public SessionBase {
 
   Stream stream_;
 };
+
+// The key a client's connections are counted under: its IPv4 address, or the /64 of an IPv6
+// one (a single host commonly holds a whole /64).
+std::string clientKey(const asio::ip::address& addr) {
+  if (addr.is_v4()) return addr.to_string();
+  const asio::ip::address_v6 v6 = addr.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  asio::ip::address_v6::bytes_type bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
 
 Error configError(std::string detail) {
   return makeError(Errc::ConfigInvalid, std::move(detail));
@@ -638,6 +728,7 @@ struct Server::Impl {
   asio::steady_timer accept_retry{strand};
   std::optional<asio::signal_set> signals;
   std::unique_ptr<asio::thread_pool> pool;
+  std::unique_ptr<asio::thread_pool> ops_pool;  // one thread: config.ops_paths
   std::vector<std::thread> io_threads;
 
   std::mutex state_mutex;
@@ -661,6 +752,11 @@ std::optional<Error> Server::Impl::makeTlsContext() {
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                   ssl::context::no_compression | ssl::context::single_dh_use);
   SSL_CTX* native = ctx.native_handle();
+  // No renegotiation (TLS 1.2; 1.3 has none): a client could make the server redo the costly
+  // half of a handshake at will on one connection, and client-initiated renegotiation has
+  // been the way into more than one attack. OpenSSL 3 already refuses a client's by default
+  // (unless SSL_OP_ALLOW_CLIENT_RENEGOTIATION); this says so whatever the library's version.
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
   if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
     return configError("https: cipher list rejected by OpenSSL");
   }
@@ -727,6 +823,8 @@ Result<unsigned short> Server::Impl::start() {
 
   pool = std::make_unique<asio::thread_pool>(c.worker_threads);
   shared->pool = pool.get();
+  ops_pool = std::make_unique<asio::thread_pool>(1);
+  shared->ops_pool = ops_pool.get();
   work.emplace(ioc.get_executor());
   asio::post(strand, [this] { accept(); });
   for (unsigned i = 0; i < c.io_threads; ++i)
@@ -754,20 +852,21 @@ void Server::Impl::onAccept(error_code ec, tcp::socket socket) {
     return;
   }
   accept();
-  if (shared->count() >= shared->config.max_connections) {
-    error_code ignored;
-    socket.close(ignored);
-    return;
-  }
   error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  std::string remote;
+  std::string remote, client;
   auto peer = socket.remote_endpoint(ignored);
   if (!ignored) {
     auto addr = peer.address();
     remote = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
     remote += ":" + std::to_string(peer.port());
+    client = clientKey(addr);
   }
+  const Shared::Admission admission = shared->admit(client);
+  if (admission == Shared::Admission::Refused) {
+    socket.close(ignored);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ignored);
   asio::any_io_executor ex = socket.get_executor();
   std::shared_ptr<SessionBase> session;
   if (tls_context) {
@@ -777,7 +876,7 @@ void Server::Impl::onAccept(error_code ec, tcp::socket socket) {
     session =
         std::make_shared<Session<tcp::socket>>(shared, ex, std::move(remote), std::move(socket));
   }
-  session->registerSelf();
+  session->registerSelf(std::move(client), admission == Shared::Admission::OpsOnly);
   session->begin();
 }
 
@@ -828,6 +927,8 @@ void Server::Impl::stop(std::chrono::milliseconds grace) {
   io_threads.clear();
   pool->stop();
   pool->join();
+  ops_pool->stop();
+  ops_pool->join();
   {
     std::lock_guard lock(state_mutex);
     state = State::Stopped;

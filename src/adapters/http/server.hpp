@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error/result.hpp"
 #include "core/ports/http.hpp"
@@ -29,10 +30,18 @@ struct ServerConfig {
   unsigned io_threads = 1;      // sockets, TLS, parsing: never blocked by a handler
   unsigned worker_threads = 4;  // where Handlers run
 
-  std::size_t body_limit = 16 << 20;    // larger → 413, then close
+  std::size_t body_limit = 16 << 20;  // larger → 413, then close
+  // Both checked as the headers arrive: a Content-Length over body_limit gets its 413 before any
+  // of the body is read; a chunked body is cut as soon as its chunks add up past the limit.
   std::size_t header_limit = 16 << 10;  // request line + headers larger → 431, then close
-  // From the first byte of a request (and for the TLS handshake and each response write) to its
-  // end; a request started but not finished in time → 408, then close.
+  // The TLS handshake, from the connection's accept: a client that connects and stalls goes.
+  std::chrono::milliseconds handshake_timeout{10000};
+  // From the first byte of a request to the end of its headers, and for the first byte of a new
+  // connection's first request: a client trickling its headers (slowloris) holds its connection
+  // this long, not read_timeout. Not finished in time → 408, then close.
+  std::chrono::milliseconds header_timeout{10000};
+  // From the first byte of a request (and for each response write) to its end; a request
+  // started but not finished in time → 408, then close.
   std::chrono::milliseconds read_timeout{30000};
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
@@ -40,6 +49,15 @@ struct ServerConfig {
   // closed; the handler's own result is dropped when it comes (a thread cannot be interrupted).
   std::chrono::milliseconds handler_timeout{0};
   std::size_t max_connections = 1024;  // more are accepted and closed at once
+  // Connections held at once by one client address (an IPv4 address, an IPv6 /64); more are
+  // accepted and closed at once, so that one client cannot take every slot. 0 = no cap.
+  std::size_t max_connections_per_client = 64;
+  // Connections accepted past max_connections for the operational paths alone (ops_paths; any
+  // other request on them: 503, then close), so that health checks get through a full server.
+  std::size_t reserved_connections = 8;
+  // Exact paths (no query) answered on a worker thread of their own, so that they are answered
+  // while every handler worker is busy. Their handlers must be quick and must not block.
+  std::vector<std::string> ops_paths = {"/healthz", "/metrics"};
   // Grace used by stopOnSignals().
   std::chrono::milliseconds shutdown_grace{10000};
   // One line per request to stderr: method, path without query, status, duration. Never bodies,
