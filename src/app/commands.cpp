@@ -650,6 +650,16 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       c.server.read_timeout = std::chrono::milliseconds(*v);
     if (auto v = limits.integer("idleTimeoutMs"))
       c.server.idle_timeout = std::chrono::milliseconds(*v);
+    if (auto v = limits.integer("handshakeTimeoutMs"))
+      c.server.handshake_timeout = std::chrono::milliseconds(*v);
+    if (auto v = limits.integer("headerTimeoutMs"))
+      c.server.header_timeout = std::chrono::milliseconds(*v);
+    if (auto v = limits.integer("maxConnections"))
+      c.server.max_connections = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("maxConnectionsPerClient"))
+      c.server.max_connections_per_client = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("reservedConnections"))
+      c.server.reserved_connections = static_cast<std::size_t>(*v);
     if (const rapidjson::Value* mail = d.member("mail")) {
       c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
