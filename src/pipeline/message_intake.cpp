@@ -25,6 +25,7 @@
 #include "parse/cda/cda_document.hpp"
 #include "parse/cda/xds_metadata.hpp"
 #include "parse/document/form_document.hpp"
+#include "parse/json/json_util.hpp"
 #include "parse/text/html_text.hpp"
 #include "pipeline/cda_facts.hpp"
 #include "pipeline/codec.hpp"
@@ -886,8 +887,7 @@ class MessageRun {
   // not a Bundle of resources.
   bool copyBundle(std::string_view bytes, const std::string& where) {
     rapidjson::Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(bytes.data(), bytes.size());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("resourceType") ||
+    if (json::parseExternalJson(doc, bytes) || !doc.IsObject() || !doc.HasMember("resourceType") ||
         !doc["resourceType"].IsString() ||
         std::string_view(doc["resourceType"].GetString()) != "Bundle") {
       return false;

@@ -13,6 +13,7 @@
 #include "core/nir/nir.hpp"
 #include "core/text/ascii.hpp"
 #include "map/mapping.hpp"
+#include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 
 namespace liaison::pipeline {
@@ -125,9 +126,9 @@ Result<std::string> prepareResource(std::string_view json, std::string_view type
                                     std::string_view id, std::string_view now,
                                     bool ignore_body_id) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject())
-    return makeError(Errc::RestBodyInvalid, "Le corps n'est pas un objet JSON.");
+  if (auto bad = json::parseExternalJson(doc, json); bad && bad->code != Errc::JsonMalformed)
+    return *bad;  // too deep, not UTF-8: their own codes
+  if (!doc.IsObject()) return makeError(Errc::RestBodyInvalid, "Le corps n'est pas un objet JSON.");
   if (stringOf(doc, "resourceType") != type)
     return makeError(Errc::RestBodyInvalid, "resourceType attendu : " + std::string(type) + ".");
   if (const std::string_view own = stringOf(doc, "id");
@@ -139,8 +140,7 @@ Result<std::string> prepareResource(std::string_view json, std::string_view type
 std::optional<std::pair<std::string, std::string>> identifyingIdentifierOf(std::string_view type,
                                                                            std::string_view json) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  if (json::parseExternalJson(doc, json) || !doc.IsObject()) return std::nullopt;
   return identifyingIdentifier(type, doc);
 }
 
@@ -292,9 +292,9 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
                                             std::span<const DocumentGroup> documents,
                                             IssueList* notes) {
   rapidjson::Document doc;
-  doc.Parse(bundle_json.data(), bundle_json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("entry") ||
-      !doc["entry"].IsArray()) {
+  if (auto bad = json::parseExternalJson(doc, bundle_json); bad && bad->code != Errc::JsonMalformed)
+    return *bad;
+  if (!doc.IsObject() || !doc.HasMember("entry") || !doc["entry"].IsArray()) {
     return makeError(Errc::FhirStructure, "Bundle sans entrées lisibles.");
   }
   auto& alloc = doc.GetAllocator();

@@ -12,6 +12,7 @@
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "map/mapping.hpp"
+#include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
 
@@ -443,8 +444,9 @@ http::Response resourceResponse(int status, std::string body, const StoredVersio
 std::string validateResource(std::string_view type, std::string_view body) {
   IssueList issues;
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (auto bad = json::parseExternalJson(doc, body); bad && bad->code != Errc::JsonMalformed) {
+    issues.add(bad->code, bad->detail);
+  } else if (!doc.IsObject()) {
     issues.add(Errc::RestBodyInvalid, "Le corps n'est pas un objet JSON.");
   } else if (!doc.HasMember("resourceType") || !doc["resourceType"].IsString() ||
              std::string_view(doc["resourceType"].GetString()) != type) {
@@ -1136,8 +1138,7 @@ http::Response FhirApi::binary(const http::Request& request, const Target& t, st
 
 bool FhirApi::isTransactionBundle(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  return !doc.HasParseError() && doc.IsObject() && doc.HasMember("resourceType") &&
+  return !json::parseExternalJson(doc, body) && doc.IsObject() && doc.HasMember("resourceType") &&
          doc["resourceType"].IsString() &&
          std::string_view(doc["resourceType"].GetString()) == "Bundle" && doc.HasMember("type") &&
          doc["type"].IsString() && std::string_view(doc["type"].GetString()) == "transaction";
@@ -1155,10 +1156,10 @@ http::Response FhirApi::transaction(Store& store, std::string_view body, std::st
       requests.fetch_add(1) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response, salt);
-  if (!applied)
-    return failure(
-        applied.error().code == Errc::FhirStructure ? Errc::RestBodyInvalid : applied.error().code,
-        applied.error().detail);
+  if (!applied)  // failure(Error) keeps the store's message (5xx) from the client
+    return applied.error().code == Errc::FhirStructure
+               ? failure(Errc::RestBodyInvalid, applied.error().detail)
+               : failure(applied.error());
   if (auto c = (*tx)->commit(); !c) return failure(c.error());
   return json(200, std::move(response));
 }

@@ -405,23 +405,15 @@ Result<form::Questionnaire> parseQuestionnaire(std::string_view text) {
 
 Result<ParsedForm> parseQuestionnaireResponse(std::string_view text,
                                               const form::Questionnaire& questionnaire) {
-  // JSON is UTF-8 (RFC 8259); checked here in one fast pass rather than by the parser.
+  // JSON is UTF-8 (RFC 8259); checked here in one fast pass, so that a non-UTF-8 byte outside a
+  // string is named for what it is too.
   if (!isValidUtf8(text)) {
-    return makeError(Errc::JsonMalformed, "JSON invalide : le texte n'est pas en UTF-8.");
-  }
-  if (text.find('\0') != std::string_view::npos) {  // the in-place parser would stop there
-    return makeError(Errc::JsonMalformed, "JSON invalide : caractère nul.");
+    return makeError(Errc::JsonInvalidUtf8, "JSON invalide : le texte n'est pas en UTF-8.");
   }
   // Parsed in place in a copy: strings then point into the buffer instead of being copied.
   std::string buffer(text);
   rapidjson::Document doc;
-  doc.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer.data());
-  if (doc.HasParseError()) {
-    return makeError(Errc::JsonMalformed, std::string("JSON invalide : ") +
-                                              rapidjson::GetParseError_En(doc.GetParseError()) +
-                                              " (" + json::positionOf(text, doc.GetErrorOffset()) +
-                                              ")");
-  }
+  if (auto bad = json::parseExternalJsonInsitu(doc, buffer.data(), text)) return *bad;
   auto type = json::getString(doc, "resourceType");
   if (!type)
     return makeError(Errc::FhirStructure, "JSON sans resourceType : pas une ressource FHIR.");

@@ -46,7 +46,7 @@ TEST(Encoding, QuestionnaireResponseMustBeUtf8WithoutNul) {
   latin1[latin1.find("L\xC9GRAND") + 1] = '\xC9';
   auto r = parseQuestionnaireResponse(latin1, q);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, Errc::JsonMalformed);
+  EXPECT_EQ(r.error().code, Errc::JsonInvalidUtf8);
   std::string nul = qr;
   nul.insert(nul.size() - 2, std::string("\0", 1));
   auto n = parseQuestionnaireResponse(nul, q);

@@ -268,17 +268,25 @@ TEST(FormIntake, HostileInputNeverCrashes) {
   EXPECT_EQ(ingestCardioPlus(std::string(200000, '[') + std::string(200000, ']'), "intake-hostile")
                 .status,
             IngestStatus::Quarantined);
-  std::string deep = R"({"resourceType":"QuestionnaireResponse","questionnaire":")" +
-                     test::cardioPlus()->questionnaire.url + R"(","item":)";
-  for (int i = 0; i < 5000; ++i)
-    deep += R"([{"linkId":"x","item":)";
-  deep += "[]";
-  for (int i = 0; i < 5000; ++i)
-    deep += "}]";
-  deep += "}";
-  IngestResult nested = ingestCardioPlus(deep, "intake-hostile");
+  auto deepItems = [](int levels) {
+    std::string deep = R"({"resourceType":"QuestionnaireResponse","questionnaire":")" +
+                       test::cardioPlus()->questionnaire.url + R"(","item":)";
+    for (int i = 0; i < levels; ++i)
+      deep += R"([{"linkId":"x","item":)";
+    deep += "[]";
+    for (int i = 0; i < levels; ++i)
+      deep += "}]";
+    return deep + "}";
+  };
+  // Items nested past the form's depth, within JSON's limit (2 levels each): read, and said.
+  IngestResult nested = ingestCardioPlus(deepItems(40), "intake-hostile");
   EXPECT_NE(nested.status, IngestStatus::Quarantined);
   EXPECT_TRUE(nested.issues.contains(Errc::FhirStructure));
+  // Past JSON's limit: not read at all.
+  IngestResult too_deep = ingestCardioPlus(deepItems(5000), "intake-hostile");
+  EXPECT_EQ(too_deep.status, IngestStatus::Quarantined);
+  ASSERT_TRUE(too_deep.quarantine);
+  EXPECT_EQ(too_deep.quarantine->code, Errc::JsonTooDeep);
   std::string long_line = "Nom : " + std::string(300 * 1024, 'A') + "\n" + completeText();
   EXPECT_NE(ingestCardioPlus(long_line, "intake-hostile").status, IngestStatus::Quarantined);
 
