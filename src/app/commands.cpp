@@ -59,10 +59,10 @@ fs::path dataDir() {
   return LIAISON_SOURCE_DIR;
 }
 
-// A configuration file parsed and checked against schemas/<schema> of the data directory; every
-// error is printed ("liaison serve: FILE: tls.cert: non-empty string expected").
-std::optional<rapidjson::Document> readCheckedConfig(const fs::path& file, const char* schema,
-                                                     std::string_view command, std::ostream& err) {
+// Checks the text of a configuration file against schemas/<schema> of the data directory and
+// prints every error ("liaison serve: FILE: tls.cert: non-empty string expected"); false when any.
+bool conformsToSchema(std::string_view text, const fs::path& file, const char* schema,
+                      std::string_view command, std::ostream& err) {
   const fs::path schema_path = dataDir() / "schemas" / schema;
   auto schema_text = readFile(schema_path);
   auto checker = schema_text ? ConfigSchema::parse(*schema_text)
@@ -70,20 +70,25 @@ std::optional<rapidjson::Document> readCheckedConfig(const fs::path& file, const
   if (!checker) {
     err << command << ": cannot read the schema " << schema_path.string() << " ("
         << checker.error().detail << ")\n";
-    return std::nullopt;
+    return false;
   }
+  const std::vector<SchemaError> errors = checker->validate(text);
+  for (const SchemaError& e : errors)
+    err << command << ": " << file.string() << ": " << toString(e) << "\n";
+  return errors.empty();
+}
+
+// A configuration file parsed and checked against its schema (see conformsToSchema).
+std::optional<rapidjson::Document> readCheckedConfig(const fs::path& file, const char* schema,
+                                                     std::string_view command, std::ostream& err) {
   auto text = readFile(file);
   if (!text) {
     err << command << ": cannot read " << file.string() << "\n";
     return std::nullopt;
   }
+  if (!conformsToSchema(*text, file, schema, command, err)) return std::nullopt;
   rapidjson::Document d;
   d.Parse<rapidjson::kParseIterativeFlag>(text->data(), text->size());
-  std::vector<SchemaError> errors =
-      d.HasParseError() ? checker->validate(std::string_view(*text)) : checker->validate(d);
-  for (const SchemaError& e : errors)
-    err << command << ": " << file.string() << ": " << toString(e) << "\n";
-  if (!errors.empty()) return std::nullopt;
   return d;
 }
 
@@ -273,6 +278,8 @@ std::optional<std::shared_ptr<const pipeline::EssProfile>> loadEss(const fs::pat
     err << "liaison: cannot read ESS configuration " << ess_path.string() << "\n";
     return std::nullopt;
   }
+  if (!conformsToSchema(*ess_text, ess_path, "ess.schema.json", "liaison", err))
+    return std::nullopt;
   auto files = pipeline::essFiles(*ess_text);
   if (!files) {
     err << "liaison: " << files.error().detail << "\n";
@@ -301,6 +308,8 @@ std::optional<std::shared_ptr<const pipeline::MssProfile>> loadMss(const fs::pat
     err << "liaison: cannot read MSSanté intake configuration " << path.string() << "\n";
     return std::nullopt;
   }
+  if (!conformsToSchema(*config, path, "mss-intake.schema.json", "liaison", err))
+    return std::nullopt;
   const fs::path base = path.parent_path();
   auto mss =
       pipeline::MssProfile::load(*config, [&](const std::string& name) -> Result<std::string> {

@@ -42,9 +42,7 @@ Result<RequestRules> requestRules(const rapidjson::Value& doc) {
       if (!m->value.IsBool())
         return configError("requests." + std::string(name) + " is true or false");
       (name == "forms" ? rules.forms : rules.unstructured) = m->value.GetBool();
-    } else if (name != "description") {
-      return configError("unknown setting requests." + std::string(name));
-    }
+    }  // other settings: schemas/ess.schema.json, checked by the app before
   }
   return rules;
 }

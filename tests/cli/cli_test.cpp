@@ -248,6 +248,131 @@ TEST(CliIngest, EmlFilesAndFormsTogether) {
   EXPECT_TRUE(r.lines[1].HasMember("eligibility"));
 }
 
+// Configuration files are checked against schemas/ before anything runs: every error named by its
+// JSON path, exit 2.
+std::string writeTemp(const std::string& name, const std::string& text) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("liaison-cli-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path path = dir / name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+std::string withReplaced(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(CliConfig, MisspeltSettingAtAnyDepthExitsTwoNamingItsPath) {
+  const std::string config = writeTemp("misspelt.json", R"({
+    "tls": {"cert": "server.crt", "key": "server.key", "requireClientCerts": true},
+    "database": "host=/nonexistent dbname=liaison",
+    "mail": {"gateway": {"address": "ess@example.test"},
+             "mailboxes": [{"name": "a", "url": "imaps://imap.example.test", "ca": "ca.pem",
+                            "pollSecond": 5}],
+             "outbox": {"retries": 3}}})");
+  for (const char* command : {"serve", "pull"}) {
+    CliRun r = liaison(std::string(command) + " --config '" + config + "'", "", false);
+    EXPECT_EQ(r.exit_code, 2) << command;
+    for (const char* path : {"tls.requireClientCerts: unknown setting",
+                             "mail.mailboxes[0].pollSecond: unknown setting",
+                             "mail.outbox.retries: unknown setting"}) {
+      EXPECT_NE(r.err.find(config + ": " + path), std::string::npos) << command << "\n" << r.err;
+    }
+  }
+}
+
+TEST(CliConfig, WrongTypesAndRangesExitTwo) {
+  const std::string config = writeTemp("types.json", R"({"listen": {"port": 70000},
+    "limits": {"bodyBytes": "16M"}, "threads": {"workers": 0}, "log": "yes"})");
+  CliRun r = liaison("serve --config '" + config + "'", "", false);
+  EXPECT_EQ(r.exit_code, 2);
+  for (const char* error :
+       {"listen.port: integer from 0 to 65535 expected",
+        "limits.bodyBytes: integer from 1024 to 1073741824 expected",
+        "threads.workers: integer from 1 to 256 expected", "log: true or false expected"}) {
+    EXPECT_NE(r.err.find(error), std::string::npos) << error << "\n" << r.err;
+  }
+  CliRun not_json =
+      liaison("serve --config '" + writeTemp("broken.json", "{\"tls\": ") + "'", "", false);
+  EXPECT_EQ(not_json.exit_code, 2);
+  EXPECT_NE(not_json.err.find("(top level): not JSON"), std::string::npos) << not_json.err;
+}
+
+// Safe defaults: no TLS, or TLS without authenticating every client, only for tests that say so.
+TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
+  const std::string readable = test::repoPath("README.md");  // stands for a certificate file
+  const std::string db = "\"database\": \"host=/nonexistent dbname=liaison connect_timeout=2\"";
+  CliRun plain =
+      liaison("serve --config '" +
+                  writeTemp("plain.json", "{\"tls\": {\"enabled\": false}, " + db + "}") + "'",
+              "", false);
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_NE(plain.err.find("refusing to serve without TLS"), std::string::npos) << plain.err;
+
+  const std::string tls = "\"tls\": {\"cert\": \"" + readable + "\", \"key\": \"" + readable + "\"";
+  CliRun anonymous =
+      liaison("serve --config '" + writeTemp("anonymous.json", "{" + tls + "}, " + db + "}") + "'",
+              "", false);
+  EXPECT_EQ(anonymous.exit_code, 2);
+  EXPECT_NE(anonymous.err.find("refusing to serve without authenticating every client"),
+            std::string::npos)
+      << anonymous.err;
+  // A client CA that does not require certificates leaves the routes open too.
+  CliRun optional = liaison("serve --config '" +
+                                writeTemp("optional.json", "{" + tls + ", \"clientCa\": \"" +
+                                                               readable + "\"}, " + db + "}") +
+                                "'",
+                            "", false);
+  EXPECT_EQ(optional.exit_code, 2);
+  EXPECT_NE(optional.err.find("refusing to serve without authenticating"), std::string::npos);
+
+  // Said explicitly: the configuration passes (with a warning) and the database is next.
+  CliRun insecure = liaison("serve --config '" +
+                                writeTemp("insecure.json",
+                                          "{\"tls\": {\"enabled\": false}, "
+                                          "\"insecureForTests\": true, " +
+                                              db + "}") +
+                                "'",
+                            "", false);
+  EXPECT_EQ(insecure.exit_code, 3) << insecure.err;
+  EXPECT_NE(insecure.err.find("warning: insecureForTests"), std::string::npos) << insecure.err;
+  // Required with a client CA: the configuration passes too.
+  CliRun mutual =
+      liaison("serve --config '" +
+                  writeTemp("mutual.json", "{" + tls + ", \"clientCa\": \"" + readable +
+                                               "\", \"requireClientCert\": true}, " + db + "}") +
+                  "'",
+              "", false);
+  EXPECT_EQ(mutual.exit_code, 3) << mutual.err;
+  EXPECT_EQ(mutual.err.find("insecureForTests"), std::string::npos) << mutual.err;
+}
+
+TEST(CliConfig, ProfilesAreCheckedAgainstTheirSchemas) {
+  const std::string ess = test::readRepoFile("profiles/cardio-plus/ess.json");
+  const std::string bad_ess =
+      writeTemp("ess.json", withReplaced(ess, "\"ageAtLeast\": 65", "\"ageAtleast\": 65"));
+  CliRun r = liaison("ingest --ess '" + bad_ess + "' " + repo("samples/fiches/fiche-complete.txt"),
+                     "", false);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(bad_ess + ": eligibility.inclusion[0].rule.ageAtleast: unknown setting"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty());
+
+  const std::string intake = test::readRepoFile("profiles/mssante/intake.json");
+  const std::string bad_mss =
+      writeTemp("intake2.json", withReplaced(intake, "\"toQualify\"", "\"toQualifiy\""));
+  CliRun m = liaison("ingest --mss '" + bad_mss + "' " + repo("samples/fiches/fiche-complete.txt"),
+                     "", false);
+  EXPECT_EQ(m.exit_code, 2);
+  EXPECT_NE(m.err.find(bad_mss + ": toQualifiy: unknown setting"), std::string::npos) << m.err;
+  EXPECT_NE(m.err.find(bad_mss + ": toQualify: required setting missing"), std::string::npos);
+}
+
 TEST(CliErrors, PrintsTheCatalogue) {
   std::string out;
   std::string command = std::string(LIAISON_BINARY) + " errors";

@@ -145,5 +145,101 @@ TEST(ConfigSchema, NotJsonAndHostileNesting) {
   EXPECT_FALSE(ConfigSchema::parse("not a schema"));
 }
 
+// Every JSON block of the README that shows a configuration: the serve example and its "mail"
+// section (a member, completed into an object), as an operator would copy them.
+std::vector<std::string> readmeConfigurations() {
+  const std::string readme = repoFile("README.md");
+  std::vector<std::string> blocks;
+  const std::string open = "```json\n";
+  for (std::size_t at = readme.find(open); at != std::string::npos;
+       at = readme.find(open, at + 1)) {
+    const std::size_t begin = at + open.size();
+    const std::size_t end = readme.find("```", begin);
+    std::string block = readme.substr(begin, end - begin);
+    if (block.find("\"mail\":") != std::string::npos && block.find('{') > block.find("\"mail\""))
+      block = "{" + block + "}";
+    blocks.push_back(block);
+  }
+  return blocks;
+}
+
+TEST(ConfigSchema, ShippedAndDocumentedConfigurationsAreValid) {
+  const auto readme = readmeConfigurations();
+  ASSERT_GE(readme.size(), 2u);
+  bool mail = false;
+  for (const std::string& block : readme) {
+    EXPECT_EQ(joined(errorsOf(kServe, block)), "") << block;
+    EXPECT_TRUE(rapidJsonAccepts(kServe, block)) << block;
+    mail = mail || block.find("\"mailboxes\"") != std::string::npos;
+  }
+  EXPECT_TRUE(mail);
+  for (const char* ess : {"profiles/cardio-plus/ess.json", "tests/data/ess-dermato/ess.json"}) {
+    EXPECT_EQ(joined(errorsOf("ess.schema.json", repoFile(ess))), "") << ess;
+    EXPECT_TRUE(rapidJsonAccepts("ess.schema.json", repoFile(ess))) << ess;
+  }
+  EXPECT_EQ(joined(errorsOf("mss-intake.schema.json", repoFile("profiles/mssante/intake.json"))),
+            "");
+  EXPECT_TRUE(rapidJsonAccepts("mss-intake.schema.json", repoFile("profiles/mssante/intake.json")));
+}
+
+// A copy of a shipped file with one change, as an operator's typo would make it.
+std::string edited(const std::string& text, const std::string& from, const std::string& to) {
+  std::string out = text;
+  const std::size_t at = out.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) out.replace(at, from.size(), to);
+  return out;
+}
+
+TEST(ConfigSchema, EssConfigurationErrorsAtAnyDepth) {
+  const std::string cardio = repoFile("profiles/cardio-plus/ess.json");
+  const char* kEss = "ess.schema.json";
+  struct Case {
+    std::string from, to, error;
+  } cases[] = {
+      {"\"mailbox\":", "\"mailBox\":", "organization.mailBox: unknown setting"},
+      {"\"birthDate\":", "\"birthdate\":", "form.identity.birthdate: unknown setting"},
+      {"\"ageAtLeast\": 65", "\"ageAtLeast\": \"65\"",
+       "eligibility.inclusion[0].rule.ageAtLeast: integer from 0 to 150 expected"},
+      {"\"item\": \"situation-dependance\"", "\"itme\": \"situation-dependance\"",
+       "eligibility.inclusion[4].rule.any[0].equals.item: required setting missing\n"
+       "eligibility.inclusion[4].rule.any[0].equals.itme: unknown setting"},
+      {"\"outsideTerritory\": true", "\"outsideTerritory\": false",
+       "eligibility.exclusion[2].rule.outsideTerritory: true expected"},
+      {"\"38\"", "\"380\"",
+       "territory.departements[0]: a département code (\"38\", \"2A\", \"974\") expected"},
+      {"\"id\": \"cardio-plus\",", "", "id: required setting missing"},
+  };
+  for (const Case& c : cases) {
+    const std::string text = edited(cardio, c.from, c.to);
+    EXPECT_EQ(joined(errorsOf(kEss, text)), c.error + "\n") << c.from;
+    EXPECT_FALSE(rapidJsonAccepts(kEss, text)) << c.from;
+  }
+  // A rule is one operator.
+  const std::string two =
+      edited(cardio, "\"ageAtLeast\": 65", "\"ageAtLeast\": 65, \"noValidNir\": true");
+  EXPECT_EQ(joined(errorsOf(kEss, two)),
+            "eligibility.inclusion[0].rule: at most 1 member(s) expected\n");
+  EXPECT_FALSE(rapidJsonAccepts(kEss, two));
+}
+
+TEST(ConfigSchema, MssIntakeErrors) {
+  const std::string intake = repoFile("profiles/mssante/intake.json");
+  const char* kMss = "mss-intake.schema.json";
+  EXPECT_EQ(joined(errorsOf(kMss, edited(intake, "\"toQualify\"", "\"toqualify\""))),
+            "toQualify: required setting missing\ntoqualify: unknown setting\n");
+  EXPECT_EQ(joined(errorsOf(kMss, edited(intake, "example/fhir\"", "example/fhir/\""))),
+            "canonicalBase: an http(s) URL without a trailing slash expected\n");
+  EXPECT_EQ(joined(errorsOf(kMss, edited(intake, "\"entries\": [", "\"entries\": [1, "))),
+            "entries[0]: non-empty string expected\n");
+  EXPECT_FALSE(rapidJsonAccepts(kMss, edited(intake, "example/fhir\"", "example/fhir/\"")));
+  EXPECT_TRUE(rapidJsonAccepts(
+      kMss, edited(intake, "\"canonicalBase\"",
+                   "\"traceHeaders\": [\"Received\", \"X-Spam\"], \"canonicalBase\"")));
+  EXPECT_FALSE(
+      rapidJsonAccepts(kMss, edited(intake, "\"canonicalBase\"",
+                                    "\"traceHeaders\": [\"Received: x\"], \"canonicalBase\"")));
+}
+
 }  // namespace
 }  // namespace liaison::app
