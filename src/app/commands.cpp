@@ -642,6 +642,7 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     if (auto v = tls.string("key")) c.server.key_file = path(*v).string();
     if (auto v = tls.string("clientCa")) c.server.client_ca_file = path(*v).string();
     if (auto v = tls.boolean("requireClientCert")) c.server.require_client_cert = *v;
+    if (auto v = tls.string("crl")) c.server.crl_file = path(*v).string();
     if (auto v = d.string("database")) c.database = *v;
     if (auto v = d.string("baseUrl")) c.base_url = *v;
     if (auto v = d.string("ess")) c.ess = path(*v);
@@ -680,7 +681,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
         "\"insecureForTests\": true, for local tests only)");
   if (c.server.require_client_cert && c.server.client_ca_file.empty())
     bad("tls.requireClientCert needs tls.clientCa");
-  for (const std::string& f : {c.server.cert_file, c.server.key_file, c.server.client_ca_file}) {
+  if (!c.server.crl_file.empty() && c.server.client_ca_file.empty())
+    bad("tls.crl needs tls.clientCa (the CRL is checked against the client certificates)");
+  for (const std::string& f :
+       {c.server.cert_file, c.server.key_file, c.server.client_ca_file, c.server.crl_file}) {
     if (!f.empty() && !readFile(f)) bad("cannot read " + f);
   }
   // Safe defaults: every route authenticated, over TLS, unless a test says otherwise.

@@ -19,6 +19,8 @@
 
 #include "adapters/http/server.hpp"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -739,6 +741,33 @@ struct Server::Impl {
   std::thread stopper;  // started by a signal
 };
 
+namespace {
+
+// The CRLs of `file` (PEM, one or more; else one DER) into the context's store, checked on every
+// client certificate.
+std::optional<Error> loadClientCrls(SSL_CTX* native, const std::string& file) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(file.c_str(), "rb"), &BIO_free);
+  if (!bio) return configError("https: cannot read CRL file " + file);
+  X509_STORE* store = SSL_CTX_get_cert_store(native);
+  int loaded = 0;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    loaded += X509_STORE_add_crl(store, crl) == 1;
+    X509_CRL_free(crl);
+  }
+  if (loaded == 0 && BIO_reset(bio.get()) == 0) {
+    if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) {
+      loaded += X509_STORE_add_crl(store, crl) == 1;
+      X509_CRL_free(crl);
+    }
+  }
+  ERR_clear_error();
+  if (loaded == 0) return configError("https: no certificate revocation list in " + file);
+  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(native), X509_V_FLAG_CRL_CHECK);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<Error> Server::Impl::makeTlsContext() {
   const ServerConfig& c = shared->config;
   if (c.cert_file.empty() || c.key_file.empty()) {
@@ -746,6 +775,9 @@ std::optional<Error> Server::Impl::makeTlsContext() {
   }
   if (c.require_client_cert && c.client_ca_file.empty()) {
     return configError("https: require_client_cert needs client_ca_file");
+  }
+  if (!c.crl_file.empty() && c.client_ca_file.empty()) {
+    return configError("https: crl_file needs client_ca_file");
   }
   ssl::context ctx(ssl::context::tls_server);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -773,6 +805,9 @@ std::optional<Error> Server::Impl::makeTlsContext() {
   if (!c.client_ca_file.empty()) {
     if (ctx.load_verify_file(c.client_ca_file, ec); ec) {
       return configError("https: cannot load client CA " + c.client_ca_file + ": " + ec.message());
+    }
+    if (!c.crl_file.empty()) {
+      if (auto e = loadClientCrls(native, c.crl_file)) return e;
     }
     // Tell clients which CAs are accepted, so that they pick the right certificate.
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(c.client_ca_file.c_str())) {

@@ -26,6 +26,10 @@ struct ServerConfig {
   // one is refused during the handshake.
   std::string client_ca_file;
   bool require_client_cert = false;
+  // Revocation lists of the client CA (one PEM file with one or more CRLs, or one DER CRL): a
+  // revoked client certificate is refused during the handshake (OpenSSL's CRL check of the leaf).
+  // An expired CRL refuses every client (fail closed): publish fresh ones and restart.
+  std::string crl_file;
 
   unsigned io_threads = 1;      // sockets, TLS, parsing: never blocked by a handler
   unsigned worker_threads = 4;  // where Handlers run
