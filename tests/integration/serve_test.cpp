@@ -116,6 +116,40 @@ TEST_F(Serve, HttpsWithClientCertificatesEndToEnd) {
   EXPECT_GE(audit->integer(0, 0), 4);  // two ingests, a search, a read
 }
 
+// Hostile bodies (issue 14): 400 KB of nested brackets used to overflow the stack of the
+// recursive JSON parse and take the whole server down; a string that is not UTF-8 answered 500.
+TEST_F(Serve, HostileJsonBodiesAre400AndTheServerStaysUp) {
+  ASSERT_TRUE(pg::migrate(dsn_));
+  Served server;
+  ASSERT_TRUE(server.start({LIAISON_BINARY, "serve", "--config", config()}));
+  const int metadata = statusOf(curl(server.url + "/metadata").second);
+  ASSERT_GT(metadata, 0);
+  const std::string deep = (dir_ / "deep.json").string();
+  std::ofstream(deep) << std::string(200 * 1024, '[') << std::string(200 * 1024, ']');
+  const std::string json = "-H 'Content-Type: application/fhir+json' --data-binary @'";
+
+  auto patient = curl(server.url + "/Patient", json + deep + "'");
+  ASSERT_EQ(patient.first, 0) << patient.second.substr(0, 300);
+  EXPECT_EQ(statusOf(patient.second), 400);
+  EXPECT_NE(patient.second.find("json-too-deep"), std::string::npos)
+      << patient.second.substr(0, 300);
+
+  auto root = curl(server.url + "/", json + deep + "'");
+  ASSERT_EQ(root.first, 0) << root.second.substr(0, 300);  // answered, whatever it says
+  EXPECT_LT(statusOf(root.second), 500) << root.second.substr(0, 300);
+
+  const std::string latin1 = (dir_ / "latin1.json").string();
+  std::ofstream(latin1)
+      << "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"FICTIF-L\xC9GER\"}]}";
+  auto bad = curl(server.url + "/Patient", json + latin1 + "'");
+  EXPECT_EQ(statusOf(bad.second), 400);
+  EXPECT_NE(bad.second.find("json-invalid-utf8"), std::string::npos) << bad.second.substr(0, 300);
+
+  // Still serving as before, and it stops cleanly.
+  EXPECT_EQ(statusOf(curl(server.url + "/metadata").second), metadata);
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {
   const std::string bin = LIAISON_BINARY;
   auto unknown = shell(bin + " serve --config '" + config(", \"colour\": \"blue\"") + "'");
