@@ -620,6 +620,9 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   // (WORKERS=16 bench/run-api-bench against the default).
   c.server.worker_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
   bool ok = true;
+  // Bearer tokens, or clients named by their certificate, in "access": the authorize step then
+  // answers 401 on every route but /healthz to a request that is neither.
+  bool access_authenticates = false;
   auto bad = [&](std::string_view why) {
     err << command << ": " << why << "\n";
     ok = false;
@@ -649,6 +652,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     if (auto v = d.string("mss")) c.mss = path(*v);
     if (auto v = d.boolean("log")) c.server.log = *v;
     if (auto v = d.boolean("insecureForTests")) c.insecure_for_tests = *v;
+    auto listed = [](const rapidjson::Value* v) { return v && v->IsArray() && !v->Empty(); };
+    const ConfigObject access_settings = d.object("access");
+    access_authenticates = listed(access_settings.member("tokens")) ||
+                           (listed(access_settings.member("clients")) && tls.string("clientCa"));
     const ConfigObject threads = d.object("threads");
     if (auto v = threads.integer("io")) c.server.io_threads = static_cast<unsigned>(*v);
     if (auto v = threads.integer("workers")) c.server.worker_threads = static_cast<unsigned>(*v);
@@ -689,15 +696,16 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   }
   // Safe defaults: every route authenticated, over TLS, unless a test says otherwise.
   const bool authenticated =
-      c.server.tls && c.server.require_client_cert && !c.server.client_ca_file.empty();
+      c.server.tls &&
+      ((c.server.require_client_cert && !c.server.client_ca_file.empty()) || access_authenticates);
   if (!c.insecure_for_tests) {
     if (!c.server.tls)
       bad("refusing to serve without TLS (tls.enabled is false): patient data would travel in "
           "clear; \"insecureForTests\": true allows it for local tests only");
     else if (!authenticated)
       bad("refusing to serve without authenticating every client: set tls.clientCa and "
-          "tls.requireClientCert: true (\"insecureForTests\": true allows it for local tests "
-          "only)");
+          "tls.requireClientCert: true, or access.clients or access.tokens "
+          "(\"insecureForTests\": true allows it for local tests only)");
   } else if (!c.server.tls || !authenticated) {
     err << command << ": warning: insecureForTests: "
         << (c.server.tls ? "clients are not authenticated" : "no TLS")
