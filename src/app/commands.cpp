@@ -22,6 +22,7 @@
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_store.hpp"
+#include "app/access_config.hpp"
 #include "app/config_schema.hpp"
 #include "app/mail_service.hpp"
 #include "core/json/json_out.hpp"
@@ -603,7 +604,8 @@ struct ServeConfig {
   std::string base_url;
   fs::path ess;
   fs::path mss;
-  std::optional<MailConfig> mail;  // the MSSanté transport, when configured
+  std::optional<MailConfig> mail;              // the MSSanté transport, when configured
+  std::optional<rest::AccessSettings> access;  // who may use the REST API
   bool insecure_for_tests = false;
 };
 
@@ -681,6 +683,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
     }
+    if (const rapidjson::Value* access = d.member("access")) {
+      c.access = readAccessConfig(*access, base, std::string(command) + ": " + file->string(), err);
+      if (!c.access) ok = false;
+    }
   }
   if (!serving) return ok ? std::optional(std::move(c)) : std::nullopt;  // `pull` opens no socket
   if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty()))
@@ -713,6 +719,40 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   }
   if (!ok) return std::nullopt;
   return c;
+}
+
+// The REST API's access control, checked before a socket opens: the policy file and the roles
+// the clients name. Without an `access` object nobody is let in (every route but /healthz: 401).
+struct ApiAccess {
+  auth::Policy policy;
+  std::unique_ptr<rest::ClientAccess> clients;
+};
+
+std::optional<ApiAccess> loadAccess(const ServeConfig& config, std::ostream& err) {
+  const rest::AccessSettings settings = config.access.value_or(rest::AccessSettings{});
+  const fs::path file =
+      settings.policy.empty() ? dataDir() / "profiles/policy.json" : fs::path(settings.policy);
+  // Checked against schemas/policy.schema.json (every error with its path), then read.
+  if (!readCheckedConfig(file, "policy.schema.json", "liaison serve", err)) return std::nullopt;
+  auto text = readFile(file);
+  if (!text) {
+    err << "liaison serve: cannot read the policy " << file.string() << "\n";
+    return std::nullopt;
+  }
+  auto policy = rest::parsePolicy(*text);
+  if (!policy) {
+    err << "liaison serve: " << file.string() << ": " << policy.error().detail << "\n";
+    return std::nullopt;
+  }
+  if (auto roles = rest::checkRoles(settings, *policy); !roles) {
+    err << "liaison serve: " << roles.error().detail << "\n";
+    return std::nullopt;
+  }
+  if (!config.access)
+    err << "liaison serve: warning: no \"access\" in the configuration: every route but "
+           "/healthz answers 401\n";
+  ApiAccess out{std::move(*policy), std::make_unique<rest::ClientAccess>(settings)};
+  return out;
 }
 
 // Each mailbox's intake: its own ESS when it names one (null: the server's).
@@ -838,6 +878,8 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
   int exit = kExitOk;
   auto gateway = Gateway::load(*config, "serve", err, exit);
   if (!gateway) return exit;
+  auto access = loadAccess(*config, err);
+  if (!access) return kExitUsage;
   const std::string database = config->database;
   auto audit = pg::PgAuditLog::open(database);  // flushed when runServe returns
   if (!audit) {
@@ -850,6 +892,8 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
       config->base_url, 20, 1000, audit->get(), gateway->answer(), [&mail_metrics] {
         return mail_metrics.text();
       }};
+  options.authenticator = access->clients.get();
+  options.policy = &access->policy;
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {
         auto s = pg::PgStore::open(database);

@@ -15,107 +15,13 @@
 #include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
+#include "rest/routes.hpp"
+#include "rest/target.hpp"
 
 namespace liaison::rest {
 namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
-
-// ---------------------------------------------------------------------------------------------
-// URLs
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string urlDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 &&
-               hexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string urlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-struct Target {
-  std::vector<std::string> path;                           // decoded segments
-  std::vector<std::pair<std::string, std::string>> query;  // decoded name, value
-  std::string raw_query;
-};
-
-namespace {
-
-Target parseTarget(std::string_view target) {
-  Target t;
-  const std::size_t q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  if (q != std::string_view::npos) t.raw_query = std::string(target.substr(q + 1));
-  std::size_t start = 0;
-  while (start < path.size()) {
-    if (path[start] == '/') {
-      ++start;
-      continue;
-    }
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    t.path.push_back(urlDecode(path.substr(start, end - start)));
-    start = end;
-  }
-  std::string_view query = t.raw_query;
-  start = 0;
-  while (start < query.size()) {
-    std::size_t end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
-    std::string_view pair = query.substr(start, end - start);
-    if (!pair.empty()) {
-      const std::size_t eq = pair.find('=');
-      t.query.emplace_back(urlDecode(pair.substr(0, eq)),
-                           eq == std::string_view::npos ? "" : urlDecode(pair.substr(eq + 1)));
-    }
-    start = end + 1;
-  }
-  return t;
-}
-
-bool isFhirId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-          c == '.'))
-      return false;
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -306,12 +212,10 @@ Result<ParsedSearch> parseSearch(std::string_view type, const Target& t,
     }
     names.insert(name);
     if (name == "_count") {
-      char* end = nullptr;
-      const long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 0)
-        return makeError(Errc::RestSearchInvalid, "_count : entier positif attendu");
-      out.request.count = static_cast<int>(std::min<long>(n, options.max_count));
-      if (n == 0) out.request.count_only = true;
+      auto n = parseCount(value, options.max_count);
+      if (!n) return n.error();
+      out.request.count = *n;
+      if (*n == 0) out.request.count_only = true;
       continue;
     }
     if (name == "_sort") {
@@ -735,16 +639,124 @@ void FhirApi::release(std::unique_ptr<Store> store) {
   pool_.push_back(std::move(store));
 }
 
+// What one request carries through its handler: the route it matched and what the audit records.
+struct FhirApi::Call {
+  const http::Request& request;
+  const Target& target;
+  const RouteMatch& match;
+  const auth::Principal* principal;
+  auth::Interaction interaction;  // the route's, or Transaction for a Bundle posted to /
+  std::string base;
+  std::string what;  // the audit's entity: "Patient/123", "Patient?name"
+  char action = 0;   // the audit's action (C R U D); 0: nothing to audit
+};
+
+namespace {
+
+// The audit action of an interaction on patient data (0: not patient data).
+char auditAction(auth::Interaction i) {
+  switch (i) {
+    case auth::Interaction::Read:
+    case auth::Interaction::Vread:
+    case auth::Interaction::HistoryInstance:
+    case auth::Interaction::HistoryType:
+    case auth::Interaction::Search:
+      return 'R';
+    case auth::Interaction::Create:
+    case auth::Interaction::Ingest:
+    case auth::Interaction::Transaction:
+      return 'C';
+    case auth::Interaction::Update:
+      return 'U';
+    case auth::Interaction::Delete:
+      return 'D';
+    default:
+      return 0;
+  }
+}
+
+http::Response authRequired(std::string_view why) {
+  http::Response r = failure(Errc::AuthRequired, why);
+  // Bearer tokens are the one HTTP scheme; client certificates are asked for by TLS itself.
+  r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"liaison\""});
+  return r;
+}
+
+}  // namespace
+
 http::Response FhirApi::handle(const http::Request& request) {
   const auto started = std::chrono::steady_clock::now();
   tls_issue_system = issue_system_;
+  const Target target = parseTarget(request.target);
+  auto match = matchRoute(routes(), request.method, target.path,
+                          [this](std::string_view type) { return !search_->of(type).empty(); });
+  const bool open =
+      match && auth::requiredPermission(match->route->interaction) == auth::Permission::None;
+
+  // Who is asking: once, before routing; /healthz alone is open.
+  auth::Authentication authn;
+  if (!open && options_.authenticator != nullptr) {
+    authn = options_.authenticator->authenticate(auth::Credentials{
+        request.client_subject, &request.client_san, request.header("Authorization")});
+  }
+  const auth::Principal* principal = authn.principal ? &*authn.principal : nullptr;
+
+  http::Response response;
   std::string what;
   char action = 0;
-  http::Response response = route(request, what, action);
+  std::string role;
+  if (!open && authn.status == auth::Authentication::Status::Invalid) {
+    response = authRequired(authn.reason);
+  } else if (!open && principal == nullptr) {
+    // Nothing is said of the path (not even 404) to whoever has not authenticated.
+    response = authRequired("Authentification requise : certificat client ou jeton (Bearer)");
+  } else if (!match) {
+    response = failure(match.error());
+    if (const std::string allow = allowedMethods(routes(), target.path);
+        match.error().code == Errc::RestMethodNotAllowed && !allow.empty())
+      response.headers.push_back({"Allow", allow});
+  } else {
+    auth::Interaction interaction = match->route->interaction;
+    // POST / carries a message or a transaction Bundle: not the same permission.
+    if (interaction == auth::Interaction::Ingest &&
+        request.header("Content-Type").find("json") != std::string_view::npos &&
+        isTransactionBundle(request.body))
+      interaction = auth::Interaction::Transaction;
+    static const auth::Policy kNoPolicy;
+    const auth::Policy& policy = options_.policy != nullptr ? *options_.policy : kNoPolicy;
+    const auth::Decision decision =
+        auth::authorize(principal, policy, interaction, match->type, "");
+    if (decision == auth::Decision::Allow) {
+      if (principal != nullptr) {
+        for (const std::string& r : principal->roles) {
+          if (policy.allows(r, auth::requiredPermission(interaction), match->type)) {
+            role = r;
+            break;
+          }
+        }
+      }
+      Call call{request, target, *match, principal, interaction, baseUrl(options_, request), {}, 0};
+      response = dispatch(call);
+      what = std::move(call.what);
+      action = call.action;
+    } else {
+      response =
+          failure(Errc::Forbidden, "Accès refusé : " + std::string(auth::toString(interaction)) +
+                                       (match->type.empty() ? "" : " " + match->type) +
+                                       " n'est pas permis à ce client");
+      // A refused attempt on patient data is part of who tried to see what.
+      action = auditAction(interaction);
+      what = match->type.empty() ? std::string(match->route->pattern)
+                                 : match->type + (match->id.empty() ? "" : "/" + match->id);
+    }
+  }
   if (action != 0) {
-    // The audit trail of patient data: who (certificate subject), what, when, outcome.
-    const std::string agent =
-        request.client_subject.empty() ? "anonymous:" + request.remote : request.client_subject;
+    // The audit trail of patient data: who (principal, role, credential), what, when, outcome.
+    const std::string agent = principal == nullptr
+                                  ? "anonymous:" + request.remote
+                                  : std::string(auth::toString(principal->kind)) + ":" +
+                                        principal->id + " role=" + (role.empty() ? "-" : role) +
+                                        " (" + principal->credential + ")";
     const std::string subtype = action == 'C'                         ? "create"
                                 : action == 'U'                       ? "update"
                                 : action == 'D'                       ? "delete"
@@ -769,314 +781,323 @@ http::Response FhirApi::handle(const http::Request& request) {
   return response;
 }
 
-http::Response FhirApi::route(const http::Request& request, std::string& what, char& action) {
-  const Target t = parseTarget(request.target);
-  const std::string base = baseUrl(options_, request);
-  const bool get = request.method == "GET" || request.method == "HEAD";
-
-  if (t.path.size() == 1 && t.path[0] == "metadata") {
-    if (!get) return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge");
-    return json(200, capabilityStatement(*search_, base, messages_->canonicalBase()));
-  }
-  if (t.path.size() == 1 && t.path[0] == "healthz") {
-    auto store = acquire();
-    if (!store) return failure(store.error());
-    Lease lease(*this, std::move(*store));
-    if (auto ping = lease.check(lease->read("Patient", "healthz")); !ping)
-      return failure(ping.error());
-    http::Response r;
-    r.headers.push_back({"Content-Type", "application/json"});
-    r.body = "{\"status\":\"ok\"}";
-    return r;
-  }
-  if (t.path.size() == 1 && t.path[0] == "metrics") {
-    http::Response r;
-    r.headers.push_back({"Content-Type", "text/plain; version=0.0.4"});
-    r.body = metrics_.text();
-    if (options_.more_metrics) r.body += options_.more_metrics();
-    return r;
-  }
-  // GET /outbox — the mails liaison sends (acknowledgements, notices) and what became of them:
-  // for operators to see failures (5xx) and retries. Recipients are professionals' addresses.
-  if (t.path.size() == 1 && t.path[0] == "outbox") {
-    if (!get) return failure(Errc::RestMethodNotAllowed, "GET /outbox seulement");
-    std::string status;
-    int count = options_.default_count;
-    for (const auto& [name, value] : t.query) {
-      if (name == "status") {
-        static const std::set<std::string> known{"pending", "sending",   "sent",
-                                                 "failed",  "delivered", "displayed"};
-        if (!known.count(value))
-          return failure(Errc::RestSearchInvalid,
-                         "status : pending, sending, sent, failed, "
-                         "delivered ou displayed");
-        status = value;
-      } else if (name == "_count") {
-        char* end = nullptr;
-        const long n = std::strtol(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || n < 1 || n > options_.max_count)
-          return failure(Errc::RestSearchInvalid,
-                         "_count : un entier de 1 à " + std::to_string(options_.max_count));
-        count = static_cast<int>(n);
-      } else {
-        return failure(Errc::RestSearchUnknown, "Paramètre inconnu pour /outbox : " + name);
-      }
+// The route table's handler column: each Handler to the member function that serves it.
+http::Response FhirApi::dispatch(Call& call) {
+  switch (call.match.route->handler) {
+    case Handler::Health:
+      return health();
+    case Handler::Metrics: {
+      http::Response r;
+      r.headers.push_back({"Content-Type", "text/plain; version=0.0.4"});
+      r.body = metrics_.text();
+      if (options_.more_metrics) r.body += options_.more_metrics();
+      return r;
     }
-    auto store = acquire();
-    if (!store) return failure(store.error());
-    Lease lease(*this, std::move(*store));
-    Outbox* outbox = lease->outbox();
-    if (outbox == nullptr) return failure(Errc::RestNotFound, "Pas de boîte d'envoi");
-    auto rows = lease.check(outbox->list(status, count));
-    if (!rows) return failure(rows.error());
-    action = 'R';
-    what = "outbox" + (status.empty() ? "" : "?status=" + status);
-    std::string body;
-    json::JsonOut w(body);
-    w.StartObject();
-    w.Key("mails");
-    w.StartArray();
-    for (const OutboxEntry& e : *rows) {
-      w.StartObject();
-      w.Key("id");
-      w.Int64(e.id);
-      w.Key("kind");
-      w.String(e.kind);
-      w.Key("messageId");
-      w.String(e.message_id);
-      w.Key("to");
-      w.StartArray();
-      for (const std::string& to : e.recipients)
-        w.String(to);
-      w.EndArray();
-      w.Key("status");
-      w.String(e.status);
-      w.Key("attempts");
-      w.Int64(e.attempts);
-      w.Key("nextAttemptAt");
-      w.String(e.next_attempt_at);
-      w.Key("createdAt");
-      w.String(e.created_at);
-      if (!e.sent_at.empty()) {
-        w.Key("sentAt");
-        w.String(e.sent_at);
-      }
-      if (!e.last_error.empty()) {
-        w.Key("lastError");
-        w.String(e.last_error);
-      }
-      if (!e.report.empty()) {
-        w.Key("report");
-        w.String(e.report);
-      }
-      if (e.journal_id != 0) {
-        w.Key("journal");
-        w.Int64(e.journal_id);
-      }
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    http::Response r;
-    r.headers.push_back({"Content-Type", "application/json"});
-    r.body = std::move(body);
-    return r;
-  }
-
-  // POST / — a message, as the mailbox would deliver it: journal, ingest, store.
-  if (t.path.empty()) {
-    if (request.method != "POST")
-      return failure(Errc::RestMethodNotAllowed, "POST / attend un message ou une fiche");
-    if (request.body.empty()) return failure(Errc::RestBodyInvalid, "Corps de requête vide");
-    action = 'C';
-    auto store = acquire();
-    if (!store) return failure(store.error());
-    Lease lease(*this, std::move(*store));
-    const std::string_view type = request.header("Content-Type");
-    if (type.find("json") != std::string_view::npos && isTransactionBundle(request.body)) {
-      what = "Bundle (transaction)";
-      return transaction(*lease, request.body, base);
-    }
-    const bool mail =
-        type.find("message/rfc822") != std::string_view::npos ||
-        (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(request.body));
-    pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
-    if (options_.answer) intake.answerWith(options_.answer);
-    const std::string source =
-        "api:" + (request.client_subject.empty() ? request.remote : request.client_subject);
-    auto stored = lease.check(intake.ingest(request.body, source, mail));
-    if (!stored) return failure(stored.error());
-    what = "message " + std::to_string(stored->journal_id);
-    metrics_.ingest(stored->result.status, stored->duplicate);
-    // A Parameters resource: the outcome, the status, and the transaction-response Bundle.
-    std::string body;
-    json::JsonOut w(body);
-    w.StartObject();
-    w.Key("resourceType");
-    w.String("Parameters");
-    w.Key("parameter");
-    w.StartArray();
-    w.StartObject();
-    w.Key("name");
-    w.String("status");
-    w.Key("valueCode");
-    w.String(pipeline::toString(stored->result.status));
-    w.EndObject();
-    w.StartObject();
-    w.Key("name");
-    w.String("journal");
-    w.Key("valueInteger");
-    w.Int64(stored->journal_id);
-    w.EndObject();
-    w.StartObject();
-    w.Key("name");
-    w.String("duplicate");
-    w.Key("valueBoolean");
-    w.Bool(stored->duplicate);
-    w.EndObject();
-    w.StartObject();
-    w.Key("name");
-    w.String("outcome");
-    w.Key("resource");
-    w.RawValue(stored->outcome_json.data(), stored->outcome_json.size());
-    w.EndObject();
-    if (!stored->response_json.empty()) {
-      w.StartObject();
-      w.Key("name");
-      w.String("response");
-      w.Key("resource");
-      w.RawValue(stored->response_json.data(), stored->response_json.size());
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    const int status = stored->result.status == pipeline::IngestStatus::Quarantined ? 422
-                       : stored->duplicate                                          ? 200
-                                                                                    : 201;
-    return json(status, std::move(body));
-  }
-
-  const std::string& type = t.path[0];
-  // Documents' bytes: read only, and not searchable (not in the search parameters).
-  if (type == "Binary") return binary(request, t, what, action);
-  if (search_->of(type).empty())
-    return failure(Errc::RestTypeUnsupported, "Type de ressource non servi : " + type);
-  if (!get) return write(request, t, base, what, action);
-  if (t.path.size() >= 2 && t.path[1] != "_history" && !isFhirId(t.path[1]))
-    return failure(Errc::RestNotFound, "Identifiant de ressource invalide");
-
-  auto store = acquire();
-  if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
-
-  // GET /Type/id and /Type/id/_history/vid
-  if (t.path.size() == 2 && t.path[1] != "_history") {
-    action = 'R';
-    what = type + "/" + t.path[1];
-    auto r = lease.check(lease->read(type, t.path[1]));
-    if (!r) return failure(r.error());
-    if (!*r) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
-    if ((*r)->deleted) return failure(Errc::RestGone, "Ressource supprimée : " + what);
-    http::Response resp = json(200, (*r)->json);
-    addVersionHeaders(resp, **r);
-    return resp;
-  }
-  if (t.path.size() == 4 && t.path[2] == "_history") {
-    action = 'R';
-    what = type + "/" + t.path[1] + "/_history/" + t.path[3];
-    char* end = nullptr;
-    const long long v = std::strtoll(t.path[3].c_str(), &end, 10);
-    if (*end != '\0' || v < 1) return failure(Errc::RestNotFound, "Version invalide");
-    auto r = lease.check(lease->vread(type, t.path[1], v));
-    if (!r) return failure(r.error());
-    if (!*r) return failure(Errc::RestNotFound, "Version inconnue : " + what);
-    if ((*r)->deleted) return failure(Errc::RestGone, "Version supprimée : " + what);
-    http::Response resp = json(200, (*r)->json);
-    addVersionHeaders(resp, **r);
-    return resp;
-  }
-  // History of an instance or of the type.
-  if ((t.path.size() == 3 && t.path[2] == "_history") ||
-      (t.path.size() == 2 && t.path[1] == "_history")) {
-    action = 'R';
-    const std::string id = t.path.size() == 3 ? t.path[1] : "";
-    what = type + (id.empty() ? "" : "/" + id) + "/_history";
-    int count = options_.default_count;
-    std::string after;
-    for (const auto& [name, value] : t.query) {
-      if (name == "_count") count = std::clamp(std::atoi(value.c_str()), 1, options_.max_count);
-      if (name == "_cursor") after = value;
-    }
-    auto page = lease.check(lease->history(type, id, count, after));
-    if (!page) return failure(page.error());
-    if (!id.empty() && page->resources.empty() && after.empty())
-      return failure(Errc::RestNotFound, "Ressource inconnue : " + type + "/" + id);
-    std::vector<BundleEntry> entries;
-    for (const StoredResource& r : page->resources)
-      entries.push_back({&r, nullptr});
-    const std::string path = base + "/" + what;
-    const std::string q = queryWithout(t, "_cursor");
-    const std::string self = path + (q.empty() ? "" : "?" + q);
-    const std::string next = page->next.empty() ? ""
-                                                : path + "?" + (q.empty() ? "" : q + "&") +
-                                                      "_cursor=" + urlEncode(page->next);
-    return json(200, bundleJson("history", base, entries, std::nullopt, self, next));
-  }
-  // Search.
-  if (t.path.size() == 1) {
-    action = 'R';
-    auto parsed = parseSearch(type, t, *search_, options_, base);
-    what = type + "?" + (parsed ? parsed->names : "");
-    if (!parsed) return failure(parsed.error());
-    auto page = lease.check(lease->search(parsed->request));
-    if (!page) return failure(page.error());
-    std::vector<BundleEntry> entries;
-    for (const StoredResource& r : page->resources)
-      entries.push_back({&r, "match"});
-    // _include: the resources the page's references point to, once each.
-    std::vector<StoredResource> included;
-    std::set<std::string> seen;
-    for (const StoredResource& r : page->resources)
-      seen.insert(r.type + "/" + r.id);
-    for (const auto& [source, param] : parsed->includes) {
-      for (const StoredResource& r : page->resources) {
-        for (const IndexEntry& e : search_->extract(r.type, r.json)) {
-          if (e.kind != SearchKind::Reference || e.param != param->name) continue;
-          if (!seen.insert(e.second).second) continue;
-          const std::size_t slash = e.second.find('/');
-          auto target =
-              lease.check(lease->read(e.second.substr(0, slash), e.second.substr(slash + 1)));
-          if (!target) return failure(target.error());
-          if (*target && !(*target)->deleted) included.push_back(std::move(**target));
-        }
-      }
-    }
-    for (const StoredResource& r : included)
-      entries.push_back({&r, "include"});
-    const std::string path = base + "/" + type;
-    const std::string q = queryWithout(t, "_cursor");
-    const std::string self = path + (q.empty() ? "" : "?" + q);
-    const std::string next = page->next.empty() ? ""
-                                                : path + "?" + (q.empty() ? "" : q + "&") +
-                                                      "_cursor=" + urlEncode(page->next);
-    return json(200, bundleJson("searchset", base, entries, page->total, self, next));
+    case Handler::Capabilities:
+      return json(200, capabilityStatement(*search_, call.base, messages_->canonicalBase()));
+    case Handler::Outbox:
+      return outbox(call);
+    case Handler::Post:
+      return post(call);
+    case Handler::Binary:
+      return binary(call);
+    case Handler::Read:
+    case Handler::Vread:
+      return read(call);
+    case Handler::History:
+      return history(call);
+    case Handler::Search:
+      return searchType(call);
+    case Handler::Create:
+    case Handler::Update:
+    case Handler::Delete:
+    case Handler::Validate:
+      return write(call);
   }
   return failure(Errc::RestNotFound, "Chemin inconnu");
 }
 
+http::Response FhirApi::health() {
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  if (auto ping = lease.check(lease->read("Patient", "healthz")); !ping)
+    return failure(ping.error());
+  http::Response r;
+  r.headers.push_back({"Content-Type", "application/json"});
+  r.body = "{\"status\":\"ok\"}";
+  return r;
+}
+
+// GET /outbox — the mails liaison sends (acknowledgements, notices) and what became of them:
+// for operators to see failures (5xx) and retries. Recipients are professionals' addresses.
+http::Response FhirApi::outbox(Call& call) {
+  std::string status;
+  int count = options_.default_count;
+  for (const auto& [name, value] : call.target.query) {
+    if (name == "status") {
+      static const std::set<std::string> known{"pending", "sending",   "sent",
+                                               "failed",  "delivered", "displayed"};
+      if (!known.count(value))
+        return failure(Errc::RestSearchInvalid,
+                       "status : pending, sending, sent, failed, "
+                       "delivered ou displayed");
+      status = value;
+    } else if (name == "_count") {
+      auto n = parseCount(value, options_.max_count);
+      if (!n) return failure(n.error());
+      count = std::max(*n, 1);  // no count-only page here: at least one row
+    } else {
+      return failure(Errc::RestSearchUnknown, "Paramètre inconnu pour /outbox : " + name);
+    }
+  }
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  Outbox* outbox = lease->outbox();
+  if (outbox == nullptr) return failure(Errc::RestNotFound, "Pas de boîte d'envoi");
+  auto rows = lease.check(outbox->list(status, count));
+  if (!rows) return failure(rows.error());
+  call.action = 'R';
+  call.what = "outbox" + (status.empty() ? "" : "?status=" + status);
+  std::string body;
+  json::JsonOut w(body);
+  w.StartObject();
+  w.Key("mails");
+  w.StartArray();
+  for (const OutboxEntry& e : *rows) {
+    w.StartObject();
+    w.Key("id");
+    w.Int64(e.id);
+    w.Key("kind");
+    w.String(e.kind);
+    w.Key("messageId");
+    w.String(e.message_id);
+    w.Key("to");
+    w.StartArray();
+    for (const std::string& to : e.recipients)
+      w.String(to);
+    w.EndArray();
+    w.Key("status");
+    w.String(e.status);
+    w.Key("attempts");
+    w.Int64(e.attempts);
+    w.Key("nextAttemptAt");
+    w.String(e.next_attempt_at);
+    w.Key("createdAt");
+    w.String(e.created_at);
+    if (!e.sent_at.empty()) {
+      w.Key("sentAt");
+      w.String(e.sent_at);
+    }
+    if (!e.last_error.empty()) {
+      w.Key("lastError");
+      w.String(e.last_error);
+    }
+    if (!e.report.empty()) {
+      w.Key("report");
+      w.String(e.report);
+    }
+    if (e.journal_id != 0) {
+      w.Key("journal");
+      w.Int64(e.journal_id);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  http::Response r;
+  r.headers.push_back({"Content-Type", "application/json"});
+  r.body = std::move(body);
+  return r;
+}
+
+// POST / — a message, as the mailbox would deliver it: journal, ingest, store.
+http::Response FhirApi::post(Call& call) {
+  if (call.request.body.empty()) return failure(Errc::RestBodyInvalid, "Corps de requête vide");
+  call.action = 'C';
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  const std::string_view type = call.request.header("Content-Type");
+  if (call.interaction == auth::Interaction::Transaction) {
+    call.what = "Bundle (transaction)";
+    return transaction(*lease, call.request.body, call.base);
+  }
+  const bool mail =
+      type.find("message/rfc822") != std::string_view::npos ||
+      (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(call.request.body));
+  pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
+  if (options_.answer) intake.answerWith(options_.answer);
+  // The journal's source names the configured client: the transport that vouches for the message.
+  const std::string source =
+      "api:" + (call.principal != nullptr ? call.principal->id : call.request.remote);
+  auto stored = lease.check(intake.ingest(call.request.body, source, mail));
+  if (!stored) return failure(stored.error());
+  call.what = "message " + std::to_string(stored->journal_id);
+  metrics_.ingest(stored->result.status, stored->duplicate);
+  // A Parameters resource: the outcome, the status, and the transaction-response Bundle.
+  std::string body;
+  json::JsonOut w(body);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("Parameters");
+  w.Key("parameter");
+  w.StartArray();
+  w.StartObject();
+  w.Key("name");
+  w.String("status");
+  w.Key("valueCode");
+  w.String(pipeline::toString(stored->result.status));
+  w.EndObject();
+  w.StartObject();
+  w.Key("name");
+  w.String("journal");
+  w.Key("valueInteger");
+  w.Int64(stored->journal_id);
+  w.EndObject();
+  w.StartObject();
+  w.Key("name");
+  w.String("duplicate");
+  w.Key("valueBoolean");
+  w.Bool(stored->duplicate);
+  w.EndObject();
+  w.StartObject();
+  w.Key("name");
+  w.String("outcome");
+  w.Key("resource");
+  w.RawValue(stored->outcome_json.data(), stored->outcome_json.size());
+  w.EndObject();
+  if (!stored->response_json.empty()) {
+    w.StartObject();
+    w.Key("name");
+    w.String("response");
+    w.Key("resource");
+    w.RawValue(stored->response_json.data(), stored->response_json.size());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  const int status = stored->result.status == pipeline::IngestStatus::Quarantined ? 422
+                     : stored->duplicate                                          ? 200
+                                                                                  : 201;
+  return json(status, std::move(body));
+}
+
+// GET /Type/id and /Type/id/_history/vid
+http::Response FhirApi::read(Call& call) {
+  const std::string& type = call.match.type;
+  const std::string& id = call.match.id;
+  const bool version = call.match.route->handler == Handler::Vread;
+  call.action = 'R';
+  call.what = type + "/" + id;
+  if (version) call.what += "/_history/" + std::to_string(call.match.version);
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  auto r = version ? lease.check(lease->vread(type, id, call.match.version))
+                   : lease.check(lease->read(type, id));
+  if (!r) return failure(r.error());
+  if (!*r)
+    return failure(Errc::RestNotFound,
+                   (version ? "Version inconnue : " : "Ressource inconnue : ") + call.what);
+  if ((*r)->deleted)
+    return failure(Errc::RestGone,
+                   (version ? "Version supprimée : " : "Ressource supprimée : ") + call.what);
+  http::Response resp = json(200, (*r)->json);
+  addVersionHeaders(resp, **r);
+  return resp;
+}
+
+// History of an instance or of the type.
+http::Response FhirApi::history(Call& call) {
+  const std::string& type = call.match.type;
+  const std::string& id = call.match.id;
+  call.action = 'R';
+  call.what = type + (id.empty() ? "" : "/" + id) + "/_history";
+  int count = options_.default_count;
+  std::string after;
+  for (const auto& [name, value] : call.target.query) {
+    if (name == "_count") {
+      auto n = parseCount(value, options_.max_count);
+      if (!n) return failure(n.error());
+      count = std::max(*n, 1);  // no count-only history: at least one entry
+    }
+    if (name == "_cursor") after = value;
+  }
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  auto page = lease.check(lease->history(type, id, count, after));
+  if (!page) return failure(page.error());
+  if (!id.empty() && page->resources.empty() && after.empty())
+    return failure(Errc::RestNotFound, "Ressource inconnue : " + type + "/" + id);
+  std::vector<BundleEntry> entries;
+  for (const StoredResource& r : page->resources)
+    entries.push_back({&r, nullptr});
+  const std::string path = call.base + "/" + call.what;
+  const std::string q = queryWithout(call.target, "_cursor");
+  const std::string self = path + (q.empty() ? "" : "?" + q);
+  const std::string next = page->next.empty() ? ""
+                                              : path + "?" + (q.empty() ? "" : q + "&") +
+                                                    "_cursor=" + urlEncode(page->next);
+  return json(200, bundleJson("history", call.base, entries, std::nullopt, self, next));
+}
+
+// GET /Type?…
+http::Response FhirApi::searchType(Call& call) {
+  const std::string& type = call.match.type;
+  const std::string& base = call.base;
+  call.action = 'R';
+  auto parsed = parseSearch(type, call.target, *search_, options_, base);
+  call.what = type + "?" + (parsed ? parsed->names : "");
+  if (!parsed) return failure(parsed.error());
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  auto page = lease.check(lease->search(parsed->request));
+  if (!page) return failure(page.error());
+  std::vector<BundleEntry> entries;
+  for (const StoredResource& r : page->resources)
+    entries.push_back({&r, "match"});
+  // _include: the resources the page's references point to, once each.
+  std::vector<StoredResource> included;
+  std::set<std::string> seen;
+  for (const StoredResource& r : page->resources)
+    seen.insert(r.type + "/" + r.id);
+  for (const auto& [source, param] : parsed->includes) {
+    for (const StoredResource& r : page->resources) {
+      for (const IndexEntry& e : search_->extract(r.type, r.json)) {
+        if (e.kind != SearchKind::Reference || e.param != param->name) continue;
+        if (!seen.insert(e.second).second) continue;
+        const std::size_t slash = e.second.find('/');
+        auto target =
+            lease.check(lease->read(e.second.substr(0, slash), e.second.substr(slash + 1)));
+        if (!target) return failure(target.error());
+        if (*target && !(*target)->deleted) included.push_back(std::move(**target));
+      }
+    }
+  }
+  for (const StoredResource& r : included)
+    entries.push_back({&r, "include"});
+  const std::string path = base + "/" + type;
+  const std::string q = queryWithout(call.target, "_cursor");
+  const std::string self = path + (q.empty() ? "" : "?" + q);
+  const std::string next = page->next.empty() ? ""
+                                              : path + "?" + (q.empty() ? "" : q + "&") +
+                                                    "_cursor=" + urlEncode(page->next);
+  return json(200, bundleJson("searchset", base, entries, page->total, self, next));
+}
+
 // GET /Binary/{id}: a document's bytes as they were received, with their Content-Type; as the
 // FHIR Binary resource (base64) when asked for FHIR JSON (Accept or _format), as FHIR says.
-http::Response FhirApi::binary(const http::Request& request, const Target& t, std::string& what,
-                               char& action) {
-  if (request.method != "GET" && request.method != "HEAD")
-    return failure(Errc::RestMethodNotAllowed, "Binary : lecture seule (GET /Binary/{id})");
-  if (t.path.size() == 1)
-    return failure(Errc::RestMethodNotAllowed, "Binary : pas de recherche (GET /Binary/{id})");
-  if (t.path.size() != 2) return failure(Errc::RestNotFound, "Chemin inconnu");
-  const std::string& id = t.path[1];
-  if (!isFhirId(id)) return failure(Errc::RestNotFound, "Identifiant de ressource invalide");
-  action = 'R';
-  what = "Binary/" + id;
+http::Response FhirApi::binary(Call& call) {
+  const http::Request& request = call.request;
+  const Target& t = call.target;
+  const std::string& id = call.match.id;
+  call.action = 'R';
+  call.what = "Binary/" + id;
+  const std::string& what = call.what;
   auto store = acquire();
   if (!store) return failure(store.error());
   Lease lease(*this, std::move(*store));
@@ -1164,18 +1185,18 @@ http::Response FhirApi::transaction(Store& store, std::string_view body, std::st
   return json(200, std::move(response));
 }
 
-http::Response FhirApi::write(const http::Request& request, const Target& t,
-                              const std::string& base, std::string& what, char& action) {
-  const std::string& type = t.path[0];
+http::Response FhirApi::write(Call& call) {
+  const http::Request& request = call.request;
+  const std::string& type = call.match.type;
+  const std::string& base = call.base;
+  std::string& what = call.what;
+  char& action = call.action;
   const std::string now = fhir::instantOf(clock_->now());
   // POST /Type/$validate
-  if (request.method == "POST" && t.path.size() == 2 && t.path[1] == "$validate")
+  if (call.match.route->handler == Handler::Validate)
     return json(200, validateResource(type, request.body));
-  const bool create = request.method == "POST" && t.path.size() == 1;
-  const bool update = request.method == "PUT" && t.path.size() == 2;
-  const bool remove = request.method == "DELETE" && t.path.size() == 2;
-  if (!create && !update && !remove)
-    return failure(Errc::RestMethodNotAllowed, "Méthode non prise en charge ici");
+  const bool create = call.match.route->handler == Handler::Create;
+  const bool remove = call.match.route->handler == Handler::Delete;
 
   auto store = acquire();
   if (!store) return failure(store.error());
@@ -1183,10 +1204,10 @@ http::Response FhirApi::write(const http::Request& request, const Target& t,
 
   if (remove) {
     action = 'D';
-    what = type + "/" + t.path[1];
+    what = type + "/" + call.match.id;
     auto tx = lease->begin();
     if (!tx) return failure(tx.error());
-    auto removed = lease.check((*tx)->remove(type, t.path[1], ifMatch(request)));
+    auto removed = lease.check((*tx)->remove(type, call.match.id, ifMatch(request)));
     if (!removed) return failure(removed.error());
     if (!*removed) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
     if (auto c = lease.check((*tx)->commit()); !c) return failure(c.error());
@@ -1224,7 +1245,7 @@ http::Response FhirApi::write(const http::Request& request, const Target& t,
     id = map::deriveUuid(seed, type);
   } else {
     action = 'U';
-    id = t.path[1];
+    id = call.match.id;
     what = type + "/" + id;
   }
   auto prepared = pipeline::prepareResource(request.body, type, id, now, create);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/auth/authenticator.hpp"
+#include "core/auth/authorize.hpp"
 #include "core/ports/clock.hpp"
 #include "core/ports/http.hpp"
 #include "core/ports/store.hpp"
@@ -19,8 +21,6 @@
 #include "pipeline/stored_intake.hpp"
 
 namespace liaison::rest {
-
-struct Target;  // a parsed request target (fhir_api.cpp)
 
 using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
 
@@ -34,6 +34,11 @@ struct ApiOptions {
   pipeline::StoredIntake::Answer answer;
   // More Prometheus text for /metrics (the mail transport's counters).
   std::function<std::string()> more_metrics;
+  // Who may do what: every route but /healthz needs a principal the authenticator recognises and
+  // a role of the policy that permits the route's interaction. Without them (null), every such
+  // route answers 401: nothing is open by default.
+  const auth::Authenticator* authenticator = nullptr;
+  const auth::Policy* policy = nullptr;
 };
 
 // Prometheus counters and a latency histogram; lock-free increments.
@@ -68,12 +73,18 @@ class FhirApi {
   Result<std::unique_ptr<Store>> acquire();
   void release(std::unique_ptr<Store> store);
 
-  http::Response route(const http::Request& request, std::string& audit_what, char& action);
-  http::Response write(const http::Request& request, const Target& target, const std::string& base,
-                       std::string& audit_what, char& action);
+  struct Call;  // one request on its way through a handler (fhir_api.cpp)
+  // The handlers of the route table (rest/routes.hpp), one per Handler.
+  http::Response dispatch(Call& call);
+  http::Response health();
+  http::Response outbox(Call& call);
+  http::Response post(Call& call);
+  http::Response binary(Call& call);
+  http::Response read(Call& call);
+  http::Response history(Call& call);
+  http::Response searchType(Call& call);
+  http::Response write(Call& call);
   http::Response transaction(Store& store, std::string_view body, std::string_view base);
-  http::Response binary(const http::Request& request, const Target& target, std::string& audit_what,
-                        char& action);
   static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;

@@ -124,6 +124,15 @@ Result<RouteMatch> matchRoute(std::span<const Route> table, std::string_view met
       m.version = *v;
     }
   }
+  // A type the table routes by name (Binary) has those routes only: read only, not searchable.
+  if (found->type.empty() && !m.type.empty()) {
+    for (const Route& r : table) {
+      if (r.type == m.type)
+        return makeError(
+            Errc::RestMethodNotAllowed,
+            m.type + " : seulement " + std::string(r.method) + " " + std::string(r.pattern));
+    }
+  }
   if (found->type.empty() && !m.type.empty() && !served(m.type))
     return makeError(Errc::RestTypeUnsupported, "Type de ressource non servi : " + m.type);
   return m;
@@ -135,8 +144,16 @@ std::string allowedMethods(std::span<const Route> table, const std::vector<std::
     best = std::max(best, fit(r.pattern, path));
   std::string out;
   if (best < 0) return out;
+  auto literalType = [&](const std::string& segment) {
+    return std::any_of(table.begin(), table.end(),
+                       [&](const Route& r) { return r.type == segment; });
+  };
   for (const Route& r : table) {
     if (fit(r.pattern, path) != best) continue;
+    // {type} is always the first segment; a type routed by name has only its own routes.
+    if (r.type.empty() && !path.empty() && r.pattern.rfind("/{type}", 0) == 0 &&
+        literalType(path[0]))
+      continue;
     std::string m(r.method);
     if (m == "GET") m = "GET, HEAD";
     if (out.find(m) == std::string::npos) out += (out.empty() ? "" : ", ") + m;

@@ -108,6 +108,9 @@ class MailEndToEnd : public ::testing::Test {
     std::ofstream(path)
         << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0}, \"tls\": {\"enabled\": false},"
         << " \"insecureForTests\": true,"
+        // The operators' token (sha256 of "jeton-ops-e2e") for /outbox and /metrics.
+        << " \"access\": {\"tokens\": [{\"name\": \"ops\", \"roles\": [\"ops\"], \"sha256\":"
+        << " \"77f43dbdb81fb1c0dd769786b77125d59eb5745cadff3d38692aa142bcbce0e5\"}]},"
         << " \"database\": \"" << dsn_ << "\","
         << " \"mail\": {\"gateway\": {\"address\": \"" << kGateway
         << "\", \"name\": \"ESS Cardio+\"}, \"nil\": \"NIL-LIAISON-TEST\","
@@ -266,11 +269,14 @@ TEST_F(MailEndToEnd, ServeKeepsGoingAcrossAnImapRestartAndShowsFailedMails) {
   std::string failed;
   for (int i = 0; i < 100 && failed.find("nobody@cardio-plus.test") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    failed = shell("curl -sS " + server.url + "/outbox?status=failed").second;
+    failed = shell("curl -sS -H 'Authorization: Bearer jeton-ops-e2e' " + server.url +
+                   "/outbox?status=failed")
+                 .second;
   }
   EXPECT_NE(failed.find("nobody@cardio-plus.test"), std::string::npos) << failed;
   EXPECT_NE(failed.find("smtp-permanent"), std::string::npos) << failed;
-  const std::string metrics = shell("curl -sS " + server.url + "/metrics").second;
+  const std::string metrics =
+      shell("curl -sS -H 'Authorization: Bearer jeton-ops-e2e' " + server.url + "/metrics").second;
   EXPECT_NE(metrics.find("liaison_mail_fetched_total 7"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("liaison_outbox_failed_total 1"), std::string::npos) << metrics;
   EXPECT_EQ(server.stop(), 0);

@@ -17,6 +17,7 @@
 #include "integration_env.hpp"
 #include "parse/text/base64.hpp"
 #include "pipeline/codec.hpp"
+#include "rest/access.hpp"
 #include "rest/fhir_api.hpp"
 #include "support/test_support.hpp"
 
@@ -48,14 +49,31 @@ class Rest : public ::testing::Test {
     ASSERT_TRUE(pg::migrate(dsn_));
     messages_ = new pipeline::MessageIntake(test::mssante(), test::cardioPlus(), test::testClock());
     forms_ = new pipeline::FormIntake(test::cardioPlus(), test::testClock());
+    // The suite's client: the certificate of the test PKI, as a coordinator (writes and deletes)
+    // and ops (metrics); a reader and an intake client by token for the authorization tests.
+    auto policy = rest::parsePolicy(test::readRepoFile("profiles/policy.json"));
+    ASSERT_TRUE(policy) << policy.error().detail;
+    policy_ = new auth::Policy(std::move(*policy));
+    rest::AccessSettings access;
+    access.clients.push_back({"secretariat-cardio-plus",
+                              std::string(kSubject),
+                              "",
+                              {"coordinator", "ops"},
+                              {"cardio-plus"}});
+    access.tokens.push_back({"lecteur", rest::tokenHash("jeton-lecteur"), {"reader"}, {"*"}});
+    access.tokens.push_back(
+        {"plateforme", rest::tokenHash("jeton-plateforme"), {"intake-client"}, {"*"}});
+    access_ = new rest::ClientAccess(std::move(access));
+    rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
+    options.authenticator = access_;
+    options.policy = policy_;
     api_ = new rest::FhirApi(
         [] {
           auto s = pg::PgStore::open(dsn_);
           if (!s) return Result<std::unique_ptr<Store>>(s.error());
           return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
         },
-        test::searchParameters(), *messages_, *forms_, test::testClock(),
-        rest::ApiOptions{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}});
+        test::searchParameters(), *messages_, *forms_, test::testClock(), options);
     for (const char* m :
          {"ldl_ses.eml", "pps.eml", "tlm_da.eml", "referral_note.eml", "cr_consultation.eml"}) {
       Reply r = post(message(m), "message/rfc822");
@@ -66,18 +84,22 @@ class Rest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete api_;
+    delete access_;
+    delete policy_;
     delete forms_;
     delete messages_;
     itest::dropDatabase("t_rest");
   }
 
   static Reply call(const std::string& method, const std::string& target, std::string body = {},
-                    std::string content_type = {}) {
+                    std::string content_type = {}, std::string subject = std::string(kSubject),
+                    std::string authorization = {}) {
     http::Request request;
     request.method = method;
     request.target = target;
     request.body = std::move(body);
-    request.client_subject = "CN=secretariat-cardio-plus,O=ESS Cardio+";
+    request.client_subject = std::move(subject);
+    if (!authorization.empty()) request.headers.push_back({"Authorization", authorization});
     request.remote = "127.0.0.1:5555";
     request.headers.push_back({"Host", "gw.test"});
     if (!content_type.empty()) request.headers.push_back({"Content-Type", content_type});
@@ -123,6 +145,12 @@ class Rest : public ::testing::Test {
   static inline pipeline::MessageIntake* messages_ = nullptr;
   static inline pipeline::FormIntake* forms_ = nullptr;
   static inline rest::FhirApi* api_ = nullptr;
+  static inline auth::Policy* policy_ = nullptr;
+  static inline rest::ClientAccess* access_ = nullptr;
+  static constexpr std::string_view kSubject = "CN=secretariat-cardio-plus,O=ESS Cardio+";
+  // How the audit trail names the suite's client: principal, the role that allowed, credential.
+  static constexpr std::string_view kAgent =
+      "client:secretariat-cardio-plus role=coordinator (CN=secretariat-cardio-plus,O=ESS Cardio+)";
 };
 
 TEST_F(Rest, CapabilityStatementListsWhatIsServed) {
@@ -290,12 +318,76 @@ TEST_F(Rest, IngestThroughTheApiIsExactlyOnce) {
   EXPECT_EQ(call("POST", "/", "", "message/rfc822").status, 400);
 }
 
+// Who may do what (profiles/policy.json): authenticated before routing, one decision per route.
+TEST_F(Rest, EveryRouteButHealthNeedsAPrincipalWithTheRole) {
+  const std::string a = patientA();
+  // Nobody: 401 with a challenge, whatever the path (even one that does not exist).
+  for (const char* target : {"/Patient", "/metadata", "/metrics", "/outbox", "/nope"}) {
+    Reply r = call("GET", target, {}, {}, "");
+    EXPECT_EQ(r.status, 401) << target;
+    EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer realm=\"liaison\"") << target;
+    EXPECT_STREQ(r.body["issue"][0]["details"]["coding"][0]["code"].GetString(), "auth-required");
+  }
+  EXPECT_EQ(call("GET", "/healthz", {}, {}, "").status, 200);
+  // A certificate of the CA that no client of the configuration names, a wrong token.
+  EXPECT_EQ(call("GET", "/" + a, {}, {}, "CN=someone-else,O=Autre").status, 401);
+  EXPECT_EQ(call("GET", "/" + a, {}, {}, "", "Bearer jeton-faux").status, 401);
+  EXPECT_EQ(call("GET", "/" + a, {}, {}, std::string(kSubject), "Bearer jeton-faux").status, 401);
+  // A reader reads and searches, never writes: 403 forbidden.
+  const std::string reader = "Bearer jeton-lecteur";
+  EXPECT_EQ(call("GET", "/" + a, {}, {}, "", reader).status, 200);
+  EXPECT_EQ(call("GET", "/Patient?gender=female", {}, {}, "", reader).status, 200);
+  Reply refused = call("POST", "/", message("tlm_da.eml"), "message/rfc822", "", reader);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_STREQ(refused.body["issue"][0]["details"]["coding"][0]["code"].GetString(), "forbidden");
+  EXPECT_EQ(call("DELETE", "/" + a, {}, {}, "", reader).status, 403);
+  EXPECT_EQ(call("GET", "/metrics", {}, {}, "", reader).status, 403);
+  // The intake client posts messages and reads nothing, not even a transaction Bundle's worth.
+  const std::string platform = "Bearer jeton-plateforme";
+  EXPECT_EQ(call("GET", "/" + a, {}, {}, "", platform).status, 403);
+  EXPECT_EQ(call("GET", "/Patient", {}, {}, "", platform).status, 403);
+  EXPECT_EQ(call("POST", "/", R"({"resourceType":"Bundle","type":"transaction","entry":[]})",
+                 "application/fhir+json", "", platform)
+                .status,
+            403);
+  Reply posted = call("POST", "/", message("tlm_da.eml"), "message/rfc822", "", platform);
+  EXPECT_LT(posted.status, 300) << posted.text.substr(0, 300);
+  // The refusals are in the audit trail, with the principal.
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE agent = 'token:lecteur role=- "
+                  "(token:lecteur)' AND action = 'D' AND outcome = '4' AND what = '" +
+                  a + "'"),
+            1);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE agent LIKE 'token:plateforme "
+                  "role=intake-client%' AND action = 'C' AND outcome = '0'"),
+            1);
+}
+
+// Nonsense is a client error, never a 500: ids checked on every interaction, reserved names.
+TEST_F(Rest, MalformedPathsAre400Or405) {
+  EXPECT_EQ(call("PUT", "/Patient/_history", "{}", "application/fhir+json").status, 405);
+  EXPECT_EQ(call("DELETE", "/Patient/_history").status, 405);
+  EXPECT_EQ(call("POST", "/Patient/_history", "{}", "application/fhir+json").status, 405);
+  Reply r = call("PUT", "/Patient/a+b", "{}", "application/fhir+json");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_STREQ(r.body["issue"][0]["details"]["coding"][0]["code"].GetString(), "rest-id-invalid");
+  EXPECT_EQ(call("DELETE", "/Patient/a%20b").status, 400);
+  EXPECT_EQ(get("/Patient/" + std::string(65, 'x')).status, 400);
+  EXPECT_EQ(get("/Patient/x/_history/0").status, 400);
+  EXPECT_EQ(get("/Patient/x/_history?_count=abc").status, 400);
+  EXPECT_EQ(get("/outbox?_count=-3").status, 400);
+  Reply not_allowed = call("PATCH", "/Patient/x");
+  EXPECT_EQ(not_allowed.status, 405);
+  EXPECT_EQ(not_allowed.header("Allow"), "GET, HEAD, PUT, DELETE");
+}
+
 TEST_F(Rest, EveryReadIsAudited) {
   const std::string a = patientA();  // a search
   // Counted through the view that gives the trail as FHIR AuditEvents.
   const std::string reads_of_a =
       "SELECT count(*) FROM audit_event_fhir WHERE content->>'resourceType' = 'AuditEvent' "
-      "AND content->'agent'->0->'who'->>'display' = 'CN=secretariat-cardio-plus,O=ESS Cardio+' "
+      "AND content->'agent'->0->'who'->>'display' = '" +
+      std::string(kAgent) +
+      "' "
       "AND content->>'action' = 'R' AND content->'subtype'->0->>'code' = 'read' "
       "AND content->'entity'->0->'what'->>'display' = '" +
       a + "' AND content->>'outcome' = '0'";
@@ -336,7 +428,7 @@ TEST_F(Rest, BinaryServesTheExactBytes) {
     http::Request r;
     r.method = method;
     r.target = target;
-    r.client_subject = "CN=secretariat-cardio-plus,O=ESS Cardio+";
+    r.client_subject = std::string(kSubject);
     r.remote = "127.0.0.1:5555";
     r.headers.push_back({"Host", "gw.test"});
     if (!accept.empty()) r.headers.push_back({"Accept", accept});
@@ -350,7 +442,7 @@ TEST_F(Rest, BinaryServesTheExactBytes) {
   const std::string reads =
       "SELECT count(*) FROM audit_event WHERE action = 'R' AND subtype = 'read' AND what = "
       "'Binary/" +
-      id + "' AND agent = 'CN=secretariat-cardio-plus,O=ESS Cardio+'";
+      id + "' AND agent = '" + std::string(kAgent) + "'";
   const std::int64_t reads_before = count(reads);
 
   http::Response raw = request("GET", "/Binary/" + id, "*/*");
@@ -390,7 +482,7 @@ TEST_F(Rest, BinaryServesTheExactBytes) {
   EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE what = 'Binary/" + unknown +
                   "' AND outcome = '4'"),
             1);
-  EXPECT_EQ(get("/Binary/not*an*id").status, 404);
+  EXPECT_EQ(get("/Binary/not*an*id").status, 400);
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
     EXPECT_EQ(call(method, "/Binary/" + id, "{}", "application/fhir+json").status, 405) << method;
     EXPECT_EQ(call(method, "/Binary", "{}", "application/fhir+json").status, 405) << method;
@@ -659,6 +751,7 @@ TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
             409);
   {
     http::Request r;
+    r.client_subject = std::string(kSubject);
     r.method = "POST";
     r.target = "/Patient";
     r.body = patientJson(nir, "DOUBLON");
@@ -676,6 +769,7 @@ TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
   // Update with If-Match: version 2, the index follows, version 1 stays readable.
   auto put = [&](const std::string& body, const std::string& if_match) {
     http::Request r;
+    r.client_subject = std::string(kSubject);
     r.method = "PUT";
     r.target = "/Patient/" + id;
     r.body = body;

@@ -44,13 +44,30 @@ class Serve : public ::testing::Test {
     itest::dropDatabase("t_serve");
   }
 
+  // The test PKI's clients (certs/make-test-pki): the secretariat's certificate by its subject,
+  // a reader's, a regional platform's by its SAN; a token for the operators.
+  static constexpr const char* kOpsToken = "jeton-supervision-test";  // its SHA-256 below
+  static constexpr const char* kAccess =
+      "\"access\": {\"clients\": ["
+      "{\"name\": \"secretariat-cardio-plus\", \"subject\": "
+      "\"CN=secretariat-cardio-plus,O=ESS Cardio\\\\+\", \"roles\": [\"secretariat\"], "
+      "\"ess\": [\"cardio-plus\"]},"
+      "{\"name\": \"lecteur\", \"subject\": \"CN=lecteur-cardio-plus,O=ESS Cardio\\\\+\", "
+      "\"roles\": [\"reader\"]},"
+      "{\"name\": \"plateforme-regionale\", \"san\": \"DNS:plateforme.test\", "
+      "\"roles\": [\"intake-client\"]}],"
+      " \"tokens\": [{\"name\": \"supervision\", \"sha256\": "
+      "\"14d194c482ff944e3877b91eddec924b1f815f41fbb35a42070097c23be37c85\", "
+      "\"roles\": [\"ops\"]}]}";
+
   std::string config(const std::string& extra = "", const std::string& tls_extra = "") {
     const std::string path = (dir_ / "liaison.json").string();
     std::ofstream(path) << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0},"
                         << " \"tls\": {\"cert\": \"" << pki_ << "/server.crt\", \"key\": \"" << pki_
                         << "/server.key\", \"clientCa\": \"" << pki_
-                        << "/ca.crt\", \"requireClientCert\": true" << tls_extra << "},"
-                        << " \"database\": \"" << dsn_ << "\"" << extra << "}";
+                        << "/ca.crt\", \"requireClientCert\": "
+                        << (require_client_cert_ ? "true" : "false") << tls_extra << "},"
+                        << " \"database\": \"" << dsn_ << "\", " << kAccess << extra << "}";
     return path;
   }
 
@@ -63,6 +80,7 @@ class Serve : public ::testing::Test {
                  " -w '\\n%{http_code}' " + extra + " '" + url + "'");
   }
 
+  bool require_client_cert_ = true;
   std::string dsn_;
   std::string pki_;
   fs::path dir_;
@@ -100,7 +118,8 @@ TEST_F(Serve, HttpsWithClientCertificatesEndToEnd) {
   auto anonymous = curl(server.url + "/metadata", "", false);
   EXPECT_NE(anonymous.first, 0) << anonymous.second;
 
-  auto metrics = curl(server.url + "/metrics");
+  auto metrics =
+      curl(server.url + "/metrics", "-H 'Authorization: Bearer " + std::string(kOpsToken) + "'");
   EXPECT_NE(metrics.second.find("liaison_ingest_total{status=\"accepted\",duplicate=\"true\"} 1"),
             std::string::npos)
       << metrics.second;
@@ -148,6 +167,69 @@ TEST_F(Serve, HostileJsonBodiesAre400AndTheServerStaysUp) {
   // Still serving as before, and it stops cleanly.
   EXPECT_EQ(statusOf(curl(server.url + "/metadata").second), metadata);
   EXPECT_EQ(server.stop(), 0);
+}
+
+// Who may do what, against the real server (issue 14): certificates of the same CA with other
+// roles, a bearer token, and no credential at all (client certificates optional here).
+TEST_F(Serve, EveryRouteButHealthNeedsAClientWithTheRole) {
+  ASSERT_TRUE(pg::migrate(dsn_));
+  Served server;
+  require_client_cert_ = false;
+  ASSERT_TRUE(
+      server.start({LIAISON_BINARY, "serve", "--config", config(", \"insecureForTests\": true")}));
+  const std::string mail =
+      "-H 'Content-Type: message/rfc822' --data-binary @'" + itest::messagePath("tlm_da.eml") + "'";
+  const std::string ops = "-H 'Authorization: Bearer " + std::string(kOpsToken) + "'";
+
+  // No credential: 401 with its challenge; /healthz stays open.
+  auto anonymous = curl(server.url + "/Patient", "-i", false);
+  EXPECT_EQ(statusOf(anonymous.second), 401) << anonymous.second.substr(0, 400);
+  EXPECT_NE(anonymous.second.find("WWW-Authenticate: Bearer"), std::string::npos);
+  EXPECT_NE(anonymous.second.find("auth-required"), std::string::npos);
+  EXPECT_EQ(statusOf(curl(server.url + "/metrics", "", false).second), 401);
+  EXPECT_EQ(statusOf(curl(server.url + "/healthz", "", false).second), 200);
+
+  // The regional platform (matched by its SAN) posts a message, and reads nothing back.
+  auto posted = curl(server.url + "/", mail, true, "intake");
+  EXPECT_EQ(statusOf(posted.second), 201) << posted.second.substr(0, 400);
+  auto platform_reads = curl(server.url + "/Patient", "", true, "intake");
+  EXPECT_EQ(statusOf(platform_reads.second), 403);
+  EXPECT_NE(platform_reads.second.find("forbidden"), std::string::npos);
+
+  // A reader reads and searches; it cannot post.
+  EXPECT_EQ(statusOf(curl(server.url + "/Patient?_summary=count", "", true, "reader").second), 200);
+  EXPECT_EQ(statusOf(curl(server.url + "/", mail, true, "reader").second), 403);
+
+  // /metrics and /outbox need ops: the secretariat's certificate is refused, the token is not.
+  EXPECT_EQ(statusOf(curl(server.url + "/metrics").second), 403);
+  auto metrics = curl(server.url + "/metrics", ops, false);
+  EXPECT_EQ(statusOf(metrics.second), 200);
+  EXPECT_NE(metrics.second.find("liaison_http_requests_total"), std::string::npos);
+  EXPECT_EQ(statusOf(curl(server.url + "/outbox", ops, false).second), 200);
+  // A wrong token is refused even with a good certificate; an ops token reads no patient.
+  EXPECT_EQ(statusOf(curl(server.url + "/Patient", "-H 'Authorization: Bearer jeton-faux'").second),
+            401);
+  EXPECT_EQ(statusOf(curl(server.url + "/Patient", ops, false).second), 403);
+  EXPECT_EQ(server.stop(), 0);
+
+  // The trail names the principal and the role that allowed each access, and the refusals.
+  auto db = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(db);
+  auto count = [&](const std::string& sql) {
+    auto r = (*db)->exec(sql);
+    return r ? r->integer(0, 0) : -1;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent = 'client:plateforme-regionale "
+                  "role=intake-client (DNS:plateforme.test)' AND action = 'C' AND outcome = '0'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent LIKE 'client:lecteur role=reader "
+                  "(CN=lecteur-cardio-plus,%' AND action = 'R'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent LIKE 'client:lecteur role=- %' "
+                  "AND action = 'C' AND outcome = '4'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE source = 'api:plateforme-regionale'"),
+            1);
 }
 
 TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {

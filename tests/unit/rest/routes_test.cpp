@@ -81,6 +81,8 @@ TEST(Routes, ReservedNamesAreNeverIdsAndWrongMethodsAre405) {
   }
   EXPECT_EQ(allowedMethods(routes(), parseTarget("/Patient/p1").path), "GET, HEAD, PUT, DELETE");
   EXPECT_EQ(allowedMethods(routes(), parseTarget("/Patient/_history").path), "GET, HEAD");
+  EXPECT_EQ(allowedMethods(routes(), parseTarget("/Binary/b1").path), "GET, HEAD");
+  EXPECT_EQ(allowedMethods(routes(), parseTarget("/Binary").path), "");
 }
 
 TEST(Routes, IdsAreValidatedOnEveryInteraction) {
@@ -114,9 +116,17 @@ TEST(Routes, UnknownPathsAndTypes) {
   auto m = match("GET", "/Observation/o1");
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().code, Errc::RestTypeUnsupported);
-  m = match("GET", "/Binary");  // not searchable: not a served type
-  ASSERT_FALSE(m);
-  EXPECT_EQ(m.error().code, Errc::RestTypeUnsupported);
+  // Binary is routed by name: read only, never searched, created or deleted.
+  for (auto [method, target] :
+       std::vector<std::pair<const char*, const char*>>{{"GET", "/Binary"},
+                                                        {"POST", "/Binary"},
+                                                        {"GET", "/Binary/_history"},
+                                                        {"POST", "/Binary/$validate"},
+                                                        {"GET", "/Binary/b1/_history"}}) {
+    m = match(method, target);
+    ASSERT_FALSE(m) << method << " " << target;
+    EXPECT_EQ(m.error().code, Errc::RestMethodNotAllowed) << method << " " << target;
+  }
 }
 
 TEST(Routes, EveryRouteNeedsAPermissionButHealth) {
