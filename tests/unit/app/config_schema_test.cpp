@@ -145,6 +145,21 @@ TEST(ConfigSchema, NotJsonAndHostileNesting) {
   EXPECT_FALSE(ConfigSchema::parse("not a schema"));
 }
 
+// A keyword the walk does not read still fails the document, through RapidJSON's verdict, with the
+// path of the value it rejected.
+TEST(ConfigSchema, RapidJsonVerdictIsTheBackstop) {
+  auto s = ConfigSchema::parse(
+      R"({"type": "object", "properties": {"tls": {"type": "object", "dependencies": {"key": ["cert"]}}}})");
+  ASSERT_TRUE(s);
+  rapidjson::Document d;
+  d.Parse(R"({"tls": {"key": "server.key"}})");
+  auto errors = s->validate(d);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(toString(errors[0]), "tls: fails the schema's \"dependencies\" rule");
+  d.Parse(R"({"tls": {"key": "server.key", "cert": "server.crt"}})");
+  EXPECT_TRUE(s->validate(d).empty());
+}
+
 // Every JSON block of the README that shows a configuration: the serve example and its "mail"
 // section (a member, completed into an object), as an operator would copy them.
 std::vector<std::string> readmeConfigurations() {
