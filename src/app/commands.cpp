@@ -815,7 +815,9 @@ class Gateway {
   pipeline::StoredIntake::Answer answer() const {
     if (!acks_) return {};
     return [this](std::string_view bytes, const pipeline::IngestResult& result,
-                  std::int64_t journal_id) { return acks_->answer(bytes, result, journal_id); };
+                  std::int64_t journal_id, std::string_view source) {
+      return acks_->answer(bytes, result, journal_id, source);
+    };
   }
 
   // The intake of a mailbox (its own ESS when it names one) or of the server, over a store.

@@ -35,6 +35,7 @@ std::string bareAddress(std::string_view v) {
 // parse); whether it was a report is noted on the way.
 struct Headers {
   std::string block;
+  std::string_view raw;  // the header block as received, every field (for an MDN's part 3)
   bool report = false;
 };
 Headers headersOf(std::string_view bytes) {
@@ -44,6 +45,7 @@ Headers headersOf(std::string_view bytes) {
       head = bytes.substr(0, at + end.size() / 2);
   }
   Headers out;
+  out.raw = head;
   bool skipping = false;
   while (!head.empty()) {
     const std::size_t nl = head.find('\n');
@@ -60,6 +62,20 @@ Headers headersOf(std::string_view bytes) {
   }
   out.block += "\r\n";
   return out;
+}
+
+// The address of the sender the transport vouches for (see vouchedSender in the header).
+std::string vouchedOf(std::string_view source, const parse::MimeMessage& m,
+                      const AcknowledgementPolicy& policy) {
+  if (source.rfind("imap:", 0) == 0) {
+    if (auto return_path = m.header("Return-Path")) return bareAddress(*return_path);
+    return bareAddress(m.from);
+  }
+  if (source.rfind("api:", 0) == 0 && policy.client_address) {
+    std::string address = bareAddress(policy.client_address(source.substr(4)));
+    return address.find('@') == std::string::npos ? std::string() : address;
+  }
+  return {};
 }
 
 // An automatic message (a report, an auto-reply, a bounce) is never answered: no mail loops.
@@ -159,14 +175,24 @@ Acknowledgements::Acknowledgements(AcknowledgementPolicy policy, const Clock& cl
   (void)compose::composeNotice(compose::NoticeRequest{});
 }
 
+std::string vouchedSender(std::string_view source, std::string_view header_block,
+                          const AcknowledgementPolicy& policy) {
+  auto parsed = parse::parseMime(headersOf(header_block).block);
+  return parsed ? vouchedOf(source, *parsed, policy) : std::string();
+}
+
 std::vector<OutboundMail> Acknowledgements::answer(std::string_view inbound,
                                                    const IngestResult& result,
-                                                   std::int64_t journal_id) const {
+                                                   std::int64_t journal_id,
+                                                   std::string_view source) const {
   std::vector<OutboundMail> out;
   const Headers headers = headersOf(inbound);
   auto parsed = parse::parseMime(headers.block);
   if (!parsed || headers.report || isAutomatic(*parsed)) return out;
   const parse::MimeMessage& m = *parsed;
+  // The one address every answer goes to; nobody vouched for the sender: nothing is sent.
+  const std::string sender = vouchedOf(source, m, policy_);
+  if (sender.empty()) return out;
 
   const int code = integrationErrorCode(result);
   const std::string domain = domainOf(policy_.gateway.address);
@@ -201,15 +227,16 @@ std::vector<OutboundMail> Acknowledgements::answer(std::string_view inbound,
   const std::string received =
       m.message_id.empty() ? "Votre message" : "Votre message <" + m.message_id + ">";
 
-  // An MDN only when asked, and only to the address that sent the message (Return-Path):
-  // otherwise a third party could make the gateway mail anyone.
+  // An MDN only when asked, and only when asked for the vouched sender itself: RFC 8098 §2.1 and
+  // the ANS guide send no automatic MDN when Disposition-Notification-To differs from the
+  // envelope sender. Asked for another address, the message is answered as if no MDN was asked
+  // (a notice to the sender when it failed), and that address gets nothing.
   const std::string dnt = bareAddress(m.disposition_notification_to);
   bool mdn_sent = false;
   if (policy_.mdn && !dnt.empty()) {
-    auto return_path = m.header("Return-Path");
-    if (!return_path || bareAddress(*return_path).empty() || bareAddress(*return_path) == dnt) {
+    if (dnt == sender) {
       compose::MdnRequest mdn;
-      mdn.header = header("mdn", dnt, code == 0 ? subject : errored_subject);
+      mdn.header = header("mdn", sender, code == 0 ? subject : errored_subject);
       mdn.reporting_ua = policy_.reporting_ua;
       if (auto orig = m.header("Original-Recipient")) mdn.original_recipient = bareAddress(*orig);
       mdn.final_recipient = policy_.gateway.address;
@@ -223,16 +250,16 @@ std::vector<OutboundMail> Acknowledgements::answer(std::string_view inbound,
       } else {
         mdn.human_text = received + " a été reçu et intégré par " + policy_.gateway.name + ".\n";
       }
-      mdn.original_message = inbound;
+      mdn.original_headers = headers.raw;  // the original's header block, not its documents
       queue("mdn", mdn.header, compose::composeMdn(mdn));
       mdn_sent = true;
     }
   }
 
-  const std::string requester = bareAddress(m.header("Reply-To").value_or(m.from));
+  // The requester is the vouched sender, whatever Reply-To names.
+  const std::string& requester = sender;
   bool missing_sent = false;
-  if (result.status == IngestStatus::Incomplete && policy_.missing_information &&
-      !requester.empty()) {
+  if (result.status == IngestStatus::Incomplete && policy_.missing_information) {
     // Only for a request form with gaps; a document without INS has its MDN (903–905).
     const bool form_gaps =
         std::any_of(result.issues.items().begin(), result.issues.items().end(), [](const Issue& i) {
@@ -255,7 +282,7 @@ std::vector<OutboundMail> Acknowledgements::answer(std::string_view inbound,
       missing_sent = true;
     }
   }
-  if (code != 0 && !mdn_sent && !missing_sent && policy_.notices && !requester.empty()) {
+  if (code != 0 && !mdn_sent && !missing_sent && policy_.notices) {
     compose::NoticeRequest notice;
     notice.header = header("notice", requester, errored_subject);
     notice.text =

@@ -132,6 +132,7 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
   struct Taken {
     std::string bytes;
     JournalEntry journaled;
+    std::string source;
   };
   std::vector<Taken> taken;
   std::vector<std::uint32_t> marked;
@@ -155,7 +156,7 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
       break;
     }
     bytes += fetched->size();
-    taken.push_back({std::move(*fetched), std::move(*journaled)});
+    taken.push_back({std::move(*fetched), std::move(*journaled), source});
     marked.push_back(uid);
   }
   // 2. Only then are they taken off the inbox, in one command. A crash before this fetches them
@@ -183,7 +184,7 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
       bump(metrics_ ? &metrics_->reports : nullptr);
       continue;
     }
-    auto ingested = intake_->process(t.journaled, t.bytes, true);
+    auto ingested = intake_->process(t.journaled, t.bytes, true, t.source);
     if (!ingested) return ingested.error();
     ++pass.processed;
     count(metrics_, *ingested);
@@ -209,7 +210,7 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Inta
         const Error give_up{Errc::IngestAborted,
                             "Processing was interrupted " + std::to_string(*attempts - 1) +
                                 " times (the gateway stopped): quarantined for review."};
-        auto quarantined = intake_for(m.source).process(entry, m.bytes, mail, &give_up);
+        auto quarantined = intake_for(m.source).process(entry, m.bytes, mail, m.source, &give_up);
         if (!quarantined) return quarantined.error();
         count(metrics, *quarantined);
       } else if (auto report = mail ? parse::readDeliveryReport(m.bytes) : std::nullopt) {
@@ -218,7 +219,7 @@ Result<std::uint64_t> recoverUnfinished(Store& store, Outbox& outbox, const Inta
             !r)
           return r.error();
       } else {
-        auto ingested = intake_for(m.source).process(entry, m.bytes, mail);
+        auto ingested = intake_for(m.source).process(entry, m.bytes, mail, m.source);
         if (!ingested) return ingested.error();
         count(metrics, *ingested);
       }

@@ -584,13 +584,14 @@ InboundMessage StoredIntake::inbound(std::string_view bytes, std::string source,
 
 Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
                                           bool mail) const {
-  auto journaled = store_->journal(inbound(bytes, std::move(source), mail));
+  auto journaled = store_->journal(inbound(bytes, source, mail));
   if (!journaled) return journaled.error();
-  return process(*journaled, bytes, mail);
+  return process(*journaled, bytes, mail, source);
 }
 
 Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::string_view bytes,
-                                           bool mail, const Error* give_up) const {
+                                           bool mail, std::string_view source,
+                                           const Error* give_up) const {
   StoredIngest out;
   out.journal_id = journaled.id;
   out.duplicate = false;  // processed now, even when journaled before (an interrupted ingest)
@@ -623,8 +624,9 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
   std::string quarantine_code =
       out.result.quarantine ? std::string(info(out.result.quarantine->code).code) : "";
 
-  std::vector<OutboundMail> answers =
-      mail && answer_ ? answer_(bytes, out.result, out.journal_id) : std::vector<OutboundMail>{};
+  std::vector<OutboundMail> answers = mail && answer_
+                                          ? answer_(bytes, out.result, out.journal_id, source)
+                                          : std::vector<OutboundMail>{};
   bool refused = false;
 
   for (int attempt = 1;; ++attempt) {
@@ -685,7 +687,7 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       out.result = quarantined(*failed, out.result.message_id);
       out.outcome_json = operationOutcomeJson(out.result, issue_system);
       quarantine_code = std::string(info(failed->code).code);
-      answers = mail && answer_ ? answer_(bytes, out.result, out.journal_id)
+      answers = mail && answer_ ? answer_(bytes, out.result, out.journal_id, source)
                                 : std::vector<OutboundMail>{};
       attempt = 0;
       continue;

@@ -94,13 +94,17 @@ class StoredIntake {
   // journals, then marks the message on the server, then processes): runs the intake and commits
   // the resources, the outcome and the answers, unless the message already has an outcome.
   // With `give_up`, the intake is not run: the message is quarantined with that reason.
+  // `source` is the journal's (who the answers may go to depends on it).
   Result<StoredIngest> process(const JournalEntry& journaled, std::string_view bytes, bool mail,
-                               const Error* give_up = nullptr) const;
+                               std::string_view source, const Error* give_up = nullptr) const;
 
   // The mails that answer an ingested mail (acknowledgements): queued in the outbox in the same
   // transaction as its outcome, so that each is sent if and only if the outcome committed.
-  using Answer = std::function<std::vector<OutboundMail>(
-      std::string_view bytes, const IngestResult& result, std::int64_t journal_id)>;
+  // `source` is the journal's ("imap:<mailbox>/…", "api:<client>"): the transport that vouches
+  // for the sender.
+  using Answer =
+      std::function<std::vector<OutboundMail>(std::string_view bytes, const IngestResult& result,
+                                              std::int64_t journal_id, std::string_view source)>;
   void answerWith(Answer answer) { answer_ = std::move(answer); }
 
  private:

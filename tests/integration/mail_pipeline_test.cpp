@@ -104,9 +104,18 @@ class MailPipeline : public ::testing::Test {
   std::int64_t count(const std::string& sql) { return itest::count(*db_, sql); }
   pipeline::StoredIntake intake(Store& store) {
     pipeline::StoredIntake i(store, messages_, forms_, test::searchParameters(), test::testClock());
-    i.answerWith([this](std::string_view bytes, const pipeline::IngestResult& r,
-                        std::int64_t journal) { return acks_.answer(bytes, r, journal); });
+    i.answerWith(
+        [this](std::string_view bytes, const pipeline::IngestResult& r, std::int64_t journal,
+               std::string_view source) { return acks_.answer(bytes, r, journal, source); });
     return i;
+  }
+  // The recipients of every queued answer, one "kind recipients" line each, by id.
+  std::string answers() {
+    auto r = db_->exec(
+        "SELECT coalesce(string_agg(kind || ' ' || array_to_string(recipients, ','), E'\\n' "
+        "ORDER BY id), '') FROM outbox");
+    EXPECT_TRUE(r);
+    return r ? std::string(r->text(0, 0)) : "";
   }
   void enqueue(pg::PgStore& store, const std::string& id, std::string to = "a@b.test") {
     auto tx = store.begin();
@@ -471,6 +480,119 @@ TEST_F(MailPipeline, ReportsAboutOurMailsMoveTheOutboxAndAreNeverAnswered) {
   EXPECT_EQ(rows->size(), 2u);  // no answer to a report
   EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome WHERE status = 'report'"), 2);
   EXPECT_EQ(count("SELECT count(*) FROM resource"), 0);
+}
+
+}  // namespace
+}  // namespace liaison
+
+namespace liaison {
+namespace {
+
+constexpr const char* kTesteur = "dr.testeur@ch-fictif.mssante.fr";
+
+// A generated mail whose header names another address for answers: Disposition-Notification-To
+// and Reply-To (what anyone handing the gateway a message could write).
+std::string namingAnotherAddress(std::string mail, const std::string& other) {
+  const std::string dnt = std::string("Disposition-Notification-To: <") + kTesteur + ">\r\n";
+  if (auto at = mail.find(dnt); at != std::string::npos) mail.erase(at, dnt.size());
+  const std::size_t after_first_line = mail.find("\r\n") + 2;
+  mail.insert(after_first_line, "Disposition-Notification-To: <" + other +
+                                    ">\r\nReply-To: \"Collecte\" <" + other + ">\r\n");
+  return mail;
+}
+
+TEST_F(MailPipeline, AnswersGoOnlyToTheSenderTheMailboxVouchesFor) {
+  const std::string other = "collecte@elsewhere.test";
+  MemoryMailbox box;
+  box.inbox[1] = namingAnotherAddress(itest::message("ldl_ses.eml"), other);  // accepted
+  box.inbox[2] = namingAnotherAddress(itest::message("no_ins.eml"), other);   // 903
+  box.inbox[3] = namingAnotherAddress(itest::message("fiche_incomplete.eml"), other);
+  auto in = intake(*store_);
+  pipeline::MailboxIntake pull(box, *store_, *store_, in);
+  auto pass = pull.drain();
+  ASSERT_TRUE(pass) << pass.error().detail;
+  EXPECT_EQ(pass->processed, 3u);
+  // No automatic MDN asked for another address (RFC 8098 §2.1): the accepted letter gets none;
+  // the failed one gets the notice, the incomplete one the missing fields, both to the envelope
+  // sender the receiving server recorded (Return-Path).
+  EXPECT_EQ(answers(), std::string("notice ") + kTesteur + "\nmissing-information " + kTesteur);
+  auto raws = db_->exec("SELECT convert_from(raw, 'UTF8') FROM outbox");
+  ASSERT_TRUE(raws);
+  for (int r = 0; r < raws->rows(); ++r) {
+    auto mail = parse::parseMime(raws->text(r, 0));
+    ASSERT_TRUE(mail);
+    EXPECT_EQ(mail->to, std::vector<std::string>{kTesteur});  // To: as well as the envelope
+  }
+
+  // Asked for the vouched sender itself, the MDN goes, with the original's header block and
+  // not its documents.
+  ASSERT_TRUE(db_->script("TRUNCATE outbox"));
+  MemoryMailbox again;
+  again.inbox[1] = itest::message("tlm_da.eml");
+  ASSERT_TRUE(pipeline::MailboxIntake(again, *store_, *store_, in).drain());
+  EXPECT_EQ(answers(), std::string("mdn ") + kTesteur);
+  auto raw = db_->exec("SELECT convert_from(raw, 'UTF8') FROM outbox");
+  ASSERT_TRUE(raw && raw->rows() == 1);
+  auto mdn = parse::parseMime(raw->text(0, 0));
+  ASSERT_TRUE(mdn);
+  ASSERT_EQ(mdn->attachments.size(), 3u);
+  EXPECT_EQ(mdn->attachments[2].content_type, "text/rfc822-headers");
+  EXPECT_NE(mdn->attachments[2].bytes.find("Message-ID: <tlm_da@ch-fictif.mssante.fr>"),
+            std::string::npos);
+  EXPECT_EQ(raw->text(0, 0).find("IHE_XDM"), std::string::npos);  // no document in it
+}
+
+TEST_F(MailPipeline, WithoutReturnPathTheFromIsTheSenderAndABounceIsAnsweredByNone) {
+  const std::string other = "collecte@elsewhere.test";
+  std::string no_return_path = namingAnotherAddress(itest::message("no_ins.eml"), other);
+  no_return_path.erase(0, no_return_path.find("\r\n") + 2);  // the Return-Path line
+  std::string bounce = namingAnotherAddress(itest::message("no_ins.eml"), other);
+  bounce.replace(0, bounce.find("\r\n"), "Return-Path: <>");
+  bounce.replace(bounce.find("Message-ID: <no_ins@"), 20, "Message-ID: <bounced@");
+  MemoryMailbox box;
+  box.inbox[1] = no_return_path;
+  box.inbox[2] = bounce;
+  auto in = intake(*store_);
+  ASSERT_TRUE(pipeline::MailboxIntake(box, *store_, *store_, in).drain());
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 2);
+  EXPECT_EQ(answers(), std::string("notice ") + kTesteur);
+}
+
+TEST_F(MailPipeline, APostedMailIsAnsweredOnlyToItsClientsConfiguredAddress) {
+  const std::string other = "collecte@elsewhere.test";
+  // POST /: no intake client has a configured address yet: no mail at all, whatever it names.
+  auto in = intake(*store_);
+  for (const char* name : {"ldl_ses.eml", "no_ins.eml", "fiche_incomplete.eml"}) {
+    auto stored = in.ingest(namingAnotherAddress(itest::message(name), other),
+                            "api:CN=plateforme-regionale", true);
+    ASSERT_TRUE(stored) << stored.error().detail;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+  // A file given to `liaison ingest`: nobody vouches for its sender either.
+  ASSERT_TRUE(in.ingest(itest::message("tlm_da.eml"), "file:/tmp/tlm_da.eml", true));
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 0);
+
+  // With the hook set (the `access` configuration's named clients), the client's address only.
+  pipeline::AcknowledgementPolicy policy = acks_.policy();
+  policy.client_address = [](std::string_view client) {
+    return client == "CN=plateforme-regionale" ? std::string("Intake <Intake@Region.test>")
+                                               : std::string();
+  };
+  pipeline::Acknowledgements acks(policy, test::testClock());
+  pipeline::StoredIntake with_client(*store_, messages_, forms_, test::searchParameters(),
+                                     test::testClock());
+  with_client.answerWith(
+      [&acks](std::string_view bytes, const pipeline::IngestResult& r, std::int64_t journal,
+              std::string_view source) { return acks.answer(bytes, r, journal, source); });
+  std::string posted = namingAnotherAddress(itest::message("no_ins.eml"), other);
+  posted.replace(posted.find("Message-ID: <"), 13, "Message-ID: <posted.");
+  ASSERT_TRUE(with_client.ingest(posted, "api:CN=plateforme-regionale", true));
+  std::string unknown = namingAnotherAddress(itest::message("no_ins.eml"), other);
+  unknown.replace(unknown.find("Message-ID: <"), 13, "Message-ID: <unknown.");
+  ASSERT_TRUE(with_client.ingest(unknown, "api:CN=someone-else", true));
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 1) << answers();
+  EXPECT_EQ(answers(), "notice intake@region.test");  // 903, and the MDN was asked elsewhere
 }
 
 }  // namespace

@@ -270,8 +270,8 @@ void setContent(GMimePart* part, std::string_view bytes) {
 }
 
 // text/plain; charset=utf-8, quoted-printable or base64 as GMime finds best for 7-bit transport.
-GPtr<GMimePart> textPart(std::string_view text) {
-  GPtr<GMimePart> part(g_mime_part_new_with_type("text", "plain"));
+GPtr<GMimePart> textPart(std::string_view text, const char* subtype = "plain") {
+  GPtr<GMimePart> part(g_mime_part_new_with_type("text", subtype));
   g_mime_object_set_content_type_parameter(as<GMimeObject>(part.get()), "charset", "utf-8");
   // Line ends "\n" here: GMime's quoted-printable then writes real line breaks, which the CRLF
   // output filter completes. Base64 encodes line ends as data, so it gets the canonical CRLF.
@@ -449,7 +449,10 @@ std::string composeMdn(const MdnRequest& request) {
   g_mime_part_set_content_encoding(fields.get(), GMIME_CONTENT_ENCODING_7BIT);
   g_mime_multipart_add(report.get(), as<GMimeObject>(fields.get()));
 
-  if (!request.original_message.empty()) {
+  if (!request.original_headers.empty()) {
+    GPtr<GMimePart> headers = textPart(request.original_headers, "rfc822-headers");
+    g_mime_multipart_add(report.get(), as<GMimeObject>(headers.get()));
+  } else if (!request.original_message.empty()) {
     GPtr<GMimePart> original =
         originalPart(request.original_message, "message_original.eml", false);
     g_mime_multipart_add(report.get(), as<GMimeObject>(original.get()));

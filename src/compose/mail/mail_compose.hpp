@@ -52,6 +52,9 @@ struct MdnRequest {
   // "automatic-action/MDN-sent-automatically; processed/Error: 903^Document sans INS".
   std::string disposition;
   std::string_view original_message;  // part 3, message/rfc822; not attached when empty
+  // Part 3 as the original's header block only (text/rfc822-headers, RFC 6522), instead of the
+  // whole message: the receipt names the message without carrying its documents again.
+  std::string_view original_headers;
 };
 std::string composeMdn(const MdnRequest& request);
 

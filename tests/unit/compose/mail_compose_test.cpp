@@ -157,6 +157,29 @@ TEST(ComposeMdn, StructureAndRoundTrip) {
   EXPECT_EQ(report->error, "");
 }
 
+// With original_headers, part 3 is the original's header block only (text/rfc822-headers): the
+// receipt names the message, its documents do not travel again.
+TEST(ComposeMdn, OriginalHeadersOnlyCarryNoDocument) {
+  MdnRequest request = mdnRequest("automatic-action/MDN-sent-automatically; processed");
+  request.original_message = {};
+  const std::string headers = kOriginal.substr(0, kOriginal.find("\r\n\r\n") + 4);
+  request.original_headers = headers;
+  std::string wire = composeMdn(request);
+  EXPECT_TRUE(isSmtpSafe(wire));
+  MimeMessage m = parseOk(wire);
+  ASSERT_EQ(m.attachments.size(), 3u);
+  const MimeAttachment* original = part(m, "3");
+  ASSERT_TRUE(original);
+  EXPECT_EQ(original->content_type, "text/rfc822-headers");
+  EXPECT_EQ(original->bytes, headers);
+  EXPECT_EQ(wire.find("UEsDBBQAAAAIAAAAIQ"), std::string::npos);  // the zip is not in it
+  EXPECT_EQ(wire.find("IHE_XDM.ZIP"), std::string::npos);
+  auto report = parse::readDeliveryReport(wire);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->original_message_id, "req.2024.1@medecin.mssante.test");
+  EXPECT_EQ(report->disposition, "processed");
+}
+
 TEST(ComposeMdn, AnsErrorWithFrenchSubject) {
   MdnRequest request =
       mdnRequest("automatic-action/MDN-sent-automatically; processed/Error: 903^Document sans INS");
