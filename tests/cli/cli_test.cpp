@@ -349,6 +349,23 @@ TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
               "", false);
   EXPECT_EQ(mutual.exit_code, 3) << mutual.err;
   EXPECT_EQ(mutual.err.find("insecureForTests"), std::string::npos) << mutual.err;
+  // Bearer tokens of "access" authenticate too (the authorize step answers 401 to anyone else);
+  // an empty list does not.
+  const std::string token = "{\"name\": \"script\", \"sha256\": \"" + std::string(64, 'a') +
+                            "\", \"roles\": [\"reader\"]}";
+  CliRun tokens = liaison("serve --config '" +
+                              writeTemp("tokens.json", "{" + tls + "}, \"access\": {\"tokens\": [" +
+                                                           token + "]}, " + db + "}") +
+                              "'",
+                          "", false);
+  EXPECT_EQ(tokens.exit_code, 3) << tokens.err;
+  CliRun no_tokens = liaison(
+      "serve --config '" +
+          writeTemp("no-tokens.json", "{" + tls + "}, \"access\": {\"tokens\": []}, " + db + "}") +
+          "'",
+      "", false);
+  EXPECT_EQ(no_tokens.exit_code, 2);
+  EXPECT_NE(no_tokens.err.find("refusing to serve without authenticating"), std::string::npos);
 }
 
 TEST(CliConfig, ProfilesAreCheckedAgainstTheirSchemas) {
