@@ -1,7 +1,12 @@
 #include "app/mail_service.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+
+#include <cstdio>
+#include <random>
 #include <set>
 
 #include "adapters/pg/pg_store.hpp"
@@ -58,6 +63,7 @@ std::optional<MailConfig> readMailConfig(const rapidjson::Value& mail, const fs:
     file(b, "key", at + "key", s.imap.key_file);
     file(b, "ca", at + "ca", s.imap.ca_file);
     s.poll_seconds = static_cast<int>(b.integer("pollSeconds").value_or(s.poll_seconds));
+    s.lease_seconds = static_cast<int>(b.integer("leaseSeconds").value_or(s.lease_seconds));
     std::string ess;
     file(b, "ess", at + "ess", ess);
     s.ess = ess;
@@ -108,7 +114,14 @@ MailService::MailService(MailConfig config, std::string database, IntakeFactory 
       database_(std::move(database)),
       intake_(std::move(intake)),
       metrics_(&metrics),
-      log_(&log) {}
+      log_(&log) {
+  // Unique per process even where pids repeat (containers, a restart under the same pid).
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  char nonce[9] = {};
+  std::snprintf(nonce, sizeof nonce, "%08x", std::random_device{}());
+  holder_ = std::string(host) + ":" + std::to_string(getpid()) + ":" + nonce;
+}
 
 MailService::~MailService() {
   stop();
@@ -164,6 +177,27 @@ std::string describe(const Error& e) {
   return std::string(info(e.code).code) + ": " + e.detail;
 }
 
+// Whether a lease holder ("host:pid:nonce") is a process of this host that no longer exists: a
+// gateway restarted after a crash need not wait for its former self's lease to run out. Only ever
+// says so of this host's processes (another host's are left to their lease); a pid that was
+// reused since looks alive, and the lease runs out as usual.
+bool holderIsGone(const std::string& holder, const std::string& self) {
+  const std::size_t nonce = holder.rfind(':');
+  const std::size_t pid_at =
+      nonce == std::string::npos || nonce == 0 ? std::string::npos : holder.rfind(':', nonce - 1);
+  const std::size_t self_pid = self.rfind(':', self.rfind(':') - 1);
+  if (pid_at == std::string::npos || pid_at != self_pid ||
+      holder.compare(0, pid_at, self, 0, self_pid) != 0)
+    return false;  // another host
+  const std::string pid_text = holder.substr(pid_at + 1, nonce - pid_at - 1);
+  if (pid_text.empty() || pid_text.size() > 9 ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const auto pid = static_cast<pid_t>(std::stol(pid_text));
+  if (pid == getpid()) return holder != self;  // a former process under our pid (a container)
+  return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 void MailService::pollLoop(std::size_t index) {
@@ -182,20 +216,58 @@ void MailService::pollLoop(std::size_t index) {
   std::unique_ptr<pg::PgStore> store;
   std::chrono::milliseconds backoff(500);
   bool recovered = false;
+  // The lease is renewed (or, standing by, asked for) three times per lease period: a holder
+  // that is merely slow keeps it, a dead one is taken over within lease + lease / 3.
+  const std::chrono::milliseconds tick(std::max(settings.lease_seconds * 1000 / 3, 200));
+  bool held = false;
+  std::string waiting_for;  // the holder we stand by for, as last said in the log
+  auto next_pass = std::chrono::steady_clock::now();
   while (!stopping_) {
     if (!store) {
       auto opened = pg::PgStore::open(database_);
       if (!opened) {
         say("database: " + describe(opened.error()));
-        if (!sleepFor(backoff)) return;
+        if (!sleepFor(backoff)) break;
         backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
         continue;
       }
       store = std::move(*opened);
     }
+    auto lease = store->holdMailbox(name, holder_, settings.lease_seconds);
+    if (lease && !lease->held && holderIsGone(lease->holder, holder_))
+      lease = store->holdMailbox(name, holder_, settings.lease_seconds, lease->holder);
+    if (!lease) {
+      say("lease: " + describe(lease.error()));
+      store.reset();
+      if (!sleepFor(backoff)) break;
+      continue;
+    }
+    if (!lease->held) {
+      if (held || waiting_for != lease->holder)
+        say("polled by " + lease->holder + ": standing by until its lease runs out");
+      held = false;
+      waiting_for = lease->holder;
+      if (!sleepFor(tick)) break;
+      continue;
+    }
+    if (lease->acquired) {
+      say("mailbox lease taken by " + holder_ + " (" + std::to_string(settings.lease_seconds) +
+          " s)");
+      recovered = false;  // what a previous holder left unfinished is processed at once
+    }
+    held = true;
+    waiting_for.clear();
+    if (const auto now = std::chrono::steady_clock::now(); now < next_pass) {
+      if (!sleepFor(std::min(
+              tick, std::chrono::duration_cast<std::chrono::milliseconds>(next_pass - now) +
+                        std::chrono::milliseconds(1))))
+        break;
+      continue;
+    }
     const Intakes intakes = intakesOver(*store);
     const pipeline::StoredIntake& intake = intakes.mailboxes[index];
-    // Interrupted messages first (once per start, then on each pass for older leftovers).
+    // Interrupted messages first (once per start or takeover, then on each pass for older
+    // leftovers).
     auto redone = pipeline::recoverUnfinished(
         *store, *store,
         [&](std::string_view source) -> const pipeline::StoredIntake& {
@@ -205,12 +277,16 @@ void MailService::pollLoop(std::size_t index) {
     if (!redone) {
       say("recovery: " + describe(redone.error()));
       store.reset();
-      if (!sleepFor(backoff)) return;
+      if (!sleepFor(backoff)) break;
       continue;
     }
     if (*redone > 0) say(std::to_string(*redone) + " interrupted message(s) processed again");
     recovered = true;
     pipeline::MailboxIntake pull(mailbox, *store, *store, intake, metrics_);
+    pull.beforeEachBatch([&] {
+      auto renewed = store->holdMailbox(name, holder_, settings.lease_seconds);
+      return renewed && renewed->held;
+    });
     const auto began = std::chrono::steady_clock::now();
     // In slices, so that a backlog shows its progress in the log as it goes.
     auto pass = pull.drain(&stopping_, 500);
@@ -218,11 +294,16 @@ void MailService::pollLoop(std::size_t index) {
       say(describe(pass.error()) + " (retrying)");
       if (pass.error().code == Errc::DbUnavailable || pass.error().code == Errc::DbError)
         store.reset();
-      if (!sleepFor(backoff)) return;
+      if (!sleepFor(backoff)) break;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(60000));
       continue;
     }
     backoff = std::chrono::milliseconds(500);
+    if (pass->lease_lost) {
+      say("mailbox lease lost: another gateway polls it now");
+      held = false;
+      continue;
+    }
     if (pass->processed + pass->duplicates + pass->reports > 0) {
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
@@ -234,8 +315,10 @@ void MailService::pollLoop(std::size_t index) {
                                 : ""));
       continue;  // more may have arrived meanwhile
     }
-    if (!sleepFor(std::chrono::seconds(settings.poll_seconds))) return;
+    next_pass = std::chrono::steady_clock::now() + std::chrono::seconds(settings.poll_seconds);
   }
+  // A graceful stop hands the mailbox over at once (a rolling upgrade), not after the lease.
+  if (held && store) (void)store->releaseMailbox(name, holder_);
 }
 
 void MailService::sendLoop(int worker) {
@@ -298,7 +381,27 @@ bool MailService::runOnce() {
   }
   for (std::size_t i = 0; i < config_.mailboxes.size(); ++i) {
     const MailboxSettings& settings = config_.mailboxes[i];
+    const std::string& name = settings.imap.name;
     const pipeline::StoredIntake& intake = intakes.mailboxes[i];
+    // A gateway that polls this mailbox now keeps it: the pass leaves it alone.
+    auto lease = store.holdMailbox(name, holder_, settings.lease_seconds);
+    if (lease && !lease->held && holderIsGone(lease->holder, holder_))
+      lease = store.holdMailbox(name, holder_, settings.lease_seconds, lease->holder);
+    if (!lease) {
+      say(name + ": lease: " + describe(lease.error()));
+      ok = false;
+      continue;
+    }
+    if (!lease->held) {
+      say(name + ": polled by " + lease->holder + ", left to it");
+      continue;
+    }
+    struct Release {
+      pg::PgStore& store;
+      const std::string& name;
+      const std::string& holder;
+      ~Release() { (void)store.releaseMailbox(name, holder); }
+    } release{store, name, holder_};
     auto mailbox = mail::ImapMailbox::open(settings.imap);
     if (!mailbox) {
       say(settings.imap.name + ": " + describe(mailbox.error()));
@@ -306,7 +409,16 @@ bool MailService::runOnce() {
       continue;
     }
     pipeline::MailboxIntake pull(**mailbox, store, store, intake, metrics_);
+    pull.beforeEachBatch([&] {
+      auto renewed = store.holdMailbox(name, holder_, settings.lease_seconds);
+      return renewed && renewed->held;
+    });
     auto pass = pull.drain();
+    if (pass && pass->lease_lost) {
+      say(name + ": mailbox lease lost to another gateway");
+      ok = false;
+      continue;
+    }
     if (!pass) {
       say(settings.imap.name + ": " + describe(pass.error()));
       ok = false;

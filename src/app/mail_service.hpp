@@ -26,6 +26,9 @@ namespace liaison::app {
 struct MailboxSettings {
   mail::ImapConfig imap;
   int poll_seconds = 10;
+  // The mailbox's lease in the database (two gateways on one database poll it one at a time): a
+  // gateway that stops renewing it is taken over after this long.
+  int lease_seconds = 30;
   std::filesystem::path ess;  // the ESS this mailbox serves ("" = the server's)
 };
 
@@ -45,7 +48,10 @@ std::optional<MailConfig> readMailConfig(const rapidjson::Value& mail,
                                          const std::filesystem::path& base, std::ostream& err);
 
 // The threads: each mailbox polled by its own (recovering interrupted messages first), the
-// outbox sent by `outbox_workers`. Each thread has its own database connection.
+// outbox sent by `outbox_workers`. Each thread has its own database connection. A mailbox is
+// polled only while this process holds its lease in the database (renewed before every batch and
+// between polls); otherwise its thread stands by and takes the mailbox over once the holder's
+// lease runs out (the holder died or is stuck): within leaseSeconds plus a third of it.
 class MailService {
  public:
   // The intake of a mailbox (by index; nullopt: the server's own, for other sources) over one
@@ -81,6 +87,7 @@ class MailService {
   IntakeFactory intake_;
   pipeline::MailMetrics* metrics_;
   std::ostream* log_;
+  std::string holder_;  // this process in mailbox leases: host:pid:random
   std::mutex log_mutex_;
   std::atomic<bool> stopping_{false};
   std::mutex wait_mutex_;

@@ -119,6 +119,10 @@ Result<PassResult> MailboxIntake::drain(const std::atomic<bool>* stop, std::size
   if (max != 0 && todo.size() > max) todo = todo.first(max);
   while (!todo.empty()) {
     if (stop != nullptr && stop->load()) break;
+    if (still_ours_ && !still_ours_()) {
+      pass.lease_lost = true;
+      break;
+    }
     auto taken = take(waiting->uid_validity, todo.first(std::min(batch_, todo.size())), pass);
     if (!taken) return taken.error();
     todo = todo.subspan(*taken);

@@ -42,6 +42,7 @@ struct PassResult {
   std::uint64_t processed = 0;
   std::uint64_t duplicates = 0;
   std::uint64_t reports = 0;
+  bool lease_lost = false;  // stopped because the mailbox is no longer ours (beforeEachBatch)
 };
 
 class MailboxIntake {
@@ -56,6 +57,10 @@ class MailboxIntake {
   // the next pass. `stop` is looked at between messages.
   Result<PassResult> drain(const std::atomic<bool>* stop = nullptr, std::size_t max = 0);
 
+  // Asked before each batch whether the mailbox is still ours (a lease renewed in the database:
+  // two gateways on one database take turns); false stops the pass there, with lease_lost.
+  void beforeEachBatch(std::function<bool()> still_ours) { still_ours_ = std::move(still_ours); }
+
  private:
   // One batch; returns how many of `uids` it took (fewer when the byte budget ran out).
   Result<std::size_t> take(std::uint32_t uid_validity, std::span<const std::uint32_t> uids,
@@ -66,6 +71,7 @@ class MailboxIntake {
   const StoredIntake* intake_;
   MailMetrics* metrics_;
   std::size_t batch_;
+  std::function<bool()> still_ours_;
 };
 
 // Processes journaled messages that have no outcome (interrupted by a crash or a lost connection),

@@ -383,6 +383,170 @@ TEST_F(MailEndToEnd, AnswersGoOnlyToTheSenderTheTransportVouchesFor) {
             0);
 }
 
+// n requests from Dr Martin asking for an MDN, put straight into the gateway's Maildir as Dovecot's
+// LMTP would (Message-ID <prefix><i>@client.cardio-plus.test).
+void deliverRequests(const fs::path& peers, int n, const std::string& prefix) {
+  std::string base = forPeers(itest::message("fiche_body.eml"), "x");
+  const std::size_t mime = base.find("MIME-Version: 1.0\r\n");
+  ASSERT_NE(mime, std::string::npos);
+  base.insert(mime, std::string("Disposition-Notification-To: <") + kMartin + ">\r\n");
+  const fs::path inbox = peers / "vmail" / "ess-cardio-plus" / "Maildir" / "new";
+  fs::create_directories(inbox);
+  for (int i = 0; i < n; ++i) {
+    std::string mail = base;
+    const std::size_t at = mail.find("Message-ID: <x>");
+    mail.replace(at + 13, 1, prefix + std::to_string(i) + "@client.cardio-plus.test");
+    std::ofstream(inbox / ("1700000000.M" + std::to_string(i) + "P1.liaison-test"),
+                  std::ios::binary)
+        << mail;
+  }
+  ASSERT_EQ(
+      shell("chown -R dovecot:dovecot " + (peers / "vmail" / "ess-cardio-plus").string()).first, 0);
+}
+
+// Two gateways on one database and one mailbox (high availability, rolling upgrades): the mailbox
+// is polled by the holder of its lease only. Mid-way through 500 requests the holder fails: killed
+// (SIGKILL; on this host the other sees the process is gone and takes over at once, as a gateway
+// restarted after a crash does) or stuck but still connected (SIGSTOP: the other waits for the
+// lease to run out, as it would for a gateway of another host; the stuck one, resumed, finds the
+// mailbox lost and stands by). The other drains the mailbox. Every message journaled and
+// processed once, every answer queued once; an MDN sent twice only when a send was cut by the
+// failure (at least once).
+class TwoGateways : public MailEndToEnd {
+ protected:
+  enum class Failure { Killed, Stuck };
+  void run(Failure failure) {
+    constexpr int kMessages = 500;  // ~3 s of intake on a 2-core VM: the test takes ~15 s
+    constexpr int kLeaseSeconds = 3;
+    deliverRequests(peers_, kMessages, "ha-");
+    if (HasFatalFailure()) return;
+    const std::string conf =
+        config("mail-gateway", "mail-gateway",
+               "\"firstRetrySeconds\": 1, \"maxRetrySeconds\": 2, \"pollMs\": 100, "
+               "\"leaseSeconds\": 5",
+               "\"leaseSeconds\": " + std::to_string(kLeaseSeconds) + ", ");
+    const std::string logs[2] = {(dir_ / "a.log").string(), (dir_ / "b.log").string()};
+    Served gateways[2];
+    for (int g = 0; g < 2; ++g)
+      ASSERT_TRUE(gateways[g].start({LIAISON_BINARY, "serve", "--config", conf}, logs[g]))
+          << itest::readFile(logs[g]);
+    auto holder = [&]() -> std::string {
+      auto r = db_->exec(
+          "SELECT holder FROM mailbox_lease WHERE mailbox = 'cardio-plus' AND "
+          "lease_until > now()");
+      return r && r->rows() == 1 ? std::string(r->text(0, 0)) : std::string();
+    };
+    auto pidOf = [](const std::string& h) {
+      const std::size_t a = h.find(':');
+      return a == std::string::npos ? -1 : std::atoi(h.c_str() + a + 1);
+    };
+
+    // Mid-way: a fifth of the requests processed, by the lease holder.
+    for (int i = 0; i < 3000 && count("SELECT count(*) FROM ingest_outcome") < kMessages / 5; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::string first = holder();
+    const int failing = pidOf(first) == gateways[0].pid   ? 0
+                        : pidOf(first) == gateways[1].pid ? 1
+                                                          : -1;
+    ASSERT_NE(failing, -1) << "lease holder " << first;
+    if (failure == Failure::Killed)
+      gateways[failing].crash();
+    else
+      kill(gateways[failing].pid, SIGSTOP);
+    const auto failed_at = std::chrono::steady_clock::now();
+    const std::int64_t at_failure = count("SELECT count(*) FROM ingest_outcome");
+    ASSERT_LT(at_failure, kMessages) << "the intake finished before the failure: nothing tested";
+    const int other = 1 - failing;
+
+    // Taken over: at once for a dead process of this host, else within the lease (plus the
+    // other's look every third of it).
+    std::string second;
+    for (int i = 0; i < 200 && (second.empty() || second == first); ++i) {
+      second = holder();
+      if (second.empty() || second == first)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const double takeover =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - failed_at).count();
+    EXPECT_EQ(pidOf(second), gateways[other].pid) << second;
+    if (failure == Failure::Killed)
+      EXPECT_LE(takeover, kLeaseSeconds / 3.0 + 1.0);
+    else
+      EXPECT_GE(takeover, kLeaseSeconds - 1.5);  // not before the lease ran out
+    EXPECT_LE(takeover, kLeaseSeconds + kLeaseSeconds / 3.0 + 1.0);
+    if (failure == Failure::Stuck) kill(gateways[failing].pid, SIGCONT);  // it finds it lost
+
+    bool finished = false;
+    for (int i = 0; i < 600 && !finished; ++i) {
+      finished = count("SELECT count(*) FROM ingest_outcome") == kMessages &&
+                 count("SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0 &&
+                 count("SELECT count(*) FROM outbox") == kMessages;
+      if (!finished) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const double drained =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - failed_at).count();
+    EXPECT_EQ(holder(), second);  // the resumed one did not take it back
+    for (Served& g : gateways) {
+      if (g.pid > 0) {
+        EXPECT_EQ(g.stop(), 0);
+      }
+    }
+    ASSERT_TRUE(finished) << "outcomes " << count("SELECT count(*) FROM ingest_outcome")
+                          << ", outbox " << count("SELECT count(*) FROM outbox") << "\n"
+                          << itest::readFile(logs[other]).substr(0, 20000);
+    std::cerr << "two gateways, holder " << (failure == Failure::Killed ? "killed" : "stuck")
+              << ": " << at_failure << " of " << kMessages
+              << " requests processed at the failure; taken over after " << takeover << " s (lease "
+              << kLeaseSeconds << " s); all processed and answered " << drained
+              << " s after the failure\n";
+
+    // One at a time: the other processed nothing before it took the mailbox over.
+    const std::string other_log = itest::readFile(logs[other]);
+    const std::size_t taken = other_log.find("mailbox lease taken");
+    ASSERT_NE(taken, std::string::npos) << other_log;
+    EXPECT_NE(other_log.find("standing by"), std::string::npos) << other_log;
+    EXPECT_GT(other_log.find(" processed, "), taken) << other_log;
+    if (failure == Failure::Stuck) {
+      const std::string resumed_log = itest::readFile(logs[failing]);
+      EXPECT_TRUE(resumed_log.find("mailbox lease lost") != std::string::npos ||
+                  resumed_log.find("standing by") != std::string::npos)
+          << resumed_log;
+    }
+
+    // Journaled once, processed once, answered once.
+    EXPECT_EQ(count("SELECT count(*) FROM message_journal"), kMessages);
+    EXPECT_EQ(count("SELECT count(DISTINCT message_id) FROM message_journal"), kMessages);
+    EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), kMessages);
+    EXPECT_EQ(count("SELECT count(*) FROM resource WHERE type = 'ServiceRequest'"), kMessages);
+    EXPECT_EQ(count("SELECT count(DISTINCT journal_id) FROM outbox WHERE kind = 'mdn'"), kMessages);
+    EXPECT_TRUE(maildir(peers_ / "vmail" / "ess-cardio-plus").empty());
+    const std::int64_t resendable = count("SELECT count(*) FROM outbox WHERE attempts > 1");
+    std::map<std::string, int> mdns;
+    std::int64_t received = 0;
+    for (int i = 0; i < 300 && mdns.size() < kMessages; ++i) {
+      mdns.clear();
+      received = 0;
+      for (const std::string& m : maildir(peers_ / "vmail" / "dr-martin")) {
+        if (auto report = parse::readDeliveryReport(m)) {
+          ++mdns[report->original_message_id];
+          ++received;
+        }
+      }
+      if (mdns.size() < kMessages) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(mdns.size(), static_cast<std::size_t>(kMessages));
+    EXPECT_LE(received - kMessages, resendable) << "MDNs sent twice without a send cut short";
+  }
+};
+
+TEST_F(TwoGateways, TheHolderKilledTheOtherTakesTheMailboxOverAndDrainsIt) {
+  run(Failure::Killed);
+}
+
+TEST_F(TwoGateways, TheHolderStuckTheOtherTakesOverWhenTheLeaseRunsOut) {
+  run(Failure::Stuck);
+}
+
 // 500 requests wait in the mailbox; the gateway is killed with SIGKILL at random moments 20
 // times and restarted. At the end every message is stored exactly once and every
 // acknowledgement was sent at least once.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <set>
@@ -487,6 +488,76 @@ TEST_F(MailPipeline, ReportsAboutOurMailsMoveTheOutboxAndAreNeverAnswered) {
 
 namespace liaison {
 namespace {
+
+// The mailbox lease: one holder at a time, renewed by its holder, taken over once it runs out
+// (the former holder then sees it lost), handed over at once when released or when its holder is
+// known to be gone.
+TEST_F(MailPipeline, AMailboxLeaseHasOneHolderAndIsTakenOverWhenItRunsOut) {
+  auto other = openStore();
+  auto a = store_->holdMailbox("cardio-plus", "host-a:1:aa", 1);
+  ASSERT_TRUE(a) << a.error().detail;
+  EXPECT_TRUE(a->held);
+  EXPECT_TRUE(a->acquired);
+  auto b = other->holdMailbox("cardio-plus", "host-b:2:bb", 1);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->held);
+  EXPECT_EQ(b->holder, "host-a:1:aa");
+  auto renewed = store_->holdMailbox("cardio-plus", "host-a:1:aa", 1);
+  ASSERT_TRUE(renewed);
+  EXPECT_TRUE(renewed->held);
+  EXPECT_FALSE(renewed->acquired);
+  EXPECT_TRUE(other->holdMailbox("another-mailbox", "host-b:2:bb", 1).value().held);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // a stops renewing
+  b = other->holdMailbox("cardio-plus", "host-b:2:bb", 1);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->held);
+  EXPECT_TRUE(b->acquired);
+  auto lost = store_->holdMailbox("cardio-plus", "host-a:1:aa", 1);  // a wakes up: fenced off
+  ASSERT_TRUE(lost);
+  EXPECT_FALSE(lost->held);
+  EXPECT_EQ(lost->holder, "host-b:2:bb");
+
+  ASSERT_TRUE(other->releaseMailbox("cardio-plus", "host-b:2:bb"));
+  a = store_->holdMailbox("cardio-plus", "host-a:1:aa", 60);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->held);
+  // A holder known to be gone is replaced before its lease runs out; naming another does not.
+  b = other->holdMailbox("cardio-plus", "host-b:2:bb", 60, "host-c:3:cc");
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->held);
+  b = other->holdMailbox("cardio-plus", "host-b:2:bb", 60, "host-a:1:aa");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->held);
+  EXPECT_EQ(count("SELECT count(*) FROM mailbox_lease WHERE mailbox = 'cardio-plus' AND holder = "
+                  "'host-b:2:bb' AND lease_until > now() + interval '50 seconds'"),
+            1);
+}
+
+// Two pollers racing for a free mailbox: exactly one wins each round.
+TEST_F(MailPipeline, ConcurrentTakersOfAMailboxLeaseGetItOnce) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string mailbox = "box-" + std::to_string(round);
+    std::atomic<int> held{0};
+    std::vector<std::unique_ptr<pg::PgStore>> stores;
+    for (int t = 0; t < 4; ++t)
+      stores.push_back(openStore());
+    std::latch ready(4);
+    std::vector<std::thread> takers;
+    for (int t = 0; t < 4; ++t) {
+      takers.emplace_back([&, t] {
+        ready.arrive_and_wait();
+        auto h =
+            stores[static_cast<std::size_t>(t)]->holdMailbox(mailbox, "h:" + std::to_string(t), 30);
+        ASSERT_TRUE(h) << h.error().detail;
+        if (h->held) ++held;
+      });
+    }
+    for (auto& t : takers)
+      t.join();
+    EXPECT_EQ(held.load(), 1) << mailbox;
+  }
+}
 
 constexpr const char* kTesteur = "dr.testeur@ch-fictif.mssante.fr";
 

@@ -943,6 +943,43 @@ Result<bool> PgStore::recordReport(std::string_view message_id, std::string_view
   return r->rows() > 0;
 }
 
+Result<PgStore::MailboxHold> PgStore::holdMailbox(std::string_view mailbox, std::string_view holder,
+                                                  int seconds, std::string_view gone) {
+  const std::string secs = std::to_string(seconds);
+  // One statement: insert, or take over an expired lease, or renew our own. Concurrent takers
+  // serialise on the row; the WHERE is evaluated on its latest version, so one of them wins.
+  auto r = db_->execPrepared(
+      "INSERT INTO mailbox_lease AS l (mailbox, holder, lease_until) "
+      "VALUES ($1, $2, now() + make_interval(secs => $3::integer)) "
+      "ON CONFLICT (mailbox) DO UPDATE SET "
+      "acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END, "
+      "holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until, renewed_at = now() "
+      "WHERE l.holder = EXCLUDED.holder OR l.lease_until < now() OR l.holder = $4 "
+      "RETURNING acquired_at = now()",
+      {Param{mailbox}, Param{holder}, Param{secs}, Param{gone}});
+  if (!r) return r.error();
+  MailboxHold hold;
+  if (r->rows() == 1) {
+    hold.held = true;
+    hold.acquired = r->text(0, 0) == "t";
+    hold.holder = std::string(holder);
+    return hold;
+  }
+  auto other =
+      db_->execPrepared("SELECT holder FROM mailbox_lease WHERE mailbox = $1", {Param{mailbox}});
+  if (!other) return other.error();
+  if (other->rows() == 1) hold.holder = std::string(other->text(0, 0));
+  return hold;
+}
+
+Result<Unit> PgStore::releaseMailbox(std::string_view mailbox, std::string_view holder) {
+  auto r = db_->execPrepared(
+      "UPDATE mailbox_lease SET lease_until = '-infinity' WHERE mailbox = $1 AND holder = $2",
+      {Param{mailbox}, Param{holder}});
+  if (!r) return r.error();
+  return Unit{};
+}
+
 Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int count) {
   const std::string n = std::to_string(count);
   auto r = db_->execPrepared("SELECT " + kOutboxColumns +

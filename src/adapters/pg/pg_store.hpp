@@ -42,6 +42,22 @@ class PgStore : public Store, public Outbox {
                             std::string_view report) override;
   Result<std::vector<OutboxEntry>> list(std::string_view status, int count) override;
 
+  // The lease of a mailbox (sql/V012__mailbox_lease.sql): two gateways on one database poll each
+  // mailbox one at a time. holdMailbox takes the lease for `holder` until now + `seconds` when it
+  // is free, expired or already `holder`'s (then it is renewed); `held` false when another
+  // holder's lease runs (`holder` then names it). `acquired`: taken now, not renewed. With
+  // `gone`, a holder known to be dead (a process of this host that no longer exists), its lease
+  // is taken over before it runs out.
+  struct MailboxHold {
+    bool held = false;
+    bool acquired = false;
+    std::string holder;
+  };
+  Result<MailboxHold> holdMailbox(std::string_view mailbox, std::string_view holder, int seconds,
+                                  std::string_view gone = {});
+  // Gives the lease up (a graceful stop): another gateway may take the mailbox at once.
+  Result<Unit> releaseMailbox(std::string_view mailbox, std::string_view holder);
+
   // Rebuilds the search index of every current resource (after search-parameters.json or a
   // migration changed what is indexed), in transactions of `batch` resources. Returns the count.
   using Extractor =
