@@ -876,12 +876,13 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     err << "liaison serve: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
     return kExitUsage;
   }
-  // Everything is checked before a socket opens: profiles, mappings, the database and its schema.
+  // Everything is checked before a socket opens: who may do what, profiles, mappings, the
+  // database and its schema.
+  auto access = loadAccess(*config, err);
+  if (!access) return kExitUsage;
   int exit = kExitOk;
   auto gateway = Gateway::load(*config, "serve", err, exit);
   if (!gateway) return exit;
-  auto access = loadAccess(*config, err);
-  if (!access) return kExitUsage;
   const std::string database = config->database;
   auto audit = pg::PgAuditLog::open(database);  // flushed when runServe returns
   if (!audit) {

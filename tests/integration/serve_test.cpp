@@ -237,6 +237,21 @@ TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {
   auto unknown = shell(bin + " serve --config '" + config(", \"colour\": \"blue\"") + "'");
   EXPECT_EQ(unknown.first, 2);
   EXPECT_NE(unknown.second.find("colour: unknown setting"), std::string::npos) << unknown.second;
+  // Every role the access object names must be in the policy; checked before the database.
+  const std::string unknown_role = config();
+  {
+    std::ifstream in(unknown_role);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string json = text.str();
+    json.replace(json.find("[\"reader\"]"), 10, "[\"superuser\"]");
+    std::ofstream(unknown_role) << json;
+  }
+  auto role = shell(bin + " serve --config '" + unknown_role + "'");
+  EXPECT_EQ(role.first, 2) << role.second;
+  EXPECT_NE(role.second.find("access.clients[1].roles: no such role in the policy: superuser"),
+            std::string::npos)
+      << role.second;
   auto not_migrated = shell(bin + " serve --config '" + config() + "'");
   EXPECT_EQ(not_migrated.first, 3);
   EXPECT_NE(not_migrated.second.find("db-schema-outdated"), std::string::npos);
