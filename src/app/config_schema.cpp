@@ -19,6 +19,7 @@ using rapidjson::Value;
 
 // A recursive schema ($ref to itself, the ESS's eligibility rules) over a deeply nested document.
 constexpr int kMaxDepth = 64;
+constexpr std::size_t kMaxPatternedLength = 4096;
 
 bool plainName(std::string_view name) {
   if (name.empty()) return false;
@@ -209,6 +210,12 @@ class Walker {
     if (max && max->IsUint() && n > max->GetUint())
       add(path, "at most " + std::to_string(max->GetUint()) + " characters expected");
     if (const Value* p = keyword(schema, "pattern"); p && p->IsString()) {
+      // libstdc++'s std::regex recurses per character: a value this long would exhaust the stack,
+      // and no patterned setting (names, addresses, URLs, digests) is anywhere near it.
+      if (n > kMaxPatternedLength) {
+        add(path, "at most " + std::to_string(kMaxPatternedLength) + " characters expected");
+        return;
+      }
       try {
         if (!std::regex_search(std::string(v.GetString(), v.GetStringLength()),
                                std::regex(p->GetString(), std::regex::ECMAScript))) {

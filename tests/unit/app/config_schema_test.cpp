@@ -143,6 +143,12 @@ TEST(ConfigSchema, NotJsonAndHostileNesting) {
   const std::string deep = "{\"log\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   EXPECT_EQ(joined(errorsOf(kServe, deep)), "(top level): nested too deeply\n");
   EXPECT_FALSE(ConfigSchema::parse("not a schema"));
+  // A patterned value far longer than any real one: refused, not matched (std::regex recurses).
+  const std::string long_name =
+      R"({"mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": ")" +
+      std::string(1 << 20, 'x') + R"(", "url": "imaps://h", "ca": "ca.pem"}]}})";
+  EXPECT_EQ(joined(errorsOf(kServe, long_name)),
+            "mail.mailboxes[0].name: at most 4096 characters expected\n");
 }
 
 // A keyword the walk does not read still fails the document, through RapidJSON's verdict, with the
