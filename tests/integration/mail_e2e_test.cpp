@@ -547,6 +547,35 @@ TEST_F(TwoGateways, TheHolderStuckTheOtherTakesOverWhenTheLeaseRunsOut) {
   run(Failure::Stuck);
 }
 
+// `liaison pull` beside a running gateway: the mailbox the gateway holds is left to it, and the
+// gateway's answer to each message is queued once.
+TEST_F(MailEndToEnd, PullLeavesAMailboxThatARunningGatewayHolds) {
+  Served server;
+  ASSERT_TRUE(
+      server.start({LIAISON_BINARY, "serve", "--config", config()}, (dir_ / "serve.log").string()));
+  const std::string held_by_server =
+      "SELECT count(*) FROM mailbox_lease WHERE lease_until > now() AND holder LIKE '%:" +
+      std::to_string(server.pid) + ":%'";
+  for (int i = 0; i < 100 && count(held_by_server) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(count(held_by_server), 1);
+  deliverRequests(peers_, 20, "held-");
+  if (HasFatalFailure()) return;
+  auto [rc, out] = pull(config());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cardio-plus: polled by "), std::string::npos) << out;
+  EXPECT_NE(out.find("left to it"), std::string::npos) << out;
+  EXPECT_EQ(count(held_by_server), 1);  // still the gateway's
+  for (int i = 0; i < 300 && count("SELECT count(*) FROM ingest_outcome") < 20; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal"), 20);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 20);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 20);
+  // Stopped gracefully, the gateway handed the mailbox back at once.
+  EXPECT_EQ(count("SELECT count(*) FROM mailbox_lease WHERE lease_until > now()"), 0);
+}
+
 // 500 requests wait in the mailbox; the gateway is killed with SIGKILL at random moments 20
 // times and restarted. At the end every message is stored exactly once and every
 // acknowledgement was sent at least once.
