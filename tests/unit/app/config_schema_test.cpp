@@ -201,6 +201,8 @@ TEST(ConfigSchema, ShippedAndDocumentedConfigurationsAreValid) {
   EXPECT_EQ(joined(errorsOf("mss-intake.schema.json", repoFile("profiles/mssante/intake.json"))),
             "");
   EXPECT_TRUE(rapidJsonAccepts("mss-intake.schema.json", repoFile("profiles/mssante/intake.json")));
+  EXPECT_EQ(joined(errorsOf("policy.schema.json", repoFile("profiles/policy.json"))), "");
+  EXPECT_TRUE(rapidJsonAccepts("policy.schema.json", repoFile("profiles/policy.json")));
 }
 
 // A copy of a shipped file with one change, as an operator's typo would make it.
