@@ -80,7 +80,8 @@ std::optional<rest::AccessSettings> readAccessConfig(const rapidjson::Value& acc
       }
       for (const auto& m : c.GetObject()) {
         const std::string_view k = m.name.GetString();
-        if (k != "name" && k != "subject" && k != "san" && k != "roles" && k != "ess")
+        if (k != "name" && k != "subject" && k != "san" && k != "roles" && k != "ess" &&
+            k != "address")
           bad(at + "." + std::string(k), "unknown setting");
       }
       rest::ClientSettings client;
@@ -91,6 +92,11 @@ std::optional<rest::AccessSettings> readAccessConfig(const rapidjson::Value& acc
         bad(at, "exactly one of subject (the certificate's RFC 2253 subject) or san expected");
       client.roles = names(c, "roles", at, true);
       client.ess = names(c, "ess", at, false);
+      client.address = string(c, "address", at);
+      if (!client.address.empty() &&
+          (client.address.find('@') == std::string::npos ||
+           client.address.find_first_of(" <>,;\r\n") != std::string::npos))
+        bad(at + ".address", "a bare mail address expected (name@domain)");
       out.clients.push_back(std::move(client));
     }
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -801,7 +802,19 @@ class Gateway {
     }
     std::unique_ptr<Gateway> g(new Gateway(*ess, *mss, std::move(*search)));
     if (config.mail) {
-      g->acks_.emplace(config.mail->acknowledgements, g->clock);
+      pipeline::AcknowledgementPolicy policy = config.mail->acknowledgements;
+      // A message posted to POST / is answered at the address of the access client that posted
+      // it (journal source "api:<client name>"), when the configuration gives one.
+      std::map<std::string, std::string, std::less<>> addresses;
+      if (config.access) {
+        for (const rest::ClientSettings& c : config.access->clients)
+          if (!c.address.empty()) addresses.emplace(c.name, c.address);
+      }
+      policy.client_address = [addresses](std::string_view client) {
+        const auto it = addresses.find(client);
+        return it == addresses.end() ? std::string() : it->second;
+      };
+      g->acks_.emplace(policy, g->clock);
       auto own = mailboxIntakes(*config.mail, *mss, g->clock, err);
       if (!own) return nullptr;
       g->own_ = std::move(*own);

@@ -22,6 +22,9 @@ struct ClientSettings {
   std::string subject;  // exact RFC 2253 subject of the certificate ("" if matched by SAN)
   std::string san;      // one subjectAltName: "DNS:host", "email:a@b", "URI:…" ("" if by subject)
   std::vector<std::string> roles, ess;
+  // Where the answers to the messages it posts to `POST /` go (MDNs, notices): the transport
+  // vouches for this address, not for any the message names. "" = none: the HTTP answer only.
+  std::string address = {};
 };
 
 struct TokenSettings {

@@ -42,7 +42,8 @@ TEST(AccessConfig, ClientsTokensAndPolicy) {
   Read r = read(R"({"policy": "policy.json",
     "clients": [{"name": "secretariat", "subject": "CN=s,O=ESS Cardio\\+", "roles": ["secretariat"],
                  "ess": ["cardio-plus"]},
-                {"name": "plateforme", "san": "DNS:plateforme.example", "roles": ["intake-client"]}],
+                {"name": "plateforme", "san": "DNS:plateforme.example", "roles": ["intake-client"],
+                 "address": "bal-applicative@plateforme.mssante.fr"}],
     "tokens": [{"name": "supervision", "sha256": ")" +
                 kHash + R"(", "roles": ["ops", "reader"]}]})");
   ASSERT_TRUE(r.access) << r.errors;
@@ -52,6 +53,8 @@ TEST(AccessConfig, ClientsTokensAndPolicy) {
   EXPECT_EQ(r.access->clients[0].subject, "CN=s,O=ESS Cardio\\+");
   EXPECT_EQ(r.access->clients[0].ess, std::vector<std::string>{"cardio-plus"});
   EXPECT_EQ(r.access->clients[1].san, "DNS:plateforme.example");
+  EXPECT_EQ(r.access->clients[1].address, "bal-applicative@plateforme.mssante.fr");
+  EXPECT_EQ(r.access->clients[0].address, "");
   ASSERT_EQ(r.access->tokens.size(), 1u);
   EXPECT_EQ(r.access->tokens[0].sha256, kHash);
   EXPECT_EQ(r.access->tokens[0].roles, (std::vector<std::string>{"ops", "reader"}));
@@ -61,7 +64,8 @@ TEST(AccessConfig, EveryMistakeNamedByItsPath) {
   Read r = read(R"({"client": [],
     "clients": [{"name": "a", "roles": ["reader"]},
                 {"name": "b", "subject": "CN=b", "san": "DNS:b", "roles": []},
-                {"name": "a", "subject": "CN=c", "roles": ["reader"], "role": "x"}],
+                {"name": "a", "subject": "CN=c", "roles": ["reader"], "role": "x"},
+                {"name": "d", "subject": "CN=d", "roles": ["reader"], "address": "Dr X <x@y.fr>"}],
     "tokens": [{"name": "t", "sha256": "not-a-hash", "roles": ["ops"]},
                {"name": "u", "sha256": ")" +
                 kHash + R"(", "roles": [""]}]})");
@@ -73,6 +77,7 @@ TEST(AccessConfig, EveryMistakeNamedByItsPath) {
            "serve.json: access.clients[1].roles: non-empty array of strings expected",
            "serve.json: access.clients[2].role: unknown setting",
            "serve.json: access.clients[2].name: used twice: a",
+           "serve.json: access.clients[3].address: a bare mail address expected",
            "serve.json: access.tokens[0].sha256: the token's SHA-256",
            "serve.json: access.tokens[1].roles[0]: non-empty string expected",
        })
