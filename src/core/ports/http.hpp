@@ -31,7 +31,7 @@ struct Request {
   std::string client_subject;  // RFC 2253 subject of the verified client certificate, "" if none
   // Its subjectAltNames as OpenSSL prints them ("DNS:host", "email:a@b", "URI:…", "IP:…").
   std::vector<std::string> client_san;
-  std::string remote;          // "ip:port" ("[v6]:port")
+  std::string remote;  // "ip:port" ("[v6]:port")
 
   // The first header of that name, case-insensitive; "" if absent.
   std::string_view header(std::string_view name) const {
