@@ -109,9 +109,12 @@ class MailEndToEnd : public ::testing::Test {
     std::ofstream(path)
         << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0}, \"tls\": {\"enabled\": false},"
         << " \"insecureForTests\": true,"
-        // The operators' token (sha256 of "jeton-ops-e2e") for /outbox and /metrics.
+        // The operators' token (sha256 of "jeton-ops-e2e") for /outbox and /metrics; a regional
+        // platform's (sha256 of "liaison-test-intake") for POST /.
         << " \"access\": {\"tokens\": [{\"name\": \"ops\", \"roles\": [\"ops\"], \"sha256\":"
-        << " \"77f43dbdb81fb1c0dd769786b77125d59eb5745cadff3d38692aa142bcbce0e5\"}]},"
+        << " \"77f43dbdb81fb1c0dd769786b77125d59eb5745cadff3d38692aa142bcbce0e5\"},"
+        << " {\"name\": \"plateforme\", \"roles\": [\"intake-client\"], \"sha256\":"
+        << " \"efd5f51ffc0d6275453e23122caddc8ccf7a2ecf7b398dda7c8b95c5864b33ca\"}]},"
         << " \"database\": \"" << dsn_ << "\","
         << " \"mail\": {\"gateway\": {\"address\": \"" << kGateway
         << "\", \"name\": \"ESS Cardio+\"}, \"nil\": \"NIL-LIAISON-TEST\","
@@ -345,9 +348,8 @@ TEST_F(MailEndToEnd, TheSameMailDeliveredSeveralTimesIsOneMessageWithOneAnswer) 
 
 // Answers go to the sender the transport vouches for, never to an address the message names:
 // through the mailbox, the envelope sender Postfix received and Dovecot recorded (Return-Path),
-// whatever Disposition-Notification-To, Reply-To or a Return-Path of the sender's own say. (A mail
-// posted to `POST /` gets no mail at all: mail_pipeline_test's APostedMail… test, through the
-// intake the API runs.)
+// whatever Disposition-Notification-To, Reply-To or a Return-Path of the sender's own say; a mail
+// posted to `POST /` by an intake client with no configured address gets no mail at all.
 TEST_F(MailEndToEnd, AnswersGoOnlyToTheSenderTheTransportVouchesFor) {
   const std::string other = "collecte@cardio-plus.test";
   auto naming = [&](std::string mail) {
@@ -378,6 +380,24 @@ TEST_F(MailEndToEnd, AnswersGoOnlyToTheSenderTheTransportVouchesFor) {
             2);
   EXPECT_EQ(waitFor("dr-martin", 2).size(), 2u);
 
+  // POST / of the same kind of mail, Return-Path and all, by an intake client that has no
+  // configured address: answered by the HTTP response only.
+  Served server;
+  ASSERT_TRUE(
+      server.start({LIAISON_BINARY, "serve", "--config", config()}, (dir_ / "serve.log").string()));
+  const fs::path posted = dir_ / "posted.eml";
+  std::ofstream(posted, std::ios::binary)
+      << naming(forPeers(itest::message("no_ins.eml"), "e2e-posted@client.cardio-plus.test"));
+  auto [prc, answer] = shell(
+      "curl -sS -X POST -H 'Authorization: Bearer liaison-test-intake' -H 'Content-Type: "
+      "message/rfc822' --data-binary @" +
+      posted.string() + " " + server.url + "/");
+  ASSERT_EQ(prc, 0) << answer;
+  EXPECT_NE(answer.find("\"Parameters\""), std::string::npos) << answer;
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE source LIKE 'api:%'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 4);
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM outbox"), 2);  // nothing more
   EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE array_to_string(recipients, ',') LIKE "
                   "'%collecte%'"),
             0);
