@@ -136,7 +136,7 @@ TEST(CliIngest, SamplesOneLinePerInput) {
   CliRun r = liaison("ingest " + repo("samples/fiches"));
   dumpBundles(r, "cli-samples");
   EXPECT_EQ(r.exit_code, 1) << "not-a-form.txt is quarantined";
-  ASSERT_EQ(r.lines.size(), 4u);
+  ASSERT_EQ(r.lines.size(), 5u);
   std::vector<std::pair<std::string, std::string>> got;
   for (const auto& l : r.lines) {
     std::string input = l["input"].GetString();
@@ -147,11 +147,13 @@ TEST(CliIngest, SamplesOneLinePerInput) {
   EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
                      {"fiche-complete.txt", "accepted"},
                      {"fiche-incomplete.txt", "incomplete"},
+                     {"fiche-papier.txt", "accepted"},  // the paper form's wording (issue 13)
                      {"not-a-form.txt", "quarantined"},
                      {"questionnaire-response.json", "accepted"}}));
   EXPECT_STREQ(r.lines[0]["eligibility"]["status"].GetString(), "eligible");
-  EXPECT_STREQ(r.lines[2]["quarantine"]["code"].GetString(), "input-unrecognised");
-  EXPECT_FALSE(r.lines[2].HasMember("bundle"));
+  EXPECT_STREQ(r.lines[2]["eligibility"]["status"].GetString(), "eligible");
+  EXPECT_STREQ(r.lines[3]["quarantine"]["code"].GetString(), "input-unrecognised");
+  EXPECT_FALSE(r.lines[3].HasMember("bundle"));
 }
 
 TEST(CliIngest, ExitZeroWhenNothingIsQuarantined) {
