@@ -13,6 +13,7 @@ if(LIAISON_BUILD_FUZZERS)
                         "configure a separate tree with CC=clang CXX=clang++, or run scripts/fuzz")
   endif()
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
+                      -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS
+                      -fsanitize-ignorelist=${PROJECT_SOURCE_DIR}/fuzz/rapidjson.ignorelist)
   add_link_options(-fsanitize=address,undefined)
 endif()

@@ -279,6 +279,7 @@ class ExprParser {
 // Templates
 
 struct Node {
+  struct Member;  // of an Object
   // Nothing: an empty object or array in the template, never written (FHIR forbids them).
   enum class Kind : std::uint8_t { Literal, Expr, Interp, Object, Array, Each, Nothing };
   Kind kind = Kind::Literal;
@@ -287,9 +288,16 @@ struct Node {
   Expr expr;             // Expr; Each (the list)
   std::vector<std::pair<bool, std::string>> parts;  // Interp: (is_expr, text) — exprs below
   std::vector<Expr> part_exprs;
-  std::vector<std::pair<std::string, Node>> members;  // Object
-  std::optional<Cond> when;                           // Object
-  std::vector<Node> elements;                         // Array; Each: [template]
+  std::vector<Member> members;  // Object
+  std::optional<Cond> when;     // Object
+  std::vector<Node> elements;   // Array; Each: [template]
+};
+
+// A struct rather than std::pair<std::string, Node>: clang with libstdc++ cannot check pair's
+// constraints on a type that holds a vector of them (the fuzzers' build).
+struct Node::Member {
+  std::string name;  // "\"name\":"
+  Node node;
 };
 
 struct Resource {
@@ -431,7 +439,7 @@ std::optional<Error> compileNode(const rapidjson::Value& v, const CompileContext
       if (child.kind == Node::Kind::Nothing) continue;  // [] and {} are never written
       out.dynamic = out.dynamic || child.dynamic;
       // Kept as its JSON text with the colon: written as is for every resource.
-      out.members.emplace_back(JsonOut::quoted(name) + ':', std::move(child));
+      out.members.push_back(Node::Member{JsonOut::quoted(name) + ':', std::move(child)});
     }
     if (out.members.empty() && !out.when) {
       out.kind = Node::Kind::Nothing;
