@@ -7,8 +7,10 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <rapidjson/schema.h>
 
+#include <cctype>
 #include <cstdint>
 #include <regex>
+#include <string>
 
 #include "core/json/json_out.hpp"
 
@@ -54,8 +56,7 @@ const Value* keyword(const Value& schema, const char* name) {
 std::string number(const Value& v) {
   if (v.IsInt64()) return std::to_string(v.GetInt64());
   if (v.IsUint64()) return std::to_string(v.GetUint64());
-  std::string s = std::to_string(v.GetDouble());
-  return s;
+  return std::to_string(v.GetDouble());
 }
 
 std::string jsonText(const Value& v) {
