@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -163,6 +165,32 @@ TEST_F(Serve, HostileJsonBodiesAre400AndTheServerStaysUp) {
   auto bad = curl(server.url + "/Patient", json + latin1 + "'");
   EXPECT_EQ(statusOf(bad.second), 400);
   EXPECT_NE(bad.second.find("json-invalid-utf8"), std::string::npos) << bad.second.substr(0, 300);
+
+  // A soak of a few seconds: the hostile bodies again and again while a client keeps reading.
+  const int search = statusOf(curl(server.url + "/Patient?_count=1").second);
+  std::atomic<bool> hostile{true};
+  auto attacker = std::async(std::launch::async, [&] {
+    int sent = 0;
+    while (hostile) {
+      const std::string& body = sent % 2 == 0 ? deep : latin1;
+      const std::string path = sent % 3 == 0 ? "/" : "/Patient";
+      const int status = statusOf(curl(server.url + path, json + body + "'").second);
+      if (status == 0 || status >= 500) return -1;  // no answer, or a server error
+      ++sent;
+    }
+    return sent;
+  });
+  int reads = 0;
+  bool same = true;  // every read answered as before the soak
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+       same && std::chrono::steady_clock::now() < until; ++reads) {
+    same = statusOf(curl(server.url + "/metadata").second) == metadata &&
+           statusOf(curl(server.url + "/Patient?_count=1").second) == search;
+  }
+  hostile = false;
+  EXPECT_TRUE(same) << "read " << reads;
+  EXPECT_GT(attacker.get(), 0);  // bodies sent, each answered below 500
+  EXPECT_GT(reads, 3);
 
   // Still serving as before, and it stops cleanly.
   EXPECT_EQ(statusOf(curl(server.url + "/metadata").second), metadata);
