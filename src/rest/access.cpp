@@ -83,11 +83,9 @@ auth::Authentication ClientAccess::authenticate(const auth::Credentials& c) cons
   auth::Authentication out;
   if (!c.authorization.empty()) {
     const std::string_view token = bearerToken(c.authorization);
-    if (token.empty()) {
-      out.status = Status::Invalid;
-      out.reason = "Authorization : seul le schéma Bearer est pris en charge";
-      return out;
-    }
+    // Another scheme is another method's (a session, …): not ours to judge, whatever
+    // certificate comes with it. Nobody knows it: 401.
+    if (token.empty()) return out;
     // Every configured hash is compared, in constant time, whatever matched before: the time
     // taken says nothing of which token (or how much of one) was right.
     const auto presented = sha256(token);

@@ -40,7 +40,8 @@ struct AccessSettings {
 };
 
 // Machine clients: a bearer token when the request has an Authorization header (a wrong one is
-// Invalid, whatever certificate comes with it), else the verified client certificate.
+// Invalid, whatever certificate comes with it; another scheme is None, left to other methods),
+// else the verified client certificate.
 class ClientAccess final : public auth::Authenticator {
  public:
   explicit ClientAccess(AccessSettings settings);

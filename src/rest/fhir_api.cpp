@@ -488,6 +488,30 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.StartObject();
   w.Key("mode");
   w.String("server");
+  // Who may do what: authenticated by certificate or token, authorized by role (README, Security).
+  w.Key("security");
+  w.StartObject();
+  w.Key("cors");
+  w.Bool(false);
+  w.Key("service");
+  w.StartArray();
+  w.StartObject();
+  w.Key("coding");
+  w.StartArray();
+  w.StartObject();
+  w.Key("system");
+  w.String("http://terminology.hl7.org/CodeSystem/restful-security-service");
+  w.Key("code");
+  w.String("Certificates");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  w.EndArray();
+  w.Key("description");
+  w.String(
+      "Certificat client (TLS mutuel) ou jeton Bearer ; chaque interaction est permise ou non "
+      "selon les rôles du client (politique du déploiement).");
+  w.EndObject();
   w.Key("resource");
   w.StartArray();
   for (const std::string& type : search.resources()) {

@@ -158,6 +158,8 @@ TEST_F(Rest, CapabilityStatementListsWhatIsServed) {
   ASSERT_EQ(r.status, 200);
   EXPECT_STREQ(r.body["resourceType"].GetString(), "CapabilityStatement");
   EXPECT_STREQ(r.body["fhirVersion"].GetString(), "4.0.1");
+  EXPECT_STREQ(r.body["rest"][0]["security"]["service"][0]["coding"][0]["code"].GetString(),
+               "Certificates");
   std::set<std::string> patient_params;
   for (const auto& res : r.body["rest"][0]["resource"].GetArray()) {
     if (std::string_view(res["type"].GetString()) != "Patient") continue;

@@ -36,4 +36,22 @@ class Authenticator {
   virtual Authentication authenticate(const Credentials& credentials) const = 0;
 };
 
+// Several methods side by side (machine clients, then sessions of local accounts, Pro Santé
+// Connect …): each is asked in turn; the first that knows the credential decides — Ok, or Invalid
+// (a wrong credential is never retried with another method); None from all is None.
+class Authenticators final : public Authenticator {
+ public:
+  void add(const Authenticator& method) { methods_.push_back(&method); }
+  Authentication authenticate(const Credentials& credentials) const override {
+    for (const Authenticator* m : methods_) {
+      Authentication a = m->authenticate(credentials);
+      if (a.status != Authentication::Status::None) return a;
+    }
+    return {};
+  }
+
+ private:
+  std::vector<const Authenticator*> methods_;  // not owned: they outlive this list
+};
+
 }  // namespace liaison::auth

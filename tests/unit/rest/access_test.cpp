@@ -172,17 +172,61 @@ TEST(ClientAccess, BearerTokensByTheirHash) {
   EXPECT_EQ(a.principal->credential, "token:export");
   EXPECT_EQ(access.authenticate({"", nullptr, "bearer  ops-token "}).principal->id, "ops");
   // A wrong token is refused even with a good certificate: the credential presented decides.
-  for (const char* bad : {"Bearer s3cret-tokem", "Bearer s3cret-token2", "Bearer ", "Bearer",
-                          "Basic dXNlcjpwYXNz", "s3cret-token"}) {
+  for (const char* bad : {"Bearer s3cret-tokem", "Bearer s3cret-token2", "Bearer  x"}) {
     a = access.authenticate({"CN=secretariat-cardio-plus,O=ESS Cardio\\+", nullptr, bad});
     EXPECT_EQ(a.status, auth::Authentication::Status::Invalid) << bad;
     EXPECT_FALSE(a.principal) << bad;
+  }
+  // Another scheme (or none) is another method's to judge: None, even with a good certificate.
+  for (const char* other : {"Basic dXNlcjpwYXNz", "s3cret-token", "Bearer ", "Bearer"}) {
+    a = access.authenticate({"CN=secretariat-cardio-plus,O=ESS Cardio\\+", nullptr, other});
+    EXPECT_EQ(a.status, auth::Authentication::Status::None) << other;
+    EXPECT_FALSE(a.principal) << other;
   }
   // The hash is what is configured: the token itself never matches as a hash.
   AccessSettings raw;
   raw.tokens.push_back({"raw", "s3cret-token", {"reader"}, {}});
   EXPECT_EQ(ClientAccess(raw).authenticate({"", nullptr, "Bearer s3cret-token"}).status,
             auth::Authentication::Status::Invalid);
+}
+
+// A second method beside the machine clients (as sessions or Pro Santé Connect will be).
+class FixedUser final : public auth::Authenticator {
+ public:
+  auth::Authentication authenticate(const auth::Credentials& c) const override {
+    auth::Authentication a;
+    if (c.authorization == "Session abc") {
+      a.status = auth::Authentication::Status::Ok;
+      a.principal = auth::Principal{"dupont", auth::PrincipalKind::User, {"medecin"}, {}, ""};
+    }
+    return a;
+  }
+};
+
+TEST(Authenticators, FirstMethodThatKnowsTheCredentialDecides) {
+  const ClientAccess clients(settings());
+  const FixedUser users;
+  auth::Authenticators all;
+  all.add(clients);
+  all.add(users);
+  auto s = all.authenticate({"", nullptr, "Session abc"});  // not a machine client's scheme
+  ASSERT_EQ(s.status, auth::Authentication::Status::Ok);
+  EXPECT_EQ(s.principal->id, "dupont");
+  // A wrong bearer token is Invalid from the machine clients: never retried with another method.
+  EXPECT_EQ(all.authenticate({"", nullptr, "Bearer faux"}).status,
+            auth::Authentication::Status::Invalid);
+  auth::Authenticators users_first;
+  users_first.add(users);
+  users_first.add(clients);
+  auto a = users_first.authenticate({"", nullptr, "Session abc"});
+  ASSERT_EQ(a.status, auth::Authentication::Status::Ok);
+  EXPECT_EQ(a.principal->kind, auth::PrincipalKind::User);
+  a = users_first.authenticate({"", nullptr, "Bearer ops-token"});
+  ASSERT_EQ(a.status, auth::Authentication::Status::Ok);
+  EXPECT_EQ(a.principal->id, "ops");
+  EXPECT_EQ(users_first.authenticate({}).status, auth::Authentication::Status::None);
+  EXPECT_EQ(auth::Authenticators().authenticate({"CN=x", nullptr, ""}).status,
+            auth::Authentication::Status::None);
 }
 
 TEST(ClientAccess, TokenHashIsSha256Hex) {
