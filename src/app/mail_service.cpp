@@ -220,6 +220,15 @@ void MailService::pollLoop(std::size_t index) {
   // that is merely slow keeps it, a dead one is taken over within lease + lease / 3.
   const std::chrono::milliseconds tick(std::max(settings.lease_seconds * 1000 / 3, 200));
   bool held = false;
+  auto setHeld = [&](bool now_held) {  // and the gauge of mailboxes this process polls
+    if (now_held != held) {
+      if (now_held)
+        metrics_->mailboxes_held.fetch_add(1);
+      else
+        metrics_->mailboxes_held.fetch_sub(1);
+    }
+    held = now_held;
+  };
   std::string waiting_for;  // the holder we stand by for, as last said in the log
   auto next_pass = std::chrono::steady_clock::now();
   while (!stopping_) {
@@ -245,7 +254,7 @@ void MailService::pollLoop(std::size_t index) {
     if (!lease->held) {
       if (held || waiting_for != lease->holder)
         say("polled by " + lease->holder + ": standing by until its lease runs out");
-      held = false;
+      setHeld(false);
       waiting_for = lease->holder;
       if (!sleepFor(tick)) break;
       continue;
@@ -255,7 +264,7 @@ void MailService::pollLoop(std::size_t index) {
           " s)");
       recovered = false;  // what a previous holder left unfinished is processed at once
     }
-    held = true;
+    setHeld(true);
     waiting_for.clear();
     if (const auto now = std::chrono::steady_clock::now(); now < next_pass) {
       if (!sleepFor(std::min(
@@ -301,7 +310,7 @@ void MailService::pollLoop(std::size_t index) {
     backoff = std::chrono::milliseconds(500);
     if (pass->lease_lost) {
       say("mailbox lease lost: another gateway polls it now");
-      held = false;
+      setHeld(false);
       continue;
     }
     if (pass->processed + pass->duplicates + pass->reports > 0) {
@@ -319,6 +328,7 @@ void MailService::pollLoop(std::size_t index) {
   }
   // A graceful stop hands the mailbox over at once (a rolling upgrade), not after the lease.
   if (held && store) (void)store->releaseMailbox(name, holder_);
+  setHeld(false);
 }
 
 void MailService::sendLoop(int worker) {

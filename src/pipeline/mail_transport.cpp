@@ -89,6 +89,11 @@ std::string MailMetrics::text() const {
       "# HELP liaison_mail_backlog Messages waiting in the mailboxes at the last look.\n"
       "# TYPE liaison_mail_backlog gauge\nliaison_mail_backlog " +
       std::to_string(backlog.load()) + "\n";
+  out +=
+      "# HELP liaison_mail_mailboxes_held Mailboxes this gateway polls (it holds their lease; "
+      "the others stand by).\n"
+      "# TYPE liaison_mail_mailboxes_held gauge\nliaison_mail_mailboxes_held " +
+      std::to_string(mailboxes_held.load()) + "\n";
   counter("liaison_outbox_sent_total", "Mails submitted over SMTP.", sent.load());
   counter("liaison_outbox_retried_total", "Submissions that failed transiently (retried later).",
           retried.load());

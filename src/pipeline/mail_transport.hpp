@@ -30,6 +30,7 @@ struct MailMetrics {
   std::atomic<std::uint64_t> recovered{0};   // interrupted messages processed again
   std::atomic<std::uint64_t> mailbox_errors{0};
   std::atomic<std::uint64_t> backlog{0};  // messages waiting at the last look (all mailboxes)
+  std::atomic<std::uint64_t> mailboxes_held{0};  // whose lease this process holds (it polls them)
   std::atomic<std::uint64_t> sent{0};
   std::atomic<std::uint64_t> retried{0};
   std::atomic<std::uint64_t> failed{0};

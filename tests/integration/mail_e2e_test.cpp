@@ -585,6 +585,9 @@ TEST_F(MailEndToEnd, PullLeavesAMailboxThatARunningGatewayHolds) {
   for (int i = 0; i < 100 && count(held_by_server) == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(count(held_by_server), 1);
+  const std::string metrics =
+      shell("curl -sS -H 'Authorization: Bearer jeton-ops-e2e' " + server.url + "/metrics").second;
+  EXPECT_NE(metrics.find("\nliaison_mail_mailboxes_held 1\n"), std::string::npos) << metrics;
   deliverRequests(peers_, 20, "held-");
   if (HasFatalFailure()) return;
   auto [rc, out] = pull(config());
