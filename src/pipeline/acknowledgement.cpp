@@ -67,15 +67,19 @@ Headers headersOf(std::string_view bytes) {
 // The address of the sender the transport vouches for (see vouchedSender in the header).
 std::string vouchedOf(std::string_view source, const parse::MimeMessage& m,
                       const AcknowledgementPolicy& policy) {
+  std::string address;
   if (source.rfind("imap:", 0) == 0) {
-    if (auto return_path = m.header("Return-Path")) return bareAddress(*return_path);
-    return bareAddress(m.from);
+    auto return_path = m.header("Return-Path");
+    address = bareAddress(return_path ? *return_path : m.from);
+  } else if (source.rfind("api:", 0) == 0 && policy.client_address) {
+    address = bareAddress(policy.client_address(source.substr(4)));
   }
-  if (source.rfind("api:", 0) == 0 && policy.client_address) {
-    std::string address = bareAddress(policy.client_address(source.substr(4)));
-    return address.find('@') == std::string::npos ? std::string() : address;
-  }
-  return {};
+  // Something that is not an address (a damaged Return-Path) is nobody's.
+  const std::size_t at = address.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == address.size() ||
+      address.find_first_of(" \t,;:<>\"") != std::string::npos)
+    return {};
+  return address;
 }
 
 // An automatic message (a report, an auto-reply, a bounce) is never answered: no mail loops.

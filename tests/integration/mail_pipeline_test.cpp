@@ -613,19 +613,23 @@ TEST_F(MailPipeline, AnswersGoOnlyToTheSenderTheMailboxVouchesFor) {
   EXPECT_EQ(raw->text(0, 0).find("IHE_XDM"), std::string::npos);  // no document in it
 }
 
-TEST_F(MailPipeline, WithoutReturnPathTheFromIsTheSenderAndABounceIsAnsweredByNone) {
+TEST_F(MailPipeline, WithoutReturnPathTheFromIsTheSenderAndABounceOrADamagedOneIsAnsweredByNone) {
   const std::string other = "collecte@elsewhere.test";
   std::string no_return_path = namingAnotherAddress(itest::message("no_ins.eml"), other);
   no_return_path.erase(0, no_return_path.find("\r\n") + 2);  // the Return-Path line
   std::string bounce = namingAnotherAddress(itest::message("no_ins.eml"), other);
   bounce.replace(0, bounce.find("\r\n"), "Return-Path: <>");
   bounce.replace(bounce.find("Message-ID: <no_ins@"), 20, "Message-ID: <bounced@");
+  std::string damaged = namingAnotherAddress(itest::message("no_ins.eml"), other);
+  damaged.replace(0, damaged.find("\r\n"), "Return-Path: <dr.testeur at ch-fictif>");
+  damaged.replace(damaged.find("Message-ID: <no_ins@"), 20, "Message-ID: <damaged@");
   MemoryMailbox box;
   box.inbox[1] = no_return_path;
   box.inbox[2] = bounce;
+  box.inbox[3] = damaged;
   auto in = intake(*store_);
   ASSERT_TRUE(pipeline::MailboxIntake(box, *store_, *store_, in).drain());
-  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), 3);
   EXPECT_EQ(answers(), std::string("notice ") + kTesteur);
 }
 
