@@ -25,18 +25,17 @@
 #include "core/ports/clock.hpp"
 #include "fuzz_check.hpp"
 #include "map/search_parameters.hpp"
-#include "memory_store.hpp"
 #include "pipeline/ess_profile.hpp"
 #include "pipeline/form_intake.hpp"
 #include "pipeline/message_intake.hpp"
 #include "pipeline/mss_profile.hpp"
 #include "rest/access.hpp"
 #include "rest/fhir_api.hpp"
+#include "support/memory_store.hpp"
 
 namespace {
 
 using liaison::fuzz::require;
-namespace fuzz = liaison::fuzz;
 namespace http = liaison::http;
 namespace pipeline = liaison::pipeline;
 
@@ -55,8 +54,9 @@ T orTrap(liaison::Result<T> r) {
 }
 
 struct Api {
-  std::shared_ptr<fuzz::MemoryState> state = std::make_shared<fuzz::MemoryState>();
-  fuzz::MemoryState initial;
+  std::shared_ptr<liaison::fake::MemoryState> state =
+      std::make_shared<liaison::fake::MemoryState>();
+  liaison::fake::MemoryState initial;
   liaison::FixedClock clock{
       std::chrono::system_clock::time_point(std::chrono::seconds(1796000000))};
   std::shared_ptr<const pipeline::MssProfile> mss = orTrap(
@@ -89,7 +89,8 @@ struct Api {
     options.policy = &policy;
     api = std::make_unique<liaison::rest::FhirApi>(
         [this]() -> liaison::Result<std::unique_ptr<liaison::Store>> {
-          return std::unique_ptr<liaison::Store>(std::make_unique<fuzz::MemoryStore>(state));
+          return std::unique_ptr<liaison::Store>(
+              std::make_unique<liaison::fake::MemoryStore>(state));
         },
         search, messages, forms, clock, options);
     const std::string patient =

@@ -789,6 +789,9 @@ http::Response FhirApi::handle(const http::Request& request) {
     const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
     AuditRecord record{
         fhir::instantOf(clock_->now()), agent, std::string(1, action), subtype, what, outcome};
+    if (principal != nullptr)
+      record.principal = std::string(auth::toString(principal->kind)) + ":" + principal->id;
+    record.role = role;
     if (options_.audit_log != nullptr) {
       options_.audit_log->record(std::move(record));
     } else if (auto store = acquire()) {

@@ -362,6 +362,17 @@ TEST_F(Rest, EveryRouteButHealthNeedsAPrincipalWithTheRole) {
   EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE agent LIKE 'token:plateforme "
                   "role=intake-client%' AND action = 'C' AND outcome = '0'"),
             1);
+  // The principal and the role in columns of their own, and in the FHIR view (V013).
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE principal = 'token:plateforme' AND "
+                  "role = 'intake-client' AND action = 'C'"),
+            1);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE principal = 'token:lecteur' AND "
+                  "role = '' AND action = 'D' AND outcome = '4'"),
+            1);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event_fhir WHERE content->'agent'->0->'who'->"
+                  "'identifier'->>'value' = 'token:lecteur' AND content->'agent'->0->'role'->0->>"
+                  "'text' = 'reader' AND content->>'action' = 'R'"),
+            1);
 }
 
 // Nonsense is a client error, never a 500: ids checked on every interaction, reserved names.

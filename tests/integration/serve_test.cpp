@@ -258,6 +258,14 @@ TEST_F(Serve, EveryRouteButHealthNeedsAClientWithTheRole) {
             1);
   EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE source = 'api:plateforme-regionale'"),
             1);
+  // The batched trail (COPY) fills the principal and role columns too.
+  EXPECT_EQ(
+      count("SELECT count(*) FROM audit_event WHERE principal = 'client:plateforme-regionale' "
+            "AND role = 'intake-client' AND action = 'C'"),
+      1);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE principal = 'client:lecteur' AND role = "
+                  "'' AND outcome = '4'"),
+            1);
 }
 
 TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {

@@ -54,16 +54,18 @@ void PgAuditLog::flush() {
 namespace {
 
 void appendRow(std::string& rows, const AuditRecord& a) {
-  for (const std::string* field : {&a.recorded, &a.agent, &a.action, &a.subtype, &a.what}) {
+  for (const std::string* field :
+       {&a.recorded, &a.agent, &a.action, &a.subtype, &a.what, &a.outcome, &a.principal}) {
     appendCopyField(rows, *field);
     rows += '\t';
   }
-  appendCopyField(rows, a.outcome);
+  appendCopyField(rows, a.role);
   rows += '\n';
 }
 
 constexpr std::string_view kCopy =
-    "COPY audit_event (recorded, agent, action, subtype, what, outcome) FROM STDIN";
+    "COPY audit_event (recorded, agent, action, subtype, what, outcome, principal, role) FROM "
+    "STDIN";
 
 // What stands in for a record PostgreSQL refused (bytes that are not UTF-8, a NUL, a constraint
 // added by the operator…): when, how and the outcome stay; who in printable ASCII; what is
@@ -72,8 +74,9 @@ constexpr std::string_view kRefusedWhat = "urn:liaison:audit-record-refused";
 
 AuditRecord refusedStandIn(const AuditRecord& a) {
   AuditRecord out = a;
-  for (char& c : out.agent)
-    if (c < 0x20 || c > 0x7E) c = '?';
+  for (std::string* who : {&out.agent, &out.principal, &out.role})
+    for (char& c : *who)
+      if (c < 0x20 || c > 0x7E) c = '?';
   out.what = kRefusedWhat;
   return out;
 }

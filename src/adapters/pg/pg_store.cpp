@@ -1004,10 +1004,10 @@ Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view id) {
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {
   auto r = db_->execPrepared(
-      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome) "
-      "VALUES ($1::timestamptz, $2, $3, $4, $5, $6)",
+      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome, principal, role) "
+      "VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8)",
       {Param{a.recorded}, Param{a.agent}, Param{a.action}, Param{a.subtype}, Param{a.what},
-       Param{a.outcome}});
+       Param{a.outcome}, Param{a.principal}, Param{a.role}});
   if (!r) return r.error();
   return Unit{};
 }

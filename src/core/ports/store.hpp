@@ -268,6 +268,10 @@ struct AuditRecord {
   std::string subtype;   // FHIR restful-interaction: read, search-type, create, update, delete
   std::string what;      // "Patient/123", "Patient?name,birthdate" (parameter names only)
   std::string outcome;   // "0" success, "4" minor failure, "8" serious failure
+  // The principal ("client:<name>", "token:<name>") and the role that allowed the access ("" if
+  // none did: refused, or not authenticated), as the authorization step knew them.
+  std::string principal = {};
+  std::string role = {};
 };
 
 // Where the audit trail goes when it must not cost a round trip per request: records are

@@ -1,23 +1,26 @@
 #pragma once
-// A FAKE store port (core/ports/store.hpp) in memory, for the REST fuzzer: a fuzzer cannot run
-// PostgreSQL, and needs thousands of requests a second. It keeps resources with their versions,
-// the journal, binaries and identifier holders well enough for FhirApi's handlers to run their
-// whole course (create, read, update with If-Match, delete, history, a transaction, a message);
-// search ignores its clauses (the SQL is not what is fuzzed) and returns the type's current
-// resources, newest first. A transaction works on a copy of the state and swaps it in at commit.
-// Not thread-safe: the fuzzer calls one request at a time. Not a model of PgStore's semantics.
+// A FAKE store port (core/ports/store.hpp) in memory, for the REST fuzzer (fuzz/rest_fuzz.cpp:
+// a fuzzer cannot run PostgreSQL, and needs thousands of requests a second) and the REST API
+// tests that need no database. It keeps resources with their versions, the journal, binaries
+// and identifier holders well enough for FhirApi's handlers to run their whole course (create,
+// read, update with If-Match, delete, history, a transaction, a message); search ignores its
+// clauses (the SQL is not what is fuzzed) and returns the type's current resources, newest first. A
+// transaction works on a copy of the state and swaps it in at commit. Not thread-safe: the fuzzer
+// calls one request at a time. Not a model of PgStore's semantics.
 
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/auth/authenticator.hpp"
 #include "core/ports/store.hpp"
 
-namespace liaison::fuzz {
+namespace liaison::fake {
 
 struct MemoryState {
   // "Type/id" → versions, oldest first (a deleted version has deleted = true and no json).
@@ -30,6 +33,9 @@ struct MemoryState {
   std::vector<OutboundMail> outbox;
   std::int64_t next_journal_id = 1;
   std::int64_t clock = 0;  // orders versions for history and search
+  // When set, every write of a transaction fails with it (as PgStore would with PostgreSQL's
+  // message in the detail): for tests of what clients are told.
+  std::optional<Error> failing_writes;
 
   static std::string key(std::string_view type, std::string_view id) {
     return std::string(type) + "/" + std::string(id);
@@ -63,6 +69,7 @@ class MemoryTransaction final : public StoreTransaction {
   }
 
   Result<std::vector<StoredVersion>> create(std::span<const NewResource> resources) override {
+    if (state_.failing_writes) return *state_.failing_writes;
     std::vector<StoredVersion> out;
     for (const NewResource& r : resources) {
       if (state_.resources.count(MemoryState::key(r.type, r.id)) != 0)
@@ -74,6 +81,7 @@ class MemoryTransaction final : public StoreTransaction {
 
   Result<StoredVersion> update(const NewResource& r,
                                std::optional<std::int64_t> if_match) override {
+    if (state_.failing_writes) return *state_.failing_writes;
     auto it = state_.resources.find(MemoryState::key(r.type, r.id));
     const std::int64_t now =
         it == state_.resources.end() || it->second.empty() ? 0 : it->second.back().version;
@@ -242,4 +250,22 @@ class MemoryStore final : public Store {
   std::shared_ptr<MemoryState> state_;
 };
 
-}  // namespace liaison::fuzz
+// A FAKE authenticator: every request is one principal holding every role of the shipped policy
+// (profiles/policy.json) in every ESS, so that the fuzzer and the tests reach the handlers
+// rather than the 401 that FhirApi answers without one. Authorization has tests of its own.
+class AllowAll final : public auth::Authenticator {
+ public:
+  auth::Authentication authenticate(const auth::Credentials&) const override {
+    auth::Authentication a;
+    a.status = auth::Authentication::Status::Ok;
+    a.principal = auth::Principal{
+        "fake-everything",
+        auth::PrincipalKind::Client,
+        {"reader", "intake-client", "secretariat", "ipa", "medecin", "coordinator", "ops", "admin"},
+        {"*"},
+        "fake"};
+    return a;
+  }
+};
+
+}  // namespace liaison::fake
