@@ -51,9 +51,13 @@ http::Response failure(Errc code, std::string_view text, std::string_view where 
 }
 
 http::Response failure(const Error& e) {
-  // Store errors carry PostgreSQL's message: not for clients.
-  const bool internal = info(e.code).http_status >= 500;
-  return failure(e.code, internal ? "Erreur du serveur ; réessayer plus tard." : e.detail);
+  // Store errors carry PostgreSQL's message (tables, constraints, values): never for clients,
+  // whatever their status (db-conflict is a 409); the stable code says what happened.
+  const ErrcInfo& i = info(e.code);
+  if (i.http_status >= 500) return failure(e.code, "Erreur du serveur ; réessayer plus tard.");
+  if (i.code.starts_with("db-"))
+    return failure(e.code, "Conflit avec une écriture concurrente ; réessayer.");
+  return failure(e.code, e.detail);
 }
 
 void addVersionHeaders(http::Response& r, const StoredResource& s) {
