@@ -74,6 +74,7 @@ class FhirApi {
   void release(std::unique_ptr<Store> store);
 
   struct Call;  // one request on its way through a handler (fhir_api.cpp)
+  struct SearchLimits limits() const;
   // The handlers of the route table (rest/routes.hpp), one per Handler.
   http::Response dispatch(Call& call);
   http::Response health();
