@@ -52,25 +52,6 @@ std::optional<std::pair<std::string, std::string>> identifyingIdentifier(std::st
   return std::nullopt;
 }
 
-// Every "reference" naming a Bundle entry by its fullUrl now names the stored resource.
-void rewriteReferences(Value& v, const std::unordered_map<std::string, std::string>& to,
-                       rapidjson::Document::AllocatorType& alloc) {
-  if (v.IsObject()) {
-    for (auto& m : v.GetObject()) {
-      if (m.value.IsString() && std::string_view(m.name.GetString()) == "reference") {
-        auto hit = to.find(std::string(m.value.GetString(), m.value.GetStringLength()));
-        if (hit != to.end())
-          m.value.SetString(hit->second.data(), static_cast<unsigned>(hit->second.size()), alloc);
-      } else {
-        rewriteReferences(m.value, to, alloc);
-      }
-    }
-  } else if (v.IsArray()) {
-    for (auto& item : v.GetArray())
-      rewriteReferences(item, to, alloc);
-  }
-}
-
 // The resource as stored: its id first, then meta (versionId 1, lastUpdated; other meta members
 // kept), then the rest.
 std::string serialiseStored(const Value& resource, std::string_view id, std::string_view now) {
@@ -238,6 +219,24 @@ bool hasMember(const Value& v, const char* name) {
 }
 
 }  // namespace
+
+void rewriteReferences(Value& v, const std::unordered_map<std::string, std::string>& to,
+                       rapidjson::Document::AllocatorType& alloc) {
+  if (v.IsObject()) {
+    for (auto& m : v.GetObject()) {
+      if (m.value.IsString() && std::string_view(m.name.GetString()) == "reference") {
+        auto hit = to.find(std::string(m.value.GetString(), m.value.GetStringLength()));
+        if (hit != to.end())
+          m.value.SetString(hit->second.data(), static_cast<unsigned>(hit->second.size()), alloc);
+      } else {
+        rewriteReferences(m.value, to, alloc);
+      }
+    }
+  } else if (v.IsArray()) {
+    for (auto& item : v.GetArray())
+      rewriteReferences(item, to, alloc);
+  }
+}
 
 bool markEnteredInError(Value& resource, rapidjson::Document::AllocatorType& alloc) {
   const std::string_view type = stringOf(resource, "resourceType");

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <rapidjson/document.h>
 
@@ -53,6 +54,11 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
                                             std::string& response_json, std::uint64_t salt,
                                             std::span<const DocumentGroup> documents = {},
                                             IssueList* notes = nullptr);
+
+// Every "reference" naming a Bundle entry by its fullUrl (a key of `to`) now names the stored
+// resource (its value, Type/id).
+void rewriteReferences(rapidjson::Value& v, const std::unordered_map<std::string, std::string>& to,
+                       rapidjson::Document::AllocatorType& alloc);
 
 // Marks a resource entered-in-error, as its type says it (status, or verificationStatus for
 // Condition and AllergyIntolerance). False for types that have no such state (Patient,

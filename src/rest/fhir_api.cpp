@@ -18,6 +18,7 @@
 #include "rest/routes.hpp"
 #include "rest/search_query.hpp"
 #include "rest/target.hpp"
+#include "rest/transaction.hpp"
 
 namespace liaison::rest {
 namespace {
@@ -794,7 +795,7 @@ http::Response FhirApi::post(Call& call) {
   const std::string_view type = call.request.header("Content-Type");
   if (call.interaction == auth::Interaction::Transaction) {
     call.what = "Bundle (transaction)";
-    return transaction(*lease, call.request.body, call.base);
+    return transaction(*lease, call);
   }
   const bool mail =
       type.find("message/rfc822") != std::string_view::npos ||
@@ -1037,24 +1038,32 @@ bool FhirApi::isTransactionBundle(std::string_view body) {
          doc["type"].IsString() && std::string_view(doc["type"].GetString()) == "transaction";
 }
 
-http::Response FhirApi::transaction(Store& store, std::string_view body, std::string_view base) {
-  (void)base;
+http::Response FhirApi::transaction(Store& store, const Call& call) {
   auto tx = store.begin();
   if (!tx) return failure(tx.error());
-  std::string response;
-  const std::string now = fhir::instantOf(clock_->now());
   // A new salt per request: a client that posts the same Bundle twice creates twice (FHIR).
   static std::atomic<std::uint64_t> requests{0};
   const std::uint64_t salt =
       requests.fetch_add(1) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  auto applied = pipeline::applyTransaction(body, **tx, now, *search_, response, salt);
-  if (!applied)  // failure(Error) keeps the store's message (5xx) from the client
-    return applied.error().code == Errc::FhirStructure
-               ? failure(Errc::RestBodyInvalid, applied.error().detail)
-               : failure(applied.error());
+  // Each entry needs the permission of its own interaction (a DELETE entry, that of delete).
+  const auth::Principal* principal = call.principal;
+  const auth::Policy* policy = options_.policy;
+  auto permitted = [principal, policy](auth::Interaction interaction, std::string_view type) {
+    static const auth::Policy kNoPolicy;
+    return auth::authorize(principal, policy != nullptr ? *policy : kNoPolicy, interaction, type,
+                           "") == auth::Decision::Allow;
+  };
+  TransactionContext context{
+      store, **tx, *search_, limits(), call.base, fhir::instantOf(clock_->now()), salt, permitted};
+  auto reply = processTransaction(call.request.body, context);
+  if (!reply) return failure(reply.error());  // the store's message never reaches the client
+  if (reply->refused) {
+    const TransactionRefusal& r = *reply->refused;
+    return failure(r.error.code, r.error.detail, r.expression);
+  }
   if (auto c = (*tx)->commit(); !c) return failure(c.error());
-  return json(200, std::move(response));
+  return json(200, std::move(reply->response_json));
 }
 
 http::Response FhirApi::write(Call& call) {

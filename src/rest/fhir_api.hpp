@@ -85,7 +85,7 @@ class FhirApi {
   http::Response history(Call& call);
   http::Response searchType(Call& call);
   http::Response write(Call& call);
-  http::Response transaction(Store& store, std::string_view body, std::string_view base);
+  http::Response transaction(Store& store, const Call& call);
   static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;

@@ -1,0 +1,53 @@
+#pragma once
+// A transaction Bundle posted to `POST /` by a client, processed as HAPI's transaction processor
+// does: each entry's `request` honoured (POST, POST with ifNoneExist, PUT Type/id, DELETE
+// Type/id), references between entries (their fullUrl) resolved to the ids finally used, all in
+// the caller's database transaction. What is not supported is refused before anything is written,
+// naming the entry (`Bundle.entry[3].request.method`).
+//
+// (The intake's own Bundles take pipeline::applyTransaction: identity merges, document versions.)
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/auth/authorize.hpp"
+#include "core/error/result.hpp"
+#include "core/ports/store.hpp"
+#include "map/search_parameters.hpp"
+#include "rest/search_query.hpp"
+
+namespace liaison::rest {
+
+// Why a transaction was refused: the error and where in the Bundle (FHIRPath, "" when the Bundle
+// as a whole is at fault). Nothing of it may be committed.
+struct TransactionRefusal {
+  Error error;
+  std::string expression;
+};
+
+struct TransactionReply {
+  std::optional<TransactionRefusal> refused;
+  std::string response_json;  // the transaction-response Bundle, when not refused
+};
+
+struct TransactionContext {
+  Store& store;  // conditional searches (run in `tx`'s session: they see its writes)
+  StoreTransaction& tx;
+  const map::SearchParameters& search;
+  SearchLimits limits;
+  std::string_view base;   // this server's base URL: absolute request URLs under it are accepted
+  std::string now;         // FHIR instant
+  std::uint64_t salt = 0;  // new ids derive from the Bundle and this salt
+  // Whether the principal may do `interaction` (Create, Update, Delete) on that type; unset: yes.
+  std::function<bool(auth::Interaction, std::string_view type)> permitted;
+};
+
+// Processes `bundle_json` (a Bundle of type transaction). Store failures are returned as errors;
+// refusals of the client's Bundle in TransactionReply::refused.
+Result<TransactionReply> processTransaction(std::string_view bundle_json,
+                                            const TransactionContext& context);
+
+}  // namespace liaison::rest
