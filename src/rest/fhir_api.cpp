@@ -15,6 +15,7 @@
 #include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
+#include "rest/http_date.hpp"
 #include "rest/routes.hpp"
 #include "rest/search_query.hpp"
 #include "rest/target.hpp"
@@ -64,7 +65,7 @@ http::Response failure(const Error& e) {
 
 void addVersionHeaders(http::Response& r, const StoredResource& s) {
   r.headers.push_back({"ETag", "W/\"" + std::to_string(s.version) + "\""});
-  r.headers.push_back({"Last-Modified", s.last_updated});
+  if (auto date = httpDate(s.last_updated)) r.headers.push_back({"Last-Modified", *date});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ http::Response resourceResponse(int status, std::string body, const StoredVersio
                                 std::string_view base) {
   http::Response r = json(status, std::move(body));
   r.headers.push_back({"ETag", "W/\"" + std::to_string(v.version) + "\""});
-  r.headers.push_back({"Last-Modified", v.last_updated});
+  if (auto date = httpDate(v.last_updated)) r.headers.push_back({"Last-Modified", *date});
   r.headers.push_back({"Location", std::string(base) + "/" + v.type + "/" + v.id + "/_history/" +
                                        std::to_string(v.version)});
   return r;
@@ -227,11 +228,6 @@ std::string validateResource(std::string_view type, std::string_view body) {
   return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.", tls_issue_system);
 }
 
-std::string baseUrl(const ApiOptions& options, const http::Request& r) {
-  if (!options.base_url.empty()) return options.base_url;
-  const std::string_view host = r.header("Host");
-  return "https://" + std::string(host.empty() ? "localhost" : host);
-}
 
 }  // namespace
 
@@ -303,8 +299,8 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.String("CapabilityStatement");
   w.Key("status");
   w.String("active");
-  w.Key("date");
-  w.String("2026-12-02");
+  w.Key("date");  // this build's, not the request's: the statement changes with the binary
+  w.String(buildDate());
   w.Key("kind");
   w.String("instance");
   w.Key("software");
@@ -517,11 +513,32 @@ struct FhirApi::Call {
   const auth::Principal* principal;
   auth::Interaction interaction;  // the route's, or Transaction for a Bundle posted to /
   std::string base;
-  std::string what;  // the audit's entity: "Patient/123", "Patient?name"
-  char action = 0;   // the audit's action (C R U D); 0: nothing to audit
+  std::string what;                        // the audit's entity: "Patient/123", "Patient?name"
+  char action = 0;                         // the audit's action (C R U D); 0: nothing to audit
+  std::vector<std::string> patients = {};  // whose data was returned or written (ids, once each)
 };
 
 namespace {
+
+// The patient a resource is about: the Patient itself, else the Patient its `patient` or
+// `subject` search parameter points to (the references the store indexes for `patient=`).
+void notePatientsOf(std::vector<std::string>& patients, const map::SearchParameters& search,
+                    std::string_view type, std::string_view id, std::string_view json) {
+  auto note = [&patients](std::string_view patient) {
+    if (!patient.empty() && std::find(patients.begin(), patients.end(), patient) == patients.end())
+      patients.emplace_back(patient);
+  };
+  if (type == "Patient") {
+    note(id);
+    return;
+  }
+  if (json.empty()) return;  // a deleted version
+  for (const IndexEntry& e : search.extract(type, json)) {
+    if (e.kind == SearchKind::Reference && (e.param == "patient" || e.param == "subject") &&
+        e.second.rfind("Patient/", 0) == 0)
+      note(std::string_view(e.second).substr(8));
+  }
+}
 
 // The audit action of an interaction on patient data (0: not patient data).
 char auditAction(auth::Interaction i) {
@@ -542,6 +559,48 @@ char auditAction(auth::Interaction i) {
       return 'D';
     default:
       return 0;
+  }
+}
+
+// The AuditEvent subtype: each interaction its own FHIR restful-interaction code (vread,
+// history-instance, search-type…); a message posted to / is a create, the outbox a read.
+std::string auditSubtype(auth::Interaction i) {
+  switch (i) {
+    case auth::Interaction::Ingest:
+      return "create";
+    case auth::Interaction::Outbox:
+      return "read";
+    default:
+      return std::string(auth::toString(i));
+  }
+}
+
+// The patients a transaction-response Bundle's entries wrote (response.location
+// "Type/id/_history/n"), each resource read back for its patient. Best effort on what the store
+// answers: the write is already committed.
+void notePatientsOfResponse(std::vector<std::string>& patients, const map::SearchParameters& search,
+                            Store& store, std::string_view bundle) {
+  rapidjson::Document doc;
+  if (json::parseExternalJson(doc, bundle) || !doc.IsObject() || !doc.HasMember("entry") ||
+      !doc["entry"].IsArray())
+    return;
+  for (const auto& entry : doc["entry"].GetArray()) {
+    if (!entry.IsObject() || !entry.HasMember("response") || !entry["response"].IsObject())
+      continue;
+    const auto& response = entry["response"];
+    if (!response.HasMember("location") || !response["location"].IsString()) continue;
+    const std::string_view location = response["location"].GetString();
+    const std::size_t slash = location.find('/');
+    if (slash == std::string_view::npos) continue;
+    const std::string_view type = location.substr(0, slash);
+    std::string_view id = location.substr(slash + 1);
+    id = id.substr(0, id.find('/'));
+    if (type == "Patient") {
+      notePatientsOf(patients, search, type, id, "");
+      continue;
+    }
+    if (auto r = store.read(type, id); r && *r)
+      notePatientsOf(patients, search, type, id, (*r)->json);
   }
 }
 
@@ -575,6 +634,8 @@ http::Response FhirApi::handle(const http::Request& request) {
   std::string what;
   char action = 0;
   std::string role;
+  std::vector<std::string> patients;
+  std::string subtype;
   if (!open && authn.status == auth::Authentication::Status::Invalid) {
     response = authRequired(authn.reason);
   } else if (!open && principal == nullptr) {
@@ -605,10 +666,12 @@ http::Response FhirApi::handle(const http::Request& request) {
           }
         }
       }
-      Call call{request, target, *match, principal, interaction, baseUrl(options_, request), {}, 0};
+      Call call{request, target, *match, principal, interaction, options_.base_url, {}, 0};
       response = dispatch(call);
       what = std::move(call.what);
       action = call.action;
+      patients = std::move(call.patients);
+      subtype = auditSubtype(interaction);
     } else {
       response =
           failure(Errc::Forbidden, "Accès refusé : " + std::string(auth::toString(interaction)) +
@@ -616,6 +679,7 @@ http::Response FhirApi::handle(const http::Request& request) {
                                        " n'est pas permis à ce client");
       // A refused attempt on patient data is part of who tried to see what.
       action = auditAction(interaction);
+      subtype = auditSubtype(interaction);
       what = match->type.empty() ? std::string(match->route->pattern)
                                  : match->type + (match->id.empty() ? "" : "/" + match->id);
     }
@@ -627,17 +691,13 @@ http::Response FhirApi::handle(const http::Request& request) {
                                   : std::string(auth::toString(principal->kind)) + ":" +
                                         principal->id + " role=" + (role.empty() ? "-" : role) +
                                         " (" + principal->credential + ")";
-    const std::string subtype = action == 'C'                         ? "create"
-                                : action == 'U'                       ? "update"
-                                : action == 'D'                       ? "delete"
-                                : what.find('?') != std::string::npos ? "search-type"
-                                                                      : "read";
     const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
     AuditRecord record{
         fhir::instantOf(clock_->now()), agent, std::string(1, action), subtype, what, outcome};
     if (principal != nullptr)
       record.principal = std::string(auth::toString(principal->kind)) + ":" + principal->id;
     record.role = role;
+    record.patients = std::move(patients);
     if (options_.audit_log != nullptr) {
       options_.audit_log->record(std::move(record));
     } else if (auto store = acquire()) {
@@ -795,7 +855,9 @@ http::Response FhirApi::post(Call& call) {
   const std::string_view type = call.request.header("Content-Type");
   if (call.interaction == auth::Interaction::Transaction) {
     call.what = "Bundle (transaction)";
-    return transaction(*lease, call);
+    http::Response r = transaction(*lease, call);
+    if (r.status < 300) notePatientsOfResponse(call.patients, *search_, *lease, r.body);
+    return r;
   }
   const bool mail =
       type.find("message/rfc822") != std::string_view::npos ||
@@ -808,6 +870,7 @@ http::Response FhirApi::post(Call& call) {
   auto stored = lease.check(intake.ingest(call.request.body, source, mail));
   if (!stored) return failure(stored.error());
   call.what = "message " + std::to_string(stored->journal_id);
+  notePatientsOfResponse(call.patients, *search_, *lease, stored->response_json);
   metrics_.ingest(stored->result.status, stored->duplicate);
   // A Parameters resource: the outcome, the status, and the transaction-response Bundle.
   std::string body;
@@ -877,6 +940,7 @@ http::Response FhirApi::read(Call& call) {
   if ((*r)->deleted)
     return failure(Errc::RestGone,
                    (version ? "Version supprimée : " : "Ressource supprimée : ") + call.what);
+  notePatientsOf(call.patients, *search_, type, id, (*r)->json);
   http::Response resp = json(200, (*r)->json);
   addVersionHeaders(resp, **r);
   return resp;
@@ -906,8 +970,10 @@ http::Response FhirApi::history(Call& call) {
   if (!id.empty() && page->resources.empty() && after.empty())
     return failure(Errc::RestNotFound, "Ressource inconnue : " + type + "/" + id);
   std::vector<BundleEntry> entries;
-  for (const StoredResource& r : page->resources)
+  for (const StoredResource& r : page->resources) {
     entries.push_back({&r, nullptr});
+    notePatientsOf(call.patients, *search_, r.type, r.id, r.json);
+  }
   const std::string path = call.base + "/" + call.what;
   const std::string q = queryWithout(call.target, "_cursor");
   const std::string self = path + (q.empty() ? "" : "?" + q);
@@ -953,6 +1019,8 @@ http::Response FhirApi::searchType(Call& call) {
   }
   for (const StoredResource& r : included)
     entries.push_back({&r, "include"});
+  for (const BundleEntry& e : entries)
+    notePatientsOf(call.patients, *search_, e.resource->type, e.resource->id, e.resource->json);
   const std::string path = base + "/" + type;
   const std::string q = queryWithout(call.target, "_cursor");
   const std::string self = path + (q.empty() ? "" : "?" + q);
@@ -1086,6 +1154,10 @@ http::Response FhirApi::write(Call& call) {
   if (remove) {
     action = 'D';
     what = type + "/" + call.match.id;
+    // Whose data is deleted: the current version's patient.
+    auto current = lease.check(lease->read(type, call.match.id));
+    if (!current) return failure(current.error());
+    if (*current) notePatientsOf(call.patients, *search_, type, call.match.id, (*current)->json);
     auto tx = lease->begin();
     if (!tx) return failure(tx.error());
     auto removed = lease.check((*tx)->remove(type, call.match.id, ifMatch(request)));
@@ -1114,6 +1186,7 @@ http::Response FhirApi::write(Call& call) {
       if (page->resources.size() == 1) {
         const StoredResource& found = page->resources.front();
         what = type + "/" + found.id;
+        notePatientsOf(call.patients, *search_, found.type, found.id, found.json);
         return resourceResponse(200, found.json,
                                 {found.type, found.id, found.version, found.last_updated}, base);
       }
@@ -1148,6 +1221,7 @@ http::Response FhirApi::write(Call& call) {
   auto stored = lease.check(lease->read(type, id));
   if (!stored || !*stored) return failure(Errc::DbError, "relecture impossible");
   what = type + "/" + id;
+  notePatientsOf(call.patients, *search_, type, id, (*stored)->json);
   return resourceResponse(written->version == 1 ? 201 : 200, (*stored)->json, *written, base);
 }
 

@@ -735,9 +735,6 @@ TEST_F(Rest, HealthAndMetrics) {
             std::string::npos);
 }
 
-}  // namespace
-}  // namespace liaison
-
 namespace liaison {
 namespace {
 
@@ -874,6 +871,56 @@ TEST_F(Rest, ValidateChecksTheIns) {
   EXPECT_EQ(bad.status, 200);
   EXPECT_NE(bad.text.find("nir-key"), std::string::npos) << bad.text;
   EXPECT_NE(bad.text.find("Patient.identifier[0].value"), std::string::npos) << bad.text;
+}
+
+}  // namespace
+}  // namespace liaison
+
+// "Who saw patient X": every record names the patients of what it returned, with its own subtype
+// (read, vread, history-instance, search-type), and the view gives them as Patient entities.
+TEST_F(Rest, AuditNamesThePatientsOfEveryResourceReturned) {
+  const std::string a = patientA();
+  ASSERT_FALSE(a.empty());
+  const std::string id = a.substr(std::string_view("Patient/").size());
+  auto last = [](std::string_view subtype) {
+    auto db = pg::PgConnection::open(dsn_);
+    auto r = (*db)->exec(
+        "SELECT array_to_string(ARRAY(SELECT unnest(patients) ORDER BY 1), ',') FROM "
+        "audit_event WHERE subtype = '" +
+        std::string(subtype) + "' ORDER BY id DESC LIMIT 1");
+    EXPECT_TRUE(r && r->rows() == 1);
+    return r && r->rows() == 1 ? std::string(r->text(0, 0)) : std::string("?");
+  };
+  ASSERT_EQ(get("/" + a).status, 200);
+  EXPECT_EQ(last("read"), id);
+  ASSERT_EQ(get("/" + a + "/_history/1").status, 200);
+  EXPECT_EQ(last("vread"), id);
+  ASSERT_EQ(get("/" + a + "/_history").status, 200);
+  EXPECT_EQ(last("history-instance"), id);
+
+  // A search with _include: the patients of the matches (their subject) and the included ones.
+  Reply s = get("/ServiceRequest?_include=ServiceRequest:patient&_count=100");
+  ASSERT_EQ(s.status, 200) << s.text.substr(0, 300);
+  std::set<std::string> returned;
+  for (const auto& e : s.body["entry"].GetArray()) {
+    const auto& res = e["resource"];
+    if (std::string_view(res["resourceType"].GetString()) == "Patient") {
+      returned.insert(res["id"].GetString());
+    } else if (res.HasMember("subject")) {
+      const std::string ref = res["subject"]["reference"].GetString();
+      if (ref.rfind("Patient/", 0) == 0) returned.insert(ref.substr(8));
+    }
+  }
+  ASSERT_FALSE(returned.empty());
+  std::string expected;
+  for (const std::string& p : returned)
+    expected += (expected.empty() ? "" : ",") + p;
+  EXPECT_EQ(last("search-type"), expected);
+  // As FHIR: an entity of type Patient per patient, after the one that says what was asked.
+  EXPECT_GE(count("SELECT count(*) FROM audit_event_fhir WHERE content::jsonb @> "
+                  "'{\"entity\":[{\"what\":{\"reference\":\"" +
+                  a + "\"},\"role\":{\"code\":\"1\",\"display\":\"Patient\"}}]}'::jsonb"),
+            3);
 }
 
 }  // namespace

@@ -51,21 +51,36 @@ void PgAuditLog::flush() {
   progress_.wait(lock, [this] { return queue_.empty() && in_flight_ == 0; });
 }
 
+std::string textArrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 namespace {
 
 void appendRow(std::string& rows, const AuditRecord& a) {
   for (const std::string* field :
-       {&a.recorded, &a.agent, &a.action, &a.subtype, &a.what, &a.outcome, &a.principal}) {
+       {&a.recorded, &a.agent, &a.action, &a.subtype, &a.what, &a.outcome, &a.principal, &a.role}) {
     appendCopyField(rows, *field);
     rows += '\t';
   }
-  appendCopyField(rows, a.role);
+  appendCopyField(rows, textArrayLiteral(a.patients));
   rows += '\n';
 }
 
 constexpr std::string_view kCopy =
-    "COPY audit_event (recorded, agent, action, subtype, what, outcome, principal, role) FROM "
-    "STDIN";
+    "COPY audit_event (recorded, agent, action, subtype, what, outcome, principal, role, "
+    "patients) FROM STDIN";
 
 // What stands in for a record PostgreSQL refused (bytes that are not UTF-8, a NUL, a constraint
 // added by the operator…): when, how and the outcome stay; who in printable ASCII; what is
@@ -78,6 +93,9 @@ AuditRecord refusedStandIn(const AuditRecord& a) {
     for (char& c : *who)
       if (c < 0x20 || c > 0x7E) c = '?';
   out.what = kRefusedWhat;
+  for (std::string& p : out.patients)  // who was seen stays, in printable ASCII
+    for (char& c : p)
+      if (c < 0x20 || c > 0x7E) c = '?';
   return out;
 }
 

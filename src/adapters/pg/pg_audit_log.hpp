@@ -10,12 +10,16 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/ports/store.hpp"
 
 namespace liaison::pg {
 
 class PgConnection;
+
+// A PostgreSQL text[] literal ({"a","b"}) of the record's patients, for COPY and parameters.
+std::string textArrayLiteral(const std::vector<std::string>& values);
 
 class PgAuditLog : public AuditLog {
  public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "core/json/json_out.hpp"
 
@@ -1004,10 +1005,10 @@ Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view id) {
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {
   auto r = db_->execPrepared(
-      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome, principal, role) "
-      "VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8)",
+      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome, principal, role, "
+      "patients) VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8, $9::text[])",
       {Param{a.recorded}, Param{a.agent}, Param{a.action}, Param{a.subtype}, Param{a.what},
-       Param{a.outcome}, Param{a.principal}, Param{a.role}});
+       Param{a.outcome}, Param{a.principal}, Param{a.role}, Param{textArrayLiteral(a.patients)}});
   if (!r) return r.error();
   return Unit{};
 }

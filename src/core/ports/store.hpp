@@ -272,6 +272,9 @@ struct AuditRecord {
   // none did: refused, or not authenticated), as the authorization step knew them.
   std::string principal = {};
   std::string role = {};
+  // The ids of the patients whose data was returned or written (the Patient itself, or the
+  // subject/patient a resource points to): "who saw patient X" is a query on them.
+  std::vector<std::string> patients = {};
 };
 
 // Where the audit trail goes when it must not cost a round trip per request: records are
