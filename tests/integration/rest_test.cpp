@@ -735,6 +735,9 @@ TEST_F(Rest, HealthAndMetrics) {
             std::string::npos);
 }
 
+}  // namespace
+}  // namespace liaison
+
 namespace liaison {
 namespace {
 
