@@ -150,11 +150,13 @@ std::optional<TransactionRefusal> plan(Value& entry, std::size_t index, std::str
     return std::nullopt;
   }
 
-  // PUT
+  // PUT: Type/id, or Type?search (conditional update: the id is that of the one match).
   if (question != std::string_view::npos) {
-    return refusal(Errc::RestTransactionUnsupported,
-                   "Mise à jour conditionnelle (PUT Type?…) non prise en charge : PUT Type/id.",
-                   at(index, "request.url"));
+    if (!id.empty() || question + 1 == url.size())
+      return refusal(Errc::RestUnprocessable, "request.url : Type?critères attendu.",
+                     at(index, "request.url"));
+    p.condition = std::string(url.substr(question + 1));
+    return std::nullopt;
   }
   if (!isFhirId(id))
     return refusal(Errc::RestUnprocessable, "request.url : Type/id attendu.",
@@ -225,9 +227,11 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
   }
   // One resource is written by one entry at most (FHIR: otherwise the outcome depends on order).
   std::set<std::string> named;
+  auto named_once = [&named](const Planned& p) {
+    return p.id.empty() || p.matched || named.insert(p.type + "/" + p.id).second;
+  };
   for (const Planned& p : plans) {
-    if (p.id.empty()) continue;
-    if (!named.insert(p.type + "/" + p.id).second)
+    if (p.condition.empty() && !named_once(p))
       return refuse(refusal(Errc::RestUnprocessable,
                             p.type + "/" + p.id + " est visé par plusieurs entrées.",
                             at(p.index, "request.url")));
@@ -256,27 +260,46 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
   std::unordered_map<std::string, std::string> references;
   for (Planned& p : plans) {
     if (p.method == Method::Delete) continue;
-    if (p.method == Method::Post) {
-      if (!p.condition.empty()) {
-        auto parsed =
-            parseSearch(p.type, parseTarget("?" + p.condition), c.search, c.limits, c.base);
-        if (!parsed) return refuse({parsed.error(), at(p.index, "request.ifNoneExist")});
-        parsed->request.count = 2;
-        auto page = c.store.search(parsed->request);
-        if (!page) return page.error();
-        if (page->resources.size() > 1)
-          return refuse(refusal(Errc::RestPreconditionFailed,
-                                "ifNoneExist : plusieurs ressources correspondent.",
-                                at(p.index, "request.ifNoneExist")));
-        if (page->resources.size() == 1) {
-          const StoredResource& found = page->resources.front();
-          p.id = found.id;
+    if (!p.condition.empty()) {
+      // ifNoneExist, or a conditional update's criteria: none, one or several stored matches.
+      const bool create = p.method == Method::Post;
+      const std::string where = at(p.index, create ? "request.ifNoneExist" : "request.url");
+      auto parsed = parseSearch(p.type, parseTarget("?" + p.condition), c.search, c.limits, c.base);
+      if (!parsed) return refuse({parsed.error(), where});
+      parsed->request.count = 2;
+      auto page = c.store.search(parsed->request);
+      if (!page) return page.error();
+      if (page->resources.size() > 1)
+        return refuse(refusal(Errc::RestPreconditionFailed,
+                              std::string(create ? "ifNoneExist" : "Mise à jour conditionnelle") +
+                                  " : plusieurs ressources correspondent.",
+                              where));
+      const std::string_view own = stringOf(*p.resource, "id");
+      if (page->resources.size() == 1) {
+        const StoredResource& found = page->resources.front();
+        p.id = found.id;
+        if (create) {
           p.matched = true;
           p.written = {found.type, found.id, found.version, found.last_updated};
+        } else if (!own.empty() && own != found.id) {
+          return refuse(refusal(Errc::RestUnprocessable,
+                                "L'id de la ressource diffère de celui de la ressource trouvée (" +
+                                    p.type + "/" + found.id + ").",
+                                at(p.index, "resource.id")));
         }
+      } else if (!create) {
+        // No match: created, under the body's id when it gives one (FHIR conditional update).
+        if (!own.empty() && !isFhirId(own))
+          return refuse(refusal(Errc::RestUnprocessable, "id de ressource invalide.",
+                                at(p.index, "resource.id")));
+        p.id = own.empty() ? map::deriveUuid(seed, p.full_url + at(p.index)) : std::string(own);
       }
-      if (!p.matched) p.id = map::deriveUuid(seed, p.full_url + at(p.index));
+      if (!named_once(p))
+        return refuse(refusal(Errc::RestUnprocessable,
+                              p.type + "/" + p.id + " est visé par plusieurs entrées.", where));
     }
+    if (p.method == Method::Post && !p.matched)
+      p.id = map::deriveUuid(seed, p.full_url + at(p.index));
     const std::string target = p.type + "/" + p.id;
     if (!p.full_url.empty()) references[p.full_url] = target;
   }

@@ -1,9 +1,9 @@
 #pragma once
 // A transaction Bundle posted to `POST /` by a client, processed as HAPI's transaction processor
-// does: each entry's `request` honoured (POST, POST with ifNoneExist, PUT Type/id, DELETE
-// Type/id), references between entries (their fullUrl) resolved to the ids finally used, all in
-// the caller's database transaction. What is not supported is refused before anything is written,
-// naming the entry (`Bundle.entry[3].request.method`).
+// does: each entry's `request` honoured (POST, POST with ifNoneExist, PUT Type/id, conditional
+// PUT Type?criteria, DELETE Type/id), references between entries (their fullUrl) resolved to the
+// ids finally used, all in the caller's database transaction. What is not supported is refused
+// before anything is written, naming the entry (`Bundle.entry[3].request.method`).
 //
 // (The intake's own Bundles take pipeline::applyTransaction: identity merges, document versions.)
 

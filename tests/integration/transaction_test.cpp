@@ -211,6 +211,34 @@ TEST_F(Transaction, ReferencesBetweenEntriesNameTheIdsUsed) {
   EXPECT_EQ(found.body["entry"].Size(), 1u) << found.text;
 }
 
+TEST_F(Transaction, ConditionalUpdateCreatesUpdatesOrRefusesSeveral) {
+  auto put = [](std::string_view value, std::string_view family) {
+    return R"({"request":{"method":"PUT","url":"Patient?identifier=)" + std::string(kSystem) + "|" +
+           std::string(value) + R"("},"resource":)" + patient(family, value) + "}";
+  };
+  Reply created = transaction(put("8", "FICTIF-HUIT"));
+  ASSERT_EQ(created.status, 200) << created.text;
+  EXPECT_EQ(response(created, 0, "status"), "201 Created");
+  const std::string location = response(created, 0, "location");
+  ASSERT_TRUE(location.ends_with("/_history/1")) << location;
+  const std::string id = location.substr(0, location.find("/_history"));
+  Reply updated = transaction(put("8", "FICTIF-HUIT-BIS"));
+  ASSERT_EQ(updated.status, 200) << updated.text;
+  EXPECT_EQ(response(updated, 0, "status"), "200 OK");
+  EXPECT_EQ(response(updated, 0, "location"), id + "/_history/2");
+  EXPECT_EQ(count("type = 'Patient'"), 1);
+  EXPECT_EQ(count("type = 'Patient' AND content->'name'->0->>'family' = 'FICTIF-HUIT-BIS'"), 1);
+  // Two stored Patients with that identifier: 412, the entry named, nothing written.
+  ASSERT_EQ(transaction(R"({"request":{"method":"PUT","url":"Patient/fictif-9"},"resource":)" +
+                        patient("FICTIF-NEUF", "8", "fictif-9") + "}")
+                .status,
+            200);
+  Reply several = transaction(put("8", "FICTIF-HUIT-TER"));
+  EXPECT_EQ(several.status, 412) << several.text;
+  EXPECT_EQ(issueExpression(several), "Bundle.entry[0].request.url");
+  EXPECT_EQ(count("content->'name'->0->>'family' = 'FICTIF-HUIT-TER'"), 0);
+}
+
 TEST_F(Transaction, WhatIsNotSupportedIs422WithTheEntryAndNothingStored) {
   const std::string create = R"({"request":{"method":"POST","url":"Patient"},"resource":)" +
                              patient("FICTIF-SIX", "6") + "}";
