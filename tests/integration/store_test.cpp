@@ -673,8 +673,8 @@ TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&log, t] {
         for (int i = 0; i < kEach; ++i) {
-          (*log)->record({"2026-12-02T15:00:00.123Z", "CN=t" + std::to_string(t), "R", "read",
-                          "Patient/" + std::to_string(i), "0"});
+          EXPECT_TRUE((*log)->record({"2026-12-02T15:00:00.123Z", "CN=t" + std::to_string(t), "R",
+                                      "read", "Patient/" + std::to_string(i), "0"}));
         }
       });
     }
@@ -682,7 +682,8 @@ TEST_F(Store, AuditLogWritesEveryRecordInBatches) {
       th.join();
     (*log)->flush();
     EXPECT_EQ(count("SELECT count(*) FROM audit_event"), kThreads * kEach);
-    (*log)->record({"2026-12-02T15:00:00.123Z", "CN=last", "R", "read", "Patient/last", "0"});
+    EXPECT_TRUE(
+        (*log)->record({"2026-12-02T15:00:00.123Z", "CN=last", "R", "read", "Patient/last", "0"}));
   }  // destruction writes what is queued
   EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE agent = 'CN=last'"), 1);
   EXPECT_EQ(count("SELECT count(DISTINCT agent) FROM audit_event"), kThreads + 1);
@@ -696,7 +697,7 @@ TEST_F(Store, AuditLogKeepsEveryCharacter) {
   {
     auto log = pg::PgAuditLog::open(dsn_);
     ASSERT_TRUE(log) << log.error().detail;
-    (*log)->record({"2026-12-02T15:00:00.123Z", agent, "R", "search-type", what, "0"});
+    EXPECT_TRUE((*log)->record({"2026-12-02T15:00:00.123Z", agent, "R", "search-type", what, "0"}));
   }
   auto db = pg::PgConnection::open(dsn_);
   ASSERT_TRUE(db) << db.error().detail;
@@ -724,8 +725,9 @@ TEST_F(Store, AuditLogRecordRefusedByTheDatabaseDoesNotBlockTheOthers) {
     auto log = pg::PgAuditLog::open(dsn_);
     ASSERT_TRUE(log) << log.error().detail;
     for (int i = 0; i < 10; ++i) {
-      (*log)->record({"2026-12-02T15:00:00.123Z", i == 4 ? std::string("CN=a\0b é", 9) : "CN=a",
-                      "R", "read", "Patient/" + std::to_string(i), "0"});
+      EXPECT_TRUE(
+          (*log)->record({"2026-12-02T15:00:00.123Z", i == 4 ? std::string("CN=a\0b é", 9) : "CN=a",
+                          "R", "read", "Patient/" + std::to_string(i), "0"}));
     }
     (*log)->flush();
   }

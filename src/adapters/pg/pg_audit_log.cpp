@@ -7,13 +7,10 @@
 namespace liaison::pg {
 
 namespace {
+// At most this many records per COPY. There is no wait for more: every caller waits for its own
+// record, so a batch is what arrived while the previous COPY ran (group commit), one COPY per
+// request when idle, a few hundred rows per COPY under load.
 constexpr std::size_t kBatch = 500;
-// How long the writer lets records gather before a batch that is not full: a COPY costs about
-// as much to start as 20 of its rows, and a writer that woke for every few records spent more
-// of PostgreSQL's CPU on the audit than on the reads it records (5.8 rows per COPY, 41 µs per
-// row in bench/run-api-bench's pg_stat_statements; about 250 rows and 16.5 µs with it). A crash
-// loses at most this much more of the trail.
-constexpr auto kGather = std::chrono::milliseconds(10);
 }  // namespace
 
 Result<std::unique_ptr<PgAuditLog>> PgAuditLog::open(const std::string& conninfo,
@@ -37,17 +34,19 @@ PgAuditLog::~PgAuditLog() {
   writer_.join();
 }
 
-void PgAuditLog::record(AuditRecord record) {
+bool PgAuditLog::record(AuditRecord record) {
+  Ticket ticket;
   std::unique_lock lock(mutex_);
   progress_.wait(lock, [this] { return queue_.size() < capacity_ || stopping_; });
   queue_.push_back(std::move(record));
-  if (queue_.size() == 1 || queue_.size() == kBatch) wake_.notify_one();
+  tickets_.push_back(&ticket);
+  if (queue_.size() == 1) wake_.notify_one();
+  progress_.wait(lock, [&ticket] { return ticket.done; });
+  return ticket.written;
 }
 
 void PgAuditLog::flush() {
   std::unique_lock lock(mutex_);
-  hurry_ = true;
-  wake_.notify_one();
   progress_.wait(lock, [this] { return queue_.empty() && in_flight_ == 0; });
 }
 
@@ -145,37 +144,26 @@ bool PgAuditLog::write(std::deque<AuditRecord>& batch) {
 
 void PgAuditLog::run() {
   std::unique_lock lock(mutex_);
-  auto give_up_at = std::chrono::steady_clock::time_point::max();
   for (;;) {
     wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
     if (queue_.empty() && stopping_) return;
-    wake_.wait_for(lock, kGather,
-                   [this] { return queue_.size() >= kBatch || stopping_ || hurry_; });
-    hurry_ = false;
     std::deque<AuditRecord> batch;
+    std::vector<Ticket*> tickets;
     while (!queue_.empty() && batch.size() < kBatch) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
+      tickets.push_back(tickets_.front());
+      tickets_.pop_front();
     }
     in_flight_ = batch.size();
     lock.unlock();
-    const bool written = write(batch);
+    write(batch);  // what it wrote left `batch`, from the front
     lock.lock();
-    if (!written) {
-      // Keep what is left of the batch at the front and retry; while stopping, 10 s at most.
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it)
-        queue_.push_front(std::move(*it));
-      in_flight_ = 0;
-      if (stopping_) {
-        if (give_up_at == std::chrono::steady_clock::time_point::max())
-          give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        if (std::chrono::steady_clock::now() > give_up_at) return;
-      }
-      progress_.notify_all();
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      lock.lock();
-      continue;
+    // Not retried: the requests of what is left answer 503, their data unsent.
+    const std::size_t written = tickets.size() - batch.size();
+    for (std::size_t k = 0; k < tickets.size(); ++k) {
+      tickets[k]->done = true;
+      tickets[k]->written = k < written;
     }
     in_flight_ = 0;
     progress_.notify_all();

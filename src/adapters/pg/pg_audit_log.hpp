@@ -1,8 +1,10 @@
 #pragma once
 // The audit trail written in batches (core/ports/store.hpp AuditLog): one connection and one
-// thread of its own, one COPY per batch (records gather for up to 10 ms), so that a read does not
-// pay a second round trip and a second commit. Flushed on destruction; on a database error the
-// batch is kept and retried.
+// thread of its own, one COPY per batch. record() returns only once its record is committed (or
+// failed): the records of the requests that arrive while a COPY runs make the next batch (group
+// commit), so that the trail is durable before any data is sent, without a transaction per read.
+// On a database error the batch fails (its requests answer 503) and the writer reconnects for
+// the next one. Destruction writes what is queued, then stops.
 
 #include <condition_variable>
 #include <deque>
@@ -25,9 +27,9 @@ class PgAuditLog : public AuditLog {
  public:
   static Result<std::unique_ptr<PgAuditLog>> open(const std::string& conninfo,
                                                   std::size_t capacity = 10000);
-  ~PgAuditLog() override;  // writes what is queued (retrying for up to 10 s), then stops
+  ~PgAuditLog() override;  // writes what is queued, then stops
 
-  void record(AuditRecord record) override;
+  bool record(AuditRecord record) override;
   // Blocks until everything recorded so far is in the database (tests, shutdown).
   void flush();
 
@@ -42,10 +44,14 @@ class PgAuditLog : public AuditLog {
   std::mutex mutex_;
   std::condition_variable wake_;      // the writer: records to write, or stop
   std::condition_variable progress_;  // producers and flush(): room in the queue, batch written
+  struct Ticket {                     // a caller waiting in record(), on its own stack
+    bool done = false;
+    bool written = false;
+  };
   std::deque<AuditRecord> queue_;
+  std::deque<Ticket*> tickets_;  // one per queued record, in the same order
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
-  bool hurry_ = false;  // flush(): write what is queued without gathering more
   std::thread writer_;
 };
 

@@ -277,13 +277,14 @@ struct AuditRecord {
   std::vector<std::string> patients = {};
 };
 
-// Where the audit trail goes when it must not cost a round trip per request: records are
-// written in batches by a writer of its own (a crash loses at most the last batch in flight).
+// Where the audit trail goes when it must not cost a transaction per request: the records of
+// concurrent requests are written together (group commit) by a writer of its own.
 class AuditLog {
  public:
   virtual ~AuditLog() = default;
-  // Queues a record; blocks only while the queue is full (the database is behind or down).
-  virtual void record(AuditRecord record) = 0;
+  // Returns once the record is in the database (true), or could not be written (false): the
+  // request it records then fails closed (503), its data never sent unrecorded.
+  [[nodiscard]] virtual bool record(AuditRecord record) = 0;
 };
 
 class Store {
