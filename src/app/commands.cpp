@@ -608,6 +608,8 @@ struct ServeConfig {
   std::optional<MailConfig> mail;              // the MSSanté transport, when configured
   std::optional<rest::AccessSettings> access;  // who may use the REST API
   bool insecure_for_tests = false;
+  // Authentication off (bench/run-api-bench's comparison): everyone is one principal with these.
+  std::vector<std::string> anonymous_roles_for_tests;
 };
 
 std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, std::ostream& err,
@@ -655,6 +657,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     if (auto v = d.string("mss")) c.mss = path(*v);
     if (auto v = d.boolean("log")) c.server.log = *v;
     if (auto v = d.boolean("insecureForTests")) c.insecure_for_tests = *v;
+    if (const rapidjson::Value* roles = d.member("anonymousRolesForTests");
+        roles && roles->IsArray())
+      for (const auto& role : roles->GetArray())
+        c.anonymous_roles_for_tests.emplace_back(role.GetString(), role.GetStringLength());
     auto listed = [](const rapidjson::Value* v) { return v && v->IsArray() && !v->Empty(); };
     const ConfigObject access_settings = d.object("access");
     access_authenticates = listed(access_settings.member("tokens")) ||
@@ -690,6 +696,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     }
   }
   if (!serving) return ok ? std::optional(std::move(c)) : std::nullopt;  // `pull` opens no socket
+  // The schema requires it in a file; without one there is none (never the Host header).
+  if (c.base_url.empty())
+    bad("baseUrl is required in the configuration (the API's public URL, e.g. "
+        "https://gw.example/fhir): links are never built from a request's Host header");
   if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty()))
     bad("tls.cert and tls.key are required (a server without TLS: tls.enabled false and "
         "\"insecureForTests\": true, for local tests only)");
@@ -718,9 +728,34 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
         << (c.server.tls ? "clients are not authenticated" : "no TLS")
         << ", anyone who reaches the port reads every patient (local tests only)\n";
   }
+  if (!c.anonymous_roles_for_tests.empty()) {
+    if (!c.insecure_for_tests || c.access)
+      bad("anonymousRolesForTests (authentication off) needs \"insecureForTests\": true and no "
+          "access object");
+    else
+      err << command << ": warning: anonymousRolesForTests: authentication is off, every request "
+          << "is anonymous-test (measurements only)\n";
+  }
   if (!ok) return std::nullopt;
   return c;
 }
+
+// Authentication off (anonymousRolesForTests): every request is the same principal, whatever it
+// carries; the policy still decides per route.
+class AnonymousForTests final : public auth::Authenticator {
+ public:
+  explicit AnonymousForTests(std::vector<std::string> roles) {
+    authentication_.status = auth::Authentication::Status::Ok;
+    authentication_.principal =
+        auth::Principal{"anonymous-test", auth::PrincipalKind::Client, std::move(roles), {}, "-"};
+  }
+  auth::Authentication authenticate(const auth::Credentials&) const override {
+    return authentication_;
+  }
+
+ private:
+  auth::Authentication authentication_;
+};
 
 // The REST API's access control, checked before a socket opens: the policy file and the roles
 // the clients name. Without an `access` object nobody is let in (every route but /healthz: 401).
@@ -749,7 +784,13 @@ std::optional<ApiAccess> loadAccess(const ServeConfig& config, std::ostream& err
     err << "liaison serve: " << roles.error().detail << "\n";
     return std::nullopt;
   }
-  if (!config.access)
+  for (const std::string& role : config.anonymous_roles_for_tests) {
+    if (!policy->hasRole(role)) {
+      err << "liaison serve: anonymousRolesForTests: no such role in the policy: " << role << "\n";
+      return std::nullopt;
+    }
+  }
+  if (!config.access && config.anonymous_roles_for_tests.empty())
     err << "liaison serve: warning: no \"access\" in the configuration: every route but "
            "/healthz answers 401\n";
   ApiAccess out{std::move(*policy), std::make_unique<rest::ClientAccess>(settings)};
@@ -909,6 +950,11 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
         return mail_metrics.text();
       }};
   options.authenticator = access->clients.get();
+  std::optional<AnonymousForTests> anonymous;
+  if (!config->anonymous_roles_for_tests.empty()) {
+    anonymous.emplace(config->anonymous_roles_for_tests);
+    options.authenticator = &*anonymous;
+  }
   options.policy = &access->policy;
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {

@@ -15,6 +15,7 @@
 #include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
 #include "pipeline/stored_intake.hpp"
+#include "rest/http_date.hpp"
 #include "rest/routes.hpp"
 #include "rest/search_query.hpp"
 #include "rest/target.hpp"
@@ -64,7 +65,7 @@ http::Response failure(const Error& e) {
 
 void addVersionHeaders(http::Response& r, const StoredResource& s) {
   r.headers.push_back({"ETag", "W/\"" + std::to_string(s.version) + "\""});
-  r.headers.push_back({"Last-Modified", s.last_updated});
+  if (auto date = httpDate(s.last_updated)) r.headers.push_back({"Last-Modified", *date});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ http::Response resourceResponse(int status, std::string body, const StoredVersio
                                 std::string_view base) {
   http::Response r = json(status, std::move(body));
   r.headers.push_back({"ETag", "W/\"" + std::to_string(v.version) + "\""});
-  r.headers.push_back({"Last-Modified", v.last_updated});
+  if (auto date = httpDate(v.last_updated)) r.headers.push_back({"Last-Modified", *date});
   r.headers.push_back({"Location", std::string(base) + "/" + v.type + "/" + v.id + "/_history/" +
                                        std::to_string(v.version)});
   return r;
@@ -225,12 +226,6 @@ std::string validateResource(std::string_view type, std::string_view body) {
     }
   }
   return pipeline::operationOutcomeJson(issues, "Aucun problème relevé.", tls_issue_system);
-}
-
-std::string baseUrl(const ApiOptions& options, const http::Request& r) {
-  if (!options.base_url.empty()) return options.base_url;
-  const std::string_view host = r.header("Host");
-  return "https://" + std::string(host.empty() ? "localhost" : host);
 }
 
 }  // namespace
@@ -303,8 +298,8 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.String("CapabilityStatement");
   w.Key("status");
   w.String("active");
-  w.Key("date");
-  w.String("2026-12-02");
+  w.Key("date");  // this build's, not the request's: the statement changes with the binary
+  w.String(buildDate());
   w.Key("kind");
   w.String("instance");
   w.Key("software");
@@ -670,7 +665,7 @@ http::Response FhirApi::handle(const http::Request& request) {
           }
         }
       }
-      Call call{request, target, *match, principal, interaction, baseUrl(options_, request), {}, 0};
+      Call call{request, target, *match, principal, interaction, options_.base_url, {}, 0};
       response = dispatch(call);
       what = std::move(call.what);
       action = call.action;

@@ -25,7 +25,9 @@ namespace liaison::rest {
 using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
 
 struct ApiOptions {
-  std::string base_url;  // "https://gw.example/fhir"; "" = from the Host header
+  // "https://gw.example/fhir": the configuration's (baseUrl, required), never a request's Host
+  // header, which any client chooses (links, Location, fullUrl would point wherever it says).
+  std::string base_url;
   int default_count = 20;
   int max_count = 1000;
   // Where AuditEvents go: batched by this log when given, else one INSERT per request.

@@ -304,10 +304,18 @@ TEST(CliConfig, WrongTypesAndRangesExitTwo) {
   EXPECT_NE(not_json.err.find("(top level): not JSON"), std::string::npos) << not_json.err;
 }
 
+// An access object with a token (of the reader role), for configurations that need one.
+constexpr const char* kAccessTokens =
+    "\"insecureForTests\": true, \"access\": {\"tokens\": [{\"name\": \"script\", "
+    "\"sha256\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", "
+    "\"roles\": [\"reader\"]}]}, ";
+
 // Safe defaults: no TLS, or TLS without authenticating every client, only for tests that say so.
 TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
   const std::string readable = test::repoPath("README.md");  // stands for a certificate file
-  const std::string db = "\"database\": \"host=/nonexistent dbname=liaison connect_timeout=2\"";
+  const std::string db =
+      "\"baseUrl\": \"https://gw.test/fhir\", "
+      "\"database\": \"host=/nonexistent dbname=liaison connect_timeout=2\"";
   CliRun plain =
       liaison("serve --config '" +
                   writeTemp("plain.json", "{\"tls\": {\"enabled\": false}, " + db + "}") + "'",
@@ -368,6 +376,43 @@ TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
       "", false);
   EXPECT_EQ(no_tokens.exit_code, 2);
   EXPECT_NE(no_tokens.err.find("refusing to serve without authenticating"), std::string::npos);
+
+  // The public base URL is the configuration's, never a request's Host header (issue 14).
+  CliRun no_base = liaison("serve --config '" +
+                               writeTemp("no-base.json",
+                                         "{\"tls\": {\"enabled\": false}, \"insecureForTests\": "
+                                         "true, \"database\": \"host=/nonexistent\"}") +
+                               "'",
+                           "", false);
+  EXPECT_EQ(no_base.exit_code, 2);
+  EXPECT_NE(no_base.err.find("baseUrl: required setting missing"), std::string::npos)
+      << no_base.err;
+  // Authentication off (bench/run-api-bench's comparison) only where a test says so, without
+  // an access object.
+  const std::string anonymous_roles = "\"anonymousRolesForTests\": [\"reader\"], ";
+  for (const std::string& extra : {std::string(""), std::string(kAccessTokens)}) {
+    CliRun refused =
+        liaison("serve --config '" +
+                    writeTemp("anonymous-roles.json", "{\"tls\": {\"enabled\": false}, " +
+                                                          anonymous_roles + extra + db + "}") +
+                    "'",
+                "", false);
+    EXPECT_EQ(refused.exit_code, 2) << extra;
+    EXPECT_NE(refused.err.find("anonymousRolesForTests (authentication off) needs"),
+              std::string::npos)
+        << refused.err;
+  }
+  CliRun open =
+      liaison("serve --config '" +
+                  writeTemp("anonymous-roles.json",
+                            "{\"tls\": {\"enabled\": false}, \"insecureForTests\": true, " +
+                                anonymous_roles + db + "}") +
+                  "'",
+              "", false);
+  EXPECT_EQ(open.exit_code, 3) << open.err;  // the configuration passes: the database is next
+  EXPECT_NE(open.err.find("warning: anonymousRolesForTests: authentication is off"),
+            std::string::npos)
+      << open.err;
 }
 
 TEST(CliConfig, ProfilesAreCheckedAgainstTheirSchemas) {

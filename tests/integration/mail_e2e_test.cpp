@@ -108,7 +108,7 @@ class MailEndToEnd : public ::testing::Test {
     const std::string path = (dir_ / "liaison.json").string();
     std::ofstream(path)
         << "{\"listen\": {\"address\": \"127.0.0.1\", \"port\": 0}, \"tls\": {\"enabled\": false},"
-        << " \"insecureForTests\": true,"
+        << " \"insecureForTests\": true, \"baseUrl\": \"http://127.0.0.1/fhir\","
         // The operators' token (sha256 of "jeton-ops-e2e") for /outbox and /metrics; a regional
         // platform's (sha256 of "liaison-test-intake") for POST /.
         << " \"access\": {\"tokens\": [{\"name\": \"ops\", \"roles\": [\"ops\"], \"sha256\":"

@@ -48,6 +48,8 @@ class Serve : public ::testing::Test {
 
   // The test PKI's clients (certs/make-test-pki): the secretariat's certificate by its subject,
   // a reader's, a regional platform's by its SAN; a token for the operators.
+  // The public base URL: every link the API writes starts with it, whatever Host a client sends.
+  static constexpr const char* kBaseUrl = "https://liaison.test/fhir";
   static constexpr const char* kOpsToken = "jeton-supervision-test";  // its SHA-256 below
   static constexpr const char* kAccess =
       "\"access\": {\"clients\": ["
@@ -69,7 +71,8 @@ class Serve : public ::testing::Test {
                         << "/server.key\", \"clientCa\": \"" << pki_
                         << "/ca.crt\", \"requireClientCert\": "
                         << (require_client_cert_ ? "true" : "false") << tls_extra << "},"
-                        << " \"database\": \"" << dsn_ << "\", " << kAccess << extra << "}";
+                        << " \"database\": \"" << dsn_ << "\", \"baseUrl\": \"" << kBaseUrl
+                        << "\", " << kAccess << extra << "}";
     return path;
   }
 
@@ -292,7 +295,8 @@ TEST_F(Serve, ConfigurationIsCheckedBeforeAnySocketOpens) {
   EXPECT_EQ(not_migrated.first, 3);
   EXPECT_NE(not_migrated.second.find("db-schema-outdated"), std::string::npos);
   const std::string no_cert = (dir_ / "no-cert.json").string();
-  std::ofstream(no_cert) << "{\"database\": \"" << dsn_ << "\"}";
+  std::ofstream(no_cert) << "{\"database\": \"" << dsn_ << "\", \"baseUrl\": \"" << kBaseUrl
+                         << "\"}";
   auto missing = shell(bin + " serve --config '" + no_cert + "'");
   EXPECT_EQ(missing.first, 2);
   EXPECT_NE(missing.second.find("tls.cert and tls.key are required"), std::string::npos);

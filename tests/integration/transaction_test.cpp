@@ -268,5 +268,36 @@ TEST_F(Transaction, WhatIsNotSupportedIs422WithTheEntryAndNothingStored) {
   EXPECT_EQ(count("true"), 0);
 }
 
+// Nonsense in a request is a 4xx naming the entry, never a 500, and writes nothing.
+TEST_F(Transaction, MalformedRequestsAreClientErrorsNamingTheEntry) {
+  for (
+      const auto& [entry, where] : std::vector<std::pair<std::string, std::string>>{
+          {R"({"request":"POST","resource":{"resourceType":"Patient"}})",
+           "Bundle.entry[0].request"},
+          {R"({"request":{"method":"POST","url":"Observation"},"resource":{"resourceType":"Patient"}})",
+           "Bundle.entry[0].request.url"},
+          {R"({"request":{"method":"PUT","url":"Patient/a/../b"},"resource":{"resourceType":"Patient"}})",
+           "Bundle.entry[0].request.url"},
+          {R"({"request":{"method":"POST","url":"Patient","ifNoneExist":"inconnu=1"},"resource":{"resourceType":"Patient"}})",
+           "Bundle.entry[0].request.ifNoneExist"},
+          {R"({"request":{"method":"PUT","url":"Patient/x","ifMatch":"W/\"-1\""},"resource":{"resourceType":"Patient"}})",
+           "Bundle.entry[0].request.ifMatch"},
+          {R"({"request":{"method":"POST","url":"Inconnu"},"resource":{"resourceType":"Inconnu"}})",
+           "Bundle.entry[0].request.url"},
+      }) {
+    Reply r = transaction(entry);
+    EXPECT_GE(r.status, 400) << entry << ": " << r.text;
+    EXPECT_LT(r.status, 500) << entry << ": " << r.text;
+    EXPECT_EQ(issueExpression(r), where) << entry << ": " << r.text;
+  }
+  // Two entries writing one resource.
+  const std::string put = R"({"request":{"method":"PUT","url":"Patient/fictif-10"},"resource":)" +
+                          patient("FICTIF-DIX", "10", "fictif-10") + "}";
+  Reply twice = transaction(put + "," + put);
+  EXPECT_EQ(twice.status, 422) << twice.text;
+  EXPECT_EQ(issueExpression(twice), "Bundle.entry[1].request.url");
+  EXPECT_EQ(count("true"), 0);
+}
+
 }  // namespace
 }  // namespace liaison

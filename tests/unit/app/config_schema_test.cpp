@@ -74,42 +74,70 @@ const std::string kReadmeServe = R"({"listen": {"address": "0.0.0.0", "port": 84
 
 TEST(ConfigSchema, ValidConfigurationHasNoError) {
   EXPECT_EQ(joined(errorsOf(kServe, kReadmeServe)), "");
-  EXPECT_EQ(joined(errorsOf(kServe, "{}")), "");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"baseUrl": "http://127.0.0.1:8080"})")), "");
   EXPECT_TRUE(rapidJsonAccepts(kServe, kReadmeServe));
 }
 
+// The public base URL is the configuration's, never a request's Host header (issue 14).
+TEST(ConfigSchema, BaseUrlIsRequired) {
+  EXPECT_EQ(joined(errorsOf(kServe, "{}")), "baseUrl: required setting missing\n");
+  EXPECT_FALSE(rapidJsonAccepts(kServe, "{}"));
+  for (const char* bad :
+       {R"({"baseUrl": "gw.example/fhir"})", R"({"baseUrl": "https://gw.example/"})",
+        R"({"baseUrl": "https://gw.example/fhir?x=1"})"}) {
+    EXPECT_EQ(joined(errorsOf(kServe, bad)),
+              "baseUrl: https://host[:port][/path] without a trailing '/' expected\n")
+        << bad;
+    EXPECT_FALSE(rapidJsonAccepts(kServe, bad)) << bad;
+  }
+  EXPECT_TRUE(rapidJsonAccepts(kServe, R"({"baseUrl": "https://gw.example:8443/fhir/r4"})"));
+}
+
 TEST(ConfigSchema, MisspeltSettingNamedByItsPath) {
-  auto e = errorsOf(kServe, R"({"tls": {"cert": "a", "key": "b", "requireClientCerts": true}})");
+  auto e = errorsOf(
+      kServe,
+      R"({"baseUrl": "https://gw.test/fhir", "tls": {"cert": "a", "key": "b", "requireClientCerts": true}})");
   ASSERT_EQ(e.size(), 1u) << joined(e);
   EXPECT_EQ(e[0], "tls.requireClientCerts: unknown setting");
-  EXPECT_FALSE(rapidJsonAccepts(kServe, R"({"tls": {"requireClientCerts": true}})"));
+  EXPECT_FALSE(rapidJsonAccepts(
+      kServe, R"({"baseUrl": "https://gw.test/fhir", "tls": {"requireClientCerts": true}})"));
 
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"colour": "blue"})")), "colour: unknown setting\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"baseUrl": "https://gw.test/fhir", "colour": "blue"})")),
+            "colour: unknown setting\n");
   EXPECT_EQ(
       joined(errorsOf(
           kServe,
-          R"({"mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": "x", "url": "imaps://h", "ca": "ca.crt", "pollSecond": 3}]}})")),
+          R"({"baseUrl": "https://gw.test/fhir", "mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": "x", "url": "imaps://h", "ca": "ca.crt", "pollSecond": 3}]}})")),
       "mail.mailboxes[0].pollSecond: unknown setting\n");
-  EXPECT_EQ(joined(errorsOf(
-                kServe, R"({"mail": {"gateway": {"address": "a@b"}, "outbox": {"retries": 1}}})")),
-            "mail.outbox.retries: unknown setting\n");
+  EXPECT_EQ(
+      joined(errorsOf(
+          kServe,
+          R"({"baseUrl": "https://gw.test/fhir", "mail": {"gateway": {"address": "a@b"}, "outbox": {"retries": 1}}})")),
+      "mail.outbox.retries: unknown setting\n");
   // A name that is not an identifier is quoted, control characters escaped.
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"listen": {"a.b\n": 1}})")),
-            "listen[\"a.b\\n\"]: unknown setting\n");
+  EXPECT_EQ(
+      joined(errorsOf(kServe, R"({"baseUrl": "https://gw.test/fhir", "listen": {"a.b\n": 1}})")),
+      "listen[\"a.b\\n\"]: unknown setting\n");
 }
 
 TEST(ConfigSchema, WrongTypesAndRangesInPlainWords) {
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"limits": {"bodyBytes": "16M"}})")),
+  EXPECT_EQ(joined(errorsOf(
+                kServe, R"({"baseUrl": "https://gw.test/fhir", "limits": {"bodyBytes": "16M"}})")),
             "limits.bodyBytes: integer from 1024 to 1073741824 expected\n");
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"limits": {"bodyBytes": 10}})")),
+  EXPECT_EQ(joined(errorsOf(kServe,
+                            R"({"baseUrl": "https://gw.test/fhir", "limits": {"bodyBytes": 10}})")),
             "limits.bodyBytes: integer from 1024 to 1073741824 expected\n");
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"listen": {"port": 8443.5}})")),
+  EXPECT_EQ(joined(errorsOf(kServe,
+                            R"({"baseUrl": "https://gw.test/fhir", "listen": {"port": 8443.5}})")),
             "listen.port: integer from 0 to 65535 expected\n");
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": {"requireClientCert": "yes"}})")),
-            "tls.requireClientCert: true or false expected\n");
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": {"cert": ""}})")),
+  EXPECT_EQ(
+      joined(errorsOf(
+          kServe, R"({"baseUrl": "https://gw.test/fhir", "tls": {"requireClientCert": "yes"}})")),
+      "tls.requireClientCert: true or false expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"baseUrl": "https://gw.test/fhir", "tls": {"cert": ""}})")),
             "tls.cert: non-empty string expected\n");
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"tls": true})")), "tls: object expected\n");
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"baseUrl": "https://gw.test/fhir", "tls": true})")),
+            "tls: object expected\n");
   EXPECT_EQ(joined(errorsOf(kServe, R"([1])")), "(top level): object expected\n");
   for (const char* bad : {R"({"limits": {"bodyBytes": "16M"}})", R"({"listen": {"port": 1e9}})",
                           R"({"tls": true})", R"({"mail": {}})"}) {
@@ -118,7 +146,9 @@ TEST(ConfigSchema, WrongTypesAndRangesInPlainWords) {
 }
 
 TEST(ConfigSchema, EveryErrorIsListed) {
-  auto e = errorsOf(kServe, R"({"listen": {"port": -1, "host": "x"}, "tls": {"enabled": 1},
+  auto e = errorsOf(
+      kServe,
+      R"({"baseUrl": "https://gw.test/fhir", "listen": {"port": -1, "host": "x"}, "tls": {"enabled": 1},
       "mail": {"gateway": {"address": "nobody"},
                "mailboxes": [{"name": "a b", "url": "http://x"}],
                "smtp": {"url": "smtps://x", "ca": "ca", "timeoutSeconds": 0}}})");
@@ -134,7 +164,7 @@ TEST(ConfigSchema, EveryErrorIsListed) {
     EXPECT_NE(all.find(expected), std::string::npos) << expected << "\nin:\n" << all;
   }
   EXPECT_EQ(e.size(), 8u) << all;
-  EXPECT_EQ(joined(errorsOf(kServe, R"({"mail": {}})")),
+  EXPECT_EQ(joined(errorsOf(kServe, R"({"baseUrl": "https://gw.test/fhir", "mail": {}})")),
             "mail.gateway: required setting missing\n");
 }
 
@@ -147,7 +177,7 @@ TEST(ConfigSchema, NotJsonAndHostileNesting) {
   EXPECT_FALSE(ConfigSchema::parse("not a schema"));
   // A patterned value far longer than any real one: refused, not matched (std::regex recurses).
   const std::string long_name =
-      R"({"mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": ")" +
+      R"({"baseUrl": "https://gw.test/fhir", "mail": {"gateway": {"address": "a@b"}, "mailboxes": [{"name": ")" +
       std::string(1 << 20, 'x') + R"(", "url": "imaps://h", "ca": "ca.pem"}]}})";
   EXPECT_EQ(joined(errorsOf(kServe, long_name)),
             "mail.mailboxes[0].name: at most 4096 characters expected\n");
@@ -245,7 +275,7 @@ std::vector<std::string> readmeConfigurations() {
     const std::size_t end = readme.find("```", begin);
     std::string block = readme.substr(begin, end - begin);
     if (block.find("\"mail\":") != std::string::npos && block.find('{') > block.find("\"mail\""))
-      block = "{" + block + "}";
+      block = "{\"baseUrl\": \"https://liaison.example/fhir\", " + block + "}";
     blocks.push_back(block);
   }
   return blocks;
