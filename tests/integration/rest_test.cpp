@@ -20,6 +20,7 @@
 #include "pipeline/codec.hpp"
 #include "rest/access.hpp"
 #include "rest/fhir_api.hpp"
+#include "rest/http_date.hpp"
 #include "support/test_support.hpp"
 
 namespace liaison {
@@ -178,13 +179,15 @@ TEST_F(Rest, ReadVreadAndHistory) {
   EXPECT_EQ(r.header("ETag"), "W/\"1\"");
   EXPECT_EQ(std::string("Patient/") + r.body["id"].GetString(), patient);
   EXPECT_STREQ(r.body["meta"]["versionId"].GetString(), "1");
-  // The instant the store reads from last_updated is the one written into meta.lastUpdated.
+  // The instant the store reads from last_updated is the one written into meta.lastUpdated, and
+  // Last-Modified is that instant as an HTTP-date.
   const std::string updated = r.body["meta"]["lastUpdated"].GetString();
-  EXPECT_EQ(r.header("Last-Modified"), updated);
+  const std::string modified = rest::httpDate(updated).value_or("?");
+  EXPECT_EQ(r.header("Last-Modified"), modified);
   EXPECT_EQ(updated.size(), 24u) << updated;  // 2024-01-12T13:05:00.123Z
   EXPECT_EQ(updated.back(), 'Z');
   EXPECT_EQ(updated[10], 'T');
-  EXPECT_EQ(get("/" + patient + "/_history/1").header("Last-Modified"), updated);
+  EXPECT_EQ(get("/" + patient + "/_history/1").header("Last-Modified"), modified);
   Reply v2 = get("/" + patient + "/_history/2");
   EXPECT_EQ(v2.status, 404);
   EXPECT_STREQ(v2.body["resourceType"].GetString(), "OperationOutcome");
