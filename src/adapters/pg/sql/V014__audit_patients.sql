@@ -1,4 +1,4 @@
--- liaison store, revision 15: "who saw patient X" (issue 14). Each record names the patients
+-- liaison store, revision 14: "who saw patient X" (issue 14). Each record names the patients
 -- whose data the request returned or wrote (a read, each resource of a search page, _include'd
 -- ones too, history, vread, writes), as an array column: the records are written by COPY in
 -- batches, with no id coming back for rows of a child table, and an array with a constant default
