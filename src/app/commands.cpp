@@ -723,10 +723,13 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       bad("refusing to serve without authenticating every client: set tls.clientCa and "
           "tls.requireClientCert: true, or access.clients or access.tokens "
           "(\"insecureForTests\": true allows it for local tests only)");
-  } else if (!c.server.tls || !authenticated) {
+  } else if (!c.server.tls || (!authenticated && c.anonymous_roles_for_tests.empty())) {
+    // Say what this configuration really exposes: without TLS, what travels (data, tokens) is
+    // readable on the wire; without an authentication method, every route but /healthz is 401.
     err << command << ": warning: insecureForTests: "
-        << (c.server.tls ? "clients are not authenticated" : "no TLS")
-        << ", anyone who reaches the port reads every patient (local tests only)\n";
+        << (c.server.tls ? "no authentication method: every route but /healthz answers 401"
+                         : "no TLS: patient data and credentials travel in clear")
+        << " (local tests only)\n";
   }
   if (!c.anonymous_roles_for_tests.empty()) {
     if (!c.insecure_for_tests || c.access)

@@ -331,7 +331,7 @@ TEST_F(Serve, RevokedClientCertificateIsRefusedWithTheCrl) {
   const std::string no_ca = (dir_ / "no-ca.json").string();
   std::ofstream(no_ca) << "{\"tls\": {\"cert\": \"" << pki_ << "/server.crt\", \"key\": \"" << pki_
                        << "/server.key\", \"crl\": \"" << pki_ << "/ca.crl\"}, \"database\": \""
-                       << dsn_ << "\"}";
+                       << dsn_ << "\", \"baseUrl\": \"" << kBaseUrl << "\"}";
   auto without_ca = shell(bin + " serve --config '" + no_ca + "'");
   EXPECT_EQ(without_ca.first, 2);
   EXPECT_NE(without_ca.second.find("tls.crl needs tls.clientCa"), std::string::npos)
