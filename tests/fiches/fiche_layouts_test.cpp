@@ -17,25 +17,22 @@
 #include <vector>
 
 #include "core/form/questionnaire.hpp"
-#include "core/json/json_out.hpp"
+#include "fiches/fiche_answers.hpp"
 #include "support/test_support.hpp"
 
 namespace liaison::pipeline {
 namespace {
+
+using test::Answers;
+using test::collect;
+using test::compact;
+using test::readFile;
 
 std::string fichesDir() {
   const char* dir = std::getenv("LIAISON_FICHES_DIR");
   // A missing generator's output fails: it never turns into a skip.
   EXPECT_NE(dir, nullptr) << "LIAISON_FICHES_DIR is not set (run through ctest: fiches.make)";
   return dir == nullptr ? "/nonexistent" : dir;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 struct Fiche {
@@ -76,41 +73,6 @@ std::vector<Fiche> manifest() {
     return out;
   }();
   return fiches;
-}
-
-std::string compact(const rapidjson::Value& v) {
-  std::string out;
-  json::JsonOut w(out);
-  json::JsonOutSax sax{w};
-  v.Accept(sax);
-  return out;
-}
-
-// linkId → its answers as JSON, without the extension saying where each was read (which differs
-// from layout to layout by design); `sources` gets those.
-using Answers = std::map<std::string, std::vector<std::string>>;
-
-void collect(const rapidjson::Value& items, Answers& out, std::vector<std::string>& sources) {
-  for (const auto& item : items.GetArray()) {
-    if (item.HasMember("answer")) {
-      for (const auto& a : item["answer"].GetArray()) {
-        std::string value;
-        for (auto m = a.MemberBegin(); m != a.MemberEnd(); ++m) {
-          const std::string_view name = m->name.GetString();
-          if (name == "extension") {
-            for (const auto& e : m->value.GetArray()) {
-              if (std::string_view(e["url"].GetString()).ends_with(form::kExtAnswerSource))
-                sources.emplace_back(e["valueString"].GetString());
-            }
-          } else if (name.starts_with("value")) {
-            value = std::string(name) + "=" + compact(m->value);
-          }
-        }
-        out[item["linkId"].GetString()].push_back(value);
-      }
-    }
-    if (item.HasMember("item")) collect(item["item"], out, sources);
-  }
 }
 
 struct Read {

@@ -14,11 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "core/json/json_out.hpp"
+#include "fiches/fiche_answers.hpp"
 #include "support/test_support.hpp"
 
 namespace liaison::pipeline {
 namespace {
+
+using test::Answers;
+using test::collect;
+using test::readFile;
 
 std::string documentsDir() {
   const char* dir = std::getenv("LIAISON_FORM_DOCUMENTS_DIR");
@@ -26,49 +30,8 @@ std::string documentsDir() {
   return dir == nullptr ? "/nonexistent" : dir;
 }
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string str(const rapidjson::Value& v, const char* key) {
   return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
-}
-
-std::string compact(const rapidjson::Value& v) {
-  std::string out;
-  json::JsonOut w(out);
-  json::JsonOutSax sax{w};
-  v.Accept(sax);
-  return out;
-}
-
-// linkId → its answers' values as JSON (without where each was read, which differs by format);
-// `sources` collects those locations.
-using Answers = std::map<std::string, std::vector<std::string>>;
-void collect(const rapidjson::Value& items, Answers& out, std::vector<std::string>& sources) {
-  for (const auto& item : items.GetArray()) {
-    if (item.HasMember("answer")) {
-      for (const auto& answer : item["answer"].GetArray()) {
-        std::string value;
-        for (auto m = answer.MemberBegin(); m != answer.MemberEnd(); ++m) {
-          const std::string name = m->name.GetString();
-          if (name == "extension") {
-            for (const auto& e : m->value.GetArray())
-              sources.push_back(str(e, "valueString"));
-          } else if (name != "item") {
-            value += name + "=" + compact(m->value);
-          }
-        }
-        out[str(item, "linkId")].push_back(value);
-        if (answer.HasMember("item")) collect(answer["item"], out, sources);
-      }
-    }
-    if (item.HasMember("item")) collect(item["item"], out, sources);
-  }
 }
 
 struct Read {
