@@ -250,8 +250,10 @@ IngestResult FormIntake::ingestDocumentInto(std::string_view bytes, std::string_
   if (!doc) return quarantined(doc.error());
   if (doc->lines.empty()) {
     // A scan: what the reader said (document-no-text), else that no line was found.
-    for (const Issue& issue : doc->issues.items())
-      return quarantined(makeError(issue.code, issue.message));
+    if (!doc->issues.items().empty()) {
+      const Issue& why = doc->issues.items().front();
+      return quarantined(makeError(why.code, why.message));
+    }
     return quarantined(makeError(Errc::DocumentNoText, "Le document ne contient aucun texte."));
   }
   parse::ParsedForm parsed = ess.textReader().readLines(doc->lines);

@@ -768,16 +768,7 @@ class MessageRun {
     auto takeForm = [&](std::string_view form_bytes, const std::string& where,
                         const std::string& kind) {
       const std::size_t first = bundle_.emitted().size();
-      IngestResult form = forms_.ingestInto(form_bytes, bundle_);
-      if (form.status == IngestStatus::Quarantined) return false;
-      for (Issue issue : form.issues.items()) {
-        if (issue.location.empty()) issue.location = where;
-        r_.issues.add(std::move(issue));
-      }
-      r_.eligibility = form.eligibility;
-      r_.reports.push_back(
-          {where, kind, ess_.mapping().name(), countTypes(bundle_.emitted(), first), {}, {}, {}});
-      return true;
+      return acceptForm(forms_.ingestInto(form_bytes, bundle_), first, where, kind);
     };
     std::vector<const parse::MimeAttachment*> kept;
     for (const auto& a : mail_.attachments) {
@@ -864,22 +855,26 @@ class MessageRun {
         }
         continue;
       }
-      for (Issue issue : form.issues.items()) {
-        if (issue.location.empty()) issue.location = where;
-        r_.issues.add(std::move(issue));
-      }
-      r_.eligibility = form.eligibility;
-      r_.reports.push_back(
-          {where,
-           parse::looksLikePdf(a->bytes) ? "fiche de demande (PDF)" : "fiche de demande (Word)",
-           ess_.mapping().name(),
-           countTypes(bundle_.emitted(), first),
-           {},
-           {},
-           {}});
-      return true;
+      return acceptForm(
+          std::move(form), first, where,
+          parse::looksLikePdf(a->bytes) ? "fiche de demande (PDF)" : "fiche de demande (Word)");
     }
     return false;
+  }
+
+  // A form read into the Bundle from `first` on: its issues (located at `where` when they say
+  // nowhere), its eligibility and its report join the message's. False when it was quarantined.
+  bool acceptForm(IngestResult form, std::size_t first, const std::string& where,
+                  const std::string& kind) {
+    if (form.status == IngestStatus::Quarantined) return false;
+    for (Issue issue : form.issues.items()) {
+      if (issue.location.empty()) issue.location = where;
+      r_.issues.add(std::move(issue));
+    }
+    r_.eligibility = form.eligibility;
+    r_.reports.push_back(
+        {where, kind, ess_.mapping().name(), countTypes(bundle_.emitted(), first), {}, {}, {}});
+    return true;
   }
 
   // A FHIR Bundle sent as an attachment: its entries join the message's transaction, each with a
