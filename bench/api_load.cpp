@@ -399,7 +399,8 @@ int main(int argc, char** argv) {
           failed = true;
           return;
         }
-        auto outcome = pipeline::applyTransaction(bundle, **tx, now, *search, response, 0);
+        auto outcome = pipeline::applyTransaction(bundle, **tx, now, *search,
+                                                  pipeline::IncomingRules::builtIn(), response, 0);
         if (outcome) {
           if (auto c = (*tx)->commit(); !c) outcome = c.error();
         }

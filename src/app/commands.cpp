@@ -313,12 +313,21 @@ std::optional<std::shared_ptr<const pipeline::MssProfile>> loadMss(const fs::pat
   if (!conformsToSchema(*config, path, "mss-intake.schema.json", "liaison", err))
     return std::nullopt;
   const fs::path base = path.parent_path();
+  // The incoming-resources file it names is checked against its own schema.
+  rapidjson::Document named;
+  named.Parse<rapidjson::kParseIterativeFlag>(config->data(), config->size());
+  std::string incoming;
+  if (named.IsObject() && named.HasMember("incoming") && named["incoming"].IsString())
+    incoming = named["incoming"].GetString();
   auto mss =
       pipeline::MssProfile::load(*config, [&](const std::string& name) -> Result<std::string> {
         auto text = readFile(base / name);
         if (!text)
           return makeError(Errc::ConfigInvalid,
                            "cannot read " + name + " (relative to " + base.string() + ")");
+        if (name == incoming &&
+            !conformsToSchema(*text, base / name, "incoming.schema.json", "liaison", err))
+          return makeError(Errc::ConfigInvalid, name + ": see the errors above");
         return std::move(*text);
       });
   if (!mss) {

@@ -89,6 +89,11 @@ Result<std::shared_ptr<const EssProfile>> EssProfile::load(std::string_view ess_
   auto requests = requestRules(*doc);
   if (!requests) return requests.error();
   profile->requests = std::move(*requests);
+  if (auto it = doc->FindMember("identifiers"); it != doc->MemberEnd()) {
+    auto identifiers = IncomingRules::parseIdentifiers(it->value);
+    if (!identifiers) return configError(identifiers.error().detail);
+    profile->identifiers = std::move(*identifiers);
+  }
   const auto& identity = (*doc)["form"]["identity"];
   profile->identity = {stringAt(identity, "nir"), stringAt(identity, "sex"),
                        stringAt(identity, "birthDate"), stringAt(identity, "birthPlace"),

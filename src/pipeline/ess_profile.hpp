@@ -12,6 +12,7 @@
 #include "map/mapping.hpp"
 #include "map/questionnaire_response.hpp"
 #include "parse/form/form_parser.hpp"
+#include "pipeline/incoming_rules.hpp"
 #include "validate/eligibility.hpp"
 
 namespace liaison::pipeline {
@@ -65,6 +66,9 @@ class EssProfile {
   EssOrganization organization;
   IdentityItems identity;
   RequestRules requests;
+  // Identifiers this ESS adds to those that merge (ess.json "identifiers", after the
+  // deployment's profiles/fhir/incoming.json).
+  std::vector<IdentifierRule> identifiers;
   std::string canonical_base;
   form::Questionnaire questionnaire;
 

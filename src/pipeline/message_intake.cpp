@@ -29,6 +29,7 @@
 #include "parse/text/html_text.hpp"
 #include "pipeline/cda_facts.hpp"
 #include "pipeline/codec.hpp"
+#include "pipeline/identity_review.hpp"
 #include "pipeline/patient_identity.hpp"
 
 namespace liaison::pipeline {
@@ -890,7 +891,7 @@ class MessageRun {
     if (!doc.HasMember("entry") || !doc["entry"].IsArray()) return false;
     json::JsonOut& w = bundle_.entries();
     std::size_t index = 0;
-    for (const auto& entry : doc["entry"].GetArray()) {
+    for (auto& entry : doc["entry"].GetArray()) {
       const std::string here = where + " entry[" + std::to_string(index++) + "]";
       if (!entry.IsObject() || !entry.HasMember("resource") || !entry["resource"].IsObject() ||
           !entry["resource"].HasMember("resourceType") ||
@@ -899,6 +900,16 @@ class MessageRun {
         continue;
       }
       const std::string type = entry["resource"]["resourceType"].GetString();
+      // The same checks as our own resources: the types the deployment accepts from outside,
+      // and a Patient's INS as the nir module checks any other.
+      if (!mss_.incoming().accepts(type)) {
+        r_.issues.add(
+            Errc::BundleTypeRefused,
+            "Type de ressource non accepté dans un Bundle reçu : " + type + " (entrée ignorée).",
+            {}, here);
+        continue;
+      }
+      if (type == "Patient") checkIns(entry["resource"], here);
       std::string full_url = entry.HasMember("fullUrl") && entry["fullUrl"].IsString()
                                  ? entry["fullUrl"].GetString()
                                  : "urn:uuid:" + map::deriveUuid(seed_, here);
@@ -924,6 +935,24 @@ class MessageRun {
       bundle_.emitted().push_back({"attachment-entry", type, full_url});
     }
     return true;
+  }
+
+  // The INS identifiers of a Patient from an attached Bundle: system, structure, key and
+  // consistency with its own traits. One the nir module refuses is taken out of the Patient, so
+  // that it merges nothing and is not passed on (the attachment stays in the journal).
+  void checkIns(rapidjson::Value& patient, const std::string& here) {
+    InsCheck check = checkInsOf(patient, here + " ");
+    r_.issues.append(check.issues);
+    auto& ids = patient["identifier"];  // present when something was refused
+    for (auto j = check.refused.rbegin(); j != check.refused.rend(); ++j) {
+      r_.issues.add(Issue{Errc::InsMismatch,
+                          Severity::Warning,
+                          "INS du Patient refusé par le contrôle du NIR : retiré, il ne sert pas à "
+                          "rapprocher le patient d'un patient enregistré.",
+                          {},
+                          here + " identifier[" + std::to_string(*j) + "]"});
+      ids.Erase(ids.Begin() + *j);
+    }
   }
 
   // ---- map: the mail itself, what the sender typed, about the request.
@@ -1054,7 +1083,11 @@ MessageIntake::MessageIntake(std::shared_ptr<const MssProfile> mss,
       ess_(std::move(ess)),
       clock_(&clock),
       limits_(limits),
-      forms_(ess_, clock) {}
+      forms_(ess_, clock),
+      incoming_(mss_->incoming()) {
+  for (const IdentifierRule& rule : ess_->identifiers)
+    incoming_.add(rule);
+}
 
 IngestResult MessageIntake::ingest(std::string_view bytes) const {
   MessageRun run(*mss_, *ess_, forms_, limits_, fhir::dateTimeOf(clock_->now()));

@@ -35,12 +35,16 @@ class MessageIntake {
 
   const std::string& canonicalBase() const { return mss_->canonicalBase(); }
 
+  // The deployment's rules for Bundles from outside, with the identifiers this ESS adds.
+  const IncomingRules& incoming() const { return incoming_; }
+
  private:
   std::shared_ptr<const MssProfile> mss_;
   std::shared_ptr<const EssProfile> ess_;
   const Clock* clock_;
   MessageLimits limits_;
   FormIntake forms_;
+  IncomingRules incoming_;
 };
 
 // Whether bytes look like a mail rather than a form: a header block starting the text

@@ -269,6 +269,16 @@ Result<std::shared_ptr<const MssProfile>> MssProfile::load(std::string_view json
   } else {
     profile->trace_headers_ = defaultTraceHeaders();
   }
+  if (const std::string file = stringAt(doc, "incoming"); !file.empty()) {
+    auto text = read(file);
+    if (!text) return text.error();
+    auto rules = IncomingRules::parse(*text);
+    if (!rules) return makeError(rules.error().code, file + ": " + rules.error().detail);
+    profile->incoming_ = std::move(*rules);
+  } else {
+    profile->incoming_ = IncomingRules::builtIn();
+  }
+  profile->incoming_.setCanonicalBase(profile->canonical_base_);
   return std::shared_ptr<const MssProfile>(std::move(profile));
 }
 

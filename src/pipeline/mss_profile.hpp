@@ -13,6 +13,7 @@
 #include "map/mapping.hpp"
 #include "parse/cda/cda_document.hpp"
 #include "pipeline/facts.hpp"
+#include "pipeline/incoming_rules.hpp"
 
 namespace liaison::pipeline {
 
@@ -72,6 +73,10 @@ class MssProfile {
   // files, the issue CodeSystem of OperationOutcomes. One setting for the deployment.
   const std::string& canonicalBase() const { return canonical_base_; }
 
+  // What a Bundle from outside may carry and which identifiers merge ("incoming": a file like
+  // profiles/fhir/incoming.json; IncomingRules::builtIn() when intake.json names none).
+  const IncomingRules& incoming() const { return incoming_; }
+
  private:
   enum Slot : std::size_t {
     kEss,
@@ -88,6 +93,7 @@ class MssProfile {
   std::vector<SelectingMapping> entries_;
   std::vector<std::string> trace_headers_;
   std::string canonical_base_;
+  IncomingRules incoming_;
 };
 
 // The trace header fields of RFC 5321/5322 and of common relays, when intake.json names none.

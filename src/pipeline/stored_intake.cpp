@@ -10,11 +10,11 @@
 
 #include "core/fhir/terminology.hpp"
 #include "core/json/json_out.hpp"
-#include "core/nir/nir.hpp"
 #include "core/text/ascii.hpp"
 #include "map/mapping.hpp"
 #include "parse/json/json_util.hpp"
 #include "pipeline/codec.hpp"
+#include "pipeline/identity_review.hpp"
 
 namespace liaison::pipeline {
 namespace {
@@ -31,25 +31,6 @@ std::string_view stringOf(const Value& object, const char* key) {
   auto it = object.FindMember(key);
   if (it == object.MemberEnd() || !it->value.IsString()) return {};
   return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-// The identifier that makes a resource the same as a stored one: a Patient's INS (NIR, NIA, test
-// or demo system), a Practitioner's RPPS, an Organization's FINESS.
-std::optional<std::pair<std::string, std::string>> identifyingIdentifier(std::string_view type,
-                                                                         const Value& resource) {
-  auto it = resource.FindMember("identifier");
-  if (it == resource.MemberEnd() || !it->value.IsArray()) return std::nullopt;
-  for (const Value& id : it->value.GetArray()) {
-    const std::string_view system = stringOf(id, "system");
-    const std::string_view value = stringOf(id, "value");
-    if (value.empty()) continue;
-    const bool identifying =
-        (type == "Patient" && nir::kindOfSystem(system) != nir::IdentifierKind::Unknown) ||
-        (type == "Practitioner" && system == "https://rpps.esante.gouv.fr") ||
-        (type == "Organization" && system == "https://finess.esante.gouv.fr");
-    if (identifying) return std::pair{std::string(system), std::string(value)};
-  }
-  return std::nullopt;
 }
 
 // The resource as stored: its id first, then meta (versionId 1, lastUpdated; other meta members
@@ -116,13 +97,6 @@ Result<std::string> prepareResource(std::string_view json, std::string_view type
       !ignore_body_id && !own.empty() && own != id)
     return makeError(Errc::RestBodyInvalid, "L'id du corps diffère de celui de l'URL.");
   return serialiseStored(doc, id, now);
-}
-
-std::optional<std::pair<std::string, std::string>> identifyingIdentifierOf(std::string_view type,
-                                                                           std::string_view json) {
-  rapidjson::Document doc;
-  if (json::parseExternalJson(doc, json) || !doc.IsObject()) return std::nullopt;
-  return identifyingIdentifier(type, doc);
 }
 
 std::string messageIdOf(std::string_view bytes) {
@@ -284,12 +258,10 @@ bool markEnteredInError(Value& resource, rapidjson::Document::AllocatorType& all
   return true;
 }
 
-Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
-                                            const std::string& now,
-                                            const map::SearchParameters& search,
-                                            std::string& response_json, std::uint64_t salt,
-                                            std::span<const DocumentGroup> documents,
-                                            IssueList* notes) {
+Result<TransactionOutcome> applyTransaction(
+    std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
+    const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
+    std::uint64_t salt, std::span<const DocumentGroup> documents, IssueList* notes) {
   rapidjson::Document doc;
   if (auto bad = json::parseExternalJson(doc, bundle_json); bad && bad->code != Errc::JsonMalformed)
     return *bad;
@@ -318,6 +290,15 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
   };
   std::vector<Planned> plan;
   std::unordered_map<std::string, std::string> references;
+  // Incoming Patients that claim a stored INS with other traits: the stored one is kept, and a
+  // review Task records the conflict.
+  struct Review {
+    std::string patient;  // Patient/<id>, the stored one
+    std::vector<std::string> differing;
+    Value* incoming;
+    std::string at;
+  };
+  std::vector<Review> reviews;
   std::size_t index = 0;
   for (Value& entry : doc["entry"].GetArray()) {
     const std::string at = "entry[" + std::to_string(index++) + "]";
@@ -338,12 +319,26 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
                          : map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
     bool create = true;
     bool merged = false;
-    if (auto key = identifyingIdentifier(type, resource)) {
-      auto holder = tx.holderOf(type, key->first, key->second, id);
+    if (auto key = rules.identifying(type, resource)) {
+      auto holder = tx.holderOf(type, key->system, key->value, id);
       if (!holder) return holder.error();
       create = holder->claimed;
       merged = true;
       id = holder->id;
+      if (!create && type == "Patient") {
+        // Never silently kept: the stored identity is compared with the incoming one.
+        auto stored = tx.read(type, id);
+        if (!stored) return stored.error();
+        if (*stored) {
+          rapidjson::Document old;
+          old.Parse((*stored)->json.data(), (*stored)->json.size());
+          if (!old.HasParseError() && old.IsObject()) {
+            std::vector<std::string> differing = differingTraits(old, resource);
+            if (!differing.empty())
+              reviews.push_back({type + "/" + id, std::move(differing), &resource, at});
+          }
+        }
+      }
     }
     const std::string target = type + "/" + id;
     if (!full_url.empty()) references[full_url] = target;
@@ -495,6 +490,25 @@ Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreT
     resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now,
                          search.extract(p.type, *p.resource)});
   }
+  for (std::size_t r = 0; r < reviews.size(); ++r) {
+    const Review& review = reviews[r];
+    rewriteReferences(*review.incoming, references, alloc);
+    const std::string task_id = map::deriveUuid(seed, "identity-review " + review.at);
+    const std::string task =
+        identityReviewTask(rules.reviewSystem(), review.patient, review.differing, *review.incoming,
+                           now, "message " + std::to_string(salt));
+    rapidjson::Document parsed;
+    parsed.Parse(task.data(), task.size());
+    resources.push_back({"Task", task_id, serialiseStored(parsed, task_id, now), now,
+                         search.extract("Task", parsed)});
+    if (notes != nullptr)
+      notes->add(Errc::IdentityConflict,
+                 "Identité à vérifier : le patient enregistré sous cet INS (" + review.patient +
+                     ") a d'autres traits (" + traitLabels(review.differing) +
+                     ") ; il est gardé tel quel, les données reçues lui sont rattachées (Task/" +
+                     task_id + ").",
+                 {}, review.at);
+  }
   auto created = tx.create(resources);
   if (!created) return created.error();
 
@@ -642,9 +656,9 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
     }
     if (!failed && !out.result.bundle_json.empty()) {
       IssueList notes;
-      auto applied = applyTransaction(out.result.bundle_json, **tx, now, *search_, response,
-                                      static_cast<std::uint64_t>(out.journal_id),
-                                      out.result.documents, &notes);
+      auto applied = applyTransaction(
+          out.result.bundle_json, **tx, now, *search_, messages_->incoming(), response,
+          static_cast<std::uint64_t>(out.journal_id), out.result.documents, &notes);
       if (!applied) failed = applied.error();
       if (applied && !notes.empty()) {
         out.result.issues = intake_issues;  // a retried transaction starts from the intake's

@@ -17,6 +17,7 @@
 #include "core/ports/store.hpp"
 #include "map/search_parameters.hpp"
 #include "pipeline/form_intake.hpp"
+#include "pipeline/incoming_rules.hpp"
 #include "pipeline/message_intake.hpp"
 
 namespace liaison::pipeline {
@@ -30,7 +31,9 @@ struct StoredIngest {
 };
 
 // A transaction Bundle, ready for the store: ids assigned, references rewritten to Type/id, meta
-// set; Patients (INS), Practitioners (RPPS) and Organizations (FINESS) resolved against the store.
+// set; resources that carry an identifier `rules` names (a Patient's INS, a Practitioner's RPPS,
+// an Organization's FINESS…) resolved against the store. A Patient that claims a stored INS with
+// other traits leaves the stored one unchanged and adds an identity-review Task (a note says so).
 struct TransactionOutcome {
   std::vector<StoredVersion> stored;  // in Bundle order, including matched resources
   std::vector<bool> created;  // false: an existing resource (same identifier) was referenced
@@ -48,12 +51,10 @@ struct TransactionOutcome {
 // entered-in-error), a late older version is stored retired. DocumentReferences without
 // context.related and Communications without about are linked to the Bundle's ServiceRequest, or
 // else to the patient's open one. What happened is added to `notes` (information issues).
-Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
-                                            const std::string& now,
-                                            const map::SearchParameters& search,
-                                            std::string& response_json, std::uint64_t salt,
-                                            std::span<const DocumentGroup> documents = {},
-                                            IssueList* notes = nullptr);
+Result<TransactionOutcome> applyTransaction(
+    std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
+    const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
+    std::uint64_t salt, std::span<const DocumentGroup> documents = {}, IssueList* notes = nullptr);
 
 // Every "reference" naming a Bundle entry by its fullUrl (a key of `to`) now names the stored
 // resource (its value, Type/id).
@@ -72,11 +73,6 @@ bool markEnteredInError(rapidjson::Value& resource, rapidjson::Document::Allocat
 Result<std::string> prepareResource(std::string_view json, std::string_view type,
                                     std::string_view id, std::string_view now,
                                     bool ignore_body_id = false);
-
-// The identifier that makes a resource the same as a stored one (a Patient's INS, a
-// Practitioner's RPPS, an Organization's FINESS): system and value.
-std::optional<std::pair<std::string, std::string>> identifyingIdentifierOf(std::string_view type,
-                                                                           std::string_view json);
 
 // The Message-ID of a mail, read from its header block without parsing the rest ("" if none).
 std::string messageIdOf(std::string_view bytes);

@@ -1123,8 +1123,9 @@ http::Response FhirApi::transaction(Store& store, const Call& call) {
     return auth::authorize(principal, policy != nullptr ? *policy : kNoPolicy, interaction, type,
                            "") == auth::Decision::Allow;
   };
-  TransactionContext context{
-      store, **tx, *search_, limits(), call.base, fhir::instantOf(clock_->now()), salt, permitted};
+  TransactionContext context{store,    **tx,      *search_,
+                             limits(), call.base, fhir::instantOf(clock_->now()),
+                             salt,     permitted, &messages_->incoming()};
   auto reply = processTransaction(call.request.body, context);
   if (!reply) return failure(reply.error());  // the store's message never reaches the client
   if (reply->refused) {
@@ -1207,12 +1208,12 @@ http::Response FhirApi::write(Call& call) {
   if (!prepared) return failure(prepared.error());
   auto tx = lease->begin();
   if (!tx) return failure(tx.error());
-  if (auto key = pipeline::identifyingIdentifierOf(type, *prepared)) {
-    auto holder = lease.check((*tx)->holderOf(type, key->first, key->second, id));
+  if (auto key = messages_->incoming().identifying(type, *prepared)) {
+    auto holder = lease.check((*tx)->holderOf(type, key->system, key->value, id));
     if (!holder) return failure(holder.error());
     if (holder->id != id)
       return failure(Errc::RestIdentifierTaken,
-                     type + "/" + holder->id + " porte déjà cet identifiant (" + key->first + ")");
+                     type + "/" + holder->id + " porte déjà cet identifiant (" + key->system + ")");
   }
   auto written = lease.check(
       (*tx)->update(NewResource{type, id, *prepared, now, search_->extract(type, *prepared)},

@@ -10,6 +10,7 @@
 #include "core/json/json_out.hpp"
 #include "map/mapping.hpp"
 #include "parse/json/json_util.hpp"
+#include "pipeline/identity_review.hpp"
 #include "pipeline/stored_intake.hpp"
 #include "rest/target.hpp"
 
@@ -37,9 +38,12 @@ struct Planned {
   std::optional<std::int64_t> if_match;
   Value* resource = nullptr;  // POST, PUT
   std::string full_url;
-  bool matched = false;   // POST ifNoneExist found a resource: nothing written
-  StoredVersion written;  // what the store answered
-  bool removed = false;   // DELETE: a version was written
+  bool matched = false;     // POST ifNoneExist found a resource: nothing written
+  StoredVersion written;    // what the store answered
+  bool removed = false;     // DELETE: a version was written
+  std::string stored_json;  // POST that found a stored resource: its JSON
+  std::string review;       // Task/<id>: the identity review this entry's Patient opened
+  std::string review_traits;
 };
 
 std::string at(std::size_t index, std::string_view member = {}) {
@@ -191,6 +195,8 @@ void writeVersion(json::JsonOut& w, const StoredVersion& v) {
 Result<TransactionReply> processTransaction(std::string_view bundle_json,
                                             const TransactionContext& c) {
   TransactionReply reply;
+  const pipeline::IncomingRules& rules =
+      c.rules != nullptr ? *c.rules : pipeline::IncomingRules::builtIn();
   auto refuse = [&reply](TransactionRefusal r) {
     reply.refused = std::move(r);
     return reply;
@@ -211,10 +217,23 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
     for (Value& entry : entries->value.GetArray()) {
       Planned p;
       if (auto refused = plan(entry, index, c.base, p)) return refuse(std::move(*refused));
+      if (!rules.accepts(p.type))
+        return refuse(
+            refusal(Errc::BundleTypeRefused,
+                    "Type de ressource non accepté dans une transaction : " + p.type + ".",
+                    at(index, "request.url")));
       if (c.search.of(p.type).empty())
         return refuse(refusal(Errc::RestTypeUnsupported,
                               "Type de ressource non pris en charge : " + p.type + ".",
                               at(index, "request.url")));
+      if (p.type == "Patient" && p.resource != nullptr) {
+        // Its INS checked as any other (structure, key, consistency with its traits).
+        pipeline::InsCheck ins = pipeline::checkInsOf(*p.resource, at(index, "resource") + ".");
+        for (const Issue& issue : ins.issues.items()) {
+          if (issue.severity == Severity::Error || issue.severity == Severity::Fatal)
+            return refuse({makeError(issue.code, issue.message), issue.location});
+        }
+      }
       if (c.permitted && !c.permitted(interactionOf(p.method), p.type))
         return refuse(
             refusal(Errc::Forbidden,
@@ -281,6 +300,7 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
         if (create) {
           p.matched = true;
           p.written = {found.type, found.id, found.version, found.last_updated};
+          p.stored_json = found.json;
         } else if (!own.empty() && own != found.id) {
           return refuse(refusal(Errc::RestUnprocessable,
                                 "L'id de la ressource diffère de celui de la ressource trouvée (" +
@@ -298,10 +318,63 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
         return refuse(refusal(Errc::RestUnprocessable,
                               p.type + "/" + p.id + " est visé par plusieurs entrées.", where));
     }
-    if (p.method == Method::Post && !p.matched)
+    if (p.method == Method::Post && !p.matched) {
       p.id = map::deriveUuid(seed, p.full_url + at(p.index));
+      // An identifier a rule names (a Patient's INS, an RPPS…) already held: the stored resource.
+      if (auto key = rules.identifying(p.type, *p.resource)) {
+        auto holder = c.tx.holderOf(p.type, key->system, key->value, p.id);
+        if (!holder) return holder.error();
+        if (!holder->claimed) {
+          p.id = holder->id;
+          auto stored = c.tx.read(p.type, p.id);
+          if (!stored) return stored.error();
+          if (*stored) {
+            p.matched = true;
+            p.written = {(*stored)->type, (*stored)->id, (*stored)->version,
+                         (*stored)->last_updated};
+            p.stored_json = (*stored)->json;
+          }
+        }
+      }
+    }
     const std::string target = p.type + "/" + p.id;
     if (!p.full_url.empty()) references[p.full_url] = target;
+  }
+
+  // A Patient never silently kept nor overwritten: one that claims the INS of a stored Patient
+  // with other traits leaves it as it is (a PUT over it included) and opens an identity review.
+  std::vector<NewResource> reviews;
+  for (Planned& p : plans) {
+    if (p.type != "Patient" || p.method == Method::Delete) continue;
+    const auto key = rules.identifying(p.type, *p.resource);
+    if (!key || !key->ins) continue;
+    if (p.method == Method::Put) {
+      auto stored = c.tx.read(p.type, p.id);
+      if (!stored) return stored.error();
+      if (!*stored) continue;
+      p.stored_json = (*stored)->json;
+      p.written = {(*stored)->type, (*stored)->id, (*stored)->version, (*stored)->last_updated};
+    } else if (!p.matched) {
+      continue;
+    }
+    rapidjson::Document stored;
+    stored.Parse(p.stored_json.data(), p.stored_json.size());
+    if (stored.HasParseError() || !stored.IsObject()) continue;
+    std::vector<std::string> differing = pipeline::differingTraits(stored, *p.resource);
+    if (differing.empty()) continue;
+    p.matched = true;  // nothing of it is written
+    pipeline::rewriteReferences(*p.resource, references, alloc);
+    const std::string id = map::deriveUuid(seed, "identity-review " + at(p.index));
+    const std::string task = pipeline::identityReviewTask(rules.reviewSystem(), p.type + "/" + p.id,
+                                                          differing, *p.resource, c.now, "POST /");
+    auto prepared = pipeline::prepareResource(task, "Task", id, c.now);
+    if (!prepared) return prepared.error();
+    reviews.push_back({"Task", id, *prepared, c.now, c.search.extract("Task", *prepared)});
+    p.review = "Task/" + id;
+    p.review_traits = pipeline::traitLabels(differing);
+  }
+  if (!reviews.empty()) {
+    if (auto created = c.tx.create(reviews); !created) return created.error();
   }
 
   // 4. Creates and updates, their references to other entries rewritten.
@@ -311,13 +384,13 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
     auto prepared = pipeline::prepareResource(serialise(*p.resource), p.type, p.id, c.now,
                                               p.method == Method::Post);
     if (!prepared) return refuse({prepared.error(), at(p.index, "resource")});
-    if (auto key = pipeline::identifyingIdentifierOf(p.type, *prepared)) {
-      auto holder = c.tx.holderOf(p.type, key->first, key->second, p.id);
+    if (auto key = rules.identifying(p.type, *prepared)) {
+      auto holder = c.tx.holderOf(p.type, key->system, key->value, p.id);
       if (!holder) return holder.error();
       if (holder->id != p.id)
         return refuse(refusal(Errc::RestIdentifierTaken,
                               p.type + "/" + holder->id + " porte déjà cet identifiant (" +
-                                  key->first + ") : utiliser ifNoneExist ou PUT " + p.type + "/" +
+                                  key->system + ") : utiliser ifNoneExist ou PUT " + p.type + "/" +
                                   holder->id + ".",
                               at(p.index, "resource")));
     }
@@ -357,6 +430,40 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
       const bool created = !p.matched && p.written.version == 1;
       w.String(created ? "201 Created" : "200 OK");
       writeVersion(w, p.written);
+      if (!p.review.empty()) {
+        // Said to the client: its Patient was not written, the stored one is to be reviewed.
+        w.Key("outcome");
+        w.StartObject();
+        w.Key("resourceType");
+        w.String("OperationOutcome");
+        w.Key("issue");
+        w.StartArray();
+        w.StartObject();
+        w.Key("severity");
+        w.String("warning");
+        w.Key("code");
+        w.String(info(Errc::IdentityConflict).issue_type);
+        w.Key("details");
+        w.StartObject();
+        w.Key("coding");
+        w.StartArray();
+        w.StartObject();
+        w.Key("system");
+        w.String(rules.reviewSystem());
+        w.Key("code");
+        w.String("identity-conflict");
+        w.EndObject();
+        w.EndArray();
+        w.EndObject();
+        w.Key("diagnostics");
+        w.String("Identité à vérifier : " + p.type + "/" + p.id +
+                 " porte cet INS avec d'autres traits (" + p.review_traits +
+                 ") ; il est gardé tel quel, les données reçues lui sont rattachées (" + p.review +
+                 ").");
+        w.EndObject();
+        w.EndArray();
+        w.EndObject();
+      }
     }
     w.EndObject();
     w.EndObject();

@@ -3,7 +3,12 @@
 // does: each entry's `request` honoured (POST, POST with ifNoneExist, PUT Type/id, conditional
 // PUT Type?criteria, DELETE Type/id), references between entries (their fullUrl) resolved to the
 // ids finally used, all in the caller's database transaction. What is not supported is refused
-// before anything is written, naming the entry (`Bundle.entry[3].request.method`).
+// before anything is written, naming the entry (`Bundle.entry[3].request.method`), and so is a
+// resource type the deployment does not accept from outside and a Patient whose INS the nir module
+// refuses. A POST of a resource whose identifier a rule names (a Patient's INS…) already held
+// references the stored one; a Patient that claims a stored INS with other traits (POST, or PUT
+// over it) leaves the stored one unchanged and adds an identity-review Task, which the entry's
+// response.outcome names.
 //
 // (The intake's own Bundles take pipeline::applyTransaction: identity merges, document versions.)
 
@@ -17,6 +22,7 @@
 #include "core/error/result.hpp"
 #include "core/ports/store.hpp"
 #include "map/search_parameters.hpp"
+#include "pipeline/incoming_rules.hpp"
 #include "rest/search_query.hpp"
 
 namespace liaison::rest {
@@ -43,6 +49,9 @@ struct TransactionContext {
   std::uint64_t salt = 0;  // new ids derive from the Bundle and this salt
   // Whether the principal may do `interaction` (Create, Update, Delete) on that type; unset: yes.
   std::function<bool(auth::Interaction, std::string_view type)> permitted;
+  // The resource types a Bundle from outside may carry and the identifiers that merge (the
+  // deployment's, with its ESS's additions); unset: pipeline::IncomingRules::builtIn().
+  const pipeline::IncomingRules* rules = nullptr;
 };
 
 // Processes `bundle_json` (a Bundle of type transaction). Store failures are returned as errors;

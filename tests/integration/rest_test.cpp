@@ -850,7 +850,8 @@ TEST_F(Rest, CreateReadUpdateDeleteWithVersions) {
 }
 
 TEST_F(Rest, TransactionBundleResolvesReferences) {
-  const std::string nir = test::withKey("2850692123456");
+  // Consistent with patientJson's traits (male, May 1980): a Bundle's INS is checked like any.
+  const std::string nir = test::withKey("1800592123456");
   const std::string bundle =
       "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
       "{\"fullUrl\":\"urn:uuid:11111111-2222-4333-8444-555555555555\",\"resource\":" +

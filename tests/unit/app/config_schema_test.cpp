@@ -241,6 +241,7 @@ TEST(ConfigSchema, ErrorWalkAgreesWithRapidJsonOnEveryVariant) {
       {kServe, readmeConfigurations().at(1)},
       {"ess.schema.json", repoFile("profiles/cardio-plus/ess.json")},
       {"mss-intake.schema.json", repoFile("profiles/mssante/intake.json")},
+      {"incoming.schema.json", repoFile("profiles/fhir/incoming.json")},
       {"policy.schema.json", repoFile("profiles/policy.json")}};
   int variants = 0;
   for (const auto& [schema_name, text] : files) {
@@ -298,6 +299,8 @@ TEST(ConfigSchema, ShippedAndDocumentedConfigurationsAreValid) {
   EXPECT_EQ(joined(errorsOf("mss-intake.schema.json", repoFile("profiles/mssante/intake.json"))),
             "");
   EXPECT_TRUE(rapidJsonAccepts("mss-intake.schema.json", repoFile("profiles/mssante/intake.json")));
+  EXPECT_EQ(joined(errorsOf("incoming.schema.json", repoFile("profiles/fhir/incoming.json"))), "");
+  EXPECT_TRUE(rapidJsonAccepts("incoming.schema.json", repoFile("profiles/fhir/incoming.json")));
   EXPECT_EQ(joined(errorsOf("policy.schema.json", repoFile("profiles/policy.json"))), "");
   EXPECT_TRUE(rapidJsonAccepts("policy.schema.json", repoFile("profiles/policy.json")));
 }

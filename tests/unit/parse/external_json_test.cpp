@@ -126,7 +126,7 @@ TEST(ExternalJson, RestBodyTooDeepOrNotUtf8IsRefusedWithItsCode) {
                                       "p1", "2026-12-07T10:00:00Z", false);
   ASSERT_TRUE(ok) << ok.error().detail;
   EXPECT_NE(ok->find("\"active\":true"), std::string::npos);
-  EXPECT_FALSE(pipeline::identifyingIdentifierOf("Patient", nested(100000)));
+  EXPECT_FALSE(pipeline::IncomingRules::builtIn().identifying("Patient", nested(100000)));
 }
 
 }  // namespace
