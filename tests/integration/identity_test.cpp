@@ -151,6 +151,14 @@ class Identity : public ::testing::Test {
     EXPECT_TRUE(r) << (r ? "" : r.error().detail);
     return r && r->rows() > 0 ? std::string(r->text(0, 0)) : std::string();
   }
+  // The stored review Tasks as a collection Bundle, for the FHIR conformance check
+  // (tests/conformance: structure, invariants, required bindings).
+  void dumpTasks(std::string_view name) {
+    test::dumpBundle(name, value("SELECT jsonb_build_object('resourceType', 'Bundle', 'type', "
+                                 "'collection', 'entry', jsonb_agg(jsonb_build_object('fullUrl', "
+                                 "'https://gw.test/fhir/Task/' || id, 'resource', content)))::text "
+                                 "FROM resource WHERE type = 'Task'"));
+  }
   std::string storedPatient() {
     return value("SELECT id FROM resource WHERE type = 'Patient' ORDER BY last_updated LIMIT 1");
   }
@@ -196,6 +204,7 @@ TEST_F(Identity, AttachedBundleClaimingAStoredInsWithOtherTraitsOpensAReview) {
             "FICTIF-DURAND");
   EXPECT_NE(second.outcome_json.find("identity-conflict"), std::string::npos)
       << second.outcome_json;
+  dumpTasks("identity_review_mail");
   // Searchable as the worklist will search it.
   EXPECT_EQ(itest::count(*database_.db,
                          "SELECT count(*) FROM search_token WHERE type = 'Task' AND param = 'code' "
@@ -299,6 +308,7 @@ TEST_F(Identity, PostedTransactionClaimingAStoredInsWithOtherTraitsOpensAReview)
   ASSERT_EQ(put.status, 200) << put.text;
   EXPECT_EQ(value("SELECT version FROM resource WHERE type = 'Patient'"), "1");
   EXPECT_EQ(count("type = 'Task'"), 2);
+  dumpTasks("identity_review_transaction");
 
   // The same traits: the stored Patient, no review.
   Reply same = transaction(post(patient("FICTIF-DUPONT"), "Patient"));
