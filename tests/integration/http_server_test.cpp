@@ -984,6 +984,132 @@ TEST(HttpServer, ReservedConnectionsServeTheOpsPathsOnly) {
   EXPECT_FALSE(fourth.connect(s.port));
 }
 
+// The budget of request bytes in flight (issue 14, like Envoy's overload manager): bodies being
+// received or handled count; a request that would take the sum past the budget gets the busy
+// answer from its headers, before its body is read, then the connection closes; reads and the
+// operational paths still go through; the room comes back when a handler is done.
+TEST(HttpServer, BytesInFlightBudgetRefusesBodiesPastIt) {
+  ServerConfig config = tlsConfig();
+  config.body_limit = 1 << 20;
+  config.max_bytes_in_flight = 1 << 20;  // 1,048,576
+  config.busy_response = text("busy-canned", 503);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> holding{0};
+  auto s = start(config, [&](const Request& req) {
+    if (req.target == "/hold") {
+      ++holding;
+      released.wait();
+    }
+    return text("got " + std::to_string(req.body.size()));
+  });
+  ASSERT_TRUE(s.server);
+  auto post = [](const std::string& path, std::size_t length) {
+    return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(length) +
+           "\r\n\r\n";
+  };
+  // 600,000 bytes held by a handler.
+  Client a;
+  ASSERT_TRUE(a.connect(s.port));
+  ASSERT_TRUE(a.send(post("/hold", 600000) + std::string(600000, 'a')));
+  auto t0 = SteadyClock::now();
+  while (holding == 0 && since(t0) < 5000ms)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(holding, 1);
+  // 300,000 more announced, half sent: counted from its headers.
+  Client d;
+  ASSERT_TRUE(d.connect(s.port));
+  ASSERT_TRUE(d.send(post("/later", 300000) + std::string(150000, 'd')));
+  std::this_thread::sleep_for(100ms);
+  // 200,000 more would pass the budget: refused before its body, which is never sent.
+  Client b;
+  ASSERT_TRUE(b.connect(s.port));
+  auto refused = b.request(post("/upload", 200000));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->body, "busy-canned");
+  EXPECT_FALSE(refused->header("Retry-After").empty());
+  EXPECT_EQ(refused->header("Connection"), "close");
+  EXPECT_TRUE(b.closedWithin(3000ms));
+  // A chunked body is counted as it arrives: cut once it passes the budget.
+  Client chunked;
+  ASSERT_TRUE(chunked.connect(s.port));
+  const std::string chunk = "30d40\r\n" + std::string(200000, 'c') + "\r\n";  // 0x30d40
+  ASSERT_TRUE(chunked.send(
+      "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk));
+  auto cut = chunked.read();
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->status, 503);
+  // What fits still goes, and so do reads and /healthz.
+  Client c;
+  ASSERT_TRUE(c.connect(s.port));
+  auto small = c.request(post("/small", 1000) + std::string(1000, 's'));
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200);
+  EXPECT_EQ(small->body, "got 1000");
+  auto read = c.request(kGet);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+  auto health = c.request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  // The half-sent body finishes; the held handler returns: the room comes back.
+  ASSERT_TRUE(d.send(std::string(150000, 'd')));
+  auto later = d.read();
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->body, "got 300000");
+  release.set_value();
+  auto held = a.read();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->body, "got 600000");
+  Client again;
+  ASSERT_TRUE(again.connect(s.port));
+  auto big = again.request(post("/upload", 1000000) + std::string(1000000, 'b'));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 200);
+  EXPECT_EQ(big->body, "got 1000000");
+}
+
+// Past handler_timeout the client gets the configured answer at once; the handler, which cannot
+// be interrupted, keeps its request's bytes in the budget until it returns.
+TEST(HttpServer, HandlerTimeoutAnswersTheConfiguredOutcomeAndKeepsTheBytesUntilTheEnd) {
+  ServerConfig config = tlsConfig();
+  config.handler_timeout = 200ms;
+  config.max_bytes_in_flight = 1 << 20;
+  config.timeout_response = text("timeout-canned", 503);
+  auto s = start(config, [](const Request& req) {
+    if (req.target == "/slow") std::this_thread::sleep_for(1200ms);
+    return text("got " + std::to_string(req.body.size()));
+  });
+  ASSERT_TRUE(s.server);
+  const std::string body(600000, 'x');
+  auto post = [&](const std::string& path) {
+    return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n" + body;
+  };
+  Client slow;
+  ASSERT_TRUE(slow.connect(s.port));
+  auto t0 = SteadyClock::now();
+  auto late = slow.request(post("/slow"));
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503);
+  EXPECT_EQ(late->body, "timeout-canned");
+  EXPECT_FALSE(late->header("Retry-After").empty());
+  EXPECT_LT(since(t0), 1000ms);
+  Client next;  // the slow handler still holds its 600,000 bytes: refused instead of 100 Continue
+  ASSERT_TRUE(next.connect(s.port));
+  auto busy = next.request(
+      "POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 503);
+  std::this_thread::sleep_for(1500ms);  // the handler has returned
+  Client after;
+  ASSERT_TRUE(after.connect(s.port));
+  auto fine = after.request(post("/fast"));
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 200);
+  EXPECT_EQ(fine->body, "got 600000");
+}
+
 // The soak of issue 14: one address opens 1,024 connections and leaves a request half sent on
 // each, while a client from another address keeps asking for /healthz and a resource. The cap
 // keeps the flood to its share; every read is answered; the header timeout frees the slots.

@@ -107,6 +107,17 @@ Response errorResponse(int status, std::string_view severity, std::string_view c
   return res;
 }
 
+// A configured answer (else the default), with Retry-After unless it has one: what it says is
+// "not now", and clients' libraries wait that long before trying again.
+Response cannedResponse(const std::optional<Response>& configured, Response fallback) {
+  Response res = configured ? *configured : std::move(fallback);
+  const bool has_retry = std::any_of(res.headers.begin(), res.headers.end(), [](const Header& h) {
+    return beast::iequals(h.name, "Retry-After");
+  });
+  if (!has_retry) res.headers.push_back({"Retry-After", "5"});
+  return res;
+}
+
 Response runHandler(const Handler& handler, const Request& req) {
   try {
     return handler(req);
@@ -178,6 +189,16 @@ struct Shared {
   std::map<std::string, std::size_t> per_client;  // connections held by each client key
   std::uint64_t next_id = 1;                      // 0: a session not registered (yet)
 
+  // Request body bytes being received or handled (config.max_bytes_in_flight).
+  std::atomic<std::size_t> bytes_in_flight{0};
+  bool reserveBytes(std::size_t n) {
+    std::size_t current = bytes_in_flight.load();
+    do {
+      if (config.max_bytes_in_flight > 0 && current + n > config.max_bytes_in_flight) return false;
+    } while (!bytes_in_flight.compare_exchange_weak(current, current + n));
+    return true;
+  }
+
   enum class Admission { Refused, Any, OpsOnly };
   // Called on the acceptor's strand only, so that nothing is admitted between the check and the
   // session's registration (sessions only go away meanwhile). Counts the client's connection.
@@ -206,6 +227,43 @@ struct Shared {
     }
     return out;
   }
+};
+
+// The bytes one request holds of Shared::bytes_in_flight, given back when it is destroyed: with
+// the session while the body is read, then with the handler's job until the handler returns.
+class BodyCharge {
+ public:
+  BodyCharge() = default;
+  explicit BodyCharge(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  BodyCharge(BodyCharge&& other) noexcept
+      : shared_(std::move(other.shared_)), bytes_(std::exchange(other.bytes_, 0)) {}
+  BodyCharge& operator=(BodyCharge&& other) noexcept {
+    if (this != &other) {
+      release();
+      shared_ = std::move(other.shared_);
+      bytes_ = std::exchange(other.bytes_, 0);
+    }
+    return *this;
+  }
+  BodyCharge(const BodyCharge&) = delete;
+  BodyCharge& operator=(const BodyCharge&) = delete;
+  ~BodyCharge() { release(); }
+
+  // Brings the charge up to `total` bytes; false (nothing more charged) past the budget.
+  bool growTo(std::size_t total) {
+    if (total <= bytes_ || !shared_) return true;
+    if (!shared_->reserveBytes(total - bytes_)) return false;
+    bytes_ = total;
+    return true;
+  }
+  void release() {
+    if (shared_ && bytes_ > 0) shared_->bytes_in_flight -= bytes_;
+    bytes_ = 0;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::size_t bytes_ = 0;
 };
 
 // One connection. Everything below runs on the session's strand (the socket's executor), except
@@ -336,6 +394,8 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(shared_->config.header_limit, UINT32_MAX)));
     parser_->body_limit(static_cast<std::uint64_t>(shared_->config.body_limit));
+    charge_ = BodyCharge(shared_);
+    exempt_ = false;
     continue_sent_ = false;
     timed_out_ = false;
     head_ = false;
@@ -344,6 +404,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     path_.clear();
     started_ = false;
     headers_read_ = false;
+    headers_checked_ = false;
     if (buffer_.size() > 0) {  // bytes of a pipelined request already here
       startReading();
     } else {
@@ -367,14 +428,27 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 
   void parseOrRead() {
     error_code ec;
+    bool over_budget = false;
     while (buffer_.size() > 0 && !parser_->is_done()) {
       std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
+      // The parser stops after the headers (it is not eager): the budget is checked before a
+      // byte of the body is taken, then as a chunked body grows.
+      // (A Content-Length over body_limit is the parser's error: 413, below.)
+      if ((!ec || ec == bh::error::need_more) && parser_->is_header_done() && !chargeBody()) {
+        over_budget = true;
+        break;
+      }
       if (ec == bh::error::need_more) {
         ec = {};
         break;
       }
       if (ec || used == 0) break;
+    }
+    if (over_budget) {
+      return respond(cannedResponse(shared_->config.busy_response,
+                                    errorResponse(503, "error", "throttled", "server busy")),
+                     true);
     }
     if (ec) {
       if (ec == bh::error::header_limit) {
@@ -405,6 +479,21 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
     doReadSome();
   }
 
+  // The request's body against max_bytes_in_flight: its Content-Length as soon as the headers
+  // are read (Beast reserves that much), else what a chunked body holds so far. False: over the
+  // budget. The operational paths are never refused (a health check must get through).
+  bool chargeBody() {
+    const auto& msg = parser_->get();
+    if (!headers_checked_) {
+      headers_checked_ = true;
+      exempt_ =
+          shared_->isOpsPath(pathOf(std::string_view(msg.target().data(), msg.target().size())));
+    }
+    if (exempt_) return true;
+    const std::size_t declared = static_cast<std::size_t>(parser_->content_length().value_or(0));
+    return charge_.growTo(std::max(declared, msg.body().size()));
+  }
+
   void dispatchRequest() {
     disarm();
     auto& msg = parser_->get();
@@ -428,14 +517,20 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
       path_ = std::move(path);
     }
     if (ops_only_ && !ops) {  // a reserved connection: the operational paths only
-      return respond(errorResponse(503, "error", "transient", "server busy"), true);
+      return respond(cannedResponse(shared_->config.busy_response,
+                                    errorResponse(503, "error", "throttled", "server busy")),
+                     true);
     }
     state_ = State::Handling;
     std::uint64_t seq = ++seq_;
     if (shared_->config.handler_timeout.count() > 0) arm(shared_->config.handler_timeout);
     asio::thread_pool& pool = ops ? *shared_->ops_pool : *shared_->pool;
-    asio::post(pool, [self = shared_from_this(), seq, req = std::move(req)]() mutable {
+    // The charge goes with the request: released when the handler is done with its body, even
+    // if the client was answered 503 at handler_timeout meanwhile.
+    asio::post(pool, [self = shared_from_this(), seq, req = std::move(req),
+                      charge = std::move(charge_)]() mutable {
       Response res = runHandler(self->shared_->handler, req);
+      charge.release();
       asio::any_io_executor ex = self->ex_;
       asio::post(ex, [self = std::move(self), seq, res = std::move(res)]() mutable {
         self->onHandled(seq, std::move(res));
@@ -450,6 +545,9 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   }
 
   void respond(Response res, bool close) {
+    // A body still charged here was refused or cut (a handled one went with its job): it will
+    // not be handled, and the connection closes.
+    charge_.release();
     int status = res.status;
     if (status < 200 || status > 999) {  // 1xx would break the framing; nonsense → 500
       res = errorResponse(500, "fatal", "exception", "internal error");
@@ -529,7 +627,10 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
         return;
       case State::Handling:
         ++seq_;  // the handler's result, when it comes, is dropped
-        return respond(errorResponse(503, "error", "timeout", "request took too long"), true);
+        return respond(
+            cannedResponse(shared_->config.timeout_response,
+                           errorResponse(503, "error", "timeout", "request took too long")),
+            true);
       case State::Closed:
         return;
       default:  // handshake, idle keep-alive, write, close
@@ -560,9 +661,12 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 
   State state_ = State::Idle;
   std::optional<Parser> parser_;
-  bool started_ = false;       // a byte of the current request has arrived
-  bool headers_read_ = false;  // its headers are complete
-  bool timed_out_ = false;     // the read timer fired
+  bool started_ = false;          // a byte of the current request has arrived
+  bool headers_read_ = false;     // its headers are complete
+  bool headers_checked_ = false;  // chargeBody() has seen them
+  bool exempt_ = false;           // an ops path: not charged
+  BodyCharge charge_;             // its body's share of Shared::bytes_in_flight
+  bool timed_out_ = false;        // the read timer fired
   bool continue_sent_ = false;
   bool writing_continue_ = false;
   bool head_ = false;

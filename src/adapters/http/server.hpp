@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,22 @@ struct ServerConfig {
   std::chrono::milliseconds read_timeout{30000};
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
-  // 0 = none. A handler still running after this long: the client gets 503 and the connection is
-  // closed; the handler's own result is dropped when it comes (a thread cannot be interrupted).
+  // 0 = none. A handler still running after this long: the client gets 503 (timeout_response)
+  // and the connection is closed; the handler's own result is dropped when it comes (a thread
+  // cannot be interrupted: what bounds its work is the database's statement_timeout). Its request
+  // still counts in max_bytes_in_flight until the handler returns.
   std::chrono::milliseconds handler_timeout{0};
+  // 0 = none. A budget of request bytes in flight, over every connection (as Envoy's overload
+  // manager sheds load): the bodies being received or handled. A request whose Content-Length
+  // would take the sum past it is answered 503 (busy_response, Retry-After) from its headers,
+  // before its body is read, then the connection closes; a chunked body is counted as it arrives
+  // and cut the same way. Bodiless requests (reads) and ops_paths are never refused by it.
+  std::size_t max_bytes_in_flight = 0;
+  // The answers the server writes itself past handler_timeout and when it sheds load (the byte
+  // budget, a reserved connection asked for anything but ops_paths): OperationOutcomes with the
+  // application's stable codes. None: the server's own generic one.
+  std::optional<Response> timeout_response;
+  std::optional<Response> busy_response;
   std::size_t max_connections = 1024;  // more are accepted and closed at once
   // Connections held at once by one client address (an IPv4 address, an IPv6 /64); more are
   // accepted and closed at once, so that one client cannot take every slot. 0 = no cap.
