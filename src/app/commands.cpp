@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include "adapters/http/server.hpp"
 #include "adapters/pg/migrations.hpp"
 #include "adapters/pg/pg_audit_log.hpp"
+#include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "app/access_config.hpp"
 #include "app/config_schema.hpp"
@@ -611,6 +614,11 @@ namespace {
 struct ServeConfig {
   http::ServerConfig server;
   std::string database;
+  std::string database_as_given;  // before boundDatabase() added the time bounds
+  // Every connection's time bounds (limits.*): a statement that runs away is cancelled, a
+  // transaction left open is ended, a database that does not answer fails the connection.
+  pg::SessionLimits db_limits{5, 30000, 60000};
+  int max_includes = 1000;  // _include references resolved per search page
   std::string base_url;
   fs::path ess;
   fs::path mss;
@@ -633,6 +641,10 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   // on 2 cores the reads' p99 was 36–51 ms against 9–13 ms with 4, for the same req/s
   // (WORKERS=16 bench/run-api-bench against the default).
   c.server.worker_threads = std::max(4u, 2 * std::thread::hardware_concurrency());
+  // A handler past a minute is answered 503 (its statements are bounded by statementTimeoutMs,
+  // 30 s); 64 MiB of bodies at once: four of the largest, the rest wait their turn.
+  c.server.handler_timeout = std::chrono::milliseconds(60000);
+  c.server.max_bytes_in_flight = std::size_t{64} << 20;
   bool ok = true;
   // Bearer tokens, or clients named by their certificate, in "access": the authorize step then
   // answers 401 on every route but /healthz to a request that is neither.
@@ -695,6 +707,17 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       c.server.max_connections_per_client = static_cast<std::size_t>(*v);
     if (auto v = limits.integer("reservedConnections"))
       c.server.reserved_connections = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("maxIncludes")) c.max_includes = static_cast<int>(*v);
+    if (auto v = limits.integer("handlerTimeoutMs"))
+      c.server.handler_timeout = std::chrono::milliseconds(*v);
+    if (auto v = limits.integer("maxBytesInFlight"))
+      c.server.max_bytes_in_flight = static_cast<std::size_t>(*v);
+    if (auto v = limits.integer("statementTimeoutMs"))
+      c.db_limits.statement_timeout_ms = static_cast<int>(*v);
+    if (auto v = limits.integer("idleInTransactionTimeoutMs"))
+      c.db_limits.idle_in_transaction_timeout_ms = static_cast<int>(*v);
+    if (auto v = limits.integer("databaseConnectTimeoutSeconds"))
+      c.db_limits.connect_timeout_seconds = static_cast<int>(*v);
     if (const rapidjson::Value* mail = d.member("mail")) {
       c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
@@ -712,6 +735,9 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   if (c.server.tls && (c.server.cert_file.empty() || c.server.key_file.empty()))
     bad("tls.cert and tls.key are required (a server without TLS: tls.enabled false and "
         "\"insecureForTests\": true, for local tests only)");
+  if (c.server.max_bytes_in_flight > 0 && c.server.max_bytes_in_flight < c.server.body_limit)
+    bad("limits.maxBytesInFlight is below limits.bodyBytes: a body of the largest size allowed "
+        "would always be refused");
   if (c.server.require_client_cert && c.server.client_ca_file.empty())
     bad("tls.requireClientCert needs tls.clientCa");
   if (!c.server.crl_file.empty() && c.server.client_ca_file.empty())
@@ -751,6 +777,77 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   if (!ok) return std::nullopt;
   return c;
 }
+
+// The database's connection string with the configured time bounds (limits.*), once the
+// overrides ($LIAISON_DB, --db) applied: every connection of the command then has them.
+bool boundDatabase(ServeConfig& config, std::string_view command, std::ostream& err) {
+  auto bounded = pg::boundedConninfo(config.database, config.db_limits);
+  if (!bounded) {
+    err << command << ": " << bounded.error().detail << "\n";
+    return false;
+  }
+  config.database_as_given = std::move(config.database);
+  config.database = std::move(*bounded);
+  return true;
+}
+
+// /healthz's view of the database (rest::DatabaseHealth): a thread of its own checks it every
+// `every` on a connection of its own with short bounds (2 s to connect, 2 s per statement), so
+// that the check never waits for the requests' pool and a check never outlasts its bounds.
+class DatabaseProbe {
+ public:
+  DatabaseProbe(const std::string& conninfo_as_given, rest::DatabaseHealth& health,
+                std::chrono::milliseconds every)
+      : health_(health), every_(every) {
+    auto bounded = pg::boundedConninfo(conninfo_as_given, {2, 2000, 2000});
+    if (bounded) conninfo_ = std::move(*bounded);
+  }
+  DatabaseProbe(const DatabaseProbe&) = delete;
+  DatabaseProbe& operator=(const DatabaseProbe&) = delete;
+  ~DatabaseProbe() { stop(); }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_ptr<pg::PgStore> store;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      if (!store && !conninfo_.empty()) {
+        if (auto s = pg::PgStore::open(conninfo_)) store = std::move(*s);
+      }
+      bool ok = false;
+      if (store) {
+        ok = static_cast<bool>(store->read("Patient", "healthz"));
+        if (!ok) store.reset();  // a fresh connection next time
+      }
+      health_.record(ok, std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
+      lock.lock();
+      changed_.wait_for(lock, every_, [this] { return stopping_; });
+    }
+  }
+
+  rest::DatabaseHealth& health_;
+  const std::chrono::milliseconds every_;
+  std::string conninfo_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 // Authentication off (anonymousRolesForTests): every request is the same principal, whatever it
 // carries; the policy still decides per route.
@@ -942,6 +1039,7 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     err << "liaison serve: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
     return kExitUsage;
   }
+  if (!boundDatabase(*config, "liaison serve", err)) return kExitUsage;
   // Everything is checked before a socket opens: who may do what, profiles, mappings, the
   // database and its schema.
   auto access = loadAccess(*config, err);
@@ -961,6 +1059,7 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
       config->base_url, 20, 1000, audit->get(), gateway->answer(), [&mail_metrics] {
         return mail_metrics.text();
       }};
+  options.max_includes = config->max_includes;
   options.authenticator = access->clients.get();
   std::optional<AnonymousForTests> anonymous;
   if (!config->anonymous_roles_for_tests.empty()) {
@@ -968,6 +1067,10 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
     options.authenticator = &*anonymous;
   }
   options.policy = &access->policy;
+  rest::DatabaseHealth database_health;
+  DatabaseProbe probe(config->database_as_given, database_health, std::chrono::seconds(5));
+  probe.start();
+  options.database_health = &database_health;
   rest::FhirApi api(
       [database]() -> Result<std::unique_ptr<Store>> {
         auto s = pg::PgStore::open(database);
@@ -975,6 +1078,12 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
         return std::unique_ptr<Store>(std::move(*s));
       },
       gateway->search, gateway->messages, gateway->forms, gateway->clock, options);
+  config->server.timeout_response = api.errorResponse(
+      Errc::RestHandlerTimeout,
+      "Requête trop longue, abandonnée (limits.handlerTimeoutMs) ; une écriture a pu aboutir : "
+      "la relire avant de la refaire.");
+  config->server.busy_response =
+      api.errorResponse(Errc::RestBusy, "Serveur occupé ; réessayer dans quelques secondes.");
   http::Server server(config->server, [&api](const http::Request& r) { return api.handle(r); });
   auto bound = server.start();
   if (!bound) {
@@ -1030,6 +1139,7 @@ int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostr
     err << "liaison pull: no database (\"database\" in the configuration, $LIAISON_DB or --db)\n";
     return kExitUsage;
   }
+  if (!boundDatabase(*config, "liaison pull", err)) return kExitUsage;
   int exit = kExitOk;
   auto gateway = Gateway::load(*config, "pull", err, exit);
   if (!gateway) return exit;

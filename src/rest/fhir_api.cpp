@@ -50,7 +50,12 @@ std::string outcomeJson(Errc code, std::string_view text, std::string_view where
 }
 
 http::Response failure(Errc code, std::string_view text, std::string_view where = {}) {
-  return json(info(code).http_status, outcomeJson(code, text, where));
+  http::Response r = json(info(code).http_status, outcomeJson(code, text, where));
+  // A transient failure (the database unavailable or too slow, a serialization conflict): the
+  // client may try again, and says so to its HTTP library.
+  if (info(code).retry == Retry::Transient && r.status == 503)
+    r.headers.push_back({"Retry-After", "5"});
+  return r;
 }
 
 http::Response failure(const Error& e) {
@@ -73,7 +78,7 @@ void addVersionHeaders(http::Response& r, const StoredResource& s) {
 
 struct BundleEntry {
   const StoredResource* resource;
-  const char* mode;  // "match" | "include" | nullptr (history)
+  const char* mode;  // "match" | "include" | "outcome" | nullptr (history)
 };
 
 std::string bundleJson(std::string_view type, std::string_view base,
@@ -113,8 +118,10 @@ std::string bundleJson(std::string_view type, std::string_view base,
     for (const BundleEntry& e : entries) {
       const StoredResource& r = *e.resource;
       w.StartObject();
-      w.Key("fullUrl");
-      w.String(std::string(base) + "/" + r.type + "/" + r.id);
+      if (!r.id.empty()) {  // an OperationOutcome about the search has none
+        w.Key("fullUrl");
+        w.String(std::string(base) + "/" + r.type + "/" + r.id);
+      }
       if (!r.deleted && !r.json.empty()) {
         w.Key("resource");
         w.RawValue(r.json.data(), r.json.size());
@@ -483,6 +490,14 @@ FhirApi::FhirApi(StoreFactory connect, const map::SearchParameters& search,
 
 FhirApi::~FhirApi() = default;
 
+http::Response FhirApi::errorResponse(Errc code, std::string_view text) const {
+  const std::string_view saved = tls_issue_system;
+  tls_issue_system = issue_system_;
+  http::Response r = failure(code, text);
+  tls_issue_system = saved;
+  return r;
+}
+
 SearchLimits FhirApi::limits() const {
   return {options_.default_count, options_.max_count};
 }
@@ -751,15 +766,31 @@ http::Response FhirApi::dispatch(Call& call) {
   return failure(Errc::RestNotFound, "Chemin inconnu");
 }
 
+// GET /healthz: the process is up and answering (200, whatever the database). The database's
+// state is the last background check's, read from memory: /healthz borrows no connection, so it
+// answers while the pool is exhausted or the database slow, and a database outage — shared by
+// every instance — does not make a load balancer take them all out or an orchestrator restart
+// healthy processes (requests then answer 503 db-unavailable, which says what is wrong).
 http::Response FhirApi::health() {
-  auto store = acquire();
-  if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
-  if (auto ping = lease.check(lease->read("Patient", "healthz")); !ping)
-    return failure(ping.error());
+  std::string body = R"({"status":"ok","database":")";
+  const DatabaseHealth* db = options_.database_health;
+  const int state = db != nullptr ? db->state.load() : DatabaseHealth::Unknown;
+  body += state == DatabaseHealth::Ok            ? "ok"
+          : state == DatabaseHealth::Unavailable ? "unavailable"
+                                                 : "unknown";
+  body += '"';
+  if (db != nullptr && db->checked_at_unix_ms.load() > 0) {
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    body += R"(,"databaseCheckedSecondsAgo":)" +
+            std::to_string(std::max<std::int64_t>(0, now_ms - db->checked_at_unix_ms) / 1000);
+  }
+  body += '}';
   http::Response r;
   r.headers.push_back({"Content-Type", "application/json"});
-  r.body = "{\"status\":\"ok\"}";
+  r.headers.push_back({"Cache-Control", "no-store"});
+  r.body = std::move(body);
   return r;
 }
 
@@ -1000,8 +1031,10 @@ http::Response FhirApi::searchType(Call& call) {
   std::vector<BundleEntry> entries;
   for (const StoredResource& r : page->resources)
     entries.push_back({&r, "match"});
-  // _include: the resources the page's references point to, once each.
-  std::vector<StoredResource> included;
+  // _include: the resources the page's references point to, once each, in the order they are
+  // met, at most max_includes of them, read in one query.
+  std::vector<std::string> references;
+  bool truncated = false;
   std::set<std::string> seen;
   for (const StoredResource& r : page->resources)
     seen.insert(r.type + "/" + r.id);
@@ -1009,19 +1042,37 @@ http::Response FhirApi::searchType(Call& call) {
     for (const StoredResource& r : page->resources) {
       for (const IndexEntry& e : search_->extract(r.type, r.json)) {
         if (e.kind != SearchKind::Reference || e.param != param->name) continue;
-        if (!seen.insert(e.second).second) continue;
-        const std::size_t slash = e.second.find('/');
-        auto target =
-            lease.check(lease->read(e.second.substr(0, slash), e.second.substr(slash + 1)));
-        if (!target) return failure(target.error());
-        if (*target && !(*target)->deleted) included.push_back(std::move(**target));
+        if (e.second.find('/') == std::string::npos || seen.count(e.second) != 0) continue;
+        if (references.size() >= static_cast<std::size_t>(std::max(options_.max_includes, 0))) {
+          truncated = true;
+          continue;
+        }
+        seen.insert(e.second);
+        references.push_back(e.second);
       }
     }
   }
+  std::vector<StoredResource> included;
+  if (!references.empty()) {
+    auto targets = lease.check(lease->readCurrent(references));
+    if (!targets) return failure(targets.error());
+    included = std::move(*targets);
+  }
   for (const StoredResource& r : included)
     entries.push_back({&r, "include"});
-  for (const BundleEntry& e : entries)
-    notePatientsOf(call.patients, *search_, e.resource->type, e.resource->id, e.resource->json);
+  StoredResource warning;
+  if (truncated) {
+    warning.type = "OperationOutcome";
+    warning.json = outcomeJson(
+        Errc::RestIncludesTruncated,
+        "Ressources incluses limitées à " + std::to_string(options_.max_includes) +
+            " par page (limits.maxIncludes) : demander des pages plus petites (_count)");
+    entries.push_back({&warning, "outcome"});
+  }
+  for (const BundleEntry& e : entries) {
+    if (e.resource != &warning)
+      notePatientsOf(call.patients, *search_, e.resource->type, e.resource->id, e.resource->json);
+  }
   const std::string path = base + "/" + type;
   const std::string q = queryWithout(call.target, "_cursor");
   const std::string self = path + (q.empty() ? "" : "?" + q);

@@ -4,6 +4,7 @@
 // its worker threads, several at a time.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,19 @@ namespace liaison::rest {
 
 using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
 
+// What GET /healthz says of the database: the outcome of the last check that a background task
+// of the application makes on a connection of its own (never one of the requests' pool), so that
+// /healthz stays up and cheap when the pool is exhausted or the database slow.
+struct DatabaseHealth {
+  enum State : int { Unknown = 0, Ok = 1, Unavailable = 2 };
+  std::atomic<int> state{Unknown};
+  std::atomic<std::int64_t> checked_at_unix_ms{0};  // 0: never
+  void record(bool ok, std::int64_t now_unix_ms) {
+    state = ok ? Ok : Unavailable;
+    checked_at_unix_ms = now_unix_ms;
+  }
+};
+
 struct ApiOptions {
   // "https://gw.example/fhir": the configuration's (baseUrl, required), never a request's Host
   // header, which any client chooses (links, Location, fullUrl would point wherever it says).
@@ -41,6 +55,12 @@ struct ApiOptions {
   // route answers 401: nothing is open by default.
   const auth::Authenticator* authenticator = nullptr;
   const auth::Policy* policy = nullptr;
+  // The database's last known state for /healthz (null: "unknown").
+  const DatabaseHealth* database_health = nullptr;
+  // At most this many _include references resolved per search page (as HAPI's
+  // maximumIncludesToLoadPerPage, 1000 too): past it, the rest is left out and the Bundle says
+  // so with an OperationOutcome entry (search.mode "outcome", rest-includes-truncated).
+  int max_includes = 1000;
 };
 
 // Prometheus counters and a latency histogram; lock-free increments.
@@ -68,6 +88,9 @@ class FhirApi {
   ~FhirApi();
 
   http::Response handle(const http::Request& request);
+  // An OperationOutcome answer of this API with a stable code (Retry-After when transient): for
+  // what the server adapter answers itself (limits.handlerTimeoutMs, shedding load).
+  http::Response errorResponse(Errc code, std::string_view text) const;
   const Metrics& metrics() const { return metrics_; }
 
  private:

@@ -415,6 +415,32 @@ TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
       << open.err;
 }
 
+// The time and memory bounds that go together (issue 14), checked before the database: a byte
+// budget below the largest body, a database string libpq cannot read (not quoted back: it may
+// hold a password).
+TEST(CliConfig, ServeChecksItsBounds) {
+  const std::string base =
+      "{\"tls\": {\"enabled\": false}, \"insecureForTests\": true, "
+      "\"baseUrl\": \"https://gw.test/fhir\", ";
+  CliRun budget = liaison(
+      "serve --config '" +
+          writeTemp("budget.json", base + "\"database\": \"host=/nonexistent connect_timeout=2\", "
+                                          "\"limits\": {\"bodyBytes\": 2097152, "
+                                          "\"maxBytesInFlight\": 1048576}}") +
+          "'",
+      "", false);
+  EXPECT_EQ(budget.exit_code, 2) << budget.err;
+  EXPECT_NE(budget.err.find("limits.maxBytesInFlight is below limits.bodyBytes"), std::string::npos)
+      << budget.err;
+  CliRun conninfo = liaison(
+      "serve --config '" +
+          writeTemp("conninfo.json", base + "\"database\": \"password=s3cret host\"}") + "'",
+      "", false);
+  EXPECT_EQ(conninfo.exit_code, 2) << conninfo.err;
+  EXPECT_NE(conninfo.err.find("not a libpq connection string"), std::string::npos) << conninfo.err;
+  EXPECT_EQ(conninfo.err.find("s3cret"), std::string::npos) << conninfo.err;
+}
+
 TEST(CliConfig, ProfilesAreCheckedAgainstTheirSchemas) {
   const std::string ess = test::readRepoFile("profiles/cardio-plus/ess.json");
   const std::string bad_ess =

@@ -253,6 +253,71 @@ TEST_F(Rest, ServiceRequestSearchWithInclude) {
   EXPECT_EQ(ids(get("/ServiceRequest?_lastUpdated=ge2020-01-01")).size(), 3u);
 }
 
+// _include in one query per page (PgStore::readCurrent): the same resources, in the same order,
+// as reading each reference the page holds; with limits.maxIncludes the page keeps the first
+// ones and says it left the rest out.
+TEST_F(Rest, IncludesAreTheReferencedResourcesReadInOneQuery) {
+  const std::string query =
+      "/ServiceRequest?_include=ServiceRequest:patient&_include=ServiceRequest:requester&_count="
+      "100";
+  Reply r = get(query);
+  ASSERT_EQ(r.status, 200) << r.text.substr(0, 300);
+  // What the page's references name, each once, by parameter then by match, read one by one.
+  std::vector<std::string> expected;
+  std::set<std::string> seen;
+  for (const char* field : {"subject", "requester"}) {
+    for (const auto& e : r.body["entry"].GetArray()) {
+      if (std::string_view(e["search"]["mode"].GetString()) != "match") continue;
+      const auto& res = e["resource"];
+      if (!res.HasMember(field) || !res[field].HasMember("reference")) continue;
+      const std::string ref = res[field]["reference"].GetString();
+      if (!seen.insert(ref).second) continue;
+      if (get("/" + ref).status == 200) expected.push_back(ref);
+    }
+  }
+  ASSERT_GE(expected.size(), 3u);
+  EXPECT_EQ(ids(r, "include"), expected);
+
+  auto store = pg::PgStore::open(dsn_);
+  ASSERT_TRUE(store);
+  const std::vector<std::string> asked{expected[1], "Patient/inconnu", expected[0], "sans-barre"};
+  auto read = (*store)->readCurrent(asked);
+  ASSERT_TRUE(read) << read.error().detail;
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].type + "/" + (*read)[0].id, expected[1]);
+  EXPECT_EQ((*read)[1].type + "/" + (*read)[1].id, expected[0]);
+  EXPECT_FALSE((*read)[0].json.empty());
+
+  rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
+  options.authenticator = access_;
+  options.policy = policy_;
+  options.max_includes = 2;
+  rest::FhirApi capped(
+      [] {
+        auto s = pg::PgStore::open(dsn_);
+        if (!s) return Result<std::unique_ptr<Store>>(s.error());
+        return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
+      },
+      test::searchParameters(), *messages_, *forms_, test::testClock(), options);
+  http::Request request;
+  request.method = "GET";
+  request.target = query;
+  request.client_subject = std::string(kSubject);
+  request.remote = "127.0.0.1:5555";
+  Reply c;
+  http::Response response = capped.handle(request);
+  c.status = response.status;
+  c.body.Parse(response.body.c_str());
+  ASSERT_EQ(c.status, 200) << response.body.substr(0, 300);
+  EXPECT_EQ(ids(c, "include"), (std::vector<std::string>{expected[0], expected[1]}));
+  const auto& entries = c.body["entry"].GetArray();
+  const auto& last = entries[entries.Size() - 1];
+  EXPECT_EQ(std::string_view(last["search"]["mode"].GetString()), "outcome");
+  EXPECT_EQ(
+      std::string_view(last["resource"]["issue"][0]["details"]["coding"][0]["code"].GetString()),
+      "rest-includes-truncated");
+}
+
 // What the API returns is FHIR R4: every searchset goes to the independent validator
 // (tests/conformance, run after the suites by ctest).
 TEST_F(Rest, SearchsetsForTheConformanceCheck) {
@@ -926,6 +991,49 @@ TEST_F(Rest, AuditNamesThePatientsOfEveryResourceReturned) {
                   "'{\"entity\":[{\"what\":{\"reference\":\"" +
                   a + "\"},\"role\":{\"code\":\"1\",\"display\":\"Patient\"}}]}'::jsonb"),
             3);
+}
+
+// A statement past limits.statementTimeoutMs (here a read waiting behind a lock another session
+// holds) is cancelled by PostgreSQL and answered 503 db-timeout with Retry-After, not a 500, and
+// the worker is free again; once the lock goes, the same read is served.
+TEST_F(Rest, StatementTimeoutIs503DbTimeout) {
+  const std::string a = patientA();
+  ASSERT_FALSE(a.empty());
+  auto bounded = pg::boundedConninfo(dsn_, {5, 300, 0});
+  ASSERT_TRUE(bounded);
+  const std::string conninfo = *bounded;
+  rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
+  options.authenticator = access_;
+  options.policy = policy_;
+  rest::FhirApi api(
+      [conninfo] {
+        auto s = pg::PgStore::open(conninfo);
+        if (!s) return Result<std::unique_ptr<Store>>(s.error());
+        return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
+      },
+      test::searchParameters(), *messages_, *forms_, test::testClock(), options);
+  http::Request request;
+  request.method = "GET";
+  request.target = "/" + a;
+  request.client_subject = std::string(kSubject);
+  request.remote = "127.0.0.1:5555";
+  auto locker = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(locker);
+  ASSERT_TRUE((*locker)->exec("BEGIN"));
+  ASSERT_TRUE((*locker)->exec("LOCK TABLE resource IN ACCESS EXCLUSIVE MODE"));
+  const auto t0 = std::chrono::steady_clock::now();
+  http::Response slow = api.handle(request);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(slow.status, 503) << slow.body;
+  EXPECT_NE(slow.body.find("\"db-timeout\""), std::string::npos) << slow.body;
+  EXPECT_EQ(slow.body.find("PostgreSQL"), std::string::npos) << slow.body;
+  bool retry_after = false;
+  for (const auto& h : slow.headers)
+    retry_after |= h.name == "Retry-After" && !h.value.empty();
+  EXPECT_TRUE(retry_after);
+  ASSERT_TRUE((*locker)->exec("ROLLBACK"));
+  http::Response served = api.handle(request);
+  EXPECT_EQ(served.status, 200) << served.body;
 }
 
 // Fail closed: with the batched audit log (as `liaison serve` runs), a read answers only once its

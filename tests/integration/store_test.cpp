@@ -135,6 +135,68 @@ class FreshDatabase : public Store {
   FreshDatabase() { migrated_ = false; }
 };
 
+// Issue 14's time bounds: every connection has a connect timeout and TCP keepalives, and the
+// server's statement_timeout and idle_in_transaction_session_timeout; what the operator's string
+// sets itself wins.
+TEST_F(FreshDatabase, SessionLimitsBoundEveryConnection) {
+  auto plain = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ((*plain)->option("connect_timeout"), "5");
+  EXPECT_EQ((*plain)->option("keepalives"), "1");
+  EXPECT_EQ((*plain)->option("keepalives_idle"), "30");
+  auto own = pg::PgConnection::open(dsn_ + " keepalives_idle=7 connect_timeout=11");
+  ASSERT_TRUE(own);
+  EXPECT_EQ((*own)->option("keepalives_idle"), "7");
+  EXPECT_EQ((*own)->option("connect_timeout"), "11");
+
+  auto bounded = pg::boundedConninfo(dsn_, {3, 200, 1000});
+  ASSERT_TRUE(bounded) << bounded.error().detail;
+  auto db = pg::PgConnection::open(*bounded);
+  ASSERT_TRUE(db) << db.error().detail;
+  EXPECT_EQ((*db)->option("connect_timeout"), "3");
+  auto show = [&](pg::PgConnection& c, const char* setting) {
+    auto r = c.exec(std::string("SHOW ") + setting);
+    return r ? std::string(r->text(0, 0)) : r.error().detail;
+  };
+  EXPECT_EQ(show(**db, "statement_timeout"), "200ms");
+  EXPECT_EQ(show(**db, "idle_in_transaction_session_timeout"), "1s");
+  // A statement past the timeout: cancelled, db-timeout (503, transient), the connection usable.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto slow = (*db)->exec("SELECT pg_sleep(3)");
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().code, Errc::DbTimeout) << slow.error().detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500));
+  EXPECT_EQ(info(Errc::DbTimeout).http_status, 503);
+  EXPECT_EQ(info(Errc::DbTimeout).retry, Retry::Transient);
+  EXPECT_TRUE((*db)->exec("SELECT 1"));
+  // A transaction left idle: the server ends the session; the next statement says unavailable.
+  ASSERT_TRUE((*db)->exec("BEGIN"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto after = (*db)->exec("SELECT 1");
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Errc::DbUnavailable) << after.error().detail;
+
+  // The operator's string wins for what it sets: its options and connect_timeout are kept.
+  auto theirs = pg::boundedConninfo(dsn_ + " connect_timeout=9 options='-c statement_timeout=5000'",
+                                    {3, 200, 1000});
+  ASSERT_TRUE(theirs);
+  auto their_db = pg::PgConnection::open(*theirs);
+  ASSERT_TRUE(their_db) << their_db.error().detail;
+  EXPECT_EQ((*their_db)->option("connect_timeout"), "9");
+  EXPECT_EQ(show(**their_db, "statement_timeout"), "5s");
+  EXPECT_EQ(show(**their_db, "idle_in_transaction_session_timeout"), "1s");
+  // A URI is read too; a string libpq cannot read is an error that does not quote it.
+  auto uri = pg::boundedConninfo("postgresql://someone@/liaison?host=/run/postgresql", {5, 0, 0});
+  ASSERT_TRUE(uri);
+  EXPECT_NE(uri->find("host='/run/postgresql'"), std::string::npos) << *uri;
+  EXPECT_NE(uri->find("connect_timeout=5"), std::string::npos) << *uri;
+  EXPECT_EQ(uri->find("options"), std::string::npos) << *uri;
+  auto broken = pg::boundedConninfo("password=s3cret host", {5, 0, 0});
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().code, Errc::ConfigInvalid);
+  EXPECT_EQ(broken.error().detail.find("s3cret"), std::string::npos);
+}
+
 TEST_F(FreshDatabase, MigrationsApplyOnceUnderConcurrency) {
   auto before = pg::requireCurrentSchema(dsn_);
   ASSERT_FALSE(before);

@@ -36,6 +36,10 @@ struct MemoryState {
   // When set, every write of a transaction fails with it (as PgStore would with PostgreSQL's
   // message in the detail): for tests of what clients are told.
   std::optional<Error> failing_writes;
+  // Calls of Store::read and Store::readCurrent: for tests of how many round trips a request
+  // makes.
+  int reads = 0;
+  int batch_reads = 0;
 
   static std::string key(std::string_view type, std::string_view id) {
     return std::string(type) + "/" + std::string(id);
@@ -162,8 +166,23 @@ class MemoryStore final : public Store {
   explicit MemoryStore(std::shared_ptr<MemoryState> state) : state_(std::move(state)) {}
 
   Result<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
+    ++state_->reads;
     const StoredResource* c = state_->current(type, id);
     return c == nullptr ? std::optional<StoredResource>() : std::optional<StoredResource>(*c);
+  }
+
+  Result<std::vector<StoredResource>> readCurrent(
+      std::span<const std::string> references) override {
+    ++state_->batch_reads;
+    std::vector<StoredResource> out;
+    for (const std::string& ref : references) {
+      const std::size_t slash = ref.find('/');
+      if (slash == std::string::npos) continue;
+      if (const StoredResource* c = state_->current(std::string_view(ref).substr(0, slash),
+                                                    std::string_view(ref).substr(slash + 1)))
+        out.push_back(*c);
+    }
+    return out;
   }
 
   Result<std::optional<StoredResource>> vread(std::string_view type, std::string_view id,

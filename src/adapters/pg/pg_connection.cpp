@@ -21,13 +21,63 @@ Error errorOf(const PGresult* r, const PGconn* c) {
     return makeError(Errc::DbUnavailable, "PostgreSQL: " + detail);
   if (s.substr(0, 2) == "08" || s == "57P01" || s == "57P03")
     return makeError(Errc::DbUnavailable, "PostgreSQL " + std::string(s) + ": " + detail);
+  // The server ended the session: idle in a transaction too long (the next statement learns it).
+  if (s == "25P03") return makeError(Errc::DbUnavailable, "PostgreSQL 25P03: " + detail);
+  // statement_timeout: the connection is still usable; the request may be tried again.
+  if (s == "57014") return makeError(Errc::DbTimeout, "PostgreSQL 57014: " + detail);
   if (s == "40001" || s == "40P01")
     return makeError(Errc::DbSerialization, "PostgreSQL " + std::string(s) + ": " + detail);
   if (s == "23505") return makeError(Errc::DbConflict, "PostgreSQL 23505: " + detail);
   return makeError(Errc::DbError, "PostgreSQL " + std::string(s) + ": " + detail);
 }
 
+// A conninfo value in single quotes (backslash and quote escaped), as libpq reads them.
+std::string quoted(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
 }  // namespace
+
+Result<std::string> boundedConninfo(const std::string& conninfo, const SessionLimits& limits) {
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);  // it may quote the string (a password): not shown
+  if (parsed == nullptr)
+    return makeError(Errc::ConfigInvalid,
+                     "database: not a libpq connection string (key=value … or postgresql://…)");
+  std::string out;
+  std::string options;
+  bool has_connect_timeout = false;
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view keyword = o->keyword;
+    if (keyword == "options") {
+      options = o->val;
+      continue;
+    }
+    if (keyword == "connect_timeout") has_connect_timeout = true;
+    out += (out.empty() ? "" : " ") + std::string(keyword) + "=" + quoted(o->val);
+  }
+  PQconninfoFree(parsed);
+  if (!has_connect_timeout && limits.connect_timeout_seconds > 0)
+    out += (out.empty() ? "" : " ") + std::string("connect_timeout=") +
+           std::to_string(limits.connect_timeout_seconds);
+  auto add = [&options](std::string_view setting, int value) {
+    if (value <= 0 || options.find(setting) != std::string::npos) return;
+    options += (options.empty() ? "" : " ") + std::string("-c ") + std::string(setting) + "=" +
+               std::to_string(value);
+  };
+  add("statement_timeout", limits.statement_timeout_ms);
+  add("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms);
+  if (!options.empty()) out += (out.empty() ? "" : " ") + std::string("options=") + quoted(options);
+  return out;
+}
 
 PgResult::~PgResult() {
   if (r_ != nullptr) PQclear(r_);
@@ -54,7 +104,12 @@ std::int64_t PgResult::integer(int row, int column) const {
 }
 
 Result<std::unique_ptr<PgConnection>> PgConnection::open(const std::string& conninfo) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
+  // Defaults before `dbname`, which holds the operator's string (expanded): what it sets wins.
+  static constexpr const char* kKeywords[] = {
+      "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "dbname",          nullptr};
+  const char* values[] = {"5", "1", "30", "10", "3", conninfo.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(kKeywords, values, 1);
   if (c == nullptr) return makeError(Errc::DbUnavailable, "PostgreSQL: out of memory");
   if (PQstatus(c) != CONNECTION_OK) {
     std::string message = PQerrorMessage(c);
@@ -90,6 +145,17 @@ PgConnection::~PgConnection() {
 
 bool PgConnection::ok() const {
   return PQstatus(c_) == CONNECTION_OK;
+}
+
+std::string PgConnection::option(std::string_view keyword) const {
+  std::string out;
+  PQconninfoOption* options = PQconninfo(c_);
+  if (options == nullptr) return out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (keyword == o->keyword && o->val != nullptr) out = o->val;
+  }
+  PQconninfoFree(options);
+  return out;
 }
 
 Result<PgResult> PgConnection::exec(std::string_view sql, std::initializer_list<Param> params) {

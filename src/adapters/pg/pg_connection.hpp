@@ -1,7 +1,8 @@
 #pragma once
 // A libpq connection and its results, RAII, with PostgreSQL errors turned into liaison's codes:
 // SQLSTATE class 08 → db-unavailable, 40001/40P01 → db-serialization (both transient, retried),
-// 23505 → db-conflict, anything else → db-error. Error details carry PostgreSQL's primary
+// 57014 (a statement cancelled by statement_timeout) → db-timeout (transient), 23505 →
+// db-conflict, anything else → db-error. Error details carry PostgreSQL's primary
 // message only: its DETAIL line may quote key values (an INS), which must not reach logs.
 
 #include <cstdint>
@@ -45,8 +46,28 @@ struct Param {
   bool null = false;
 };
 
+// Time bounds of every session (issue 14). A server that stops answering, a network that drops
+// packets silently, a statement that runs away or a transaction left open must not hold a
+// gateway's worker (or a lock) for ever.
+struct SessionLimits {
+  int connect_timeout_seconds = 5;         // libpq connect_timeout (libpq counts 2 at least)
+  int statement_timeout_ms = 0;            // 0: none (migrations, reindex, `liaison ingest`)
+  int idle_in_transaction_timeout_ms = 0;  // 0: none
+};
+
+// `conninfo` (key=value or a postgresql:// URI) as a key=value string carrying `limits`:
+// connect_timeout, and statement_timeout / idle_in_transaction_session_timeout as `-c` settings
+// of the `options` parameter (so that every connection opened with it has them, whoever opens
+// it). What the operator's string sets explicitly wins: its connect_timeout, or an `options`
+// that already names one of these settings, is kept as written. Errors: config-invalid (the
+// message never quotes the string, which may hold a password).
+Result<std::string> boundedConninfo(const std::string& conninfo, const SessionLimits& limits);
+
 class PgConnection {
  public:
+  // Every connection has TCP keepalives (idle 30 s, then 3 probes 10 s apart: a peer gone
+  // without a FIN is noticed in about a minute, not after the kernel's two hours) and a
+  // connect_timeout of 5 s, unless `conninfo` sets them itself.
   static Result<std::unique_ptr<PgConnection>> open(const std::string& conninfo);
   ~PgConnection();
   PgConnection(const PgConnection&) = delete;
@@ -74,6 +95,8 @@ class PgConnection {
   std::string literal(std::string_view value) const;
 
   bool ok() const;
+  // The value libpq uses for a connection parameter ("keepalives_idle"); "" when unset.
+  std::string option(std::string_view keyword) const;
 
  private:
   explicit PgConnection(pg_conn* c) : c_(c) {}

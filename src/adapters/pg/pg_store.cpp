@@ -620,6 +620,34 @@ Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::
   return std::optional<StoredResource>{storedAt(*r, 0)};
 }
 
+Result<std::vector<StoredResource>> PgStore::readCurrent(std::span<const std::string> references) {
+  std::vector<std::string_view> types, ids;
+  for (const std::string& reference : references) {
+    const std::string_view ref = reference;
+    const std::size_t slash = ref.find('/');
+    if (slash == std::string_view::npos) continue;
+    types.push_back(ref.substr(0, slash));
+    ids.push_back(ref.substr(slash + 1));
+  }
+  std::vector<StoredResource> out;
+  if (types.empty()) return out;
+  const std::string type_list = jsonArray(types);
+  const std::string id_list = jsonArray(ids);
+  // One statement for the whole list: the (type, id) pairs unpacked side by side, each joined on
+  // the primary key, in the order asked.
+  auto r = db_->execPrepared(
+      "SELECT r.type, r.id, r.version, " + kInstant +
+          ", r.deleted, r.content::text FROM ROWS FROM (jsonb_array_elements_text($1::jsonb), "
+          "jsonb_array_elements_text($2::jsonb)) WITH ORDINALITY AS k(type, id, n) "
+          "JOIN resource r ON r.type = k.type AND r.id = k.id WHERE NOT r.deleted ORDER BY k.n",
+      {Param{type_list}, Param{id_list}});
+  if (!r) return r.error();
+  out.reserve(static_cast<std::size_t>(r->rows()));
+  for (int i = 0; i < r->rows(); ++i)
+    out.push_back(storedAt(*r, i));
+  return out;
+}
+
 Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
                                                      std::int64_t version) {
   const std::string v = std::to_string(version);

@@ -24,6 +24,7 @@ class PgStore : public Store, public Outbox {
   Result<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override;
   Result<std::optional<StoredResource>> vread(std::string_view type, std::string_view id,
                                               std::int64_t version) override;
+  Result<std::vector<StoredResource>> readCurrent(std::span<const std::string> references) override;
   Result<SearchPage> history(std::string_view type, std::string_view id, int count,
                              std::string_view after) override;
   Result<SearchPage> search(const SearchRequest& request) override;

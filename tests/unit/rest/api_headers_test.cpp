@@ -39,6 +39,51 @@ std::string headerOf(const http::Response& r, std::string_view name) {
   return "(none)";
 }
 
+// /healthz borrows no connection: it answers 200 while the store cannot be reached at all, with
+// the database's state as the background check (app/) last recorded it.
+TEST(ApiHealth, AnswersWithoutTheStoreAndSaysTheLastCheck) {
+  static const fake::AllowAll everyone;
+  pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
+  pipeline::MessageIntake messages(test::mssante(), test::cardioPlus(), test::testClock());
+  rest::DatabaseHealth health;
+  rest::ApiOptions o;
+  o.base_url = kBase;
+  o.authenticator = &everyone;
+  o.policy = &policy();
+  o.database_health = &health;
+  int connects = 0;
+  rest::FhirApi api(
+      [&connects]() -> Result<std::unique_ptr<Store>> {
+        ++connects;
+        return makeError(Errc::DbUnavailable, "no database in this test");
+      },
+      test::searchParameters(), messages, forms, test::testClock(), o);
+  http::Request r;
+  r.method = "GET";
+  r.target = "/healthz";
+  r.remote = "127.0.0.1:40000";
+  http::Response unknown = api.handle(r);
+  EXPECT_EQ(unknown.status, 200);
+  EXPECT_EQ(unknown.body, R"({"status":"ok","database":"unknown"})");
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  health.record(false, now_ms - 12000);
+  http::Response down = api.handle(r);
+  EXPECT_EQ(down.status, 200);
+  EXPECT_NE(down.body.find(R"("database":"unavailable")"), std::string::npos) << down.body;
+  EXPECT_NE(down.body.find(R"("databaseCheckedSecondsAgo":12)"), std::string::npos) << down.body;
+  health.record(true, now_ms);
+  EXPECT_NE(api.handle(r).body.find(R"("database":"ok")"), std::string::npos);
+  EXPECT_EQ(connects, 0);
+  // Any other route does need the store, and says it is unavailable (503, Retry-After).
+  r.target = "/Patient/p1";
+  http::Response read = api.handle(r);
+  EXPECT_EQ(read.status, 503);
+  EXPECT_NE(headerOf(read, "Retry-After"), "(none)");
+  EXPECT_GT(connects, 0);
+}
+
 class ApiHeaders : public ::testing::Test {
  protected:
   explicit ApiHeaders(const Clock& clock = test::testClock())
