@@ -205,6 +205,48 @@ TEST_F(Serve, HostileJsonBodiesAre400AndTheServerStaysUp) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+// The time and memory bounds as configured (issue 14): a read stuck behind a lock is answered
+// 503 rest-handler-timeout at limits.handlerTimeoutMs while its worker still waits (bounded by
+// limits.statementTimeoutMs); meanwhile its body still counts in limits.maxBytesInFlight, so a
+// second body that would pass the budget is refused 503 rest-busy before it is read; /healthz
+// answers throughout; once the lock goes, the room comes back.
+TEST_F(Serve, HandlerTimeoutAndBytesInFlightAsConfigured) {
+  ASSERT_TRUE(pg::migrate(dsn_));
+  Served server;
+  ASSERT_TRUE(server.start(
+      {LIAISON_BINARY, "serve", "--config",
+       config(", \"limits\": {\"handlerTimeoutMs\": 500, \"statementTimeoutMs\": 20000, "
+              "\"bodyBytes\": 65536, \"maxBytesInFlight\": 65536}")}));
+  const std::string body = (dir_ / "body.json").string();
+  std::ofstream(body) << std::string(40000, ' ') << "{}";
+  const std::string with_body =
+      "-i -H 'Content-Type: application/fhir+json' --data-binary @'" + body + "'";
+  auto locker = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(locker);
+  ASSERT_TRUE((*locker)->exec("BEGIN"));
+  ASSERT_TRUE((*locker)->exec("LOCK TABLE resource IN ACCESS EXCLUSIVE MODE"));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto late = curl(server.url + "/Patient/p1", "-X GET " + with_body);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(statusOf(late.second), 503) << late.second.substr(0, 600);
+  EXPECT_NE(late.second.find("rest-handler-timeout"), std::string::npos) << late.second;
+  EXPECT_NE(late.second.find("Retry-After:"), std::string::npos) << late.second;
+  auto busy = curl(server.url + "/Patient", with_body);
+  EXPECT_EQ(statusOf(busy.second), 503) << busy.second.substr(0, 600);
+  EXPECT_NE(busy.second.find("rest-busy"), std::string::npos) << busy.second;
+  EXPECT_EQ(statusOf(curl(server.url + "/healthz").second), 200);
+
+  ASSERT_TRUE((*locker)->exec("ROLLBACK"));
+  int status = 503;
+  for (int i = 0; i < 50 && status == 503; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = statusOf(curl(server.url + "/Patient", with_body).second);
+  }
+  EXPECT_NE(status, 503);  // the body is read and judged (an empty Patient: 4xx or 201)
+  EXPECT_EQ(server.stop(), 0);
+}
+
 // Who may do what, against the real server (issue 14): certificates of the same CA with other
 // roles, a bearer token, and no credential at all (client certificates optional here).
 TEST_F(Serve, EveryRouteButHealthNeedsAClientWithTheRole) {
