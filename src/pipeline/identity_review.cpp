@@ -5,6 +5,7 @@
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "parse/form/value_parser.hpp"
+#include "pipeline/codec.hpp"
 
 namespace liaison::pipeline {
 namespace {
@@ -148,7 +149,18 @@ std::string traitLabels(const std::vector<std::string>& codes) {
   return out;
 }
 
-std::string identityReviewTask(std::string_view review_system, std::string_view patient,
+std::string identityReviewKey(std::string_view patient, const Value& incoming) {
+  const FhirIdentityTraits t = identityTraitsOf(incoming);
+  std::string key(patient);
+  for (const Trait& trait : kTraits) {
+    key += '\n';
+    key += parse::normalizeLabel(t.*trait.member);
+  }
+  return sha256Hex(key);
+}
+
+std::string identityReviewTask(std::string_view review_system, std::string_view key_system,
+                               std::string_view key, std::string_view patient,
                                const std::vector<std::string>& differing, const Value& incoming,
                                std::string_view now, std::string_view source) {
   std::string out;
@@ -190,6 +202,15 @@ std::string identityReviewTask(std::string_view review_system, std::string_view 
       m.value.Accept(sax);
     }
   }
+  w.EndObject();
+  w.EndArray();
+  w.Key("identifier");
+  w.StartArray();
+  w.StartObject();
+  w.Key("system");
+  w.String(key_system);
+  w.Key("value");
+  w.String(key);
   w.EndObject();
   w.EndArray();
   w.Key("status");

@@ -52,11 +52,17 @@ std::vector<std::string> differingTraits(const rapidjson::Value& stored,
 // French labels of those codes, for issues ("nom de naissance, date de naissance").
 std::string traitLabels(const std::vector<std::string>& codes);
 
+// What makes two reviews the same: the stored Patient and the incoming traits (compared as
+// above). A message that brings a discrepancy already under review adds no second Task.
+std::string identityReviewKey(std::string_view patient, const rapidjson::Value& incoming);
+
 // The identity-review Task (JSON, without id and meta): status requested, code
 // identity-conflict of `review_system`, focus and for `patient` ("Patient/<id>"), the incoming
 // Patient contained (its id replaced by "incoming") and named by an input, one input per
-// differing trait. `source` says where it came from ("message 12", "POST /").
-std::string identityReviewTask(std::string_view review_system, std::string_view patient,
+// differing trait, identified by `key` in `key_system`. `source` says where it came from
+// ("message 12", "POST /").
+std::string identityReviewTask(std::string_view review_system, std::string_view key_system,
+                               std::string_view key, std::string_view patient,
                                const std::vector<std::string>& differing,
                                const rapidjson::Value& incoming, std::string_view now,
                                std::string_view source);

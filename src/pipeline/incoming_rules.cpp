@@ -99,6 +99,7 @@ const IncomingRules& IncomingRules::builtIn() {
 
 void IncomingRules::setCanonicalBase(std::string_view base) {
   review_system_ = std::string(base) + "/CodeSystem/identity-review";
+  review_key_system_ = std::string(base) + "/identity-review";
 }
 
 bool IncomingRules::accepts(std::string_view type) const {

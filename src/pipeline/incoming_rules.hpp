@@ -58,12 +58,16 @@ class IncomingRules {
 
   // The CodeSystem of identity-review Tasks ("<canonicalBase>/CodeSystem/identity-review").
   const std::string& reviewSystem() const { return review_system_; }
+  // The identifier system of identity-review Tasks ("<canonicalBase>/identity-review"): one
+  // Task per stored Patient and incoming identity (identityReviewKey).
+  const std::string& reviewKeySystem() const { return review_key_system_; }
   void setCanonicalBase(std::string_view base);
 
  private:
   std::vector<std::string> accepted_;
   std::vector<IdentifierRule> identifiers_;
   std::string review_system_ = "https://liaison.ess.example/fhir/CodeSystem/identity-review";
+  std::string review_key_system_ = "https://liaison.ess.example/fhir/identity-review";
 };
 
 }  // namespace liaison::pipeline

@@ -490,23 +490,28 @@ Result<TransactionOutcome> applyTransaction(
     resources.push_back({p.type, p.id, serialiseStored(*p.resource, p.id, now), now,
                          search.extract(p.type, *p.resource)});
   }
-  for (std::size_t r = 0; r < reviews.size(); ++r) {
-    const Review& review = reviews[r];
+  for (const Review& review : reviews) {
     rewriteReferences(*review.incoming, references, alloc);
-    const std::string task_id = map::deriveUuid(seed, "identity-review " + review.at);
-    const std::string task =
-        identityReviewTask(rules.reviewSystem(), review.patient, review.differing, *review.incoming,
-                           now, "message " + std::to_string(salt));
-    rapidjson::Document parsed;
-    parsed.Parse(task.data(), task.size());
-    resources.push_back({"Task", task_id, serialiseStored(parsed, task_id, now), now,
-                         search.extract("Task", parsed)});
+    // One review per stored Patient and incoming identity, however many messages bring it.
+    const std::string key = identityReviewKey(review.patient, *review.incoming);
+    auto holder = tx.holderOf("Task", rules.reviewKeySystem(), key,
+                              map::deriveUuid(seed, "identity-review " + review.at));
+    if (!holder) return holder.error();
+    if (holder->claimed) {
+      const std::string task = identityReviewTask(
+          rules.reviewSystem(), rules.reviewKeySystem(), key, review.patient, review.differing,
+          *review.incoming, now, "message " + std::to_string(salt));
+      rapidjson::Document parsed;
+      parsed.Parse(task.data(), task.size());
+      resources.push_back({"Task", holder->id, serialiseStored(parsed, holder->id, now), now,
+                           search.extract("Task", parsed)});
+    }
     if (notes != nullptr)
       notes->add(Errc::IdentityConflict,
                  "Identité à vérifier : le patient enregistré sous cet INS (" + review.patient +
                      ") a d'autres traits (" + traitLabels(review.differing) +
                      ") ; il est gardé tel quel, les données reçues lui sont rattachées (Task/" +
-                     task_id + ").",
+                     holder->id + (holder->claimed ? "" : ", déjà ouverte") + ").",
                  {}, review.at);
   }
   auto created = tx.create(resources);

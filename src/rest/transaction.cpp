@@ -364,14 +364,21 @@ Result<TransactionReply> processTransaction(std::string_view bundle_json,
     if (differing.empty()) continue;
     p.matched = true;  // nothing of it is written
     pipeline::rewriteReferences(*p.resource, references, alloc);
-    const std::string id = map::deriveUuid(seed, "identity-review " + at(p.index));
-    const std::string task = pipeline::identityReviewTask(rules.reviewSystem(), p.type + "/" + p.id,
-                                                          differing, *p.resource, c.now, "POST /");
-    auto prepared = pipeline::prepareResource(task, "Task", id, c.now);
-    if (!prepared) return prepared.error();
-    reviews.push_back({"Task", id, *prepared, c.now, c.search.extract("Task", *prepared)});
-    p.review = "Task/" + id;
+    // One review per stored Patient and incoming identity, however many requests bring it.
+    const std::string patient = p.type + "/" + p.id;
+    const std::string review_key = pipeline::identityReviewKey(patient, *p.resource);
+    auto holder = c.tx.holderOf("Task", rules.reviewKeySystem(), review_key,
+                                map::deriveUuid(seed, "identity-review " + at(p.index)));
+    if (!holder) return holder.error();
+    p.review = "Task/" + holder->id;
     p.review_traits = pipeline::traitLabels(differing);
+    if (!holder->claimed) continue;
+    const std::string task =
+        pipeline::identityReviewTask(rules.reviewSystem(), rules.reviewKeySystem(), review_key,
+                                     patient, differing, *p.resource, c.now, "POST /");
+    auto prepared = pipeline::prepareResource(task, "Task", holder->id, c.now);
+    if (!prepared) return prepared.error();
+    reviews.push_back({"Task", holder->id, *prepared, c.now, c.search.extract("Task", *prepared)});
   }
   if (!reviews.empty()) {
     if (auto created = c.tx.create(reviews); !created) return created.error();

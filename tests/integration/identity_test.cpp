@@ -205,6 +205,12 @@ TEST_F(Identity, AttachedBundleClaimingAStoredInsWithOtherTraitsOpensAReview) {
   EXPECT_NE(second.outcome_json.find("identity-conflict"), std::string::npos)
       << second.outcome_json;
   dumpTasks("identity_review_mail");
+
+  // The same discrepancy in another mail: linked too, and the open review is named, not doubled.
+  auto again =
+      ingestMail(mailWith("m2b", attachedBundle(patient("FICTIF-DURAND"), more(observation(73)))));
+  EXPECT_EQ(count("type = 'Task'"), 1);
+  EXPECT_NE(again.outcome_json.find("déjà ouverte"), std::string::npos) << again.outcome_json;
   // Searchable as the worklist will search it.
   EXPECT_EQ(itest::count(*database_.db,
                          "SELECT count(*) FROM search_token WHERE type = 'Task' AND param = 'code' "
@@ -216,7 +222,7 @@ TEST_F(Identity, AttachedBundleClaimingAStoredInsWithOtherTraitsOpensAReview) {
   EXPECT_EQ(count("type = 'Patient'"), 1);
   EXPECT_EQ(count("type = 'Task'"), 1);
   EXPECT_EQ(
-      count("type = 'Observation' AND content->'subject'->>'reference' = 'Patient/" + id + "'"), 3);
+      count("type = 'Observation' AND content->'subject'->>'reference' = 'Patient/" + id + "'"), 4);
 }
 
 TEST_F(Identity, EveryPathComparesTheIdentityItMergesInto) {
@@ -301,6 +307,13 @@ TEST_F(Identity, PostedTransactionClaimingAStoredInsWithOtherTraitsOpensAReview)
   ASSERT_EQ(count("type = 'Task'"), 1);
   EXPECT_EQ(value("SELECT content->'focus'->>'reference' FROM resource WHERE type = 'Task'"),
             "Patient/" + id);
+
+  // The same discrepancy again: the open review is named, not doubled.
+  Reply again = transaction(post(patient("FICTIF-DURAND"), "Patient"));
+  ASSERT_EQ(again.status, 200) << again.text;
+  EXPECT_EQ(count("type = 'Task'"), 1);
+  EXPECT_NE(again.text.find(value("SELECT id FROM resource WHERE type = 'Task'")),
+            std::string::npos);
 
   // A PUT over it with other traits does not overwrite it either.
   Reply put = transaction(R"({"request":{"method":"PUT","url":"Patient/)" + id +

@@ -154,10 +154,11 @@ TEST(IdentityReview, TraitsDifferAsTheAnsComparesThem) {
 
 TEST(IdentityReview, TheTaskNamesThePatientTheTraitsAndKeepsTheIncomingIdentity) {
   const auto incoming = parsed(patient("urn:oid:1.2.250.1.213.1.4.10", kInsA, "FICTIF-DURAND"));
-  const std::string json =
-      identityReviewTask("https://gw.test/fhir/CodeSystem/identity-review", "Patient/p1",
-                         {"birth-family"}, incoming, "2026-12-07T10:00:00Z", "message 3");
+  const std::string json = identityReviewTask(
+      "https://gw.test/fhir/CodeSystem/identity-review", "https://gw.test/fhir/identity-review",
+      "k1", "Patient/p1", {"birth-family"}, incoming, "2026-12-07T10:00:00Z", "message 3");
   const auto task = parsed(json);
+  EXPECT_STREQ(task["identifier"][0]["value"].GetString(), "k1");
   EXPECT_STREQ(task["resourceType"].GetString(), "Task");
   EXPECT_STREQ(task["status"].GetString(), "requested");
   EXPECT_STREQ(task["code"]["coding"][0]["code"].GetString(), "identity-conflict");
@@ -167,6 +168,15 @@ TEST(IdentityReview, TheTaskNamesThePatientTheTraitsAndKeepsTheIncomingIdentity)
   EXPECT_STREQ(task["contained"][0]["name"][1]["family"].GetString(), "FICTIF-DURAND");
   EXPECT_STREQ(task["input"][0]["valueReference"]["reference"].GetString(), "#incoming");
   EXPECT_STREQ(task["input"][1]["valueCode"].GetString(), "birth-family");
+}
+
+TEST(IdentityReview, OneKeyPerStoredPatientAndIncomingIdentity) {
+  const auto a = parsed(patient("urn:oid:1.2.250.1.213.1.4.10", kInsA, "FICTIF-DURAND"));
+  const auto a_again = parsed(patient("urn:oid:1.2.250.1.213.1.4.10", kInsA, "fictif-durand"));
+  const auto b = parsed(patient("urn:oid:1.2.250.1.213.1.4.10", kInsA, "FICTIF-DURANT"));
+  EXPECT_EQ(identityReviewKey("Patient/p1", a), identityReviewKey("Patient/p1", a_again));
+  EXPECT_NE(identityReviewKey("Patient/p1", a), identityReviewKey("Patient/p1", b));
+  EXPECT_NE(identityReviewKey("Patient/p1", a), identityReviewKey("Patient/p2", a));
 }
 
 TEST(IdentityReview, InsCheckedWithTheNirModuleAgainstThePatientsTraits) {
