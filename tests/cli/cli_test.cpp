@@ -461,6 +461,20 @@ TEST(CliConfig, ProfilesAreCheckedAgainstTheirSchemas) {
   EXPECT_EQ(m.exit_code, 2);
   EXPECT_NE(m.err.find(bad_mss + ": toQualifiy: unknown setting"), std::string::npos) << m.err;
   EXPECT_NE(m.err.find(bad_mss + ": toQualify: required setting missing"), std::string::npos);
+
+  // The incoming-resources file intake.json names (which identifier merges which type).
+  const std::string bad_incoming =
+      writeTemp("incoming.json", withReplaced(test::readRepoFile("profiles/fhir/incoming.json"),
+                                              "\"check\": \"ins\"", "\"chek\": \"ins\""));
+  std::string named = withReplaced(intake, "\"../fhir/incoming.json\"", "\"" + bad_incoming + "\"");
+  for (std::size_t at = 0; (at = named.find("\"../../mappings/", at)) != std::string::npos;)
+    named.replace(at + 1, 14, test::repoPath("mappings"));
+  const std::string mss_naming = writeTemp("intake3.json", named);
+  CliRun i = liaison(
+      "ingest --mss '" + mss_naming + "' " + repo("samples/fiches/fiche-complete.txt"), "", false);
+  EXPECT_EQ(i.exit_code, 2);
+  EXPECT_NE(i.err.find(bad_incoming + ": identifiers[0].chek: unknown setting"), std::string::npos)
+      << i.err;
 }
 
 TEST(CliErrors, PrintsTheCatalogue) {
