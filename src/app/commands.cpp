@@ -18,17 +18,23 @@
 
 #include <rapidjson/document.h>
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 
+#include "adapters/crypto/sodium_secrets.hpp"
 #include "adapters/http/server.hpp"
 #include "adapters/pg/migrations.hpp"
+#include "adapters/pg/pg_accounts.hpp"
 #include "adapters/pg/pg_audit_log.hpp"
 #include "adapters/pg/pg_connection.hpp"
 #include "adapters/pg/pg_store.hpp"
 #include "app/access_config.hpp"
 #include "app/config_schema.hpp"
 #include "app/mail_service.hpp"
+#include "core/auth/accounts.hpp"
 #include "core/json/json_out.hpp"
 #include "core/nir/nir.hpp"
 #include "pipeline/form_intake.hpp"
@@ -176,6 +182,16 @@ void printUsage(std::ostream& out) {
          "      (journal, mark on the server, ingest, queue acknowledgements), then send the\n"
          "      outbox until nothing is due. Prints a JSON summary. `serve` does the same\n"
          "      continuously when its configuration has a \"mail\" section.\n"
+         "  liaison user add NAME --role R[,R] [--ess E[,E]] | passwd NAME | disable NAME |\n"
+         "               enable NAME | list   [--password-stdin] [--policy FILE] [--db DSN]\n"
+         "      People's local accounts (browser login, POST /auth/login). add and passwd read\n"
+         "      the password on the terminal without echo (twice), or one line from stdin with\n"
+         "      --password-stdin or a pipe: at least 12 characters, not containing the name;\n"
+         "      stored as an argon2id hash. Roles are checked against the policy (--policy,\n"
+         "      default profiles/policy.json). disable ends the account's sessions at once;\n"
+         "      passwd ends them too and lifts a lock-out. list prints one JSON object per\n"
+         "      account (name, roles, ess, disabled, locked, failedLogins, needsRehash; never\n"
+         "      a hash). Exit 0 done, 1 no such account or name taken, 2 usage, 3 database.\n"
          "  liaison errors\n"
          "      Print the error catalogue (code, HTTP status, FHIR issue type, severity).\n"
          "  liaison --version | --help\n";
@@ -1173,6 +1189,210 @@ int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostr
   w.EndObject();
   out << line << std::endl;
   return ok ? kExitOk : kExitStore;
+}
+
+}  // namespace liaison::app
+
+namespace liaison::app {
+namespace {
+
+// A password from stdin: prompted twice without echo on a terminal, else one line (scripts:
+// `--password-stdin`, or a pipe).
+std::optional<std::string> readPassword(std::istream& in, std::ostream& err, bool from_stdin) {
+  const bool tty = !from_stdin && &in == &std::cin && isatty(STDIN_FILENO) == 1;
+  if (!tty) {
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  termios saved{};
+  tcgetattr(STDIN_FILENO, &saved);
+  termios quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  std::string first, second;
+  err << "Mot de passe : " << std::flush;
+  tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  const bool got_first = static_cast<bool>(std::getline(in, first));
+  err << "\nConfirmation : " << std::flush;
+  const bool got_second = got_first && static_cast<bool>(std::getline(in, second));
+  tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  err << "\n";
+  if (!got_second) return std::nullopt;
+  if (first != second) {
+    err << "liaison user: les deux saisies diffèrent\n";
+    return std::nullopt;
+  }
+  return first;
+}
+
+std::vector<std::string> commaList(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    if (std::string_view item = text.substr(0, comma); !item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// An ESS name as mailboxes and principals give it ("*": every ESS).
+bool validEssName(std::string_view name) {
+  return name == "*" || auth::validUserName(name);
+}
+
+}  // namespace
+
+int runUser(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+            std::ostream& err) {
+  constexpr std::string_view kUsage =
+      "liaison user: usage: liaison user add NAME --role R[,R] [--ess E[,E]] | passwd NAME |\n"
+      "  disable NAME | enable NAME | list   [--password-stdin] [--policy FILE] [--db DSN]\n";
+  std::optional<std::string> dsn = databaseFromEnvironment();
+  std::optional<std::string_view> action, name;
+  std::vector<std::string> roles, ess;
+  std::optional<fs::path> policy_file;
+  bool password_stdin = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--db" && has_value) {
+      dsn = std::string(args[++i]);
+    } else if (a == "--role" && has_value) {
+      for (std::string& r : commaList(args[++i]))
+        roles.push_back(std::move(r));
+    } else if (a == "--ess" && has_value) {
+      for (std::string& e : commaList(args[++i]))
+        ess.push_back(std::move(e));
+    } else if (a == "--policy" && has_value) {
+      policy_file = fs::path(args[++i]);
+    } else if (a == "--password-stdin") {
+      password_stdin = true;
+    } else if (!action &&
+               (a == "add" || a == "passwd" || a == "disable" || a == "enable" || a == "list")) {
+      action = a;
+    } else if (action && *action != "list" && !name && !a.starts_with("--")) {
+      name = a;
+    } else {
+      err << "liaison user: unexpected argument " << a << "\n" << kUsage;
+      return kExitUsage;
+    }
+  }
+  if (!action || (*action != "list" && !name) || !dsn) {
+    err << kUsage << "  (the database: --db DSN or $LIAISON_DB)\n";
+    return kExitUsage;
+  }
+  if (name && !auth::validUserName(*name)) {
+    err << "liaison user: nom invalide (1 à 64 caractères parmi A-Z a-z 0-9 . _ @ -)\n";
+    return kExitUsage;
+  }
+  if (*action == "add") {
+    if (roles.empty()) {
+      err << "liaison user add: --role R[,R] is required\n";
+      return kExitUsage;
+    }
+    // The roles exist in the policy the server applies (an unknown one would grant nothing).
+    const fs::path file = policy_file.value_or(dataDir() / "profiles/policy.json");
+    if (!readCheckedConfig(file, "policy.schema.json", "liaison user", err)) return kExitUsage;
+    auto policy = rest::parsePolicy(readFile(file).value_or(""));
+    if (!policy) {
+      err << "liaison user: " << file.string() << ": " << policy.error().detail << "\n";
+      return kExitUsage;
+    }
+    for (const std::string& r : roles) {
+      if (!policy->hasRole(r)) {
+        err << "liaison user add: no such role in the policy " << file.string() << ": " << r
+            << "\n";
+        return kExitUsage;
+      }
+    }
+    for (const std::string& e : ess) {
+      if (!validEssName(e)) {
+        err << "liaison user add: invalid ESS name: " << e << "\n";
+        return kExitUsage;
+      }
+    }
+  }
+  if (auto schema = pg::requireCurrentSchema(*dsn); !schema) {
+    err << "liaison user: " << info(schema.error().code).code << ": " << schema.error().detail
+        << "\n";
+    return kExitStore;
+  }
+  auto secrets = crypto::SodiumSecrets::create();
+  auto accounts = pg::PgAccounts::open(*dsn);
+  if (!secrets || !accounts) {
+    const Error& e = !secrets ? secrets.error() : accounts.error();
+    err << "liaison user: " << info(e.code).code << ": " << e.detail << "\n";
+    return kExitStore;
+  }
+  auto failed = [&err](const Error& e) {
+    err << "liaison user: " << info(e.code).code << ": "
+        << (e.code == Errc::DbConflict ? "ce nom existe déjà" : e.detail) << "\n";
+    return e.code == Errc::RestNotFound || e.code == Errc::DbConflict ? kExitFailure : kExitStore;
+  };
+  if (*action == "list") {
+    auto all = (*accounts)->list();
+    if (!all) return failed(all.error());
+    // Never the hashes: names, rights and state only.
+    for (const auth::Account& a : *all) {
+      std::string line;
+      json::JsonOut w(line);
+      w.StartObject();
+      w.Key("name");
+      w.String(a.name);
+      for (const auto& [key, values] : {std::pair{"roles", &a.roles}, std::pair{"ess", &a.ess}}) {
+        w.Key(key);
+        w.StartArray();
+        for (const std::string& v : *values)
+          w.String(v);
+        w.EndArray();
+      }
+      w.Key("disabled");
+      w.Bool(a.disabled);
+      w.Key("locked");
+      w.Bool(a.locked);
+      w.Key("failedLogins");
+      w.Int64(a.failed_logins);
+      w.Key("needsRehash");  // hashed with weaker parameters: ask for a new password
+      w.Bool((*secrets)->needsRehash(a.password_hash));
+      w.EndObject();
+      out << line << "\n";
+    }
+    return kExitOk;
+  }
+  if (*action == "disable" || *action == "enable") {
+    if (auto r = (*accounts)->setDisabled(*name, *action == "disable"); !r)
+      return failed(r.error());
+    out << "{\"name\":\"" << *name
+        << "\",\"disabled\":" << (*action == "disable" ? "true" : "false") << "}\n";
+    return kExitOk;
+  }
+  // add, passwd: a new password, checked against the policy before it is hashed.
+  auto password = readPassword(in, err, password_stdin);
+  if (!password) {
+    err << "liaison user: no password read\n";
+    return kExitUsage;
+  }
+  if (auto ok = auth::checkPasswordPolicy(*name, *password); !ok) {
+    err << "liaison user: " << ok.error().detail << "\n";
+    return kExitUsage;
+  }
+  auto hash = (*secrets)->hashPassword(*password);
+  if (!hash) return failed(hash.error());
+  if (*action == "add") {
+    auth::Account account;
+    account.name = std::string(*name);
+    account.password_hash = *hash;
+    account.roles = roles;
+    account.ess = ess;
+    if (auto r = (*accounts)->add(account); !r) return failed(r.error());
+  } else if (auto r = (*accounts)->setPassword(*name, *hash); !r) {
+    return failed(r.error());
+  }
+  out << "{\"name\":\"" << *name << "\",\"" << (*action == "add" ? "added" : "passwordChanged")
+      << "\":true}\n";
+  return kExitOk;
 }
 
 }  // namespace liaison::app

@@ -1,6 +1,7 @@
 #pragma once
 // The `liaison` command line. Each command returns the process exit code.
 
+#include <istream>
 #include <ostream>
 #include <span>
 #include <string_view>
@@ -18,6 +19,9 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
 int runPull(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runDb(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int runErrors(std::ostream& out);
+// `liaison user …`: people's local accounts; passwords read from `in`.
+int runUser(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+            std::ostream& err);
 void printUsage(std::ostream& out);
 
 }  // namespace liaison::app

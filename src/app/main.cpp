@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return runServe(rest, std::cout, std::cerr);
   if (command == "pull") return runPull(rest, std::cout, std::cerr);
   if (command == "errors") return runErrors(std::cout);
+  if (command == "user") return runUser(rest, std::cin, std::cout, std::cerr);
   if (command == "--version" || command == "version") {
     std::cout << "liaison " << LIAISON_VERSION << "\n";
     return kExitOk;
