@@ -682,6 +682,10 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       if (failed) break;
       if (auto queued = (*tx)->enqueue(answer); !queued) failed = queued.error();
     }
+    if (!failed && witness_) {
+      if (auto witnessed = witness_(**tx, out.journal_id, response); !witnessed)
+        failed = witnessed.error();
+    }
     if (!failed) {
       auto committed = (*tx)->commit();
       if (!committed) failed = committed.error();

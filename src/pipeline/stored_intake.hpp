@@ -109,8 +109,16 @@ class StoredIntake {
                                               std::int64_t journal_id, std::string_view source)>;
   void answerWith(Answer answer) { answer_ = std::move(answer); }
 
+  // Called in the transaction that stores a message's resources and outcome, just before it
+  // commits, with the transaction-response Bundle: what it writes (an audit record) commits with
+  // them or not at all; an error rolls the transaction back.
+  using Witness = std::function<Result<Unit>(StoreTransaction& tx, std::int64_t journal_id,
+                                             std::string_view response_json)>;
+  void witnessWith(Witness witness) { witness_ = std::move(witness); }
+
  private:
   Answer answer_;
+  Witness witness_;
   Store* store_;
   const MessageIntake* messages_;
   const FormIntake* forms_;

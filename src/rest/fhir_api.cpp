@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -25,6 +26,8 @@ namespace liaison::rest {
 namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json; charset=utf-8";
+// A request whose audit record cannot be written fails closed: 503, nothing served or written.
+constexpr std::string_view kAuditDown = "Journal d'audit indisponible ; réessayer.";
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -530,6 +533,8 @@ struct FhirApi::Call {
   std::string what;                        // the audit's entity: "Patient/123", "Patient?name"
   char action = 0;                         // the audit's action (C R U D); 0: nothing to audit
   std::vector<std::string> patients = {};  // whose data was returned or written (ids, once each)
+  std::string role = {};                   // the role that allowed the interaction
+  bool audited = false;  // its record committed with the write itself (FhirApi::auditIn)
 };
 
 namespace {
@@ -562,6 +567,8 @@ char auditAction(auth::Interaction i) {
     case auth::Interaction::HistoryInstance:
     case auth::Interaction::HistoryType:
     case auth::Interaction::Search:
+    case auth::Interaction::AuditSearch:
+    case auth::Interaction::AuditRead:
       return 'R';
     case auth::Interaction::Create:
     case auth::Interaction::Ingest:
@@ -583,17 +590,22 @@ std::string auditSubtype(auth::Interaction i) {
     case auth::Interaction::Ingest:
       return "create";
     case auth::Interaction::Outbox:
+    case auth::Interaction::AuditRead:
       return "read";
+    case auth::Interaction::AuditSearch:
+      return "search-type";
     default:
       return std::string(auth::toString(i));
   }
 }
 
 // The patients a transaction-response Bundle's entries wrote (response.location
-// "Type/id/_history/n"), each resource read back for its patient. Best effort on what the store
-// answers: the write is already committed.
+// "Type/id/_history/n"), each resource read back for its patient through `read` (in the write's
+// transaction, before it commits, so that the audit record commits with it).
+using ReadBack =
+    std::function<Result<std::optional<StoredResource>>(std::string_view, std::string_view)>;
 void notePatientsOfResponse(std::vector<std::string>& patients, const map::SearchParameters& search,
-                            Store& store, std::string_view bundle) {
+                            const ReadBack& read, std::string_view bundle) {
   rapidjson::Document doc;
   if (json::parseExternalJson(doc, bundle) || !doc.IsObject() || !doc.HasMember("entry") ||
       !doc["entry"].IsArray())
@@ -613,9 +625,63 @@ void notePatientsOfResponse(std::vector<std::string>& patients, const map::Searc
       notePatientsOf(patients, search, type, id, "");
       continue;
     }
-    if (auto r = store.read(type, id); r && *r)
-      notePatientsOf(patients, search, type, id, (*r)->json);
+    if (auto r = read(type, id); r && *r) notePatientsOf(patients, search, type, id, (*r)->json);
   }
+}
+
+// The patients an AuditEvent of the trail names (entity.what.reference "Patient/<id>"): whose
+// data an admin's read of the trail shows.
+void notePatientsOfAuditEvent(std::vector<std::string>& patients, std::string_view event) {
+  rapidjson::Document doc;
+  if (json::parseExternalJson(doc, event) || !doc.IsObject() || !doc.HasMember("entity") ||
+      !doc["entity"].IsArray())
+    return;
+  for (const auto& e : doc["entity"].GetArray()) {
+    if (!e.IsObject() || !e.HasMember("what") || !e["what"].IsObject() ||
+        !e["what"].HasMember("reference") || !e["what"]["reference"].IsString())
+      continue;
+    const std::string_view ref = e["what"]["reference"].GetString();
+    if (ref.rfind("Patient/", 0) != 0) continue;
+    const std::string_view id = ref.substr(8);
+    if (std::find(patients.begin(), patients.end(), id) == patients.end())
+      patients.emplace_back(id);
+  }
+}
+
+// The client's IP address without its port, as the server gives it ("127.0.0.1:5555",
+// "[::1]:5555"): FHIR's AuditEvent.agent.network.address.
+std::string addressOf(std::string_view remote) {
+  if (!remote.empty() && remote.front() == '[') {
+    const std::size_t close = remote.find(']');
+    return std::string(remote.substr(1, close == std::string_view::npos ? remote.npos : close - 1));
+  }
+  if (std::count(remote.begin(), remote.end(), ':') == 1)
+    remote = remote.substr(0, remote.find(':'));
+  return std::string(remote);
+}
+
+// The audit trail's record of one request: who (principal, role, ESS, credential, address),
+// what, when, and the outcome of its answer's status.
+AuditRecord auditRecordOf(const Clock& clock, const http::Request& request,
+                          const auth::Principal* principal, const std::string& role, char action,
+                          std::string subtype, std::string what, int status,
+                          std::vector<std::string> patients) {
+  const std::string agent = principal == nullptr
+                                ? "anonymous:" + request.remote
+                                : std::string(auth::toString(principal->kind)) + ":" +
+                                      principal->id + " role=" + (role.empty() ? "-" : role) +
+                                      " (" + principal->credential + ")";
+  const std::string outcome = status < 400 ? "0" : (status < 500 ? "4" : "8");
+  AuditRecord record{fhir::instantOf(clock.now()), agent,           std::string(1, action),
+                     std::move(subtype),           std::move(what), outcome};
+  if (principal != nullptr) {
+    record.principal = std::string(auth::toString(principal->kind)) + ":" + principal->id;
+    record.ess = principal->ess;
+  }
+  record.role = role;
+  record.patients = std::move(patients);
+  record.address = addressOf(request.remote);
+  return record;
 }
 
 http::Response authRequired(std::string_view why) {
@@ -681,9 +747,10 @@ http::Response FhirApi::handle(const http::Request& request) {
         }
       }
       Call call{request, target, *match, principal, interaction, options_.base_url, {}, 0};
+      call.role = role;
       response = dispatch(call);
       what = std::move(call.what);
-      action = call.action;
+      action = call.audited ? 0 : call.action;  // a write's record committed with it
       patients = std::move(call.patients);
       subtype = auditSubtype(interaction);
     } else {
@@ -699,29 +766,23 @@ http::Response FhirApi::handle(const http::Request& request) {
     }
   }
   if (action != 0) {
-    // The audit trail of patient data: who (principal, role, credential), what, when, outcome.
-    const std::string agent = principal == nullptr
-                                  ? "anonymous:" + request.remote
-                                  : std::string(auth::toString(principal->kind)) + ":" +
-                                        principal->id + " role=" + (role.empty() ? "-" : role) +
-                                        " (" + principal->credential + ")";
-    const std::string outcome = response.status < 400 ? "0" : (response.status < 500 ? "4" : "8");
-    AuditRecord record{
-        fhir::instantOf(clock_->now()), agent, std::string(1, action), subtype, what, outcome};
-    if (principal != nullptr)
-      record.principal = std::string(auth::toString(principal->kind)) + ":" + principal->id;
-    record.role = role;
-    record.patients = std::move(patients);
+    // The audit trail of patient data: who (principal, role, ESS, credential, address), what,
+    // when, outcome.
+    AuditRecord record = auditRecordOf(*clock_, request, principal, role, action, subtype, what,
+                                       response.status, std::move(patients));
     if (options_.audit_log != nullptr) {
       // Fail closed: what the trail does not hold is not sent (the record is committed first).
       if (!options_.audit_log->record(std::move(record)))
-        response = failure(Errc::DbUnavailable, "Journal d'audit indisponible ; réessayer.");
-    } else if (auto store = acquire()) {
-      Lease lease(*this, std::move(*store));
-      if (!lease.check(lease->audit(record))) {
-        // An unrecorded read of patient data is not served.
-        response = failure(Errc::DbUnavailable, "Journal d'audit indisponible ; réessayer.");
+        response = failure(Errc::DbUnavailable, kAuditDown);
+    } else {
+      // An unrecorded read of patient data is not served (nor is it when no connection is).
+      auto store = acquire();
+      bool written = false;
+      if (store) {
+        Lease lease(*this, std::move(*store));
+        written = static_cast<bool>(lease.check(lease->audit(record)));
       }
+      if (!written) response = failure(Errc::DbUnavailable, kAuditDown);
     }
   }
   const double seconds =
@@ -762,6 +823,9 @@ http::Response FhirApi::dispatch(Call& call) {
     case Handler::Delete:
     case Handler::Validate:
       return write(call);
+    case Handler::AuditSearch:
+    case Handler::AuditRead:
+      return auditTrail(call);
   }
   return failure(Errc::RestNotFound, "Chemin inconnu");
 }
@@ -887,22 +951,43 @@ http::Response FhirApi::post(Call& call) {
   const std::string_view type = call.request.header("Content-Type");
   if (call.interaction == auth::Interaction::Transaction) {
     call.what = "Bundle (transaction)";
-    http::Response r = transaction(*lease, call);
-    if (r.status < 300) notePatientsOfResponse(call.patients, *search_, *lease, r.body);
-    return r;
+    return transaction(*lease, call);
   }
   const bool mail =
       type.find("message/rfc822") != std::string_view::npos ||
       (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(call.request.body));
   pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
   if (options_.answer) intake.answerWith(options_.answer);
+  // The message's record commits with its resources and outcome (a duplicate writes neither:
+  // its read of the first outcome is recorded after, as any read).
+  bool witnessed = false;
+  intake.witnessWith([this, &call, &witnessed](StoreTransaction& tx, std::int64_t journal_id,
+                                               std::string_view response) -> Result<Unit> {
+    call.what = "message " + std::to_string(journal_id);
+    call.patients.clear();
+    notePatientsOfResponse(
+        call.patients, *search_,
+        [&tx](std::string_view t, std::string_view id) { return tx.read(t, id); }, response);
+    witnessed = static_cast<bool>(auditIn(tx, call));
+    // Unavailable (transient): the intake retries, then fails without an outcome, the message
+    // kept in the journal; never quarantined for the trail's sake.
+    if (!witnessed) return makeError(Errc::DbUnavailable, std::string(kAuditDown));
+    return Unit{};
+  });
   // The journal's source names the configured client: the transport that vouches for the message.
   const std::string source =
       "api:" + (call.principal != nullptr ? call.principal->id : call.request.remote);
   auto stored = lease.check(intake.ingest(call.request.body, source, mail));
   if (!stored) return failure(stored.error());
-  call.what = "message " + std::to_string(stored->journal_id);
-  notePatientsOfResponse(call.patients, *search_, *lease, stored->response_json);
+  call.audited = witnessed && !stored->duplicate;
+  if (!call.audited) {
+    call.what = "message " + std::to_string(stored->journal_id);
+    call.patients.clear();
+    notePatientsOfResponse(
+        call.patients, *search_,
+        [&lease](std::string_view t, std::string_view id) { return lease->read(t, id); },
+        stored->response_json);
+  }
   metrics_.ingest(stored->result.status, stored->duplicate);
   // A Parameters resource: the outcome, the status, and the transaction-response Bundle.
   std::string body;
@@ -1097,6 +1182,10 @@ http::Response FhirApi::binary(Call& call) {
   auto found = lease.check(lease->readBinary(id));
   if (!found) return failure(found.error());
   if (!*found) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
+  // Whose document it is: the patients of the DocumentReferences that attach it.
+  auto patients = lease.check(lease->patientsOfBinary(id));
+  if (!patients) return failure(patients.error());
+  call.patients = std::move(*patients);
   const BinaryContent& b = **found;
   // A content type from a mail header, kept as received: sent only if it is a plain token.
   std::string content_type = b.content_type;
@@ -1150,6 +1239,52 @@ http::Response FhirApi::binary(Call& call) {
   return r;
 }
 
+// GET /AuditEvent?… and /AuditEvent/{id}: the audit trail as FHIR AuditEvents (the view
+// audit_event_fhir), newest first, for the admin role; this read is audited like any other,
+// naming the patients of the events it returns.
+http::Response FhirApi::auditTrail(Call& call) {
+  const bool one = call.match.route->handler == Handler::AuditRead;
+  call.action = 'R';
+  AuditQuery query;
+  if (one) {
+    call.what = "AuditEvent/" + call.match.id;
+    query.id = call.match.id;
+    query.count = 1;
+  } else {
+    auto parsed = parseAuditSearch(call.target, limits(), call.base);
+    call.what = "AuditEvent?" + (parsed ? parsed->names : "");
+    if (!parsed) return failure(parsed.error());
+    query = std::move(parsed->query);
+  }
+  auto store = acquire();
+  if (!store) return failure(store.error());
+  Lease lease(*this, std::move(*store));
+  auto page = lease.check(lease->searchAudit(query));
+  if (!page) return failure(page.error());
+  for (const StoredResource& r : page->resources)
+    notePatientsOfAuditEvent(call.patients, r.json);
+  if (one) {
+    if (page->resources.empty())
+      return failure(Errc::RestNotFound, "Ressource inconnue : " + call.what);
+    return json(200, page->resources.front().json);
+  }
+  std::vector<BundleEntry> entries;
+  for (const StoredResource& r : page->resources)
+    entries.push_back({&r, "match"});
+  const std::string path = call.base + "/AuditEvent";
+  const std::string q = queryWithout(call.target, "_cursor");
+  const std::string self = path + (q.empty() ? "" : "?" + q);
+  const std::string next = page->next.empty() ? ""
+                                              : path + "?" + (q.empty() ? "" : q + "&") +
+                                                    "_cursor=" + urlEncode(page->next);
+  return json(200, bundleJson("searchset", call.base, entries, std::nullopt, self, next));
+}
+
+Result<Unit> FhirApi::auditIn(StoreTransaction& tx, const Call& call) const {
+  return tx.audit(auditRecordOf(*clock_, call.request, call.principal, call.role, call.action,
+                                auditSubtype(call.interaction), call.what, 200, call.patients));
+}
+
 bool FhirApi::isTransactionBundle(std::string_view body) {
   rapidjson::Document doc;
   return !json::parseExternalJson(doc, body) && doc.IsObject() && doc.HasMember("resourceType") &&
@@ -1158,7 +1293,7 @@ bool FhirApi::isTransactionBundle(std::string_view body) {
          doc["type"].IsString() && std::string_view(doc["type"].GetString()) == "transaction";
 }
 
-http::Response FhirApi::transaction(Store& store, const Call& call) {
+http::Response FhirApi::transaction(Store& store, Call& call) {
   auto tx = store.begin();
   if (!tx) return failure(tx.error());
   // A new salt per request: a client that posts the same Bundle twice creates twice (FHIR).
@@ -1183,7 +1318,15 @@ http::Response FhirApi::transaction(Store& store, const Call& call) {
     const TransactionRefusal& r = *reply->refused;
     return failure(r.error.code, r.error.detail, r.expression);
   }
+  // Whose data it wrote, read back in the transaction; its record commits with it.
+  StoreTransaction& t = **tx;
+  notePatientsOfResponse(
+      call.patients, *search_,
+      [&t](std::string_view type, std::string_view id) { return t.read(type, id); },
+      reply->response_json);
+  if (auto a = auditIn(t, call); !a) return failure(Errc::DbUnavailable, kAuditDown);
   if (auto c = (*tx)->commit(); !c) return failure(c.error());
+  call.audited = true;
   return json(200, std::move(reply->response_json));
 }
 
@@ -1216,7 +1359,10 @@ http::Response FhirApi::write(Call& call) {
     auto removed = lease.check((*tx)->remove(type, call.match.id, ifMatch(request)));
     if (!removed) return failure(removed.error());
     if (!*removed) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
+    if (auto a = lease.check(auditIn(**tx, call)); !a)
+      return failure(Errc::DbUnavailable, kAuditDown);
     if (auto c = lease.check((*tx)->commit()); !c) return failure(c.error());
+    call.audited = true;
     http::Response r = json(200, outcomeJson(Errc::RestGone, "Ressource supprimée : " + what));
     r.headers.push_back({"ETag", "W/\"" + std::to_string((*removed)->version) + "\""});
     return r;
@@ -1270,11 +1416,14 @@ http::Response FhirApi::write(Call& call) {
       (*tx)->update(NewResource{type, id, *prepared, now, search_->extract(type, *prepared)},
                     create ? std::nullopt : ifMatch(request)));
   if (!written) return failure(written.error());
+  what = type + "/" + id;
+  notePatientsOf(call.patients, *search_, type, id, *prepared);
+  if (auto a = lease.check(auditIn(**tx, call)); !a)
+    return failure(Errc::DbUnavailable, kAuditDown);
   if (auto c = lease.check((*tx)->commit()); !c) return failure(c.error());
+  call.audited = true;
   auto stored = lease.check(lease->read(type, id));
   if (!stored || !*stored) return failure(Errc::DbError, "relecture impossible");
-  what = type + "/" + id;
-  notePatientsOf(call.patients, *search_, type, id, (*stored)->json);
   return resourceResponse(written->version == 1 ? 201 : 200, (*stored)->json, *written, base);
 }
 

@@ -110,7 +110,11 @@ class FhirApi {
   http::Response history(Call& call);
   http::Response searchType(Call& call);
   http::Response write(Call& call);
-  http::Response transaction(Store& store, const Call& call);
+  http::Response transaction(Store& store, Call& call);
+  http::Response auditTrail(Call& call);
+  // Writes the audit record of a write in the write's own transaction (so that no write stands
+  // without its record); the caller commits.
+  Result<Unit> auditIn(StoreTransaction& tx, const Call& call) const;
   static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;

@@ -20,6 +20,9 @@ constexpr std::array kRoutes{
     Route{"POST", "/", Interaction::Ingest, Handler::Post},
     // Documents' bytes: read only, not searchable.
     Route{"GET", "/Binary/{id}", Interaction::Read, Handler::Binary, "Binary"},
+    // The audit trail (admin): searched and read, never written through the API.
+    Route{"GET", "/AuditEvent", Interaction::AuditSearch, Handler::AuditSearch, "AuditEvent"},
+    Route{"GET", "/AuditEvent/{id}", Interaction::AuditRead, Handler::AuditRead, "AuditEvent"},
     Route{"GET", "/{type}/{id}/_history/{vid}", Interaction::Vread, Handler::Vread},
     Route{"GET", "/{type}/{id}/_history", Interaction::HistoryInstance, Handler::History},
     Route{"GET", "/{type}/_history", Interaction::HistoryType, Handler::History},

@@ -31,6 +31,8 @@ enum class Handler {
   Update,
   Delete,
   Validate,
+  AuditSearch,
+  AuditRead,
 };
 
 struct Route {

@@ -1,5 +1,6 @@
 #include "rest/search_query.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace liaison::rest {
@@ -156,6 +157,61 @@ Result<ParsedSearch> parseSearch(std::string_view type, const Target& t,
       clause.any.push_back(std::move(sv));
     }
     out.request.all.push_back(std::move(clause));
+  }
+  for (const std::string& n : names)
+    out.names += (out.names.empty() ? "" : ",") + n;
+  return out;
+}
+
+Result<ParsedAuditSearch> parseAuditSearch(const Target& t, SearchLimits limits,
+                                           std::string_view base) {
+  ParsedAuditSearch out;
+  out.query.count = limits.default_count;
+  std::set<std::string> names;
+  for (const auto& [name, value] : t.query) {
+    names.insert(name);
+    if (name == "_count") {
+      auto n = parseCount(value, limits.max_count);
+      if (!n) return n.error();
+      out.query.count = std::max(*n, 1);  // no count-only page here
+      continue;
+    }
+    if (name == "_cursor") {
+      out.query.after = value;
+      continue;
+    }
+    std::vector<std::string> any;
+    if (name == "date" && splitValues(value).size() > 1)
+      return makeError(Errc::RestSearchInvalid, "date : une seule valeur par paramètre");
+    for (std::string v : splitValues(value)) {
+      if (name == "patient") {
+        if (!base.empty() && v.rfind(std::string(base) + "/", 0) == 0)
+          v = v.substr(base.size() + 1);
+        if (v.rfind("Patient/", 0) == 0) v = v.substr(8);
+        if (!isFhirId(v))
+          return makeError(Errc::RestSearchInvalid, "patient : Patient/<id> ou <id> attendu");
+      } else if (name == "date") {
+        auto d = dateValue(v);
+        if (!d) return makeError(Errc::RestSearchInvalid, "date : date invalide");
+        out.query.recorded.push_back(std::move(*d));
+        continue;  // several dates: each a condition (ge…&le… is a range)
+      } else if (name == "subtype") {
+        if (const std::size_t bar = v.find('|'); bar != std::string::npos) v = v.substr(bar + 1);
+      } else if (name == "action") {
+        if (v.size() != 1 || std::string_view("CRUDE").find(v[0]) == std::string_view::npos)
+          return makeError(Errc::RestSearchInvalid, "action : C, R, U, D ou E");
+      } else if (name != "agent" && name != "principal") {
+        return makeError(Errc::RestSearchUnknown,
+                         "Paramètre inconnu pour AuditEvent : " + name +
+                             " (patient, date, agent, subtype, action, _count)");
+      }
+      if (v.empty()) return makeError(Errc::RestSearchInvalid, name + " : valeur vide");
+      any.push_back(std::move(v));
+    }
+    if (name == "patient") out.query.patients.push_back(std::move(any));
+    if (name == "subtype") out.query.subtypes.push_back(std::move(any));
+    if (name == "action") out.query.actions.push_back(std::move(any));
+    if (name == "agent" || name == "principal") out.query.principals.push_back(std::move(any));
   }
   for (const std::string& n : names)
     out.names += (out.names.empty() ? "" : ",") + n;

@@ -32,4 +32,16 @@ Result<ParsedSearch> parseSearch(std::string_view type, const Target& target,
                                  const map::SearchParameters& params, SearchLimits limits,
                                  std::string_view base);
 
+// GET /AuditEvent's query → the store's AuditQuery: patient (Patient/<id>, <id> or this server's
+// absolute URL), date (with ge, gt, le, lt, eq, ne prefixes, on the record's instant), agent or
+// principal ("client:<name>", "token:<name>", "user:<name>"), subtype (a restful-interaction
+// code, with or without its system), action (C R U D E), _count and the paging cursor.
+// `names`: the parameter names, for the audit of this read. Errors as parseSearch's.
+struct ParsedAuditSearch {
+  AuditQuery query;
+  std::string names;
+};
+Result<ParsedAuditSearch> parseAuditSearch(const Target& target, SearchLimits limits,
+                                           std::string_view base);
+
 }  // namespace liaison::rest

@@ -65,6 +65,11 @@ class Rest : public ::testing::Test {
     access.tokens.push_back({"lecteur", rest::tokenHash("jeton-lecteur"), {"reader"}, {"*"}});
     access.tokens.push_back(
         {"plateforme", rest::tokenHash("jeton-plateforme"), {"intake-client"}, {"*"}});
+    // The audit tests' people: a secretary of the ESS, and an administrator who reads the trail.
+    access.tokens.push_back(
+        {"secretaire", rest::tokenHash("jeton-secretaire"), {"secretariat"}, {"cardio-plus"}});
+    access.tokens.push_back(
+        {"auditeur", rest::tokenHash("jeton-auditeur"), {"admin"}, {"cardio-plus"}});
     access_ = new rest::ClientAccess(std::move(access));
     rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
     options.authenticator = access_;
@@ -1078,6 +1083,215 @@ TEST_F(Rest, AuditThatCannotBeWrittenFailsTheRequest) {
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(down.body.find("\"resourceType\":\"Patient\""), std::string::npos) << down.body;
   EXPECT_NE(down.body.find("OperationOutcome"), std::string::npos) << down.body;
+}
+
+// "Who saw patient X", asked as an administrator: a secretary's read of the patient, search with
+// _include and read of one of its documents' Binary are each an AuditEvent naming the patient,
+// with its subtype, the principal, its role and ESS, and the client's address. Nobody else may
+// read the trail (403, itself recorded), and the admin's reads of it are recorded too.
+TEST_F(Rest, AdminFindsWhoSawAPatient) {
+  auto as = [](const std::string& who, const std::string& target) {
+    return call("GET", target, {}, {}, "", "Bearer jeton-" + who);
+  };
+  // A patient with a document whose bytes are a Binary.
+  Reply docs = get("/DocumentReference?_count=200");
+  ASSERT_EQ(docs.status, 200) << docs.text.substr(0, 300);
+  std::string patient, binary;
+  for (const auto& e : docs.body["entry"].GetArray()) {
+    const auto& d = e["resource"];
+    const auto* url = rapidjson::Pointer("/content/0/attachment/url").Get(d);
+    const auto* subject = rapidjson::Pointer("/subject/reference").Get(d);
+    if (url && url->IsString() && subject && subject->IsString() &&
+        std::string_view(url->GetString()).rfind("Binary/", 0) == 0 &&
+        std::string_view(subject->GetString()).rfind("Patient/", 0) == 0) {
+      binary = url->GetString();
+      patient = subject->GetString();
+      break;
+    }
+  }
+  ASSERT_FALSE(binary.empty()) << "no stored document with a Binary";
+  const std::string id = patient.substr(8);
+
+  ASSERT_EQ(as("secretaire", "/" + patient).status, 200);
+  Reply found = as("secretaire",
+                   "/DocumentReference?patient=" + patient + "&_include=DocumentReference:subject");
+  ASSERT_EQ(found.status, 200) << found.text.substr(0, 300);
+  ASSERT_EQ(ids(found, "include"), std::vector<std::string>{patient});
+  ASSERT_EQ(as("secretaire", "/" + binary).status, 200);
+
+  // The secretary may not read the trail, nor may a reader: 403, and the attempt is recorded.
+  const std::string trail = "/AuditEvent?patient=" + patient + "&agent=token:secretaire";
+  for (const char* who : {"secretaire", "lecteur"}) {
+    Reply refused = as(who, trail);
+    EXPECT_EQ(refused.status, 403) << who << ": " << refused.text.substr(0, 300);
+    EXPECT_EQ(refused.text.find("AuditEvent\",\"id"), std::string::npos);
+    EXPECT_EQ(as(who, "/AuditEvent/1").status, 403) << who;
+  }
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE principal = 'token:secretaire' AND "
+                  "subtype = 'search-type' AND what = 'AuditEvent' AND outcome = '4'"),
+            1);
+  // The coordinator of the suite's client neither.
+  EXPECT_EQ(get(trail).status, 403);
+
+  Reply events = as("auditeur", trail);
+  ASSERT_EQ(events.status, 200) << events.text.substr(0, 300);
+  EXPECT_STREQ(events.body["type"].GetString(), "searchset");
+  test::dumpBundle("rest-searchset-AuditEvent", events.text);  // FHIR R4 (tests/conformance)
+  // Newest first: the Binary read, the search, the read (the 403s above were not about patients).
+  std::vector<std::string> subtypes, whats;
+  for (const auto& e : events.body["entry"].GetArray()) {
+    const auto& ev = e["resource"];
+    EXPECT_STREQ(ev["resourceType"].GetString(), "AuditEvent");
+    EXPECT_EQ(std::string(e["fullUrl"].GetString()),
+              "https://gw.test/fhir/AuditEvent/" + std::string(ev["id"].GetString()));
+    subtypes.push_back(ev["subtype"][0]["code"].GetString());
+    whats.push_back(ev["entity"][0]["what"]["display"].GetString());
+    const auto& agent = ev["agent"];
+    ASSERT_EQ(agent.Size(), 2u) << "requestor and its ESS";
+    EXPECT_STREQ(agent[0]["who"]["identifier"]["value"].GetString(), "token:secretaire");
+    EXPECT_STREQ(agent[0]["role"][0]["text"].GetString(), "secretariat");
+    EXPECT_TRUE(agent[0]["requestor"].GetBool());
+    EXPECT_STREQ(agent[0]["network"]["address"].GetString(), "127.0.0.1");
+    EXPECT_STREQ(agent[0]["network"]["type"].GetString(), "2");
+    EXPECT_STREQ(agent[1]["who"]["identifier"]["system"].GetString(), "urn:liaison:ess");
+    EXPECT_STREQ(agent[1]["who"]["identifier"]["value"].GetString(), "cardio-plus");
+    EXPECT_FALSE(agent[1]["requestor"].GetBool());
+    bool names_patient = false;
+    for (const auto& entity : ev["entity"].GetArray())
+      names_patient |= entity["what"].HasMember("reference") &&
+                       std::string_view(entity["what"]["reference"].GetString()) == patient;
+    EXPECT_TRUE(names_patient) << whats.back();
+    EXPECT_STREQ(ev["outcome"].GetString(), "0");
+  }
+  EXPECT_EQ(subtypes, (std::vector<std::string>{"read", "search-type", "read"}));
+  ASSERT_EQ(whats.size(), 3u);
+  EXPECT_EQ(whats[0], binary);
+  EXPECT_EQ(whats[1], "DocumentReference?_include,patient");
+  EXPECT_EQ(whats[2], patient);
+  // One of them by id, and the filters: subtype, date, patient in its bare form.
+  const std::string first = events.body["entry"][0]["resource"]["id"].GetString();
+  Reply one = as("auditeur", "/AuditEvent/" + first);
+  ASSERT_EQ(one.status, 200) << one.text.substr(0, 300);
+  EXPECT_EQ(std::string(one.body["entity"][0]["what"]["display"].GetString()), binary);
+  EXPECT_EQ(as("auditeur", "/AuditEvent/999999999").status, 404);
+  Reply searches =
+      as("auditeur", "/AuditEvent?patient=" + id + "&agent=token:secretaire&subtype=search-type");
+  ASSERT_EQ(searches.status, 200);
+  EXPECT_EQ(searches.body["entry"].Size(), 1u);
+  EXPECT_EQ(
+      as("auditeur", "/AuditEvent?patient=" + id + "&agent=token:secretaire&date=lt2000-01-01")
+          .body.HasMember("entry"),
+      false);
+  EXPECT_EQ(
+      as("auditeur", "/AuditEvent?patient=" + id + "&agent=token:secretaire&date=ge2000-01-01")
+          .body["entry"]
+          .Size(),
+      3u);
+  EXPECT_EQ(as("auditeur", "/AuditEvent?nom=x").status, 400);
+  EXPECT_EQ(call("POST", "/AuditEvent", "{}", "application/fhir+json", "", "Bearer jeton-auditeur")
+                .status,
+            405);
+
+  // The admin's reads of the trail are recorded, naming the patients they showed.
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE principal = 'token:auditeur' AND "
+                  "role = 'admin' AND subtype = 'search-type' AND what LIKE 'AuditEvent?%' AND "
+                  "patients = ARRAY['" +
+                  id + "'] AND ess = ARRAY['cardio-plus'] AND address = '127.0.0.1'"),
+            3);
+  EXPECT_GE(count("SELECT count(*) FROM audit_event WHERE principal = 'token:auditeur' AND "
+                  "subtype = 'read' AND what = 'AuditEvent/" +
+                  first + "'"),
+            1);
+}
+
+// Paging through the trail: _count per page, the next link's cursor, every record once.
+TEST_F(Rest, AuditTrailPages) {
+  const std::string a = patientA();
+  ASSERT_FALSE(a.empty());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(call("GET", "/" + a, {}, {}, "", "Bearer jeton-secretaire").status, 200);
+  auto admin = [](const std::string& target) {
+    return call("GET", target, {}, {}, "", "Bearer jeton-auditeur");
+  };
+  const std::string query = "/AuditEvent?patient=" + a + "&agent=token:secretaire&subtype=read";
+  Reply all = admin(query + "&_count=1000");
+  ASSERT_EQ(all.status, 200);
+  std::vector<std::string> expected;
+  for (const auto& e : all.body["entry"].GetArray())
+    expected.push_back(e["resource"]["id"].GetString());
+  ASSERT_GE(expected.size(), 5u);
+  std::vector<std::string> seen;
+  std::string target = query + "&_count=2";
+  int pages = 0;
+  while (!target.empty() && pages < 100) {
+    Reply page = admin(target);
+    ASSERT_EQ(page.status, 200) << target << ": " << page.text.substr(0, 300);
+    ++pages;
+    if (page.body.HasMember("entry")) {
+      EXPECT_LE(page.body["entry"].Size(), 2u);
+      for (const auto& e : page.body["entry"].GetArray())
+        seen.push_back(e["resource"]["id"].GetString());
+    }
+    target.clear();
+    for (const auto& l : page.body["link"].GetArray())
+      if (std::string_view(l["relation"].GetString()) == "next") {
+        const std::string url = l["url"].GetString();
+        target = url.substr(std::string_view("https://gw.test/fhir").size());
+      }
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pages, static_cast<int>((expected.size() + 1) / 2));
+  EXPECT_EQ(admin("/AuditEvent?_cursor=x").status, 400);
+}
+
+// A write is recorded in its own transaction: when its audit record cannot be written (here a
+// CHECK that refuses every record but reads), the request answers 503 and nothing it would have
+// written stands — create, update, delete, a transaction Bundle, a message posted to /.
+TEST_F(Rest, WriteWithoutItsAuditRecordIsNotWritten) {
+  const std::string nir = test::withKey("1800575056456");
+  Reply kept = call("POST", "/Patient", patientJson(nir, "FICTIF-AUDIT"), "application/fhir+json");
+  ASSERT_EQ(kept.status, 201) << kept.text.substr(0, 300);
+  const std::string kept_id = kept.body["id"].GetString();
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE action = 'C' AND subtype = 'create' AND "
+                  "what = 'Patient/" +
+                  kept_id + "' AND patients = ARRAY['" + kept_id + "'] AND outcome = '0'"),
+            1);
+  const std::int64_t resources = count("SELECT count(*) FROM resource");
+  const std::int64_t journal = count("SELECT count(*) FROM ingest_outcome");
+  auto db = pg::PgConnection::open(dsn_);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->script(
+      "ALTER TABLE audit_event ADD CONSTRAINT t_reads_only CHECK (action = 'R') NOT VALID"));
+  const std::string other = test::withKey("1800575056789");
+  EXPECT_EQ(call("POST", "/Patient", patientJson(other, "FICTIF-NONECRIT"), "application/fhir+json")
+                .status,
+            503);
+  EXPECT_EQ(call("PUT", "/Patient/" + kept_id, patientJson(nir, "FICTIF-MODIFIE", kept_id),
+                 "application/fhir+json")
+                .status,
+            503);
+  EXPECT_EQ(call("DELETE", "/Patient/" + kept_id).status, 503);
+  const std::string bundle =
+      "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"resource\":" +
+      patientJson(other, "FICTIF-NONECRIT") +
+      ",\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
+  EXPECT_EQ(post(bundle, "application/fhir+json").status, 503);
+  std::string fiche = test::readRepoFile("samples/fiches/fiche-complete.txt");
+  fiche += "\n";  // another message than the suite's
+  EXPECT_EQ(post(fiche, "text/plain").status, 503);
+  ASSERT_TRUE((*db)->script("ALTER TABLE audit_event DROP CONSTRAINT t_reads_only"));
+
+  EXPECT_EQ(count("SELECT count(*) FROM resource"), resources);
+  EXPECT_EQ(count("SELECT count(*) FROM ingest_outcome"), journal);
+  Reply still = get("/Patient/" + kept_id);
+  ASSERT_EQ(still.status, 200);
+  EXPECT_STREQ(still.body["meta"]["versionId"].GetString(), "1");
+  EXPECT_EQ(still.text.find("FICTIF-MODIFIE"), std::string::npos);
+  // Once the trail takes records again, the same write stands with its record.
+  EXPECT_EQ(call("DELETE", "/Patient/" + kept_id).status, 200);
+  EXPECT_EQ(count("SELECT count(*) FROM audit_event WHERE action = 'D' AND what = 'Patient/" +
+                  kept_id + "' AND outcome = '0' AND patients = ARRAY['" + kept_id + "']"),
+            1);
 }
 
 }  // namespace

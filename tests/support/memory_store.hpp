@@ -151,6 +151,8 @@ class MemoryTransaction final : public StoreTransaction {
     return Unit{};
   }
 
+  Result<Unit> audit(const AuditRecord&) override { return Unit{}; }
+
   Result<Unit> commit() override {
     *committed_ = std::move(state_);
     return Unit{};
@@ -226,6 +228,10 @@ class MemoryStore final : public Store {
   }
 
   Result<Unit> audit(const AuditRecord&) override { return Unit{}; }
+  Result<SearchPage> searchAudit(const AuditQuery&) override { return SearchPage{}; }
+  Result<std::vector<std::string>> patientsOfBinary(std::string_view) override {
+    return std::vector<std::string>{};
+  }
 
   Result<std::optional<BinaryContent>> readBinary(std::string_view id) override {
     auto it = state_->binaries.find(std::string(id));

@@ -26,18 +26,25 @@ PgAuditLog::PgAuditLog(std::string conninfo, std::unique_ptr<PgConnection> db, s
 }
 
 PgAuditLog::~PgAuditLog() {
+  stop();
+}
+
+void PgAuditLog::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  writer_.join();
+  progress_.notify_all();
+  if (writer_.joinable()) writer_.join();  // the writer returns once the queue is empty
 }
 
 bool PgAuditLog::record(AuditRecord record) {
   Ticket ticket;
   std::unique_lock lock(mutex_);
   progress_.wait(lock, [this] { return queue_.size() < capacity_ || stopping_; });
+  // Stopping: no writer may be left to take it; what is unrecorded is not served.
+  if (stopping_) return false;
   queue_.push_back(std::move(record));
   tickets_.push_back(&ticket);
   if (queue_.size() == 1) wake_.notify_one();
@@ -74,12 +81,16 @@ void appendRow(std::string& rows, const AuditRecord& a) {
     rows += '\t';
   }
   appendCopyField(rows, textArrayLiteral(a.patients));
+  rows += '\t';
+  appendCopyField(rows, textArrayLiteral(a.ess));
+  rows += '\t';
+  appendCopyField(rows, a.address);
   rows += '\n';
 }
 
 constexpr std::string_view kCopy =
     "COPY audit_event (recorded, agent, action, subtype, what, outcome, principal, role, "
-    "patients) FROM STDIN";
+    "patients, ess, address) FROM STDIN";
 
 // What stands in for a record PostgreSQL refused (bytes that are not UTF-8, a NUL, a constraint
 // added by the operator…): when, how and the outcome stay; who in printable ASCII; what is
@@ -92,9 +103,12 @@ AuditRecord refusedStandIn(const AuditRecord& a) {
     for (char& c : *who)
       if (c < 0x20 || c > 0x7E) c = '?';
   out.what = kRefusedWhat;
-  for (std::string& p : out.patients)  // who was seen stays, in printable ASCII
-    for (char& c : p)
-      if (c < 0x20 || c > 0x7E) c = '?';
+  for (std::vector<std::string>* list : {&out.patients, &out.ess})
+    for (std::string& p : *list)  // who was seen, and where from, stay in printable ASCII
+      for (char& c : p)
+        if (c < 0x20 || c > 0x7E) c = '?';
+  for (char& c : out.address)
+    if (c < 0x20 || c > 0x7E) c = '?';
   return out;
 }
 

@@ -4,7 +4,8 @@
 // failed): the records of the requests that arrive while a COPY runs make the next batch (group
 // commit), so that the trail is durable before any data is sent, without a transaction per read.
 // On a database error the batch fails (its requests answer 503) and the writer reconnects for
-// the next one. Destruction writes what is queued, then stops.
+// the next one. Stopping (stop(), or destruction) writes what is queued, waiting as long as the
+// database takes, then refuses new records (false: their requests answer 503).
 
 #include <condition_variable>
 #include <deque>
@@ -27,9 +28,13 @@ class PgAuditLog : public AuditLog {
  public:
   static Result<std::unique_ptr<PgAuditLog>> open(const std::string& conninfo,
                                                   std::size_t capacity = 10000);
-  ~PgAuditLog() override;  // writes what is queued, then stops
+  ~PgAuditLog() override;  // stop()
 
   bool record(AuditRecord record) override;
+  // Writes every record queued (each caller then returns), then stops the writer; records asked
+  // for after that are refused. Returns once the queue is written or its write failed. Callers
+  // still inside record() must return before the log is destroyed (the server stops first).
+  void stop();
   // Blocks until everything recorded so far is in the database (tests, shutdown).
   void flush();
 

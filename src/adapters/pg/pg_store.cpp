@@ -126,6 +126,19 @@ void writeIndex(json::JsonOut& w, const std::vector<IndexEntry>& index) {
   w.EndArray();
 }
 
+// One audit record, by INSERT (the batched writer, PgAuditLog, uses COPY of the same columns).
+Result<Unit> insertAudit(PgConnection& db, const AuditRecord& a) {
+  auto r = db.execPrepared(
+      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome, principal, role, "
+      "patients, ess, address) VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8, $9::text[], "
+      "$10::text[], $11)",
+      {Param{a.recorded}, Param{a.agent}, Param{a.action}, Param{a.subtype}, Param{a.what},
+       Param{a.outcome}, Param{a.principal}, Param{a.role}, Param{textArrayLiteral(a.patients)},
+       Param{textArrayLiteral(a.ess)}, Param{a.address}});
+  if (!r) return r.error();
+  return Unit{};
+}
+
 class PgTransaction : public StoreTransaction {
  public:
   explicit PgTransaction(PgConnection& db) : db_(db) {}
@@ -483,6 +496,8 @@ class PgTransaction : public StoreTransaction {
     if (!r) return r.error();
     return Unit{};
   }
+
+  Result<Unit> audit(const AuditRecord& record) override { return insertAudit(db_, record); }
 
   Result<Unit> commit() override {
     open_ = false;
@@ -1032,13 +1047,80 @@ Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view id) {
 }
 
 Result<Unit> PgStore::audit(const AuditRecord& a) {
-  auto r = db_->execPrepared(
-      "INSERT INTO audit_event (recorded, agent, action, subtype, what, outcome, principal, role, "
-      "patients) VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8, $9::text[])",
-      {Param{a.recorded}, Param{a.agent}, Param{a.action}, Param{a.subtype}, Param{a.what},
-       Param{a.outcome}, Param{a.principal}, Param{a.role}, Param{textArrayLiteral(a.patients)}});
+  return insertAudit(*db_, a);
+}
+
+Result<SearchPage> PgStore::searchAudit(const AuditQuery& q) {
+  std::vector<std::string> values;  // parameters, owned here
+  auto param = [&values](std::string v) {
+    values.push_back(std::move(v));
+    return "$" + std::to_string(values.size());
+  };
+  std::string where = "true";
+  // Array columns: `&&` (any of) on the GIN index of patients (V014); text columns: = ANY.
+  for (const auto& any : q.patients)
+    where += " AND patients && " + param(textArrayLiteral(any)) + "::text[]";
+  for (const auto& any : q.principals)
+    where += " AND principal = ANY(" + param(textArrayLiteral(any)) + "::text[])";
+  for (const auto& any : q.subtypes)
+    where += " AND subtype = ANY(" + param(textArrayLiteral(any)) + "::text[])";
+  for (const auto& any : q.actions)
+    where += " AND action = ANY(" + param(textArrayLiteral(any)) + "::text[])";
+  for (const SearchValue& v : q.recorded)
+    where += " AND " + dateCondition(v.op, "recorded", "recorded", v, param);
+  if (!q.id.empty()) {
+    if (q.id.find_first_not_of("0123456789") != std::string::npos || q.id.size() > 18)
+      return SearchPage{};
+    where += " AND id = " + param(q.id) + "::bigint";
+  }
+  // Keyset paging on the id, newest first: the cursor is the last id of the previous page.
+  if (!q.after.empty()) {
+    if (q.after.find_first_not_of("0123456789") != std::string::npos || q.after.size() > 18)
+      return makeError(Errc::RestSearchInvalid, "Curseur de page invalide");
+    where += " AND id < " + param(q.after) + "::bigint";
+  }
+  const int count = std::max(q.count, 0);
+  // The page's ids from the table and its indexes, then their AuditEvents from the view.
+  auto r = db_->execPrepared("SELECT id::text, " + instantOf("recorded") +
+                                 ", content::text FROM audit_event_fhir WHERE id IN (SELECT id "
+                                 "FROM audit_event WHERE " +
+                                 where + " ORDER BY id DESC LIMIT " + std::to_string(count + 1) +
+                                 ") ORDER BY id DESC",
+                             std::vector<Param>(values.begin(), values.end()));
   if (!r) return r.error();
-  return Unit{};
+  SearchPage page;
+  for (int i = 0; i < r->rows() && i < count; ++i)
+    page.resources.push_back(StoredResource{"AuditEvent", std::string(r->text(i, 0)), 1,
+                                            std::string(r->text(i, 1)), false,
+                                            std::string(r->text(i, 2))});
+  if (r->rows() > count && count > 0) page.next = page.resources.back().id;
+  return page;
+}
+
+Result<std::vector<std::string>> PgStore::patientsOfBinary(std::string_view id) {
+  // The attachment's url as the intake writes it (pipeline/message_intake.cpp): "Binary/<id>";
+  // the containment query uses the index of V017.
+  std::string probe;
+  json::JsonOut w(probe);
+  w.StartArray();
+  w.StartObject();
+  w.Key("attachment");
+  w.StartObject();
+  w.Key("url");
+  w.String("Binary/" + std::string(id));
+  w.EndObject();
+  w.EndObject();
+  w.EndArray();
+  auto r = db_->execPrepared(
+      "SELECT DISTINCT substr(content -> 'subject' ->> 'reference', 9) FROM resource "
+      "WHERE type = 'DocumentReference' AND NOT deleted AND content -> 'content' @> $1::jsonb "
+      "AND content -> 'subject' ->> 'reference' LIKE 'Patient/%' ORDER BY 1",
+      {Param{probe}});
+  if (!r) return r.error();
+  std::vector<std::string> out;
+  for (int i = 0; i < r->rows(); ++i)
+    out.emplace_back(r->text(i, 0));
+  return out;
 }
 
 Result<std::int64_t> PgStore::reindex(const Extractor& extract, int batch) {

@@ -29,6 +29,8 @@ class PgStore : public Store, public Outbox {
                              std::string_view after) override;
   Result<SearchPage> search(const SearchRequest& request) override;
   Result<Unit> audit(const AuditRecord& record) override;
+  Result<SearchPage> searchAudit(const AuditQuery& query) override;
+  Result<std::vector<std::string>> patientsOfBinary(std::string_view id) override;
   Result<std::optional<BinaryContent>> readBinary(std::string_view id) override;
   Result<std::vector<UnfinishedMessage>> unfinished(int limit, int min_age_seconds) override;
   Result<int> recordAttempt(std::int64_t journal_id) override;

@@ -50,6 +50,10 @@ std::string_view toString(Interaction interaction) {
       return "delete";
     case Interaction::Validate:
       return "validate";
+    case Interaction::AuditSearch:
+      return "audit-search";
+    case Interaction::AuditRead:
+      return "audit-read";
   }
   return "read";
 }
@@ -83,12 +87,15 @@ Permission requiredPermission(Interaction interaction) {
       return Permission::Delete;
     case Interaction::Validate:
       return Permission::Validate;
+    case Interaction::AuditSearch:
+    case Interaction::AuditRead:
+      return Permission::Audit;
   }
   return Permission::Read;  // unreachable: every enumerator is listed
 }
 
 namespace {
-constexpr std::array<std::pair<Permission, std::string_view>, 11> kPermissionNames{{
+constexpr std::array<std::pair<Permission, std::string_view>, 12> kPermissionNames{{
     {Permission::Capabilities, "capabilities"},
     {Permission::Metrics, "metrics"},
     {Permission::Outbox, "outbox"},
@@ -100,12 +107,13 @@ constexpr std::array<std::pair<Permission, std::string_view>, 11> kPermissionNam
     {Permission::Update, "update"},
     {Permission::Delete, "delete"},
     {Permission::Validate, "validate"},
+    {Permission::Audit, "audit"},
 }};
 
 // Permissions that act on no resource type of their own: a grant's types do not restrict them.
 bool typeless(Permission p) {
   return p == Permission::Capabilities || p == Permission::Metrics || p == Permission::Outbox ||
-         p == Permission::Ingest || p == Permission::Transaction;
+         p == Permission::Ingest || p == Permission::Transaction || p == Permission::Audit;
 }
 }  // namespace
 

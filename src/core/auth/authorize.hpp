@@ -43,6 +43,8 @@ enum class Interaction {
   Update,           // PUT /{type}/{id}
   Delete,           // DELETE /{type}/{id}
   Validate,         // POST /{type}/$validate
+  AuditSearch,      // GET /AuditEvent?…: the audit trail
+  AuditRead,        // GET /AuditEvent/{id}
 };
 
 // The FHIR restful-interaction code (or ours: "ingest", "metrics" …), for audit and messages.
@@ -62,6 +64,7 @@ enum class Permission {
   Update,
   Delete,
   Validate,
+  Audit,  // the audit trail: who did what with which patient's data
 };
 
 Permission requiredPermission(Interaction interaction);
@@ -69,7 +72,7 @@ std::string_view toString(Permission permission);  // its name in the policy fil
 std::optional<Permission> permissionNamed(std::string_view name);
 
 // A role's grant: permissions on resource types (empty: any type; types do not apply to the
-// permissions that name no resource — capabilities, metrics, outbox, ingest, transaction).
+// permissions that name no resource — capabilities, metrics, outbox, ingest, transaction, audit).
 struct Grant {
   std::set<Permission> permissions;
   std::set<std::string> types;

@@ -192,6 +192,8 @@ struct UnfinishedMessage {
   std::string bytes;
 };
 
+struct AuditRecord;
+
 // One database transaction. Destroying it without commit() rolls back.
 class StoreTransaction {
  public:
@@ -256,6 +258,10 @@ class StoreTransaction {
   // committed). A message_id already queued is not queued again.
   virtual Result<Unit> enqueue(const OutboundMail& mail) = 0;
 
+  // Writes an audit record in this transaction: a write and its record commit together or not
+  // at all (the trail never misses a write that stands).
+  virtual Result<Unit> audit(const AuditRecord& record) = 0;
+
   virtual Result<Unit> commit() = 0;
 };
 
@@ -275,6 +281,22 @@ struct AuditRecord {
   // The ids of the patients whose data was returned or written (the Patient itself, or the
   // subject/patient a resource points to): "who saw patient X" is a query on them.
   std::vector<std::string> patients = {};
+  // The ESS the principal belongs to ("*": every ESS), and the client's network address (IP).
+  std::vector<std::string> ess = {};
+  std::string address = {};
+};
+
+// A search of the audit trail (GET /AuditEvent): every clause must match (AND), a clause matches
+// when any of its values does (OR). Newest first, by record id.
+struct AuditQuery {
+  std::vector<std::vector<std::string>> patients;    // patient ids
+  std::vector<SearchValue> recorded;                 // date: op, low, high (as SearchValue)
+  std::vector<std::vector<std::string>> principals;  // "client:<name>", "token:<name>"
+  std::vector<std::vector<std::string>> subtypes;    // read, search-type, create…
+  std::vector<std::vector<std::string>> actions;     // C R U D E
+  std::string id;                                    // one record by id ("" = any)
+  int count = 20;
+  std::string after;  // cursor from a previous page ("" = first page)
 };
 
 // Where the audit trail goes when it must not cost a transaction per request: the records of
@@ -316,6 +338,12 @@ class Store {
                                      std::string_view after) = 0;
   virtual Result<SearchPage> search(const SearchRequest& request) = 0;
   virtual Result<Unit> audit(const AuditRecord& record) = 0;
+  // The audit trail as FHIR AuditEvents (StoredResource of type AuditEvent, version 1), newest
+  // first; `next` as in SearchPage.
+  virtual Result<SearchPage> searchAudit(const AuditQuery& query) = 0;
+  // The patients ("<id>") of the current DocumentReferences whose attachment is Binary/<id>:
+  // whose data a Binary read returns.
+  virtual Result<std::vector<std::string>> patientsOfBinary(std::string_view id) = 0;
   // A document's bytes by id (BinaryContent::id); nullopt when unknown.
   virtual Result<std::optional<BinaryContent>> readBinary(std::string_view id) = 0;
 

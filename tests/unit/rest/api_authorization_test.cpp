@@ -53,6 +53,8 @@ const std::vector<Sample> kSamples = {
     {"GET", "/Patient?gender=female", "", "", auth::Interaction::Search},
     {"POST", "/Patient", "{}", "application/fhir+json", auth::Interaction::Create},
     {"POST", "/Observation", "{}", "application/fhir+json", auth::Interaction::Create},
+    {"GET", "/AuditEvent?patient=Patient/p1", "", "", auth::Interaction::AuditSearch},
+    {"GET", "/AuditEvent/1", "", "", auth::Interaction::AuditRead},
 };
 
 class ApiAuthorization : public ::testing::Test {

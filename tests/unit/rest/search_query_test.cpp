@@ -74,5 +74,42 @@ TEST(SearchQuery, MistakesAreClientErrors) {
     EXPECT_EQ(errorOf("Patient", bad), Errc::RestSearchInvalid) << bad;
 }
 
+// GET /AuditEvent: patient in its three spellings, a date range, agent, subtype with or without
+// its system, paging.
+TEST(SearchQuery, AuditTrail) {
+  auto q = parseAuditSearch(
+      parseTarget("/AuditEvent?patient=Patient/p1,p2&patient=https://gw.test/fhir/Patient/p3"
+                  "&date=ge2026-12-07&date=lt2026-12-08T10:00:00Z&agent=token:lecteur"
+                  "&subtype=http://hl7.org/fhir/restful-interaction%7Cread,vread&action=R"
+                  "&_count=5&_cursor=42"),
+      SearchLimits{20, 1000}, "https://gw.test/fhir");
+  ASSERT_TRUE(q) << q.error().detail;
+  ASSERT_EQ(q->query.patients.size(), 2u);
+  EXPECT_EQ(q->query.patients[0], (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ(q->query.patients[1], (std::vector<std::string>{"p3"}));
+  ASSERT_EQ(q->query.recorded.size(), 2u);
+  EXPECT_EQ(q->query.recorded[0].op, "ge");
+  EXPECT_EQ(q->query.recorded[0].first.substr(0, 10), "2026-12-07");
+  EXPECT_EQ(q->query.recorded[1].op, "lt");
+  EXPECT_EQ(q->query.principals.at(0), (std::vector<std::string>{"token:lecteur"}));
+  EXPECT_EQ(q->query.subtypes.at(0), (std::vector<std::string>{"read", "vread"}));
+  EXPECT_EQ(q->query.actions.at(0), (std::vector<std::string>{"R"}));
+  EXPECT_EQ(q->query.count, 5);
+  EXPECT_EQ(q->query.after, "42");
+  EXPECT_EQ(q->names, "_count,_cursor,action,agent,date,patient,subtype");
+
+  auto code = [](const char* target) {
+    auto r = parseAuditSearch(parseTarget(target), SearchLimits{20, 1000}, "");
+    return r ? Errc::RestNotFound : r.error().code;
+  };
+  EXPECT_EQ(code("/AuditEvent?patient=Patient/a%20b"), Errc::RestSearchInvalid);
+  EXPECT_EQ(code("/AuditEvent?date=hier"), Errc::RestSearchInvalid);
+  EXPECT_EQ(code("/AuditEvent?date=ge2026-01-01,le2026-02-01"), Errc::RestSearchInvalid);
+  EXPECT_EQ(code("/AuditEvent?action=X"), Errc::RestSearchInvalid);
+  EXPECT_EQ(code("/AuditEvent?name=x"), Errc::RestSearchUnknown);
+  EXPECT_EQ(code("/AuditEvent?_count=abc"), Errc::RestSearchInvalid);
+  EXPECT_EQ(code("/AuditEvent"), Errc::RestNotFound);  // no error
+}
+
 }  // namespace
 }  // namespace liaison::rest
