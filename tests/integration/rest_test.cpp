@@ -1208,6 +1208,10 @@ TEST_F(Rest, AdminFindsWhoSawAPatient) {
 TEST_F(Rest, AuditTrailPages) {
   const std::string a = patientA();
   ASSERT_FALSE(a.empty());
+  // Record ids that cross a power of ten (998 … 1002): newest first is by number, not by text.
+  ASSERT_GE(count("SELECT setval('audit_event_id_seq', greatest(997, (SELECT max(id) FROM "
+                  "audit_event)))"),
+            997);
   for (int i = 0; i < 5; ++i)
     ASSERT_EQ(call("GET", "/" + a, {}, {}, "", "Bearer jeton-secretaire").status, 200);
   auto admin = [](const std::string& target) {
@@ -1220,6 +1224,8 @@ TEST_F(Rest, AuditTrailPages) {
   for (const auto& e : all.body["entry"].GetArray())
     expected.push_back(e["resource"]["id"].GetString());
   ASSERT_GE(expected.size(), 5u);
+  for (std::size_t i = 1; i < expected.size(); ++i)
+    EXPECT_GT(std::stoll(expected[i - 1]), std::stoll(expected[i])) << "newest first";
   std::vector<std::string> seen;
   std::string target = query + "&_count=2";
   int pages = 0;

@@ -1085,7 +1085,7 @@ Result<SearchPage> PgStore::searchAudit(const AuditQuery& q) {
                                  ", content::text FROM audit_event_fhir WHERE id IN (SELECT id "
                                  "FROM audit_event WHERE " +
                                  where + " ORDER BY id DESC LIMIT " + std::to_string(count + 1) +
-                                 ") ORDER BY id DESC",
+                                 ") ORDER BY audit_event_fhir.id DESC",  // the number, not id::text
                              std::vector<Param>(values.begin(), values.end()));
   if (!r) return r.error();
   SearchPage page;
