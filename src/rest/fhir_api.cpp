@@ -430,6 +430,33 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
   w.EndObject();
   w.EndArray();
   w.EndObject();
+  // The audit trail (permission audit: admin): read and searched, never written through the API.
+  w.StartObject();
+  w.Key("type");
+  w.String("AuditEvent");
+  w.Key("interaction");
+  w.StartArray();
+  for (const char* code : {"read", "search-type"}) {
+    w.StartObject();
+    w.Key("code");
+    w.String(code);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("searchParam");
+  w.StartArray();
+  for (const auto& [name, kind] :
+       {std::pair{"patient", "reference"}, std::pair{"date", "date"}, std::pair{"agent", "token"},
+        std::pair{"subtype", "token"}, std::pair{"action", "token"}}) {
+    w.StartObject();
+    w.Key("name");
+    w.String(name);
+    w.Key("type");
+    w.String(kind);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
   w.EndArray();
   w.Key("interaction");
   w.StartArray();

@@ -175,6 +175,14 @@ TEST_F(Rest, CapabilityStatementListsWhatIsServed) {
   }
   for (const char* p : {"identifier", "name", "family", "given", "birthdate", "gender"})
     EXPECT_EQ(patient_params.count(p), 1u) << p;
+  // The audit trail: read and search-type, by patient among others.
+  bool audit = false;
+  for (const auto& res : r.body["rest"][0]["resource"].GetArray()) {
+    if (std::string_view(res["type"].GetString()) != "AuditEvent") continue;
+    audit = res["interaction"].Size() == 2 &&
+            std::string_view(res["searchParam"][0]["name"].GetString()) == "patient";
+  }
+  EXPECT_TRUE(audit) << r.text.substr(0, 200);
 }
 
 TEST_F(Rest, ReadVreadAndHistory) {
