@@ -41,6 +41,7 @@
 #include "pipeline/message_intake.hpp"
 #include "pipeline/stored_intake.hpp"
 #include "rest/fhir_api.hpp"
+#include "rest/sessions.hpp"
 
 namespace liaison::app {
 namespace {
@@ -640,6 +641,7 @@ struct ServeConfig {
   fs::path mss;
   std::optional<MailConfig> mail;              // the MSSanté transport, when configured
   std::optional<rest::AccessSettings> access;  // who may use the REST API
+  auth::SessionSettings sessions;              // people's browser sessions, login limits
   bool insecure_for_tests = false;
   // Authentication off (bench/run-api-bench's comparison): everyone is one principal with these.
   std::vector<std::string> anonymous_roles_for_tests;
@@ -738,6 +740,13 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
     }
+    const ConfigObject sessions = d.object("sessions");
+    if (auto v = sessions.integer("idleMinutes")) c.sessions.idle = std::chrono::minutes(*v);
+    if (auto v = sessions.integer("absoluteHours")) c.sessions.absolute = std::chrono::hours(*v);
+    if (auto v = sessions.integer("maxFailures")) c.sessions.max_failures = static_cast<int>(*v);
+    if (auto v = sessions.integer("lockoutMinutes")) c.sessions.lockout = std::chrono::minutes(*v);
+    if (auto v = sessions.integer("loginAttemptsPerMinute"))
+      c.sessions.attempts_per_minute = static_cast<int>(*v);
     if (const rapidjson::Value* access = d.member("access")) {
       c.access = readAccessConfig(*access, base, std::string(command) + ": " + file->string(), err);
       if (!c.access) ok = false;
@@ -1076,7 +1085,25 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
         return mail_metrics.text();
       }};
   options.max_includes = config->max_includes;
-  options.authenticator = access->clients.get();
+  // People's sessions after the machine clients: a certificate or a token decides first.
+  auto secrets = crypto::SodiumSecrets::create();
+  if (!secrets) {
+    err << "liaison serve: " << info(secrets.error().code).code << ": " << secrets.error().detail
+        << "\n";
+    return kExitUsage;
+  }
+  rest::Sessions sessions(
+      [database]() -> Result<std::unique_ptr<auth::AccountStore>> {
+        auto a = pg::PgAccounts::open(database);
+        if (!a) return a.error();
+        return std::unique_ptr<auth::AccountStore>(std::move(*a));
+      },
+      **secrets, config->sessions, config->base_url);
+  auth::Authenticators chain;
+  chain.add(*access->clients);
+  chain.add(sessions);
+  options.authenticator = &chain;
+  options.sessions = &sessions;
   std::optional<AnonymousForTests> anonymous;
   if (!config->anonymous_roles_for_tests.empty()) {
     anonymous.emplace(config->anonymous_roles_for_tests);

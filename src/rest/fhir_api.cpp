@@ -19,6 +19,7 @@
 #include "rest/http_date.hpp"
 #include "rest/routes.hpp"
 #include "rest/search_query.hpp"
+#include "rest/sessions.hpp"
 #include "rest/target.hpp"
 #include "rest/transaction.hpp"
 
@@ -732,8 +733,10 @@ http::Response FhirApi::handle(const http::Request& request) {
   // Who is asking: once, before routing; /healthz alone is open.
   auth::Authentication authn;
   if (!open && options_.authenticator != nullptr) {
-    authn = options_.authenticator->authenticate(auth::Credentials{
-        request.client_subject, &request.client_san, request.header("Authorization")});
+    authn = options_.authenticator->authenticate(
+        auth::Credentials{request.client_subject, &request.client_san,
+                          request.header("Authorization"), request.header("Cookie"), request.method,
+                          request.header("X-CSRF-Token"), request.header("Origin")});
   }
   const auth::Principal* principal = authn.principal ? &*authn.principal : nullptr;
 
@@ -744,7 +747,9 @@ http::Response FhirApi::handle(const http::Request& request) {
   std::vector<std::string> patients;
   std::string subtype;
   if (!open && authn.status == auth::Authentication::Status::Invalid) {
-    response = authRequired(authn.reason);
+    // A session's own refusals (expired, CSRF) have their codes; a wrong credential is 401.
+    response = authn.error == Errc::AuthRequired ? authRequired(authn.reason)
+                                                 : failure(authn.error, authn.reason);
   } else if (!open && principal == nullptr) {
     // Nothing is said of the path (not even 404) to whoever has not authenticated.
     response = authRequired("Authentification requise : certificat client ou jeton (Bearer)");
@@ -853,6 +858,10 @@ http::Response FhirApi::dispatch(Call& call) {
     case Handler::AuditSearch:
     case Handler::AuditRead:
       return auditTrail(call);
+    case Handler::Login:
+    case Handler::Logout:
+    case Handler::Session:
+      return session(call);
   }
   return failure(Errc::RestNotFound, "Chemin inconnu");
 }
@@ -1452,6 +1461,87 @@ http::Response FhirApi::write(Call& call) {
   auto stored = lease.check(lease->read(type, id));
   if (!stored || !*stored) return failure(Errc::DbError, "relecture impossible");
   return resourceResponse(written->version == 1 ? 201 : 200, (*stored)->json, *written, base);
+}
+
+}  // namespace liaison::rest
+
+namespace liaison::rest {
+
+// POST /auth/login, POST /auth/logout, GET /auth/session: people's browser sessions. Login and
+// logout are audited (subtype login/logout, the account as entity, never the password).
+http::Response FhirApi::session(Call& call) {
+  if (options_.sessions == nullptr) return failure(Errc::RestNotFound, "Chemin inconnu");
+  Sessions& sessions = *options_.sessions;
+  const std::string_view cookie = call.request.header("Cookie");
+  auto sessionJson = [](const std::string& user, const std::vector<std::string>& roles,
+                        const std::vector<std::string>& ess, const std::string& csrf) {
+    std::string out;
+    json::JsonOut w(out);
+    w.StartObject();
+    w.Key("username");
+    w.String(user);
+    for (const auto& [key, values] : {std::pair{"roles", &roles}, std::pair{"ess", &ess}}) {
+      w.Key(key);
+      w.StartArray();
+      for (const std::string& v : *values)
+        w.String(v);
+      w.EndArray();
+    }
+    w.Key("csrfToken");
+    w.String(csrf);
+    w.EndObject();
+    return out;
+  };
+  auto plain = [](int status, std::string body) {
+    http::Response r;
+    r.status = status;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.headers.push_back({"Cache-Control", "no-store"});
+    r.body = std::move(body);
+    return r;
+  };
+  if (call.match.route->handler == Handler::Session) {
+    if (call.principal == nullptr || call.principal->kind != auth::PrincipalKind::User)
+      return failure(Errc::SessionExpired, "Pas de session : se connecter (POST /auth/login)");
+    return plain(200, sessionJson(call.principal->id, call.principal->roles, call.principal->ess,
+                                  sessions.csrfOf(cookie)));
+  }
+  call.action = 'E';
+  if (call.match.route->handler == Handler::Logout) {
+    if (call.principal == nullptr || call.principal->kind != auth::PrincipalKind::User)
+      return failure(Errc::SessionExpired, "Pas de session : se connecter (POST /auth/login)");
+    call.what = "user:" + call.principal->id;
+    if (auto r = sessions.logout(cookie); !r) return failure(r.error());
+    http::Response r = plain(200, "{\"loggedOut\":true}");
+    r.headers.push_back({"Set-Cookie", std::string(kSessionCookie) +
+                                           "=; Path=/; Max-Age=0; Secure; HttpOnly; "
+                                           "SameSite=Strict"});
+    return r;
+  }
+  LoginOutcome login =
+      sessions.login(call.request.header("Content-Type"), call.request.body, call.request.remote);
+  call.what = "user:" + (login.user.empty() ? std::string("?") : login.user) +
+              (login.locked_now ? " locked" : "");
+  if (!login.ok) {
+    // One message whatever was wrong (unknown name, wrong password, disabled account).
+    http::Response r =
+        login.error == Errc::LoginFailed
+            ? failure(Errc::LoginFailed, "Identifiant ou mot de passe incorrect")
+        : login.error == Errc::AccountLocked
+            ? failure(Errc::AccountLocked,
+                      "Compte verrouillé après trop d'échecs ; réessayer plus tard")
+        : login.error == Errc::LoginRateLimited
+            ? failure(Errc::LoginRateLimited, "Trop de tentatives de connexion ; patienter")
+            : failure(login.error, "Erreur du serveur ; réessayer plus tard.");
+    if (login.retry_after > 0)
+      r.headers.push_back({"Retry-After", std::to_string(login.retry_after)});
+    return r;
+  }
+  http::Response r = plain(
+      200, sessionJson(login.session.account, login.session.roles, login.session.ess, login.csrf));
+  r.headers.push_back({"Set-Cookie", std::string(kSessionCookie) + "=" + login.token +
+                                         "; Path=/; Secure; HttpOnly; SameSite=Strict"});
+  return r;
 }
 
 }  // namespace liaison::rest

@@ -23,6 +23,8 @@
 
 namespace liaison::rest {
 
+class Sessions;
+
 using StoreFactory = std::function<Result<std::unique_ptr<Store>>()>;
 
 // What GET /healthz says of the database: the outcome of the last check that a background task
@@ -55,6 +57,9 @@ struct ApiOptions {
   // route answers 401: nothing is open by default.
   const auth::Authenticator* authenticator = nullptr;
   const auth::Policy* policy = nullptr;
+  // People's sessions (POST /auth/login, /auth/logout, GET /auth/session); null: those routes
+  // answer 404. Its authenticator is also in `authenticator`'s chain.
+  Sessions* sessions = nullptr;
   // The database's last known state for /healthz (null: "unknown").
   const DatabaseHealth* database_health = nullptr;
   // At most this many _include references resolved per search page (as HAPI's
@@ -115,6 +120,7 @@ class FhirApi {
   // Writes the audit record of a write in the write's own transaction (so that no write stands
   // without its record); the caller commits.
   Result<Unit> auditIn(StoreTransaction& tx, const Call& call) const;
+  http::Response session(Call& call);  // the /auth/ routes
   static bool isTransactionBundle(std::string_view body);
 
   StoreFactory connect_;

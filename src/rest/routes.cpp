@@ -15,6 +15,10 @@ constexpr std::array kRoutes{
     Route{"GET", "/metrics", Interaction::Metrics, Handler::Metrics},
     Route{"GET", "/metadata", Interaction::Capabilities, Handler::Capabilities},
     Route{"GET", "/outbox", Interaction::Outbox, Handler::Outbox},
+    // People's browser sessions (local accounts): lower-case segments, never a resource type.
+    Route{"POST", "/auth/login", Interaction::Login, Handler::Login},
+    Route{"POST", "/auth/logout", Interaction::Logout, Handler::Logout},
+    Route{"GET", "/auth/session", Interaction::Session, Handler::Session},
     // A message (mail, form) or a transaction Bundle: FhirApi tells them apart by the body
     // before authorizing (Interaction::Transaction then).
     Route{"POST", "/", Interaction::Ingest, Handler::Post},

@@ -33,6 +33,9 @@ enum class Handler {
   Validate,
   AuditSearch,
   AuditRead,
+  Login,  // the sessions of local accounts (rest/sessions.hpp)
+  Logout,
+  Session,
 };
 
 struct Route {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/auth/authorize.hpp"
+#include "core/error/error.hpp"
 
 namespace liaison::auth {
 
@@ -17,6 +18,12 @@ struct Credentials {
   std::string_view client_subject;  // RFC 2253 subject of the verified certificate
   const std::vector<std::string>* client_san = nullptr;  // its subjectAltNames ("DNS:…", "email:…")
   std::string_view authorization;                        // the Authorization header, as received
+  // A browser's session (local accounts): the Cookie header, and for the CSRF check of unsafe
+  // methods the method, the X-CSRF-Token and Origin headers.
+  std::string_view cookie = {};
+  std::string_view method = {};
+  std::string_view csrf_token = {};
+  std::string_view origin = {};
 };
 
 struct Authentication {
@@ -28,6 +35,9 @@ struct Authentication {
   Status status = Status::None;
   std::optional<Principal> principal;
   std::string reason;  // why Invalid, for the client (never the credential itself)
+  // The answer's code when Invalid: auth-required, or a session's session-expired (401) or
+  // csrf-refused (403).
+  Errc error = Errc::AuthRequired;
 };
 
 class Authenticator {

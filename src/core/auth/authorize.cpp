@@ -54,6 +54,12 @@ std::string_view toString(Interaction interaction) {
       return "audit-search";
     case Interaction::AuditRead:
       return "audit-read";
+    case Interaction::Login:
+      return "login";
+    case Interaction::Logout:
+      return "logout";
+    case Interaction::Session:
+      return "session";
   }
   return "read";
 }
@@ -90,6 +96,11 @@ Permission requiredPermission(Interaction interaction) {
     case Interaction::AuditSearch:
     case Interaction::AuditRead:
       return Permission::Audit;
+    case Interaction::Login:
+      return Permission::None;
+    case Interaction::Logout:
+    case Interaction::Session:
+      return Permission::Authenticated;
   }
   return Permission::Read;  // unreachable: every enumerator is listed
 }
@@ -159,6 +170,7 @@ Decision authorize(const Principal* principal, const Policy& policy, Interaction
   const Permission needed = requiredPermission(interaction);
   if (needed == Permission::None) return Decision::Allow;
   if (principal == nullptr) return Decision::AuthRequired;
+  if (needed == Permission::Authenticated) return Decision::Allow;
   if (!compartment.empty()) {
     const auto& ess = principal->ess;
     if (std::find(ess.begin(), ess.end(), compartment) == ess.end() &&

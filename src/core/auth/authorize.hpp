@@ -45,6 +45,9 @@ enum class Interaction {
   Validate,         // POST /{type}/$validate
   AuditSearch,      // GET /AuditEvent?…: the audit trail
   AuditRead,        // GET /AuditEvent/{id}
+  Login,            // POST /auth/login: open (rate limited)
+  Logout,           // POST /auth/logout: a session
+  Session,          // GET /auth/session: who is logged in
 };
 
 // The FHIR restful-interaction code (or ours: "ingest", "metrics" …), for audit and messages.
@@ -65,6 +68,7 @@ enum class Permission {
   Delete,
   Validate,
   Audit,  // the audit trail: who did what with which patient's data
+  Authenticated,  // any authenticated principal, whatever its roles (logout, who am I)
 };
 
 Permission requiredPermission(Interaction interaction);
