@@ -67,7 +67,7 @@ enum class Permission {
   Update,
   Delete,
   Validate,
-  Audit,  // the audit trail: who did what with which patient's data
+  Audit,          // the audit trail: who did what with which patient's data
   Authenticated,  // any authenticated principal, whatever its roles (logout, who am I)
 };
 
