@@ -875,13 +875,13 @@ class DatabaseProbe {
 };
 
 // Authentication off (anonymousRolesForTests): every request is the same principal, whatever it
-// carries; the policy still decides per route.
+// carries, of the server's ESS (its "ess" profile); the policy still decides per route.
 class AnonymousForTests final : public auth::Authenticator {
  public:
-  explicit AnonymousForTests(std::vector<std::string> roles) {
+  AnonymousForTests(std::vector<std::string> roles, std::string ess) {
     authentication_.status = auth::Authentication::Status::Ok;
-    authentication_.principal =
-        auth::Principal{"anonymous-test", auth::PrincipalKind::Client, std::move(roles), {}, "-"};
+    authentication_.principal = auth::Principal{
+        "anonymous-test", auth::PrincipalKind::Client, std::move(roles), {std::move(ess)}, "-"};
   }
   auth::Authentication authenticate(const auth::Credentials&) const override {
     return authentication_;
@@ -1106,7 +1106,7 @@ int runServe(std::span<const std::string_view> args, std::ostream& out, std::ost
   options.sessions = &sessions;
   std::optional<AnonymousForTests> anonymous;
   if (!config->anonymous_roles_for_tests.empty()) {
-    anonymous.emplace(config->anonymous_roles_for_tests);
+    anonymous.emplace(config->anonymous_roles_for_tests, gateway->messages.essId());
     options.authenticator = &*anonymous;
   }
   options.policy = &access->policy;

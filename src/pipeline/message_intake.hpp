@@ -34,6 +34,8 @@ class MessageIntake {
   std::string contentKey(std::string_view message) const;
 
   const std::string& canonicalBase() const { return mss_->canonicalBase(); }
+  // The id of its ESS profile: the ESS what it stores belongs to (sql/V016__ess_isolation.sql).
+  const std::string& essId() const { return ess_->id; }
 
   // The deployment's rules for Bundles from outside, with the identifiers this ESS adds.
   const IncomingRules& incoming() const { return incoming_; }

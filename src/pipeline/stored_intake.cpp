@@ -131,10 +131,11 @@ std::string messageIdOf(std::string_view bytes) {
 
 namespace {
 
-// The seed of the ids of what derives from one document: its identity, so that the same
-// document received again gives the same ids.
-std::uint64_t documentIdSeed(std::string_view key) {
-  return contentSeed(key) ^ 0x6A09E667F3BCC909ULL;
+// The seed of the ids of what derives from one document: its identity and its ESS, so that the
+// same document received again gives the same ids, and sent to two ESS does not.
+std::uint64_t documentIdSeed(std::string_view ess, std::string_view key) {
+  return contentSeed(ess.empty() ? std::string(key) : std::string(ess) + "|" + std::string(key)) ^
+         0x6A09E667F3BCC909ULL;
 }
 
 void setString(Value& object, const char* name, std::string_view text,
@@ -261,7 +262,8 @@ bool markEnteredInError(Value& resource, rapidjson::Document::AllocatorType& all
 Result<TransactionOutcome> applyTransaction(
     std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
     const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
-    std::uint64_t salt, std::span<const DocumentGroup> documents, IssueList* notes) {
+    std::uint64_t salt, std::span<const DocumentGroup> documents, IssueList* notes,
+    std::string_view ess) {
   rapidjson::Document doc;
   if (auto bad = json::parseExternalJson(doc, bundle_json); bad && bad->code != Errc::JsonMalformed)
     return *bad;
@@ -314,9 +316,9 @@ Result<TransactionOutcome> applyTransaction(
     // Ids are new per transaction (FHIR: the server assigns them), derived from the Bundle so
     // that a retried transaction of the same Bundle assigns the same ones; those of a document's
     // resources derive from the document, so that receiving it again finds them.
-    std::string id = group
-                         ? map::deriveUuid(documentIdSeed(documents[*group].identity.key), full_url)
-                         : map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
+    std::string id =
+        group ? map::deriveUuid(documentIdSeed(ess, documents[*group].identity.key), full_url)
+              : map::deriveUuid(seed, full_url.empty() ? at : full_url + at);
     bool create = true;
     bool merged = false;
     if (auto key = rules.identifying(type, resource)) {
@@ -593,7 +595,12 @@ Result<TransactionOutcome> applyTransaction(
 
 StoredIntake::StoredIntake(Store& store, const MessageIntake& messages, const FormIntake& forms,
                            const map::SearchParameters& search, const Clock& clock)
-    : store_(&store), messages_(&messages), forms_(&forms), search_(&search), clock_(&clock) {}
+    : ess_(messages.essId()),
+      store_(&store),
+      messages_(&messages),
+      forms_(&forms),
+      search_(&search),
+      clock_(&clock) {}
 
 InboundMessage StoredIntake::inbound(std::string_view bytes, std::string source, bool mail) const {
   return InboundMessage{bytes, mail ? messageIdOf(bytes) : std::string{}, sha256Hex(bytes),
@@ -621,6 +628,9 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
     return out;
   };
   if (journaled.outcome) return fromStored(*journaled.outcome);
+  // Its ESS's rows only: the patient found by INS, the documents claimed, what is written.
+  const std::string scope[] = {ess_};
+  store_->setEss(scope);
 
   // A journaled message without an outcome (a crash, or first time): process it now.
   if (give_up != nullptr)
@@ -663,7 +673,7 @@ Result<StoredIngest> StoredIntake::process(const JournalEntry& journaled, std::s
       IssueList notes;
       auto applied = applyTransaction(
           out.result.bundle_json, **tx, now, *search_, messages_->incoming(), response,
-          static_cast<std::uint64_t>(out.journal_id), out.result.documents, &notes);
+          static_cast<std::uint64_t>(out.journal_id), out.result.documents, &notes, ess_);
       if (!applied) failed = applied.error();
       if (applied && !notes.empty()) {
         out.result.issues = intake_issues;  // a retried transaction starts from the intake's

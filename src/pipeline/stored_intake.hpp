@@ -51,10 +51,13 @@ struct TransactionOutcome {
 // entered-in-error), a late older version is stored retired. DocumentReferences without
 // context.related and Communications without about are linked to the Bundle's ServiceRequest, or
 // else to the patient's open one. What happened is added to `notes` (information issues).
+// `ess`, the ESS written to, enters the ids derived from documents: ids are global (FHIR URLs)
+// and the same document sent to two ESS is stored in each.
 Result<TransactionOutcome> applyTransaction(
     std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
     const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
-    std::uint64_t salt, std::span<const DocumentGroup> documents = {}, IssueList* notes = nullptr);
+    std::uint64_t salt, std::span<const DocumentGroup> documents = {}, IssueList* notes = nullptr,
+    std::string_view ess = {});
 
 // Every "reference" naming a Bundle entry by its fullUrl (a key of `to`) now names the stored
 // resource (its value, Type/id).
@@ -116,9 +119,15 @@ class StoredIntake {
                                              std::string_view response_json)>;
   void witnessWith(Witness witness) { witness_ = std::move(witness); }
 
+  // The ESS whose rows it reads and writes (Store::setEss): its ESS profile's by default (a
+  // mailbox's own); POST / gives the principal's.
+  void writeAs(std::string ess) { ess_ = std::move(ess); }
+  const std::string& ess() const { return ess_; }
+
  private:
   Answer answer_;
   Witness witness_;
+  std::string ess_;
   Store* store_;
   const MessageIntake* messages_;
   const FormIntake* forms_;

@@ -491,6 +491,11 @@ std::string capabilityStatement(const map::SearchParameters& search, std::string
 class FhirApi::Lease {
  public:
   Lease(FhirApi& api, std::unique_ptr<Store> store) : api_(api), store_(std::move(store)) {}
+  // Scoped to the request's ESS (Store::setEss): the database shows and takes those rows only.
+  Lease(FhirApi& api, std::unique_ptr<Store> store, std::span<const std::string> ess)
+      : Lease(api, std::move(store)) {
+    store_->setEss(ess);
+  }
   ~Lease() {
     if (store_ && !broken_) api_.release(std::move(store_));
   }
@@ -546,9 +551,33 @@ Result<std::unique_ptr<Store>> FhirApi::acquire() {
 }
 
 void FhirApi::release(std::unique_ptr<Store> store) {
+  store->setEss({});  // the next request sees nothing until it says which ESS it is of
   std::lock_guard lock(pool_mutex_);
   pool_.push_back(std::move(store));
 }
+
+// The ESS a request reads and writes: the one it names (X-ESS, which authorize() checked the
+// principal belongs to), else the principal's (one, several, or "*": every ESS; none: it sees
+// nothing). A write (a message, a transaction, create, update, delete) goes to one ESS: a
+// principal of several, or of every ESS, must name it; otherwise 400 rest-ess-required.
+namespace {
+std::vector<std::string> requestEss(const auth::Principal& principal, std::string_view named,
+                                    auth::Interaction interaction, std::optional<Error>& refused) {
+  using auth::Interaction;
+  std::vector<std::string> ess =
+      named.empty() ? principal.ess : std::vector<std::string>{std::string(named)};
+  const bool writes = interaction == Interaction::Ingest ||
+                      interaction == Interaction::Transaction ||
+                      interaction == Interaction::Create || interaction == Interaction::Update ||
+                      interaction == Interaction::Delete;
+  if (writes && (ess.size() != 1 || ess.front() == "*")) {
+    refused = makeError(Errc::RestEssRequired,
+                        "Écriture : préciser l'ESS concerné par l'en-tête X-ESS (ce client en a " +
+                            std::string(ess.empty() ? "aucun" : "plusieurs") + ")");
+  }
+  return ess;
+}
+}  // namespace
 
 // What one request carries through its handler: the route it matched and what the audit records.
 struct FhirApi::Call {
@@ -563,6 +592,8 @@ struct FhirApi::Call {
   std::vector<std::string> patients = {};  // whose data was returned or written (ids, once each)
   std::string role = {};                   // the role that allowed the interaction
   bool audited = false;  // its record committed with the write itself (FhirApi::auditIn)
+  // The ESS whose rows it reads and writes (requestEss): a write's is one ESS.
+  std::vector<std::string> ess = {};
 };
 
 namespace {
@@ -767,9 +798,21 @@ http::Response FhirApi::handle(const http::Request& request) {
       interaction = auth::Interaction::Transaction;
     static const auth::Policy kNoPolicy;
     const auth::Policy& policy = options_.policy != nullptr ? *options_.policy : kNoPolicy;
+    // The ESS the request names (X-ESS) is its compartment: the principal must belong to it.
+    const std::string_view named_ess = request.header("X-ESS");
     const auth::Decision decision =
-        auth::authorize(principal, policy, interaction, match->type, "");
-    if (decision == auth::Decision::Allow) {
+        auth::authorize(principal, policy, interaction, match->type, named_ess);
+    std::vector<std::string> ess;
+    std::optional<Error> no_ess;
+    if (decision == auth::Decision::Allow && principal != nullptr)
+      ess = requestEss(*principal, named_ess, interaction, no_ess);
+    if (decision == auth::Decision::Allow && no_ess) {
+      response = failure(*no_ess);
+      action = auditAction(interaction);
+      subtype = auditSubtype(interaction);
+      what = match->type.empty() ? std::string(match->route->pattern)
+                                 : match->type + (match->id.empty() ? "" : "/" + match->id);
+    } else if (decision == auth::Decision::Allow) {
       if (principal != nullptr) {
         for (const std::string& r : principal->roles) {
           if (policy.allows(r, auth::requiredPermission(interaction), match->type)) {
@@ -780,6 +823,7 @@ http::Response FhirApi::handle(const http::Request& request) {
       }
       Call call{request, target, *match, principal, interaction, options_.base_url, {}, 0};
       call.role = role;
+      call.ess = std::move(ess);
       response = dispatch(call);
       what = std::move(call.what);
       action = call.audited ? 0 : call.action;  // a write's record committed with it
@@ -918,7 +962,7 @@ http::Response FhirApi::outbox(Call& call) {
   }
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   Outbox* outbox = lease->outbox();
   if (outbox == nullptr) return failure(Errc::RestNotFound, "Pas de boîte d'envoi");
   auto rows = lease.check(outbox->list(status, count));
@@ -983,7 +1027,7 @@ http::Response FhirApi::post(Call& call) {
   call.action = 'C';
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   const std::string_view type = call.request.header("Content-Type");
   if (call.interaction == auth::Interaction::Transaction) {
     call.what = "Bundle (transaction)";
@@ -993,6 +1037,7 @@ http::Response FhirApi::post(Call& call) {
       type.find("message/rfc822") != std::string_view::npos ||
       (type.find("json") == std::string_view::npos && pipeline::looksLikeMail(call.request.body));
   pipeline::StoredIntake intake(*lease, *messages_, *forms_, *search_, *clock_);
+  intake.writeAs(call.ess.front());  // requestEss: one ESS for a write
   if (options_.answer) intake.answerWith(options_.answer);
   // The message's record commits with its resources and outcome (a duplicate writes neither:
   // its read of the first outcome is recorded after, as any read).
@@ -1083,7 +1128,7 @@ http::Response FhirApi::read(Call& call) {
   if (version) call.what += "/_history/" + std::to_string(call.match.version);
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   auto r = version ? lease.check(lease->vread(type, id, call.match.version))
                    : lease.check(lease->read(type, id));
   if (!r) return failure(r.error());
@@ -1117,7 +1162,7 @@ http::Response FhirApi::history(Call& call) {
   }
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   auto page = lease.check(lease->history(type, id, count, after));
   if (!page) return failure(page.error());
   if (!id.empty() && page->resources.empty() && after.empty())
@@ -1146,7 +1191,7 @@ http::Response FhirApi::searchType(Call& call) {
   if (!parsed) return failure(parsed.error());
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   auto page = lease.check(lease->search(parsed->request));
   if (!page) return failure(page.error());
   std::vector<BundleEntry> entries;
@@ -1214,7 +1259,7 @@ http::Response FhirApi::binary(Call& call) {
   const std::string& what = call.what;
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
   auto found = lease.check(lease->readBinary(id));
   if (!found) return failure(found.error());
   if (!*found) return failure(Errc::RestNotFound, "Ressource inconnue : " + what);
@@ -1381,7 +1426,7 @@ http::Response FhirApi::write(Call& call) {
 
   auto store = acquire();
   if (!store) return failure(store.error());
-  Lease lease(*this, std::move(*store));
+  Lease lease(*this, std::move(*store), call.ess);
 
   if (remove) {
     action = 'D';

@@ -64,7 +64,7 @@ class Rest : public ::testing::Test {
                               {"cardio-plus"}});
     access.tokens.push_back({"lecteur", rest::tokenHash("jeton-lecteur"), {"reader"}, {"*"}});
     access.tokens.push_back(
-        {"plateforme", rest::tokenHash("jeton-plateforme"), {"intake-client"}, {"*"}});
+        {"plateforme", rest::tokenHash("jeton-plateforme"), {"intake-client"}, {"cardio-plus"}});
     // The audit tests' people: a secretary of the ESS, and an administrator who reads the trail.
     access.tokens.push_back(
         {"secretaire", rest::tokenHash("jeton-secretaire"), {"secretariat"}, {"cardio-plus"}});
@@ -513,6 +513,8 @@ TEST_F(Rest, BinaryServesTheExactBytes) {
   {
     auto store = pg::PgStore::open(dsn_);
     ASSERT_TRUE(store) << store.error().detail;
+    static const std::string kEss[] = {"cardio-plus"};
+    (*store)->setEss(kEss);
     auto tx = (*store)->begin();
     ASSERT_TRUE(tx);
     ASSERT_TRUE((*tx)->putBinary({id, "application/pdf", bytes}));

@@ -48,6 +48,14 @@ BinaryContent binaryOf(const std::string& bytes, std::string content_type = "app
   return BinaryContent{pipeline::sha256Hex(bytes), std::move(content_type), bytes};
 }
 
+// A store scoped to the test profile's ESS, the one the intake writes as (Store::setEss).
+Result<std::unique_ptr<pg::PgStore>> openCardioPlus(const std::string& dsn) {
+  auto s = pg::PgStore::open(dsn);
+  static const std::string kEss[] = {"cardio-plus"};
+  if (s) (*s)->setEss(kEss);
+  return s;
+}
+
 // A database of its own for each test, migrated unless asked otherwise.
 class Store : public ::testing::Test {
  protected:
@@ -74,8 +82,9 @@ class Store : public ::testing::Test {
     return r ? r->integer(0, 0) : -1;
   }
 
+  // A store scoped to the test profile's ESS (what the intake writes as).
   std::unique_ptr<pg::PgStore> openStore(const std::string& dsn = {}) {
-    auto s = pg::PgStore::open(dsn.empty() ? dsn_ : dsn);
+    auto s = openCardioPlus(dsn.empty() ? dsn_ : dsn);
     EXPECT_TRUE(s) << (s ? "" : s.error().detail);
     return s ? std::move(*s) : nullptr;
   }
@@ -356,7 +365,7 @@ TEST_F(Store, ConcurrentIngestsOfOnePatientMakeOnePatient) {
   std::atomic<bool> go{false};
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      auto store = pg::PgStore::open(dsn_);
+      auto store = openCardioPlus(dsn_);
       if (!store) {
         ++failures;
         return;
@@ -390,7 +399,7 @@ TEST_F(Store, ConcurrentIngestsOfOneMessageStoreItOnce) {
   std::atomic<bool> go{false};
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      auto store = pg::PgStore::open(dsn_);
+      auto store = openCardioPlus(dsn_);
       if (!store) return;
       while (!go.load())
         std::this_thread::yield();
@@ -483,6 +492,179 @@ TEST_F(Store, GatewayRoleHasLeastPrivilege) {
   ASSERT_TRUE(bytes && *bytes);
 }
 
+// Per-ESS isolation (sql/V016__ess_isolation.sql), tested in SQL as the gateway's role: a login
+// role that has liaison_gateway and nothing else (not a superuser, not the tables' owner: both
+// would bypass the policies). One mail stored for ESS A, the same mail (another Message-ID) for
+// ESS B: the same INS gives each ESS its own Patient, the same document its own rows.
+TEST_F(Store, EssIsolationIsEnforcedByTheDatabase) {
+  ASSERT_TRUE(
+      db_->script("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+                  "'liaison_test_server') THEN CREATE ROLE liaison_test_server LOGIN; "
+                  "END IF; END $$"));
+  ASSERT_TRUE(db_->script("GRANT liaison_gateway TO liaison_test_server"));
+  EXPECT_EQ(count("SELECT count(*) FROM pg_roles WHERE rolname = 'liaison_test_server' "
+                  "AND NOT rolsuper AND NOT rolbypassrls"),
+            1);
+  std::string dsn = dsn_;
+  dsn.replace(dsn.find("user=postgres"), 13, "user=liaison_test_server");
+  auto store = openStore(dsn);
+  ASSERT_NE(store, nullptr);
+  static const pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
+  const std::string mail = message("referral_note.eml");
+  std::string other = mail;
+  const std::size_t at = other.find("Message-ID: <");
+  ASSERT_NE(at, std::string::npos);
+  other.insert(at + 13, "ess-b.");
+  const std::pair<std::string, const std::string*> ingests[] = {{"ess-a", &mail},
+                                                                {"ess-b", &other}};
+  for (const auto& [ess, bytes] : ingests) {
+    pipeline::StoredIntake intake(*store, messages(), forms, test::searchParameters(),
+                                  test::testClock());
+    intake.writeAs(ess);
+    auto r = intake.ingest(*bytes, "test", true);
+    ASSERT_TRUE(r) << r.error().detail;
+    ASSERT_FALSE(r->duplicate);
+    ASSERT_NE(r->result.status, pipeline::IngestStatus::Quarantined) << r->outcome_json;
+  }
+  const std::vector<std::string> tables{"resource",       "resource_history", "identifier_holder",
+                                        "binary_content", "document_version", "search_token",
+                                        "search_string",  "search_date",      "search_reference"};
+  // What the owner sees: both ESS in every table that the mail fills.
+  for (const std::string& t : tables) {
+    if (t == "resource_history") continue;  // one version of each: no history
+    EXPECT_GT(count("SELECT count(*) FROM " + t + " WHERE ess = 'ess-a'"), 0) << t;
+    EXPECT_EQ(count("SELECT count(*) FROM " + t + " WHERE ess = 'ess-a'"),
+              count("SELECT count(*) FROM " + t + " WHERE ess = 'ess-b'"))
+        << t;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM identifier_holder h1 JOIN identifier_holder h2 "
+                  "ON (h1.type, h1.system, h1.value) = (h2.type, h2.system, h2.value) "
+                  "AND h1.ess = 'ess-a' AND h2.ess = 'ess-b' AND h1.resource_id <> h2.resource_id"),
+            count("SELECT count(*) FROM identifier_holder WHERE ess = 'ess-a'"));
+  EXPECT_EQ(count("SELECT count(*) FROM resource a JOIN resource b USING (type, id) "
+                  "WHERE a.ess <> b.ess"),
+            0);
+
+  auto server = pg::PgConnection::open(dsn);
+  ASSERT_TRUE(server);
+  auto as = [&](const std::string& sql) {
+    auto r = (*server)->exec(sql);
+    EXPECT_TRUE(r) << sql << ": " << (r ? "" : r.error().detail);
+    return r ? r->integer(0, 0) : -1;
+  };
+  // Fail closed: no setting, an empty one, an unknown ESS.
+  for (const char* scope : {"", "SET liaison.ess = ''; ", "SET liaison.ess = 'ess-c'; "}) {
+    if (*scope != '\0') {
+      ASSERT_TRUE((*server)->script(scope));
+    }
+    for (const std::string& t : tables)
+      EXPECT_EQ(as("SELECT count(*) FROM " + t), 0) << scope << t;
+  }
+  // ESS A sees its rows and none of B's; '*' sees both; "a,b" both.
+  ASSERT_TRUE((*server)->script("SET liaison.ess = 'ess-a'"));
+  for (const std::string& t : tables) {
+    EXPECT_EQ(as("SELECT count(*) FROM " + t + " WHERE ess <> 'ess-a'"), 0) << t;
+    EXPECT_EQ(as("SELECT count(*) FROM " + t),
+              count("SELECT count(*) FROM " + t + " WHERE ess = 'ess-a'"))
+        << t;
+  }
+  for (const char* scope : {"SET liaison.ess = '*'", "SET liaison.ess = 'ess-a,ess-b'"}) {
+    ASSERT_TRUE((*server)->script(scope));
+    for (const std::string& t : tables)
+      EXPECT_EQ(as("SELECT count(*) FROM " + t), count("SELECT count(*) FROM " + t)) << t;
+  }
+  // Writes: nothing into another ESS, nothing moved across, nothing with a scope of several
+  // (the policy), of every ESS (the column's CHECK) or of none.
+  ASSERT_TRUE((*server)->script("SET liaison.ess = 'ess-a'"));
+  auto refused = [&](const std::string& sql, const char* sqlstate) {
+    auto r = (*server)->exec(sql);
+    ASSERT_FALSE(r) << sql;
+    EXPECT_NE(r.error().detail.find(sqlstate), std::string::npos)
+        << sql << ": " << r.error().detail;
+  };
+  refused(
+      "INSERT INTO resource (type, id, version, last_updated, content, ess) "
+      "VALUES ('Patient', 'intrus', 1, now(), '{}', 'ess-b')",
+      "42501");
+  refused(
+      "INSERT INTO identifier_holder (type, system, value, resource_id, ess) "
+      "VALUES ('Patient', 's', 'v', 'x', 'ess-b')",
+      "42501");
+  refused(
+      "INSERT INTO search_token (res, type, param, value, ess) VALUES (1, 'P', 'p', 'v', 'ess-b')",
+      "42501");
+  refused("UPDATE resource SET ess = 'ess-b' WHERE type = 'Patient'", "42501");
+  EXPECT_EQ(as("WITH u AS (UPDATE resource SET deleted = true WHERE ess = 'ess-b' RETURNING 1) "
+               "SELECT count(*) FROM u"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE deleted"), 0);
+  ASSERT_TRUE((*server)->script("SET liaison.ess = 'ess-a,ess-b'"));
+  refused(
+      "INSERT INTO resource (type, id, version, last_updated, content) "
+      "VALUES ('Patient', 'plusieurs', 1, now(), '{}')",
+      "42501");
+  ASSERT_TRUE((*server)->script("SET liaison.ess = '*'"));
+  refused(
+      "INSERT INTO resource (type, id, version, last_updated, content) "
+      "VALUES ('Patient', 'partout', 1, now(), '{}')",
+      "23514");
+  ASSERT_TRUE((*server)->script("RESET liaison.ess"));
+  refused(
+      "INSERT INTO resource (type, id, version, last_updated, content) "
+      "VALUES ('Patient', 'personne', 1, now(), '{}')",
+      "42501");
+
+  // Through the store port: A's store does not find B's Patient by id, search or history, nor
+  // B's bytes under another ESS; an unknown ESS finds nothing.
+  auto idOf = [&](const std::string& ess) {
+    auto r = db_->exec("SELECT id FROM resource WHERE type = 'Patient' AND ess = '" + ess + "'");
+    EXPECT_TRUE(r && r->rows() == 1);
+    return r && r->rows() == 1 ? std::string(r->text(0, 0)) : std::string();
+  };
+  const std::string a = idOf("ess-a");
+  const std::string b = idOf("ess-b");
+  ASSERT_NE(a, b);
+  static const std::string kA[] = {"ess-a"};
+  store->setEss(kA);
+  auto mine = store->read("Patient", a);
+  ASSERT_TRUE(mine && *mine);
+  auto theirs = store->read("Patient", b);
+  ASSERT_TRUE(theirs);
+  EXPECT_FALSE(*theirs);
+  auto version = store->vread("Patient", b, 1);
+  ASSERT_TRUE(version);
+  EXPECT_FALSE(*version);
+  auto history = store->history("Patient", "", 50, "");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->resources.size(), 1u);
+  EXPECT_EQ(history->resources[0].id, a);
+  SearchRequest all_patients;
+  all_patients.type = "Patient";
+  auto found = store->search(all_patients);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->resources.size(), 1u);
+  EXPECT_EQ(found->resources[0].id, a);
+  auto binary_id = db_->exec("SELECT id FROM binary_content WHERE ess = 'ess-b' LIMIT 1");
+  ASSERT_TRUE(binary_id && binary_id->rows() == 1);
+  static const std::string kC[] = {"ess-c"};
+  store->setEss(kC);
+  auto bytes = store->readBinary(binary_id->text(0, 0));
+  ASSERT_TRUE(bytes);
+  EXPECT_FALSE(*bytes);
+  auto none = store->read("Patient", a);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  store->setEss({});
+  auto nobody = store->search(all_patients);
+  ASSERT_TRUE(nobody);
+  EXPECT_TRUE(nobody->resources.empty());
+  static const std::string kEvery[] = {"*"};
+  store->setEss(kEvery);
+  auto everyone = store->search(all_patients);
+  ASSERT_TRUE(everyone);
+  EXPECT_EQ(everyone->resources.size(), 2u);
+}
+
 // Revisions 7 (search rows keyed by resource.pk), 8 (history of superseded versions only) and 11
 // (the journal's content key) on a database that already holds data in the revision-6 shape.
 TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
@@ -518,9 +700,16 @@ TEST_F(FreshDatabase, MigrationsSinceRevision6KeepExistingData) {
       ('old@test', encode(sha256('old mail'::bytea), 'hex'), 'file:a', 8, 'old mail'::bytea),
       ('', encode(sha256('old form'::bytea), 'hex'), 'file:b', 8, 'old form'::bytea);
   )sql"));
-  auto m = pg::migrate(dsn_);
+  // V016 gives the existing rows an ESS that only the operator knows: without it, no migration.
+  auto refused = pg::migrate(dsn_);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().detail.find("liaison.migration_ess"), std::string::npos)
+      << refused.error().detail;
+  auto m = pg::migrate(dsn_ + " options='-c liaison.migration_ess=cardio-plus'");
   ASSERT_TRUE(m) << m.error().detail;
   EXPECT_EQ(m->to, pg::latestSchemaVersion());
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE ess = 'cardio-plus'"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM search_token WHERE ess = 'cardio-plus'"), 2);
 
   // Every search row points at its own resource; the row of no resource is gone.
   auto owners = [&](const std::string& table) {
@@ -713,8 +902,8 @@ TEST_F(Store, ReindexRebuildsTheSearchIndex) {
   ASSERT_GT(before, 0);
   ASSERT_TRUE(
       db_->script("DELETE FROM search_string; DELETE FROM search_token; "
-                  "INSERT INTO search_reference (res, type, param, target) "
-                  "SELECT pk, type, 'stale', 'y' FROM resource LIMIT 1"));
+                  "INSERT INTO search_reference (res, type, param, target, ess) "
+                  "SELECT pk, type, 'stale', 'y', ess FROM resource LIMIT 1"));
   auto n = store->reindex(
       [](std::string_view type, std::string_view json) {
         return test::searchParameters().extract(type, json);
@@ -1101,7 +1290,7 @@ TEST_F(Store, ConcurrentClaimsOfOneDocumentMakeOneNew) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 2; ++i) {
       threads.emplace_back([&, i] {
-        auto s = pg::PgStore::open(dsn_);
+        auto s = openCardioPlus(dsn_);
         auto tx = s ? (*s)->begin() : Result<std::unique_ptr<StoreTransaction>>(s.error());
         ready.arrive_and_wait();  // both connections and transactions open
         if (!tx) {
@@ -1144,7 +1333,7 @@ TEST_F(Store, ConcurrentVersionsOfOneSetLeaveOneCurrent) {
     std::vector<std::thread> threads;
     for (int v = 1; v <= kVersions; ++v) {
       threads.emplace_back([&, v] {
-        auto s = pg::PgStore::open(dsn_);
+        auto s = openCardioPlus(dsn_);
         auto tx = s ? (*s)->begin() : Result<std::unique_ptr<StoreTransaction>>(s.error());
         ready.arrive_and_wait();
         if (!tx) {
@@ -1257,7 +1446,7 @@ TEST_F(Store, TransactionReadsItsOwnWrites) {
 }
 
 TEST(StoreUnavailable, IsATransientError) {
-  auto store = pg::PgStore::open(
+  auto store = openCardioPlus(
       "host=/nonexistent port=1 user=nobody dbname=none "
       "connect_timeout=2");
   ASSERT_FALSE(store);
@@ -1574,7 +1763,7 @@ TEST_F(Store, SameDocumentInConcurrentMailsIsStoredOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      auto s = pg::PgStore::open(dsn_);
+      auto s = openCardioPlus(dsn_);
       const std::string bytes =
           withMessageId(i % 2 == 0 ? sent : forwarded, "c" + std::to_string(i) + "@test");
       ready.arrive_and_wait();  // every gateway connected
@@ -1781,7 +1970,7 @@ TEST_F(Store, ConcurrentVersionsThroughTheIntakeLeaveTheNewestCurrent) {
     std::vector<std::thread> threads;
     for (const std::string* mail : {&v1_mail, &v2_mail}) {
       threads.emplace_back([&, mail] {
-        auto s = pg::PgStore::open(dsn);
+        auto s = openCardioPlus(dsn);
         ready.arrive_and_wait();
         if (!s || !ingest(**s, *mail)) ++failures;
       });

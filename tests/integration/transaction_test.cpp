@@ -38,9 +38,9 @@ class Transaction : public ::testing::Test {
     policy_ = std::make_unique<auth::Policy>(std::move(*policy));
     rest::AccessSettings access;
     access.tokens.push_back(
-        {"coordination", rest::tokenHash("jeton-coordination"), {"coordinator"}, {"*"}});
+        {"coordination", rest::tokenHash("jeton-coordination"), {"coordinator"}, {"cardio-plus"}});
     access.tokens.push_back(
-        {"secretariat", rest::tokenHash("jeton-secretariat"), {"secretariat"}, {"*"}});
+        {"secretariat", rest::tokenHash("jeton-secretariat"), {"secretariat"}, {"cardio-plus"}});
     access.tokens.push_back({"lecteur", rest::tokenHash("jeton-lecteur"), {"reader"}, {"*"}});
     access_ = std::make_unique<rest::ClientAccess>(std::move(access));
     rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};

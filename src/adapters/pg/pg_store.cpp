@@ -1,6 +1,7 @@
 #include "adapters/pg/pg_store.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 
 #include "adapters/pg/pg_audit_log.hpp"
@@ -40,8 +41,8 @@ constexpr std::string_view kVersionedContent =
 // The version being replaced moves to resource_history (which holds superseded versions only:
 // the current one is read from resource); both statements see the row as it was.
 constexpr std::string_view kSupersede =
-    "WITH old AS (INSERT INTO resource_history (type, id, version, last_updated, deleted, content)"
-    " SELECT type, id, version, last_updated, deleted, content FROM resource"
+    "WITH old AS (INSERT INTO resource_history (type, id, version, last_updated, deleted, content,"
+    " ess) SELECT type, id, version, last_updated, deleted, content, ess FROM resource"
     " WHERE type = $1 AND id = $2) ";
 const std::string kUpdateResource =
     std::string(kSupersede) +
@@ -151,7 +152,7 @@ class PgTransaction : public StoreTransaction {
     // Waits for a concurrent holder to commit or roll back; then either we hold it or we see it.
     auto claimed = db_.execPrepared(
         "INSERT INTO identifier_holder (type, system, value, resource_id) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (type, system, value) DO NOTHING RETURNING resource_id",
+        "ON CONFLICT (ess, type, system, value) DO NOTHING RETURNING resource_id",
         {Param{type}, Param{system}, Param{value}, Param{proposed_id}});
     if (!claimed) return claimed.error();
     if (claimed->rows() == 1) return Holder{std::string(claimed->text(0, 0)), true};
@@ -195,21 +196,22 @@ class PgTransaction : public StoreTransaction {
         " ins AS ("
         "  INSERT INTO resource (type, id, version, last_updated, content)"
         "  SELECT type, id, 1, updated, content FROM input ORDER BY n"
-        "  RETURNING pk, type, id, version, last_updated),"
+        "  RETURNING pk, type, id, version, last_updated, ess),"
         " idx AS ("
-        "  SELECT ins.pk, ins.type, ins.id, ins.last_updated, x->>0 AS param, x->>1 AS kind,"
+        "  SELECT ins.pk, ins.type, ins.id, ins.last_updated, ins.ess, x->>0 AS param,"
+        "         x->>1 AS kind,"
         "         x->>2 AS first, x->>3 AS second"
         "  FROM input JOIN ins ON ins.type = input.type AND ins.id = input.id,"
         "       jsonb_array_elements(input.index) AS x),"
-        " t AS (INSERT INTO search_token (res, type, param, system, value)"
-        "  SELECT pk, type, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id)"
-        "  SELECT pk, type, param, second, last_updated, id FROM idx WHERE kind = 's'),"
-        " d AS (INSERT INTO search_date (res, type, param, low, high)"
-        "  SELECT pk, type, param, first::timestamptz, second::timestamptz FROM idx"
+        " t AS (INSERT INTO search_token (res, type, param, system, value, ess)"
+        "  SELECT pk, type, param, first, second, ess FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id, ess)"
+        "  SELECT pk, type, param, second, last_updated, id, ess FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (res, type, param, low, high, ess)"
+        "  SELECT pk, type, param, first::timestamptz, second::timestamptz, ess FROM idx"
         "  WHERE kind = 'd'),"
-        " r AS (INSERT INTO search_reference (res, type, param, target)"
-        "  SELECT pk, type, param, second FROM idx WHERE kind = 'r')"
+        " r AS (INSERT INTO search_reference (res, type, param, target, ess)"
+        "  SELECT pk, type, param, second, ess FROM idx WHERE kind = 'r')"
         "SELECT ins.type, ins.id, ins.version, " +
             instantOf("ins.last_updated") +
             " FROM ins JOIN input ON ins.type = input.type AND ins.id = input.id ORDER BY input.n",
@@ -286,21 +288,22 @@ class PgTransaction : public StoreTransaction {
     json::JsonOut w(rows);
     writeIndex(w, index);
     auto r = db_.execPrepared(
-        "WITH k AS (SELECT pk, last_updated FROM resource WHERE type = $1 AND id = $2),"
+        "WITH k AS (SELECT pk, last_updated, ess FROM resource WHERE type = $1 AND id = $2),"
         " dt AS (DELETE FROM search_token WHERE res = (SELECT pk FROM k)),"
         " ds AS (DELETE FROM search_string WHERE res = (SELECT pk FROM k)),"
         " dd AS (DELETE FROM search_date WHERE res = (SELECT pk FROM k)),"
         " dr AS (DELETE FROM search_reference WHERE res = (SELECT pk FROM k)),"
-        " idx AS (SELECT k.pk, k.last_updated, x->>0 AS param, x->>1 AS kind, x->>2 AS first,"
-        "  x->>3 AS second FROM k, jsonb_array_elements($3::jsonb) AS x),"
-        " t AS (INSERT INTO search_token (res, type, param, system, value)"
-        "  SELECT pk, $1, param, first, second FROM idx WHERE kind = 't'),"
-        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id)"
-        "  SELECT pk, $1, param, second, last_updated, $2 FROM idx WHERE kind = 's'),"
-        " d AS (INSERT INTO search_date (res, type, param, low, high)"
-        "  SELECT pk, $1, param, first::timestamptz, second::timestamptz FROM idx WHERE kind = 'd')"
-        " INSERT INTO search_reference (res, type, param, target)"
-        "  SELECT pk, $1, param, second FROM idx WHERE kind = 'r'",
+        " idx AS (SELECT k.pk, k.last_updated, k.ess, x->>0 AS param, x->>1 AS kind,"
+        "  x->>2 AS first, x->>3 AS second FROM k, jsonb_array_elements($3::jsonb) AS x),"
+        " t AS (INSERT INTO search_token (res, type, param, system, value, ess)"
+        "  SELECT pk, $1, param, first, second, ess FROM idx WHERE kind = 't'),"
+        " s AS (INSERT INTO search_string (res, type, param, value, last_updated, id, ess)"
+        "  SELECT pk, $1, param, second, last_updated, $2, ess FROM idx WHERE kind = 's'),"
+        " d AS (INSERT INTO search_date (res, type, param, low, high, ess)"
+        "  SELECT pk, $1, param, first::timestamptz, second::timestamptz, ess FROM idx"
+        "  WHERE kind = 'd')"
+        " INSERT INTO search_reference (res, type, param, target, ess)"
+        "  SELECT pk, $1, param, second, ess FROM idx WHERE kind = 'r'",
         {Param{type}, Param{id}, Param{rows}});
     if (!r) return r.error();
     return Unit{};
@@ -321,7 +324,7 @@ class PgTransaction : public StoreTransaction {
     const std::string size = std::to_string(b.bytes.size());
     auto r = db_.execPrepared(
         "INSERT INTO binary_content (id, content_type, size, content) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (id) DO NOTHING",
+        "ON CONFLICT (ess, id) DO NOTHING",
         {Param{b.id}, Param{b.content_type}, Param{size}, Param{b.bytes, true}});
     if (!r) return r.error();
     return Unit{};
@@ -413,7 +416,7 @@ class PgTransaction : public StoreTransaction {
         " replaces, superseded_by) VALUES ($1, NULLIF($2, ''), $3::bigint, $4, "
         " ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), "
         " ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), NULLIF($7, '')) "
-        " ON CONFLICT (key) DO NOTHING RETURNING key),"
+        " ON CONFLICT (ess, key) DO NOTHING RETURNING key),"
         " retired AS (UPDATE document_version d SET superseded_by = ins.key FROM ins"
         " WHERE d.key = ANY(ARRAY(SELECT jsonb_array_elements_text($8::jsonb)))"
         " AND d.superseded_by IS NULL RETURNING d.document, d.resources::text)"
@@ -570,6 +573,32 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& conninfo) {
   return std::unique_ptr<PgStore>(new PgStore(std::move(*db)));
 }
 
+void PgStore::setEss(std::span<const std::string> ess) {
+  // An id outside the ESS ids' alphabet (a comma would make it two) is left out: never more.
+  auto valid = [](std::string_view id) {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+  };
+  ess_.clear();
+  for (const std::string& e : ess) {
+    if (e == "*") {
+      ess_ = "*";
+      return;
+    }
+    if (valid(e)) ess_ += (ess_.empty() ? "" : ",") + e;
+  }
+}
+
+Result<Unit> PgStore::applyEss() {
+  if (ess_set_ == ess_) return Unit{};
+  ess_set_.reset();  // unknown until it succeeds
+  auto r = db_->execPrepared("SELECT set_config('liaison.ess', $1, false)", {Param{ess_}});
+  if (!r) return r.error();
+  ess_set_ = ess_;
+  return Unit{};
+}
+
 Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
   const std::string size = std::to_string(m.bytes.size());
   const std::string& key = m.content_key.empty() ? m.sha256 : m.content_key;
@@ -626,6 +655,7 @@ Result<std::optional<StoredOutcome>> PgStore::outcomeOf(std::int64_t journal_id)
 }
 
 Result<std::optional<StoredResource>> PgStore::read(std::string_view type, std::string_view id) {
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   auto r = db_->execPrepared("SELECT type, id, version, " + kInstant +
                                  ", deleted, CASE WHEN deleted THEN '' ELSE content::text END "
                                  "FROM resource WHERE type = $1 AND id = $2",
@@ -665,6 +695,7 @@ Result<std::vector<StoredResource>> PgStore::readCurrent(std::span<const std::st
 
 Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std::string_view id,
                                                      std::int64_t version) {
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   const std::string v = std::to_string(version);
   auto r = db_->execPrepared("SELECT type, id, version, " + kInstant +
                                  ", deleted, CASE WHEN deleted THEN '' ELSE content::text END FROM "
@@ -681,6 +712,7 @@ Result<std::optional<StoredResource>> PgStore::vread(std::string_view type, std:
 
 Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, int count,
                                     std::string_view after) {
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   std::vector<Param> params{Param{type}};
   // Every version: the current ones in resource, the superseded ones in resource_history.
   std::string sql = "SELECT type, id, version, " + kInstant +
@@ -719,6 +751,7 @@ Result<SearchPage> PgStore::history(std::string_view type, std::string_view id, 
 }
 
 Result<SearchPage> PgStore::search(const SearchRequest& q) {
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   std::vector<std::string> values;  // parameters, owned here; $1 is the type
   values.emplace_back(q.type);
   auto param = [&values](std::string v) {
@@ -750,7 +783,12 @@ Result<SearchPage> PgStore::search(const SearchRequest& q) {
             // The prefix is written as a literal: how many rows it selects decides the plan
             // (a frequent prefix walks the newest resources, a rare one the lookup index), and
             // plans of prepared statements are generic (PgConnection). Not prepared, then.
-            alternatives.push_back(x + ".value LIKE " + db_->literal(escapeLike(v.second) + "%"));
+            // Also as a range (>=, <= the prefix and the last code point): under row-level
+            // security only leakproof operators may be index conditions, and LIKE is not.
+            alternatives.push_back("(" + x + ".value >= " + db_->literal(v.second) + " AND " + x +
+                                   ".value <= " + db_->literal(v.second + "\xF4\x8F\xBF\xBF") +
+                                   " AND " + x + ".value LIKE " +
+                                   db_->literal(escapeLike(v.second) + "%") + ")");
             inlined = true;
           }
           break;
@@ -1038,8 +1076,9 @@ Result<std::vector<OutboxEntry>> PgStore::list(std::string_view status, int coun
 }
 
 Result<std::optional<BinaryContent>> PgStore::readBinary(std::string_view id) {
-  auto r = db_->execPrepared("SELECT content_type, content FROM binary_content WHERE id = $1",
-                             {Param{id}});
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
+  auto r = db_->execPrepared(
+      "SELECT content_type, content FROM binary_content WHERE id = $1 LIMIT 1", {Param{id}});
   if (!r) return r.error();
   if (r->rows() == 0) return std::optional<BinaryContent>{};
   return std::optional<BinaryContent>{
@@ -1124,6 +1163,10 @@ Result<std::vector<std::string>> PgStore::patientsOfBinary(std::string_view id) 
 }
 
 Result<std::int64_t> PgStore::reindex(const Extractor& extract, int batch) {
+  // Every ESS's resources; their index rows take each resource's ESS.
+  static const std::string kEvery[] = {"*"};
+  setEss(kEvery);
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   std::int64_t done = 0;
   std::string after_type;
   std::string after_id;
@@ -1151,6 +1194,7 @@ Result<std::int64_t> PgStore::reindex(const Extractor& extract, int batch) {
 }
 
 Result<std::unique_ptr<StoreTransaction>> PgStore::begin() {
+  if (auto scoped = applyEss(); !scoped) return scoped.error();
   if (auto r = db_->script("BEGIN"); !r) return r.error();
   return std::unique_ptr<StoreTransaction>(new PgTransaction(*db_));
 }

@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "core/ports/store.hpp"
@@ -18,6 +20,7 @@ class PgStore : public Store, public Outbox {
   static Result<std::unique_ptr<PgStore>> open(const std::string& conninfo);
   ~PgStore() override;
 
+  void setEss(std::span<const std::string> ess) override;
   Result<JournalEntry> journal(const InboundMessage& message) override;
   Result<std::optional<StoredOutcome>> outcomeOf(std::int64_t journal_id) override;
   Result<std::unique_ptr<StoreTransaction>> begin() override;
@@ -69,7 +72,13 @@ class PgStore : public Store, public Outbox {
 
  private:
   explicit PgStore(std::unique_ptr<PgConnection> db);
+  // Sets liaison.ess on the session when it is not what setEss asked for: one round trip when
+  // the scope changes, none when a pooled connection serves the same ESS again. Outside any
+  // transaction (a session setting made in a transaction that rolls back would be undone).
+  Result<Unit> applyEss();
   std::unique_ptr<PgConnection> db_;
+  std::string ess_;                     // as setEss asked: "a", "a,b", "*" or "" (none)
+  std::optional<std::string> ess_set_;  // what the session holds (nullopt: not known)
 };
 
 }  // namespace liaison::pg

@@ -313,6 +313,13 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // The ESS (profile ids) whose rows the next reads see and whose rows the next writes make:
+  // one id; several, or "*" (every ESS), for reads only (a write needs one). Empty: none at all
+  // (fail closed: a store given back to a pool forgets its request's). Taken by the following
+  // calls and transactions (begin); enforced by the database itself (adapters/pg: row-level
+  // security), not by each query.
+  virtual void setEss(std::span<const std::string> ess) { (void)ess; }
+
   // Reads of the current and past versions (never patient data in errors).
   virtual Result<std::optional<StoredResource>> read(std::string_view type,
                                                      std::string_view id) = 0;
