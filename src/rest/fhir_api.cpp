@@ -572,8 +572,8 @@ std::vector<std::string> requestEss(const auth::Principal& principal, std::strin
                       interaction == Interaction::Delete;
   if (writes && (ess.size() != 1 || ess.front() == "*")) {
     refused = makeError(Errc::RestEssRequired,
-                        "Écriture : préciser l'ESS concerné par l'en-tête X-ESS (ce client en a " +
-                            std::string(ess.empty() ? "aucun" : "plusieurs") + ")");
+                        "Écriture : préciser l'ESS concerné par l'en-tête X-ESS (ce client " +
+                            std::string(ess.empty() ? "n'en a aucun" : "en a plusieurs") + ")");
   }
   return ess;
 }

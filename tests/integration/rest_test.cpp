@@ -18,6 +18,7 @@
 #include "integration_env.hpp"
 #include "parse/text/base64.hpp"
 #include "pipeline/codec.hpp"
+#include "pipeline/stored_intake.hpp"
 #include "rest/access.hpp"
 #include "rest/fhir_api.hpp"
 #include "rest/http_date.hpp"
@@ -1310,5 +1311,182 @@ TEST_F(Rest, WriteWithoutItsAuditRecordIsNotWritten) {
             1);
 }
 
+// Per-ESS isolation through the API (issue 14), with the server's connections as the gateway's
+// login role (only liaison_gateway: the row-level security policies apply to it, not to the
+// superuser the other tests use). A message stored for ESS A by POST /, the same message (another
+// Message-ID) for ESS B by a mailbox intake whose ESS profile is B: a principal of A finds none of
+// B's resources by read, vread, search, _include, history or Binary; "*" finds both.
+TEST(RestIsolation, APrincipalOfOneEssSeesNothingOfAnother) {
+  const std::string name = "t_rest_ess";
+  const std::string admin_dsn = itest::freshDatabase(name);
+  ASSERT_FALSE(admin_dsn.empty());
+  ASSERT_TRUE(pg::migrate(admin_dsn));
+  auto admin = pg::PgConnection::open(admin_dsn);
+  ASSERT_TRUE(admin);
+  ASSERT_TRUE((*admin)->script(
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
+      "'liaison_test_server') THEN CREATE ROLE liaison_test_server LOGIN; END IF; END $$; "
+      "GRANT liaison_gateway TO liaison_test_server"));
+  std::string dsn = admin_dsn;
+  dsn.replace(dsn.find("user=postgres"), 13, "user=liaison_test_server");
+
+  const pipeline::MessageIntake messages(test::mssante(), test::cardioPlus(), test::testClock());
+  const pipeline::FormIntake forms(test::cardioPlus(), test::testClock());
+  auto policy = rest::parsePolicy(test::readRepoFile("profiles/policy.json"));
+  ASSERT_TRUE(policy) << policy.error().detail;
+  rest::AccessSettings access;
+  access.tokens.push_back(
+      {"a", rest::tokenHash("jeton-a"), {"coordinator", "intake-client"}, {"ess-a"}});
+  access.tokens.push_back({"c", rest::tokenHash("jeton-c"), {"reader"}, {"ess-c"}});
+  access.tokens.push_back({"aucun", rest::tokenHash("jeton-aucun"), {"reader"}, {}});
+  access.tokens.push_back(
+      {"tous", rest::tokenHash("jeton-tous"), {"coordinator", "intake-client"}, {"*"}});
+  rest::ClientAccess clients(std::move(access));
+  rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
+  options.authenticator = &clients;
+  options.policy = &*policy;
+  rest::FhirApi api(
+      [dsn] {
+        auto s = pg::PgStore::open(dsn);
+        if (!s) return Result<std::unique_ptr<Store>>(s.error());
+        return Result<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(*s)));
+      },
+      test::searchParameters(), messages, forms, test::testClock(), options);
+  auto call = [&api](const std::string& method, const std::string& target, const std::string& token,
+                     std::string body = {}, std::string ess = {}) -> Reply {
+    http::Request request;
+    request.method = method;
+    request.target = target;
+    request.body = std::move(body);
+    request.remote = "127.0.0.1:5555";
+    request.headers.push_back({"Authorization", "Bearer " + token});
+    request.headers.push_back({"Content-Type", "message/rfc822"});
+    if (!ess.empty()) request.headers.push_back({"X-ESS", std::move(ess)});
+    http::Response response = api.handle(request);
+    Reply r;
+    r.status = response.status;
+    r.text = response.body;
+    r.headers = response.headers;
+    r.body.Parse(r.text.c_str());
+    return r;
+  };
+  auto ids = [](const Reply& bundle) {
+    std::set<std::string> out;
+    if (!bundle.body.IsObject() || !bundle.body.HasMember("entry")) return out;
+    for (const auto& e : bundle.body["entry"].GetArray())
+      out.insert(std::string(e["resource"]["resourceType"].GetString()) + "/" +
+                 e["resource"]["id"].GetString());
+    return out;
+  };
+
+  // A: POST / by a principal of A alone (its ESS, no header needed).
+  const std::string mail = message("referral_note.eml");
+  Reply posted = call("POST", "/", "jeton-a", mail);
+  ASSERT_EQ(posted.status, 201) << posted.text.substr(0, 400);
+  // B: a mailbox whose ESS profile is B (the intake writes as its profile's id).
+  std::string ess_b = test::readRepoFile("profiles/cardio-plus/ess.json");
+  ess_b.replace(ess_b.find("\"cardio-plus\""), 13, "\"ess-b\"");
+  auto profile_b = pipeline::EssProfile::load(
+      ess_b, test::readRepoFile("profiles/cardio-plus/questionnaire-fiche-demande.json"),
+      test::readRepoFile("mappings/cardio-plus-fiche-demande.json"),
+      test::mssante()->canonicalBase());
+  ASSERT_TRUE(profile_b) << profile_b.error().detail;
+  ASSERT_EQ((*profile_b)->id, "ess-b");
+  const pipeline::MessageIntake messages_b(test::mssante(), *profile_b, test::testClock());
+  std::string other = mail;
+  other.insert(other.find("Message-ID: <") + 13, "ess-b.");
+  {
+    auto store = pg::PgStore::open(dsn);
+    ASSERT_TRUE(store);
+    pipeline::StoredIntake mailbox_b(**store, messages_b, forms, test::searchParameters(),
+                                     test::testClock());
+    EXPECT_EQ(mailbox_b.ess(), "ess-b");
+    auto stored = mailbox_b.ingest(other, "imap:b/INBOX/1", true);
+    ASSERT_TRUE(stored) << stored.error().detail;
+    ASSERT_NE(stored->result.status, pipeline::IngestStatus::Quarantined);
+  }
+  auto count = [&](const std::string& sql) {
+    auto r = (*admin)->exec(sql);
+    EXPECT_TRUE(r) << sql;
+    return r ? r->integer(0, 0) : -1;
+  };
+  EXPECT_GT(count("SELECT count(*) FROM resource WHERE ess = 'ess-b'"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE ess = 'ess-a'"),
+            count("SELECT count(*) FROM resource WHERE ess = 'ess-b'"));
+  EXPECT_EQ(count("SELECT count(*) FROM resource WHERE ess NOT IN ('ess-a', 'ess-b')"), 0);
+
+  const std::string ins = "/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10%7C248073818504263";
+  Reply everyone = call("GET", ins, "jeton-tous");
+  ASSERT_EQ(everyone.status, 200);
+  ASSERT_EQ(ids(everyone).size(), 2u) << everyone.text.substr(0, 300);  // one Patient per ESS
+  const auto a_found = ids(call("GET", ins, "jeton-a"));
+  ASSERT_EQ(a_found.size(), 1u);
+  const std::string a = *a_found.begin();
+  std::string b;
+  for (const std::string& p : ids(everyone))
+    if (p != a) b = p;
+  ASSERT_FALSE(b.empty());
+  // B's resources, for the reads by id below.
+  auto of_b = (*admin)->exec("SELECT type || '/' || id FROM resource WHERE ess = 'ess-b'");
+  ASSERT_TRUE(of_b);
+
+  // Read, vread and instance history of B's: 404, as for an id that does not exist.
+  EXPECT_EQ(call("GET", "/" + a, "jeton-a").status, 200);
+  for (int i = 0; i < of_b->rows(); ++i) {
+    const std::string r(of_b->text(i, 0));
+    EXPECT_EQ(call("GET", "/" + r, "jeton-a").status, 404) << r;
+    EXPECT_EQ(call("GET", "/" + r + "/_history/1", "jeton-a").status, 404) << r;
+    Reply history = call("GET", "/" + r + "/_history", "jeton-a");
+    EXPECT_TRUE(history.status == 404 || ids(history).empty()) << r << history.text;
+  }
+  EXPECT_EQ(call("GET", "/" + b, "jeton-tous").status, 200);
+  // Searches, _include and type history: only A's.
+  const std::string searches[] = {"/Patient",
+                                  "/Patient?name=FICTIF",
+                                  "/ServiceRequest?_include=ServiceRequest:subject",
+                                  "/DocumentReference?subject=" + b,
+                                  "/ServiceRequest?subject=" + b,
+                                  "/Patient/_history",
+                                  "/DocumentReference/_history"};
+  for (const std::string& target : searches) {
+    Reply r = call("GET", target, "jeton-a");
+    ASSERT_EQ(r.status, 200) << target << ": " << r.text.substr(0, 300);
+    for (const std::string& found : ids(r)) {
+      for (int i = 0; i < of_b->rows(); ++i)
+        EXPECT_NE(found, of_b->text(i, 0)) << target;
+    }
+  }
+  Reply included = call("GET", "/ServiceRequest?_include=ServiceRequest:subject", "jeton-a");
+  EXPECT_EQ(ids(included).count(a), 1u) << included.text.substr(0, 300);
+  Reply both = call("GET", "/ServiceRequest?_include=ServiceRequest:subject", "jeton-tous");
+  EXPECT_EQ(ids(both).count(b), 1u);
+  // Binary: the PDF is stored in each ESS; an ESS without it, or a principal of none, gets 404.
+  auto binary = (*admin)->exec("SELECT id FROM binary_content WHERE ess = 'ess-b' LIMIT 1");
+  ASSERT_TRUE(binary && binary->rows() == 1);
+  const std::string bytes = "/Binary/" + std::string(binary->text(0, 0));
+  EXPECT_EQ(call("GET", bytes, "jeton-a").status, 200);
+  EXPECT_EQ(call("GET", bytes, "jeton-c").status, 404);
+  EXPECT_EQ(call("GET", bytes, "jeton-aucun").status, 404);
+  EXPECT_EQ(call("GET", "/" + a, "jeton-c").status, 404);
+  Reply nothing = call("GET", "/Patient", "jeton-aucun");
+  ASSERT_EQ(nothing.status, 200);
+  EXPECT_TRUE(ids(nothing).empty());
+
+  // Writes: "*" must name its ESS; an ESS that is not the principal's is refused (403).
+  std::string third = mail;
+  third.insert(third.find("Message-ID: <") + 13, "tous.");
+  Reply unnamed = call("POST", "/", "jeton-tous", third);
+  EXPECT_EQ(unnamed.status, 400) << unnamed.text;
+  EXPECT_NE(unnamed.text.find("rest-ess-required"), std::string::npos);
+  EXPECT_EQ(call("POST", "/", "jeton-a", third, "ess-b").status, 403);
+  EXPECT_EQ(call("GET", "/Patient", "jeton-a", {}, "ess-b").status, 403);
+  Reply named = call("POST", "/", "jeton-tous", third, "ess-c");
+  EXPECT_EQ(named.status, 201) << named.text.substr(0, 300);
+  EXPECT_EQ(ids(call("GET", ins, "jeton-c")).size(), 1u);
+  // X-ESS narrows a read of several to one.
+  EXPECT_EQ(ids(call("GET", ins, "jeton-tous", {}, "ess-b")), std::set<std::string>{b});
+  admin->reset();
+  itest::dropDatabase(name);
+}
 }  // namespace
 }  // namespace liaison

@@ -59,7 +59,7 @@ class Serve : public ::testing::Test {
       "{\"name\": \"lecteur\", \"subject\": \"CN=lecteur-cardio-plus,O=ESS Cardio\\\\+\", "
       "\"roles\": [\"reader\"]},"
       "{\"name\": \"plateforme-regionale\", \"san\": \"DNS:plateforme.test\", "
-      "\"roles\": [\"intake-client\"]}],"
+      "\"roles\": [\"intake-client\"], \"ess\": [\"cardio-plus\"]}],"
       " \"tokens\": [{\"name\": \"supervision\", \"sha256\": "
       "\"14d194c482ff944e3877b91eddec924b1f815f41fbb35a42070097c23be37c85\", "
       "\"roles\": [\"ops\"]}]}";
