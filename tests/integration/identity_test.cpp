@@ -87,7 +87,7 @@ class Identity : public ::testing::Test {
     policy_ = std::make_unique<auth::Policy>(std::move(*policy));
     rest::AccessSettings access;
     access.tokens.push_back(
-        {"coordination", rest::tokenHash("jeton-coordination"), {"coordinator"}, {"*"}});
+        {"coordination", rest::tokenHash("jeton-coordination"), {"coordinator"}, {"cardio-plus"}});
     access_ = std::make_unique<rest::ClientAccess>(std::move(access));
     rest::ApiOptions options{"https://gw.test/fhir", 20, 1000, nullptr, {}, {}};
     options.authenticator = access_.get();
@@ -103,6 +103,8 @@ class Identity : public ::testing::Test {
     auto store = pg::PgStore::open(dsn);
     ASSERT_TRUE(store) << store.error().detail;
     store_ = std::move(*store);
+    static const std::string kEss[] = {"cardio-plus"};
+    store_->setEss(kEss);
   }
   void TearDown() override {
     api_.reset();
