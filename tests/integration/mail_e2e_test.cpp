@@ -113,7 +113,8 @@ class MailEndToEnd : public ::testing::Test {
         // platform's (sha256 of "liaison-test-intake") for POST /.
         << " \"access\": {\"tokens\": [{\"name\": \"ops\", \"roles\": [\"ops\"], \"sha256\":"
         << " \"77f43dbdb81fb1c0dd769786b77125d59eb5745cadff3d38692aa142bcbce0e5\"},"
-        << " {\"name\": \"plateforme\", \"roles\": [\"intake-client\"], \"sha256\":"
+        << " {\"name\": \"plateforme\", \"roles\": [\"intake-client\"], \"ess\": "
+           "[\"cardio-plus\"], \"sha256\":"
         << " \"efd5f51ffc0d6275453e23122caddc8ccf7a2ecf7b398dda7c8b95c5864b33ca\"}]},"
         << " \"database\": \"" << dsn_ << "\","
         << " \"mail\": {\"gateway\": {\"address\": \"" << kGateway
