@@ -386,6 +386,9 @@ int main(int argc, char** argv) {
         failed = true;
         return;
       }
+      // The rows belong to one ESS (sql/V016__ess_isolation.sql), the bench's principals'.
+      static const std::string kEss[] = {"cardio-plus"};
+      (*store)->setEss(kEss);
       for (std::uint64_t b = next_batch++; b < batches && !failed; b = next_batch++) {
         const std::uint64_t first = b * static_cast<std::uint64_t>(batch);
         const int count = static_cast<int>(std::min<std::uint64_t>(batch, patients - first));
