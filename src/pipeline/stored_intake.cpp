@@ -259,11 +259,13 @@ bool markEnteredInError(Value& resource, rapidjson::Document::AllocatorType& all
   return true;
 }
 
-Result<TransactionOutcome> applyTransaction(
-    std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
-    const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
-    std::uint64_t salt, std::span<const DocumentGroup> documents, IssueList* notes,
-    std::string_view ess) {
+Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
+                                            const std::string& now,
+                                            const map::SearchParameters& search,
+                                            const IncomingRules& rules, std::string& response_json,
+                                            std::uint64_t salt,
+                                            std::span<const DocumentGroup> documents,
+                                            IssueList* notes, std::string_view ess) {
   rapidjson::Document doc;
   if (auto bad = json::parseExternalJson(doc, bundle_json); bad && bad->code != Errc::JsonMalformed)
     return *bad;

@@ -53,11 +53,13 @@ struct TransactionOutcome {
 // else to the patient's open one. What happened is added to `notes` (information issues).
 // `ess`, the ESS written to, enters the ids derived from documents: ids are global (FHIR URLs)
 // and the same document sent to two ESS is stored in each.
-Result<TransactionOutcome> applyTransaction(
-    std::string_view bundle_json, StoreTransaction& tx, const std::string& now,
-    const map::SearchParameters& search, const IncomingRules& rules, std::string& response_json,
-    std::uint64_t salt, std::span<const DocumentGroup> documents = {}, IssueList* notes = nullptr,
-    std::string_view ess = {});
+Result<TransactionOutcome> applyTransaction(std::string_view bundle_json, StoreTransaction& tx,
+                                            const std::string& now,
+                                            const map::SearchParameters& search,
+                                            const IncomingRules& rules, std::string& response_json,
+                                            std::uint64_t salt,
+                                            std::span<const DocumentGroup> documents = {},
+                                            IssueList* notes = nullptr, std::string_view ess = {});
 
 // Every "reference" naming a Bundle entry by its fullUrl (a key of `to`) now names the stored
 // resource (its value, Type/id).
