@@ -79,8 +79,11 @@ struct Api {
       orTrap(liaison::rest::parsePolicy(repoFile("profiles/policy.json")));
   liaison::rest::ClientAccess access{liaison::rest::AccessSettings{
       "",
-      {{"fuzz", "CN=fuzz", "", {"coordinator", "ops"}, {"*"}}},
-      {{"fuzz-token", liaison::rest::tokenHash("fuzz-token"), {"coordinator", "ops"}, {"*"}}}}};
+      {{"fuzz", "CN=fuzz", "", {"coordinator", "ops"}, {"cardio-plus"}}},
+      {{"fuzz-token",
+        liaison::rest::tokenHash("fuzz-token"),
+        {"coordinator", "ops"},
+        {"cardio-plus"}}}}};
 
   Api() {
     liaison::rest::ApiOptions options;

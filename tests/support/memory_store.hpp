@@ -276,8 +276,9 @@ class MemoryStore final : public Store {
 };
 
 // A FAKE authenticator: every request is one principal holding every role of the shipped policy
-// (profiles/policy.json) in every ESS, so that the fuzzer and the tests reach the handlers
-// rather than the 401 that FhirApi answers without one. Authorization has tests of its own.
+// (profiles/policy.json) in the test profile's ESS (one: a write needs one ESS), so that the
+// fuzzer and the tests reach the handlers rather than the 401 that FhirApi answers without one.
+// Authorization and per-ESS isolation have tests of their own.
 class AllowAll final : public auth::Authenticator {
  public:
   auth::Authentication authenticate(const auth::Credentials&) const override {
@@ -287,7 +288,7 @@ class AllowAll final : public auth::Authenticator {
         "fake-everything",
         auth::PrincipalKind::Client,
         {"reader", "intake-client", "secretariat", "ipa", "medecin", "coordinator", "ops", "admin"},
-        {"*"},
+        {"cardio-plus"},
         "fake"};
     return a;
   }
