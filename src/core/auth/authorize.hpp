@@ -96,8 +96,9 @@ class Policy {
 enum class Decision { Allow, AuthRequired, Forbidden };
 
 // The one authorization step. `principal` null: nobody authenticated. `compartment`: the ESS the
-// data belongs to when the route knows it ("" for none yet: per-ESS rows are a later step); a
-// principal must then belong to it.
+// request names (the X-ESS header), which a principal must belong to; "" when it names none: the
+// rows are then those of the principal's ESS, which the database itself enforces (row-level
+// security, adapters/pg/sql/V016__ess_isolation.sql).
 Decision authorize(const Principal* principal, const Policy& policy, Interaction interaction,
                    std::string_view resource_type, std::string_view compartment);
 
