@@ -667,6 +667,7 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
   // Bearer tokens, or clients named by their certificate, in "access": the authorize step then
   // answers 401 on every route but /healthz to a request that is neither.
   bool access_authenticates = false;
+  bool people_log_in = false;  // the configuration has a "sessions" object
   auto bad = [&](std::string_view why) {
     err << command << ": " << why << "\n";
     ok = false;
@@ -740,6 +741,7 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
       c.mail = readMailConfig(*mail, base, err);
       if (!c.mail) ok = false;
     }
+    people_log_in = d.member("sessions") != nullptr;
     const ConfigObject sessions = d.object("sessions");
     if (auto v = sessions.integer("idleMinutes")) c.sessions.idle = std::chrono::minutes(*v);
     if (auto v = sessions.integer("absoluteHours")) c.sessions.absolute = std::chrono::hours(*v);
@@ -772,16 +774,19 @@ std::optional<ServeConfig> readServeConfig(const std::optional<fs::path>& file, 
     if (!f.empty() && !readFile(f)) bad("cannot read " + f);
   }
   // Safe defaults: every route authenticated, over TLS, unless a test says otherwise.
+  // A "sessions" object says people log in with local accounts: every route then needs a session
+  // (or a certificate, a token), which is an authentication method for every route too.
   const bool authenticated =
-      c.server.tls &&
-      ((c.server.require_client_cert && !c.server.client_ca_file.empty()) || access_authenticates);
+      c.server.tls && ((c.server.require_client_cert && !c.server.client_ca_file.empty()) ||
+                       access_authenticates || people_log_in);
   if (!c.insecure_for_tests) {
     if (!c.server.tls)
       bad("refusing to serve without TLS (tls.enabled is false): patient data would travel in "
           "clear; \"insecureForTests\": true allows it for local tests only");
     else if (!authenticated)
       bad("refusing to serve without authenticating every client: set tls.clientCa and "
-          "tls.requireClientCert: true, or access.clients or access.tokens "
+          "tls.requireClientCert: true, access.clients or access.tokens, or sessions (people "
+          "log in with `liaison user` accounts) "
           "(\"insecureForTests\": true allows it for local tests only)");
   } else if (!c.server.tls || (!authenticated && c.anonymous_roles_for_tests.empty())) {
     // Say what this configuration really exposes: without TLS, what travels (data, tokens) is

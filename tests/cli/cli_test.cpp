@@ -376,6 +376,15 @@ TEST(CliConfig, ServeRefusesWithoutTlsOrClientAuthentication) {
       "", false);
   EXPECT_EQ(no_tokens.exit_code, 2);
   EXPECT_NE(no_tokens.err.find("refusing to serve without authenticating"), std::string::npos);
+  // A "sessions" object: people log in (local accounts), every route needs their session.
+  CliRun people =
+      liaison("serve --config '" +
+                  writeTemp("people.json",
+                            "{" + tls + "}, \"sessions\": {\"idleMinutes\": 20}, " + db + "}") +
+                  "'",
+              "", false);
+  EXPECT_EQ(people.exit_code, 3) << people.err;
+  EXPECT_EQ(people.err.find("insecureForTests"), std::string::npos) << people.err;
 
   // The public base URL is the configuration's, never a request's Host header (issue 14).
   CliRun no_base = liaison("serve --config '" +
