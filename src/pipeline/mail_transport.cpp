@@ -159,6 +159,8 @@ Result<std::size_t> MailboxIntake::take(std::uint32_t uid_validity,
     bump(metrics_ ? &metrics_->fetched : nullptr);
     const std::string source =
         "imap:" + mailbox_->name() + "/" + std::to_string(uid_validity) + "/" + std::to_string(uid);
+    const std::string scope[] = {intake_->ess()};  // journaled for the mailbox's ESS
+    store_->setEss(scope);
     auto journaled = store_->journal(intake_->inbound(*fetched, source, true));
     if (!journaled) {
       failure = journaled.error();

@@ -611,6 +611,9 @@ InboundMessage StoredIntake::inbound(std::string_view bytes, std::string source,
 
 Result<StoredIngest> StoredIntake::ingest(std::string_view bytes, std::string source,
                                           bool mail) const {
+  // Journaled for its ESS (exactly once per ESS: the same mail to two ESS is two messages).
+  const std::string scope[] = {ess_};
+  store_->setEss(scope);
   auto journaled = store_->journal(inbound(bytes, source, mail));
   if (!journaled) return journaled.error();
   return process(*journaled, bytes, mail, source);

@@ -1162,6 +1162,41 @@ TEST_F(Store, JournalKeysOnTheContentKeyAndFlagsReusedMessageIds) {
   EXPECT_FALSE(store->journal({plain, "m3@test", pipeline::sha256Hex(plain), "test", "x"}));
 }
 
+// Exactly once per ESS (V018): the same mail delivered to two ESS mailboxes is two messages, each
+// processed for its ESS; the second ESS never gets the first one's outcome.
+TEST_F(Store, JournalIsExactlyOncePerEss) {
+  auto store = openStore();
+  const std::string mail = "Message-ID: <both@test>\r\nSubject: s\r\n\r\nbody\r\n";
+  const std::string key = pipeline::sha256Hex(mail);
+  const std::string a[] = {"ess-a"}, b[] = {"ess-b"};
+  store->setEss(a);
+  auto for_a = store->journal({mail, "both@test", key, "imap:a", key});
+  ASSERT_TRUE(for_a) << for_a.error().detail;
+  EXPECT_FALSE(for_a->duplicate);
+  {
+    auto tx = store->begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE((*tx)->recordOutcome(
+        for_a->id, {"accepted", R"({"resourceType":"OperationOutcome"})", ""}, ""));
+    ASSERT_TRUE((*tx)->commit());
+  }
+  store->setEss(b);
+  auto for_b = store->journal({mail, "both@test", key, "imap:b", key});
+  ASSERT_TRUE(for_b) << for_b.error().detail;
+  EXPECT_FALSE(for_b->duplicate);
+  EXPECT_FALSE(for_b->outcome);  // not A's outcome
+  EXPECT_FALSE(for_b->message_id_reused);
+  EXPECT_NE(for_b->id, for_a->id);
+  auto b_again = store->journal({mail, "both@test", key, "imap:b", key});
+  ASSERT_TRUE(b_again);
+  EXPECT_TRUE(b_again->duplicate);
+  EXPECT_EQ(b_again->id, for_b->id);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE message_id = 'both@test'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM message_journal WHERE message_id = 'both@test' "
+                  "AND ess IN ('ess-a', 'ess-b')"),
+            2);
+}
+
 // One claim in a transaction of its own, committed.
 Result<DocumentClaim> claimIn(liaison::Store& store, const DocumentIdentity& identity,
                               const std::string& document,

@@ -602,23 +602,25 @@ Result<Unit> PgStore::applyEss() {
 Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
   const std::string size = std::to_string(m.bytes.size());
   const std::string& key = m.content_key.empty() ? m.sha256 : m.content_key;
+  // Exactly once per ESS (V018): the one ESS the intake journals for, "" when it names none.
+  const std::string ess = ess_ == "*" || ess_.find(',') != std::string::npos ? "" : ess_;
   // Each statement commits on its own (no transaction): the reuse check below runs after the
   // insert committed, so of two messages that share a Message-ID and arrive together, the one
   // journaled last always sees the other and is flagged.
   auto inserted = db_->execPrepared(
-      "INSERT INTO message_journal (message_id, sha256, content_key, source, size, raw) "
-      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ON CONSTRAINT message_journal_once DO NOTHING "
-      "RETURNING id",
+      "INSERT INTO message_journal (message_id, sha256, content_key, source, size, raw, ess) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT ON CONSTRAINT message_journal_once "
+      "DO NOTHING RETURNING id",
       {Param{m.message_id}, Param{m.sha256}, Param{key}, Param{m.source}, Param{size},
-       Param{m.bytes, true}});
+       Param{m.bytes, true}, Param{ess}});
   if (!inserted) return inserted.error();
   if (inserted->rows() == 1) {
     JournalEntry entry{inserted->integer(0, 0), false, std::nullopt, false};
     if (!m.message_id.empty()) {
       auto reused = db_->execPrepared(
           "SELECT EXISTS (SELECT 1 FROM message_journal WHERE message_id = $1 "
-          "AND content_key <> $2)",
-          {Param{m.message_id}, Param{key}});
+          "AND content_key <> $2 AND ess = $3)",
+          {Param{m.message_id}, Param{key}, Param{ess}});
       if (!reused) return reused.error();
       entry.message_id_reused = reused->text(0, 0) == "t";
     }
@@ -627,11 +629,11 @@ Result<JournalEntry> PgStore::journal(const InboundMessage& m) {
   // Journaled before: that row, whether others share its Message-ID, and its outcome if any.
   auto first = db_->execPrepared(
       "SELECT j.id, $1 <> '' AND EXISTS (SELECT 1 FROM message_journal o "
-      "WHERE o.message_id = $1 AND o.content_key <> $2), o.journal_id IS NOT NULL, o.status, "
-      "o.outcome::text, coalesce(o.response::text, '') "
+      "WHERE o.message_id = $1 AND o.content_key <> $2 AND o.ess = $3), o.journal_id IS NOT NULL, "
+      "o.status, o.outcome::text, coalesce(o.response::text, '') "
       "FROM message_journal j LEFT JOIN ingest_outcome o ON o.journal_id = j.id "
-      "WHERE j.message_id = $1 AND j.content_key = $2",
-      {Param{m.message_id}, Param{key}});
+      "WHERE j.ess = $3 AND j.message_id = $1 AND j.content_key = $2",
+      {Param{m.message_id}, Param{key}, Param{ess}});
   if (!first) return first.error();
   if (first->rows() != 1) return makeError(Errc::DbSerialization, "message journalisé introuvable");
   JournalEntry entry{first->integer(0, 0), true, std::nullopt, first->text(0, 1) == "t"};
