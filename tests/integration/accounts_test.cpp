@@ -56,7 +56,7 @@ class Accounts : public ::testing::Test {
         << "\", \"baseUrl\": \"" << kBaseUrl << "\", \"sessions\": " << sessions
         << ", \"access\": {\"tokens\": [{\"name\": \"script\", \"sha256\": "
            "\"14d194c482ff944e3877b91eddec924b1f815f41fbb35a42070097c23be37c85\", "
-           "\"roles\": [\"coordinator\"]}]}}";
+           "\"roles\": [\"coordinator\"], \"ess\": [\"cardio-plus\"]}]}}";
     return path;
   }
 
