@@ -17,18 +17,10 @@
 #include "rest/http_date.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_support.hpp"
+#include "unit/rest/shipped_policy.hpp"
 
 namespace liaison {
 namespace {
-
-const auth::Policy& policy() {
-  static const auth::Policy p = [] {
-    auto parsed = rest::parsePolicy(test::readRepoFile("profiles/policy.json"));
-    if (!parsed) ADD_FAILURE() << parsed.error().detail;
-    return parsed ? *parsed : auth::Policy{};
-  }();
-  return p;
-}
 
 constexpr const char* kBase = "https://gw.test/fhir";
 
@@ -49,7 +41,7 @@ TEST(ApiHealth, AnswersWithoutTheStoreAndSaysTheLastCheck) {
   rest::ApiOptions o;
   o.base_url = kBase;
   o.authenticator = &everyone;
-  o.policy = &policy();
+  o.policy = &test::shippedPolicy();
   o.database_health = &health;
   int connects = 0;
   rest::FhirApi api(
@@ -100,7 +92,7 @@ class ApiHeaders : public ::testing::Test {
     rest::ApiOptions o;
     o.base_url = kBase;
     o.authenticator = &everyone;
-    o.policy = &policy();
+    o.policy = &test::shippedPolicy();
     return o;
   }
 

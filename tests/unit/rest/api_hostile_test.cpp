@@ -13,25 +13,17 @@
 #include "rest/fhir_api.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_support.hpp"
+#include "unit/rest/shipped_policy.hpp"
 
 namespace liaison {
 namespace {
-
-const auth::Policy& policy() {
-  static const auth::Policy p = [] {
-    auto parsed = rest::parsePolicy(test::readRepoFile("profiles/policy.json"));
-    if (!parsed) ADD_FAILURE() << parsed.error().detail;
-    return parsed ? *parsed : auth::Policy{};
-  }();
-  return p;
-}
 
 rest::ApiOptions options() {
   static const fake::AllowAll everyone;
   rest::ApiOptions o;
   o.base_url = "https://gw.test/fhir";
   o.authenticator = &everyone;
-  o.policy = &policy();
+  o.policy = &test::shippedPolicy();
   return o;
 }
 

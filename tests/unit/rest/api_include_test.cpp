@@ -15,18 +15,10 @@
 #include "rest/fhir_api.hpp"
 #include "support/memory_store.hpp"
 #include "support/test_support.hpp"
+#include "unit/rest/shipped_policy.hpp"
 
 namespace liaison {
 namespace {
-
-const auth::Policy& policy() {
-  static const auth::Policy p = [] {
-    auto parsed = rest::parsePolicy(test::readRepoFile("profiles/policy.json"));
-    if (!parsed) ADD_FAILURE() << parsed.error().detail;
-    return parsed ? *parsed : auth::Policy{};
-  }();
-  return p;
-}
 
 void put(fake::MemoryState& state, const std::string& type, const std::string& id,
          const std::string& json) {
@@ -90,7 +82,7 @@ class ApiInclude : public ::testing::Test {
     rest::ApiOptions o;
     o.base_url = "https://gw.test/fhir";
     o.authenticator = &everyone;
-    o.policy = &policy();
+    o.policy = &test::shippedPolicy();
     o.max_includes = max_includes;
     return rest::FhirApi(
         [this]() -> Result<std::unique_ptr<Store>> {
